@@ -1,0 +1,18 @@
+"""The training engine: numerics only (numpy or cupy), nothing of HTTP or experiments."""
+
+from .activations import ACTIVATIONS
+from .arrays import Backend, DeviceError, get_backend
+from .gradcheck import gradient_check
+from .heads import MAX_CLASSES, HeadError, resolve_head
+from .initializers import INITIALIZERS
+from .losses import LOSSES
+from .model import Model
+from .optimizers import OPTIMIZERS
+from .regularizers import REGULARIZERS
+from .spec import HiddenLayer, ModelSpec, SpecError
+
+__all__ = [
+    "ACTIVATIONS", "INITIALIZERS", "LOSSES", "MAX_CLASSES", "OPTIMIZERS", "REGULARIZERS",
+    "Backend", "DeviceError", "HeadError", "HiddenLayer", "Model", "ModelSpec", "SpecError",
+    "get_backend", "gradient_check", "resolve_head",
+]

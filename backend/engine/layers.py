@@ -1,0 +1,203 @@
+"""Layers with one face: forward, backward, params and grads, to and from plain data.
+
+The model is a list of these. Each layer caches what its backward pass needs from the
+last forward pass in training mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .activations import ACTIVATIONS
+
+Array = Any
+
+
+class Layer:
+    kind: ClassVar[str] = ""
+    param_names: ClassVar[tuple[str, ...]] = ()  # trainable, updated by the optimizer
+    buffer_names: ClassVar[tuple[str, ...]] = ()  # saved but not trained (running statistics)
+
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+        self.grads: dict[str, Array] = {}
+
+    @property
+    def units(self) -> int:
+        raise NotImplementedError
+
+    def forward(self, x: Array, training: bool) -> Array:
+        raise NotImplementedError
+
+    def backward(self, dout: Array) -> Array:
+        raise NotImplementedError
+
+    def params(self) -> list[Array]:
+        return [getattr(self, n) for n in self.param_names]
+
+    def arrays(self) -> dict[str, Array]:
+        return {n: getattr(self, n) for n in self.param_names + self.buffer_names}
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    def describe(self) -> str:
+        return self.kind
+
+
+class Dense(Layer):
+    """z = x W + b; W is (n_in, n_out). Without bias when batch norm follows (beta does its job)."""
+
+    kind = "dense"
+
+    def __init__(self, xp: Any, W: Array, b: Array | None) -> None:
+        super().__init__(xp)
+        self.W = W
+        self.b = b
+        self.param_names = ("W", "b") if b is not None else ("W",)  # type: ignore[misc]
+        self._x: Array = None
+
+    @property
+    def units(self) -> int:
+        return int(self.W.shape[1])
+
+    def forward(self, x, training):
+        if training:
+            self._x = x
+        z = x @ self.W
+        if self.b is not None:
+            z += self.b
+        return z
+
+    def backward(self, dz):
+        self.grads["W"] = self._x.T @ dz
+        if self.b is not None:
+            self.grads["b"] = dz.sum(axis=0)
+        return dz @ self.W.T
+
+    def config(self):
+        return {"n_in": int(self.W.shape[0]), "units": self.units, "bias": self.b is not None}
+
+    def describe(self):
+        return f"dense {self.W.shape[0]}->{self.units}"
+
+
+class Activation(Layer):
+    kind = "activation"
+
+    def __init__(self, xp: Any, name: str, units: int) -> None:
+        super().__init__(xp)
+        self.act = ACTIVATIONS.get(name)
+        self._units = units
+        self._z: Array = None
+        self._a: Array = None
+
+    @property
+    def units(self) -> int:
+        return self._units
+
+    def forward(self, z, training):
+        a = self.act.fn(self.xp, z)
+        if training:
+            self._z, self._a = z, a
+        return a
+
+    def backward(self, da):
+        return self.act.backward(self.xp, self._z, self._a, da)
+
+    def config(self):
+        return {"activation": self.act.name, "units": self._units}
+
+    def describe(self):
+        return self.act.name
+
+
+class Dropout(Layer):
+    """Inverted dropout: keep with probability p = 1 - rate, scale by 1/p; off at evaluation."""
+
+    kind = "dropout"
+
+    def __init__(self, xp: Any, rate: float, units: int, rng: np.random.Generator) -> None:
+        super().__init__(xp)
+        self.rate = rate
+        self.rng = rng
+        self._units = units
+        self._mask: Array = None
+
+    @property
+    def units(self) -> int:
+        return self._units
+
+    def forward(self, x, training):
+        if not training or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = (self.rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
+        self._mask = self.xp.asarray(mask)
+        return x * self._mask
+
+    def backward(self, dout):
+        return dout if self.rate == 0.0 else dout * self._mask
+
+    def config(self):
+        return {"rate": self.rate, "units": self._units}
+
+    def describe(self):
+        return f"dropout {self.rate:g}"
+
+
+class BatchNorm(Layer):
+    """z~ = gamma (z - mu) / sqrt(var + eps) + beta with batch statistics in training and
+    exponentially weighted running ones at evaluation (biased variance)."""
+
+    kind = "batch_norm"
+    param_names = ("gamma", "beta")
+    buffer_names = ("running_mean", "running_var")
+
+    def __init__(self, xp: Any, units: int, dtype: Any, momentum: float = 0.9,
+                 eps: float = 1e-5) -> None:
+        super().__init__(xp)
+        self.momentum = momentum
+        self.eps = eps
+        self.gamma = xp.ones(units, dtype=dtype)
+        self.beta = xp.zeros(units, dtype=dtype)
+        self.running_mean = xp.zeros(units, dtype=dtype)
+        self.running_var = xp.ones(units, dtype=dtype)
+        self._xhat: Array = None
+        self._inv_std: Array = None
+
+    @property
+    def units(self) -> int:
+        return int(self.gamma.shape[0])
+
+    def forward(self, z, training):
+        if not training:
+            return (z - self.running_mean) / self.xp.sqrt(self.running_var + self.eps) \
+                * self.gamma + self.beta
+        mu = z.mean(axis=0)
+        var = z.var(axis=0)
+        m = self.momentum
+        self.running_mean *= m
+        self.running_mean += (1 - m) * mu
+        self.running_var *= m
+        self.running_var += (1 - m) * var
+        self._inv_std = 1.0 / self.xp.sqrt(var + self.eps)
+        self._xhat = (z - mu) * self._inv_std
+        return self._xhat * self.gamma + self.beta
+
+    def backward(self, dout):
+        xhat = self._xhat
+        self.grads["gamma"] = (dout * xhat).sum(axis=0)
+        self.grads["beta"] = dout.sum(axis=0)
+        dxhat = dout * self.gamma
+        m = dout.shape[0]
+        return (self._inv_std / m) * (m * dxhat - dxhat.sum(axis=0)
+                                       - xhat * (dxhat * xhat).sum(axis=0))
+
+    def config(self):
+        return {"units": self.units, "momentum": self.momentum, "eps": self.eps}
+
+    def describe(self):
+        return "batch norm"

@@ -1,0 +1,246 @@
+"""The model: a list of layers, a head (output activation + loss), an optimizer.
+
+Layers per hidden layer: dense -> [batch norm] -> activation -> [dropout]; then the
+output dense layer whose z goes to the head. Training runs mini-batches from a seeded
+shuffle every epoch; the same spec and seed give the same weights and curve on the CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .arrays import Backend, get_backend, get_dtype
+from .heads import Head, resolve_head
+from .initializers import INITIALIZERS
+from .layers import Activation, BatchNorm, Dense, Dropout, Layer
+from .optimizers import OPTIMIZERS, Optimizer
+from .regularizers import REGULARIZERS
+from .schedules import inverse_time
+from .serialize import decode_array, encode_array
+from .spec import ModelSpec
+
+Array = Any
+
+
+class Model:
+    def __init__(self, spec: ModelSpec, backend: Backend | None = None) -> None:
+        self.spec = spec
+        self.backend = backend or get_backend("cpu")
+        self.xp = xp = self.backend.xp
+        self.dtype = get_dtype(spec.dtype)
+        self.head: Head = resolve_head(spec.problem, spec.n_classes, spec.output_activation,
+                                       spec.loss, spec.loss_params)
+        init_seq, shuffle_seq, dropout_seq = np.random.SeedSequence(spec.seed).spawn(3)
+        init_rng = np.random.default_rng(init_seq)
+        self.shuffle_rng = np.random.default_rng(shuffle_seq)
+        self.dropout_rng = np.random.default_rng(dropout_seq)
+        self.regularizer = REGULARIZERS.get(spec.regularization)
+        self.l1_ratio = float(spec.regularization_params.get("l1_ratio", 0.5))
+        self.layers: list[Layer] = []
+        init = INITIALIZERS.get(spec.init)
+        scale = spec.init_scale if spec.init_scale is not None else (
+            init.params["scale"].default if "scale" in init.params else 0.0)
+        n_in = spec.n_inputs
+        for h in spec.hidden:
+            self.layers.append(self._dense(init_rng, init, scale, n_in, h.units,
+                                           bias=not spec.batch_norm))
+            if spec.batch_norm:
+                self.layers.append(BatchNorm(xp, h.units, self.dtype))
+            self.layers.append(Activation(xp, h.activation, h.units))
+            if spec.dropout > 0:
+                self.layers.append(Dropout(xp, spec.dropout, h.units, self.dropout_rng))
+            n_in = h.units
+        self.layers.append(self._dense(init_rng, init, scale, n_in, self.head.n_outputs, bias=True))
+        self.dense_layers = [layer for layer in self.layers if isinstance(layer, Dense)]
+        self.optimizer: Optimizer = OPTIMIZERS.get(spec.optimizer)(**spec.optimizer_params)
+        self.optimizer.bind(xp, self.params())
+        self.epoch = 0
+
+    def _dense(self, rng: np.random.Generator, init: Any, scale: float, n_in: int, n_out: int,
+               bias: bool) -> Dense:
+        W = self.xp.asarray(init(rng, n_in, n_out, scale), dtype=self.dtype)
+        b = self.xp.zeros(n_out, dtype=self.dtype) if bias else None
+        return Dense(self.xp, W, b)
+
+    # parameters --------------------------------------------------------------------------
+    def params(self) -> list[Array]:
+        return [p for layer in self.layers for p in layer.params()]
+
+    def grads(self) -> list[Array]:
+        return [layer.grads[n] for layer in self.layers for n in layer.param_names]
+
+    def named_params(self) -> Iterator[tuple[int, str, Array]]:
+        for i, layer in enumerate(self.layers):
+            for n in layer.param_names:
+                yield i, n, getattr(layer, n)
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate in force for the current epoch: lr0 / (1 + decay * epoch)."""
+        return inverse_time(self.spec.learning_rate, self.spec.decay, self.epoch)
+
+    # passes ------------------------------------------------------------------------------
+    def forward(self, x: Array, training: bool = False) -> Array:
+        """The output layer's z."""
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def output(self, z: Array) -> Array:
+        return self.head.activation.fn(self.xp, z)
+
+    def predict(self, x: Array) -> Array:
+        """The output activations at evaluation (dropout off, running batch-norm statistics)."""
+        return self.output(self.forward(self.as_x(x)))
+
+    def as_x(self, x: Array) -> Array:
+        return self.xp.asarray(x, dtype=self.dtype)
+
+    def targets(self, y: Array) -> Array:
+        return self.head.targets(self.xp, y, self.dtype)
+
+    def backward(self, z: Array, t: Array) -> None:
+        """Fill every layer's grads for the mean loss over the batch plus the penalty."""
+        head = self.head
+        a = self.output(z)
+        dz = head.loss.dz(self.xp, z, a, t, head.activation, **head.loss_params)
+        dz *= self.dtype(1.0 / z.shape[0])
+        for layer in reversed(self.layers):
+            dz = layer.backward(dz)
+        rate = self.spec.regularization_rate
+        if rate and self.spec.regularization != "none":
+            for layer in self.dense_layers:
+                layer.grads["W"] += rate * self.regularizer.grad(self.xp, layer.W, self.l1_ratio)
+
+    def train_batch(self, x: Array, t: Array, lr: float) -> None:
+        self.backward(self.forward(x, training=True), t)
+        self.optimizer.step(self.xp, self.params(), self.grads(), lr)
+
+    def fit_epoch(self, x: Array, y: Array, batch_size: int | str = "full") -> None:
+        """One pass over (x, y) in shuffled mini-batches; the last batch may be smaller."""
+        x, t = self.as_x(x), self.targets(y)
+        n = x.shape[0]
+        size = n if batch_size == "full" else max(1, min(int(batch_size), n))
+        lr = self.learning_rate
+        perm = self.shuffle_rng.permutation(n)
+        if self.xp is not np:
+            perm = self.xp.asarray(perm)
+        xs, ts = x[perm], t[perm]
+        with np.errstate(all="ignore"):  # overflow becomes inf/NaN, which the caller reports
+            for start in range(0, n, size):
+                self.train_batch(xs[start:start + size], ts[start:start + size], lr)
+        self.epoch += 1
+
+    # evaluation --------------------------------------------------------------------------
+    def loss(self, x: Array, y: Array) -> float:
+        """Mean data loss at evaluation (without the penalty)."""
+        return self.evaluate(x, y)["loss"]
+
+    def evaluate(self, x: Array, y: Array) -> dict[str, float]:
+        xp, head = self.xp, self.head
+        with np.errstate(all="ignore"):
+            z = self.forward(self.as_x(x))
+            a = self.output(z)
+            t = self.targets(y)
+            out = {"loss": float(head.loss.value(xp, z, a, t, head.activation,
+                                                 **head.loss_params).mean())}
+        if head.problem == "classification":
+            out["accuracy"] = float((head.classes(xp, a) == xp.asarray(y)).mean())
+        return out
+
+    def penalty(self) -> float:
+        rate = self.spec.regularization_rate
+        if not rate or self.spec.regularization == "none":
+            return 0.0
+        return float(rate * sum(self.regularizer.penalty(self.xp, d.W, self.l1_ratio)
+                                for d in self.dense_layers))
+
+    def cost(self, x: Array, t: Array, training: bool = True) -> float:
+        """Mean loss over the batch plus the penalty: what backward differentiates."""
+        head = self.head
+        z = self.forward(x, training)
+        a = self.output(z)
+        data = head.loss.value(self.xp, z, a, t, head.activation, **head.loss_params).mean()
+        return float(data) + self.penalty()
+
+    def unit_outputs(self, x: Array) -> list[np.ndarray]:
+        """Each hidden layer's activations (m, units) and the output (m, n_outputs), in one
+        evaluation pass: the decision boundary and every neuron's thumbnail."""
+        h = self.as_x(x)
+        outs: list[np.ndarray] = []
+        with np.errstate(all="ignore"):
+            for layer in self.layers:
+                h = layer.forward(h, False)
+                if isinstance(layer, Activation):
+                    outs.append(self.backend.to_numpy(h))
+            outs.append(self.backend.to_numpy(self.output(h)))
+        return outs
+
+    def grad_norms(self) -> list[float]:
+        """||dW|| of each dense layer after the last backward pass (0 before any)."""
+        return [float(self.xp.linalg.norm(d.grads["W"])) if "W" in d.grads else 0.0
+                for d in self.dense_layers]
+
+    # description -------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        rows = []
+        for i, layer in enumerate(self.layers):
+            trainable = sum(int(p.size) for p in layer.params())
+            frozen = sum(int(getattr(layer, n).size) for n in layer.buffer_names)
+            rows.append({"index": i, "kind": layer.kind, "name": layer.describe(),
+                         "output_shape": [None, layer.units],
+                         "trainable_params": trainable, "non_trainable_params": frozen})
+        rows.append({"index": len(self.layers), "kind": "output",
+                     "name": f"{self.head.activation.name} + {self.head.loss.name}",
+                     "output_shape": [None, self.head.n_outputs],
+                     "trainable_params": 0, "non_trainable_params": 0})
+        trainable = sum(r["trainable_params"] for r in rows)
+        frozen = sum(r["non_trainable_params"] for r in rows)
+        return {"layers": rows, "trainable_params": trainable, "non_trainable_params": frozen,
+                "total_params": trainable + frozen}
+
+    # serialization -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Spec, weights, optimizer state and random state as plain data (bit-exact)."""
+        enc = self.backend.to_numpy
+        return {
+            "format": "neural-playground-model/1",
+            "spec": self.spec.to_dict(),
+            "epoch": self.epoch,
+            "layers": [{"kind": layer.kind, **layer.config(),
+                        "arrays": {n: encode_array(enc(a)) for n, a in layer.arrays().items()}}
+                       for layer in self.layers],
+            "optimizer": {"name": self.optimizer.name, "t": self.optimizer.t,
+                          "state": [[encode_array(enc(a)) for a in slots]
+                                    for slots in self.optimizer.state]},
+            "rng": {"shuffle": self.shuffle_rng.bit_generator.state,
+                    "dropout": self.dropout_rng.bit_generator.state},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], backend: Backend | None = None) -> Model:
+        model = cls(ModelSpec.from_dict(data["spec"]), backend)
+        xp = model.xp
+        if len(data["layers"]) != len(model.layers):
+            raise ValueError("the saved layers do not match the spec")
+        for layer, saved in zip(model.layers, data["layers"], strict=True):
+            if saved["kind"] != layer.kind:
+                raise ValueError(f"saved layer {saved['kind']!r} where {layer.kind!r} belongs")
+            for name, current in layer.arrays().items():
+                value = decode_array(saved["arrays"][name])
+                if value.shape != current.shape:
+                    raise ValueError(f"{layer.kind}.{name}: shape {value.shape} where "
+                                     f"{current.shape} belongs")
+                current[...] = xp.asarray(value, dtype=model.dtype)
+        opt = data["optimizer"]
+        model.optimizer.t = int(opt["t"])
+        for slots, saved in zip(model.optimizer.state, opt["state"], strict=True):
+            for current, value in zip(slots, saved, strict=True):
+                current[...] = xp.asarray(decode_array(value), dtype=model.dtype)
+        model.shuffle_rng.bit_generator.state = data["rng"]["shuffle"]
+        model.dropout_rng.bit_generator.state = data["rng"]["dropout"]
+        model.epoch = int(data["epoch"])
+        return model
