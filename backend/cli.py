@@ -1,0 +1,168 @@
+"""`playground train | serve | bench`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]],
+                                   Callable[[argparse.Namespace], int]]:
+    def add(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = fn
+        return fn
+
+    return add
+
+
+def _error(message: str) -> int:
+    print(f"playground: {message}", file=sys.stderr)
+    return 2
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
+                     for e in exc.errors())
+
+
+@command("train")
+def train(args: argparse.Namespace) -> int:
+    from backend.data import DataError, load_user_data
+    from backend.engine import DeviceError, Model, get_backend
+    from backend.experiments.config import parse_config
+    from backend.experiments.dataset import build_data
+
+    try:
+        config = parse_config(json.loads(Path(args.config).read_text(encoding="utf-8")))
+        upload = None
+        if config.dataset.name == "custom":
+            if not args.data:
+                return _error("a custom data set needs --data FILE (.csv or .json)")
+            upload = load_user_data(Path(args.data), config.problem)
+        data = build_data(config, upload)
+        backend = get_backend(args.device)
+        model = Model(config.to_spec(data.n_classes), backend)
+    except OSError as exc:
+        return _error(str(exc))
+    except json.JSONDecodeError as exc:
+        return _error(f"{args.config} is not JSON: {exc}")
+    except ValidationError as exc:
+        return _error(f"bad config: {format_validation_error(exc)}")
+    except (DataError, DeviceError, ValueError) as exc:
+        return _error(str(exc))
+    if backend.note and not args.json:
+        print(backend.note, file=sys.stderr)
+    x_train, x_test = data.features(config.features)
+    batch = config.batch_size
+    every = max(1, args.epochs // 10)
+    start = time.perf_counter()
+    status = "trained"
+    metrics: dict[str, Any] = {}
+    for epoch in range(1, args.epochs + 1):
+        model.fit_epoch(x_train, data.y_train, batch)
+        if epoch % every == 0 or epoch == args.epochs:
+            metrics = _metrics(model, x_train, data.y_train, x_test, data.y_test)
+            if not all(map(_finite, metrics.values())):
+                status = "diverged"
+                break
+            if not args.json:
+                print(f"epoch {epoch:>6}  " + "  ".join(f"{k} {v:.4f}"
+                                                       for k, v in metrics.items()))
+    result = {"status": status, "epoch": model.epoch,
+              "seconds": round(time.perf_counter() - start, 3), "metrics": metrics}
+    if args.json:
+        print(json.dumps(result))
+    elif status == "diverged":
+        print("diverged: the loss became NaN or infinite; try a smaller learning rate")
+    return 0 if status == "trained" else 1
+
+
+def _finite(v: float) -> bool:
+    return v == v and abs(v) != float("inf")
+
+
+def _metrics(model: Any, x_train: Any, y_train: Any, x_test: Any, y_test: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        for key, value in model.evaluate(x, y).items():
+            out[f"{part}_{key}"] = value
+    return out
+
+
+@command("serve")
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from backend.api.app import create_app
+    from backend.engine import DeviceError
+    from backend.experiments.store import StoreError
+    from backend.settings import Settings
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port),
+                                   ("data_dir", args.data_dir), ("device", args.device))
+                 if v is not None}
+    try:
+        settings = Settings(**overrides)
+        app = create_app(settings)
+    except ValidationError as exc:
+        return _error(f"bad setting: {format_validation_error(exc)}")
+    except (DeviceError, StoreError) as exc:
+        return _error(str(exc))
+    print(f"Neural Playground on http://{settings.host}:{settings.port}  "
+          f"(data in {settings.data_dir.resolve()}, device {settings.device})", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, ws_max_size=1 << 20,
+                log_level=args.log_level, timeout_graceful_shutdown=5)
+    return 0
+
+
+@command("bench")
+def bench(args: argparse.Namespace) -> int:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{args.name}.py"
+    if not script.is_file():
+        return _error(f"no benchmark {args.name!r} here: benchmarks/ ships with the sources")
+    sys.argv = [str(script), *args.rest]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="playground", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train an experiment config without a server")
+    t.add_argument("--config", required=True, help="experiment config (JSON file)")
+    t.add_argument("--epochs", type=int, default=100)
+    t.add_argument("--data", help="points for a custom data set (.csv or .json)")
+    t.add_argument("--device", choices=("cpu", "gpu", "auto"), default="cpu")
+    t.add_argument("--json", action="store_true", help="print the result as JSON")
+    s = sub.add_parser("serve", help="start the server (settings also from PLAYGROUND_*)")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--data-dir", dest="data_dir")
+    s.add_argument("--device", choices=("cpu", "gpu", "auto"))
+    s.add_argument("--log-level", default="info",
+                   choices=("critical", "error", "warning", "info", "debug"))
+    b = sub.add_parser("bench", help="run a benchmark of benchmarks/ (arguments pass through)")
+    b.add_argument("name", nargs="?", default="engine", help="engine (default) or server")
+    b.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "epochs", 1) < 1:
+        return _error("--epochs must be at least 1")
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

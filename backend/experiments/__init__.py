@@ -1,0 +1,1 @@
+"""The domain: experiment configs, data, training runs, storage and sharing."""

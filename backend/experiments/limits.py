@@ -1,0 +1,19 @@
+"""Bounds on what one experiment may ask for; the server's settings can tighten them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_layers: int = 12
+    max_units: int = 64
+    max_samples: int = 10_000
+    max_epochs_per_call: int = 100_000
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+DEFAULT_LIMITS = Limits()
