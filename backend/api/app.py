@@ -1,0 +1,49 @@
+"""The app factory: settings in, a FastAPI app with the service in its state out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from backend import __version__
+from backend.engine import get_backend
+from backend.experiments.service import Service
+from backend.experiments.store import Store
+from backend.settings import Settings
+
+from . import errors, routes_datasets, routes_experiments, routes_meta, routes_shares, ws
+from .limits import BodyLimit
+
+log = logging.getLogger("playground")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    backend = get_backend(settings.device)
+    if backend.note:
+        log.warning(backend.note)
+    store = Store(settings.data_dir / "playground.sqlite3")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service: Service = app.state.service
+        await service.runner.pause_all()
+        await asyncio.gather(*(service.save(e) for e in list(service.experiments.values())),
+                             return_exceptions=True)
+        store.close()
+
+    app = FastAPI(title="Neural Playground", version=__version__, lifespan=lifespan,
+                  description="Train small neural networks and watch them learn.")
+    app.state.settings = settings
+    app.state.service = Service(settings, store, backend)
+    app.state.frames = ws.FrameCache()
+    errors.install(app)
+    for module in (routes_meta, routes_experiments, routes_datasets, routes_shares, ws):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    return app

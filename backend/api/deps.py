@@ -1,0 +1,44 @@
+"""Dependencies: the service from the app's state, the experiment from the path, the token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+
+from backend.experiments.experiment import Experiment
+from backend.experiments.service import Service
+from backend.settings import Settings
+
+ExperimentId = Annotated[str, Path(max_length=64, description="the experiment's id")]
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def bearer(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
+def readable(exp_id: ExperimentId, service: ServiceDep) -> Experiment:
+    return service.get(exp_id)
+
+
+def editable(exp_id: ExperimentId, service: ServiceDep,
+             authorization: Annotated[str | None, Header()] = None) -> Experiment:
+    return service.authorize(exp_id, bearer(authorization))
+
+
+Readable = Annotated[Experiment, Depends(readable)]
+Editable = Annotated[Experiment, Depends(editable)]

@@ -1,0 +1,65 @@
+"""Every error is JSON {"error": message, "details": [...]} with a status that fits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from backend.data import DataError
+from backend.engine import DeviceError
+from backend.experiments.experiment import ExperimentError
+from backend.experiments.service import Busy, Forbidden, NotFound
+from backend.experiments.store import StoreError
+
+
+def describe(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """pydantic's errors as one readable line plus details (field path and message)."""
+    details = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        details.append({"field": ".".join(loc), "message": msg})
+    line = "; ".join(f"{d['field']}: {d['message']}" if d["field"] else d["message"]
+                     for d in details[:5])
+    return line or "invalid request", details
+
+
+def error(status: int, message: str, details: list[dict[str, Any]] | None = None,
+          headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if details:
+        body["details"] = details
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+STATUS: dict[type[Exception], int] = {
+    NotFound: 404, Forbidden: 403, ExperimentError: 422, DataError: 422, DeviceError: 503,
+    Busy: 429, StoreError: 507,
+}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, details = describe(list(exc.errors()))
+        return error(422, message, details)
+
+    @app.exception_handler(ValidationError)
+    async def _validation(request: Request, exc: ValidationError) -> JSONResponse:
+        message, details = describe(list(exc.errors()))
+        return error(422, message, details)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    for kind, status in STATUS.items():
+        def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
+            return error(status, str(exc))
+
+        app.add_exception_handler(kind, handler)

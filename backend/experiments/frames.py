@@ -1,0 +1,97 @@
+"""Binary frames for the websocket: a JSON header and the grids as raw little-endian bytes.
+
+Layout (docs/protocol.md): uint32 header length H, H bytes of UTF-8 JSON (padded with
+spaces to a multiple of 4), then the payload. Each grid in header["grids"] names its
+dtype, shape, byte offset and length within the payload; uint8 grids map q to
+low + (high - low) * q / 255 with one (low, high) per unit.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from typing import Any
+
+import numpy as np
+
+from .experiment import Experiment
+
+
+def _pad4(b: bytes, fill: bytes = b"\0") -> bytes:
+    return b + fill * (-len(b) % 4)
+
+
+class FrameWriter:
+    def __init__(self) -> None:
+        self.grids: list[dict[str, Any]] = []
+        self.blobs: list[bytes] = []
+        self.size = 0
+
+    def add(self, name: str, data: np.ndarray, **extra: Any) -> None:
+        raw = _pad4(data.tobytes())
+        self.grids.append({"name": name, "dtype": str(data.dtype), "shape": list(data.shape),
+                           "offset": self.size, "length": data.nbytes, **extra})
+        self.blobs.append(raw)
+        self.size += len(raw)
+
+    def add_quantized(self, name: str, grids: np.ndarray) -> None:
+        """(units, r, r) floats -> uint8 with each unit's own range."""
+        flat = grids.reshape(grids.shape[0], -1).astype(np.float64)
+        flat = np.where(np.isfinite(flat), flat, 0.0)
+        low, high = flat.min(axis=1), flat.max(axis=1)
+        span = np.where(high > low, high - low, 1.0)
+        q = np.round((flat - low[:, None]) / span[:, None] * 255).astype(np.uint8)
+        self.add(name, q.reshape(grids.shape), low=low.tolist(), high=high.tolist())
+
+    def encode(self, header: dict[str, Any]) -> bytes:
+        head = _pad4(json.dumps({**header, "grids": self.grids},
+                                separators=(",", ":")).encode(), b" ")
+        return struct.pack("<I", len(head)) + head + b"".join(self.blobs)
+
+
+def build_frame(exp: Experiment, version: int, resolution: int,
+                neuron_resolution: int, grad_norms: bool = True) -> bytes:
+    """Everything a viewer draws, for the experiment as it is now."""
+    with exp.lock:
+        output_grids = exp.unit_grids(resolution)
+        neuron_grids = exp.unit_grids(neuron_resolution)
+        inputs = exp.input_grids(neuron_resolution)
+        weights = [{"W": exp.backend.to_numpy(d.W).tolist(),
+                    "b": None if d.b is None else exp.backend.to_numpy(d.b).tolist()}
+                   for d in exp.model.dense_layers]
+        header = {
+            "type": "frame", "version": version, "revision": exp.revision, "id": exp.id,
+            "time": time.time(), "status": exp.status, "message": exp.message,
+            "epoch": exp.epoch, "metrics": _finite(exp.metrics),
+            "learning_rate": exp.model.learning_rate, "extent": exp.extent(),
+            "weights": weights,
+            "grad_norms": exp.model.grad_norms() if grad_norms else [],
+        }
+    w = FrameWriter()
+    w.add("output", np.ascontiguousarray(output_grids[-1], dtype=np.float16))
+    w.add_quantized("inputs", inputs)
+    for i, g in enumerate(neuron_grids[:-1]):
+        w.add_quantized(f"layer{i + 1}", g)
+    return w.encode(header)
+
+
+def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
+    return {k: (v if np.isfinite(v) else None) for k, v in metrics.items()}
+
+
+def decode_frame(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The reverse, for tests and Python clients: header and grids (uint8 dequantized)."""
+    (n,) = struct.unpack_from("<I", data)
+    header = json.loads(data[4:4 + n])
+    payload = memoryview(data)[4 + n:]
+    grids: dict[str, np.ndarray] = {}
+    for g in header["grids"]:
+        raw = np.frombuffer(payload[g["offset"]:g["offset"] + g["length"]], dtype=g["dtype"])
+        arr = raw.reshape(g["shape"])
+        if g["dtype"] == "uint8":
+            low = np.asarray(g["low"])[:, None, None]
+            high = np.asarray(g["high"])[:, None, None]
+            arr = low + (high - low) * arr / 255.0
+        grids[g["name"]] = arr
+    return header, grids

@@ -1,0 +1,126 @@
+"""Background training: one asyncio task per running experiment, epochs in a worker thread.
+
+The event loop never trains: each task hands the worker thread a slice of about 20 ms
+of epochs, then wakes the viewers and, every few seconds, saves. A pause sets an event
+that the worker checks after every epoch, so it takes effect within one epoch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+from .experiment import Experiment
+
+SLICE = 0.02  # seconds of training between two looks at the world
+
+
+class Watch:
+    """Wakes the viewers of one experiment whenever something about it changed."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self._event = asyncio.Event()
+        self.viewers = 0
+        self.last_viewed = time.monotonic()
+
+    def bump(self) -> None:
+        self.version += 1
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, after: int, timeout: float | None = None) -> int:
+        """Until the version passes `after` (or the timeout); returns the version."""
+        if self.version == after:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), timeout)
+        return self.version
+
+
+class Run:
+    def __init__(self, exp: Experiment, epochs: int | None) -> None:
+        self.exp = exp
+        self.target = None if epochs is None else exp.epoch + epochs
+        self.stop = threading.Event()
+        self.done = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+
+class Runner:
+    def __init__(self, save: Callable[[Experiment], Awaitable[None]], save_interval: float,
+                 idle_stop: float, max_running: int) -> None:
+        self.save = save
+        self.save_interval = save_interval
+        self.idle_stop = idle_stop
+        self.max_running = max_running
+        self.runs: dict[str, Run] = {}
+        self.watches: dict[str, Watch] = {}
+
+    def watch(self, exp_id: str) -> Watch:
+        return self.watches.setdefault(exp_id, Watch())
+
+    def changed(self, exp: Experiment) -> None:
+        self.watch(exp.id).bump()
+
+    def running(self, exp_id: str) -> bool:
+        return exp_id in self.runs
+
+    def start(self, exp: Experiment, epochs: int | None = None) -> Run:
+        """Train in the background (until paused, or for `epochs`)."""
+        if exp.id in self.runs:
+            run = self.runs[exp.id]
+            run.target = None if epochs is None else exp.epoch + epochs
+            return run
+        if len(self.runs) >= self.max_running:
+            raise RuntimeError(f"the server is training {self.max_running} experiments, its "
+                               "limit; pause one or try again later")
+        run = Run(exp, epochs)
+        exp.status, exp.message = "running", ""
+        self.runs[exp.id] = run
+        self.watch(exp.id).last_viewed = time.monotonic()
+        run.task = asyncio.get_running_loop().create_task(self._run(run))
+        self.changed(exp)
+        return run
+
+    async def pause(self, exp: Experiment) -> None:
+        run = self.runs.get(exp.id)
+        if run is None:
+            return
+        run.stop.set()
+        await run.done.wait()
+
+    async def pause_all(self) -> None:
+        for run in list(self.runs.values()):
+            await self.pause(run.exp)
+
+    async def _run(self, run: Run) -> None:
+        exp, watch = run.exp, self.watch(run.exp.id)
+        last_save = time.monotonic()
+        try:
+            while not run.stop.is_set():
+                left = None if run.target is None else run.target - exp.epoch
+                if left is not None and left <= 0:
+                    break
+                if watch.viewers == 0 and run.target is None and \
+                        time.monotonic() - watch.last_viewed > self.idle_stop:
+                    exp.message = "paused: nobody watched for a while"
+                    break
+                deadline = time.monotonic() + SLICE
+                await asyncio.to_thread(exp.train_epochs, left or 1_000_000, deadline, run.stop)
+                self.changed(exp)
+                if exp.status == "diverged":
+                    break
+                if time.monotonic() - last_save > self.save_interval:
+                    await self.save(exp)
+                    last_save = time.monotonic()
+        finally:
+            if exp.status == "running":
+                exp.status = "paused"
+            del self.runs[exp.id]
+            run.done.set()
+            self.changed(exp)
+            with contextlib.suppress(Exception):
+                await self.save(exp)

@@ -1,0 +1,43 @@
+"""Server settings, from the environment (PLAYGROUND_*) or the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backend.experiments.limits import Limits
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PLAYGROUND_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Path("data")
+    device: Literal["cpu", "gpu", "auto"] = "cpu"
+
+    frame_rate: float = Field(30.0, gt=0, le=120, description="frames per second per viewer")
+    grid_resolution: int = Field(100, ge=10, le=400, description="output grid, per side")
+    neuron_resolution: int = Field(25, ge=5, le=100, description="neuron grids, per side")
+    max_grid_resolution: int = Field(200, ge=10, le=1000)
+    save_interval: float = Field(3.0, gt=0, description="seconds between saves while running")
+    idle_stop: float = Field(300.0, gt=0, description="stop training nobody watches after this")
+
+    max_layers: int = Field(12, ge=1, le=64)
+    max_units: int = Field(64, ge=1, le=1024)
+    max_samples: int = Field(10_000, ge=10, le=1_000_000)
+    max_epochs_per_call: int = Field(100_000, ge=1)
+    max_wait_epochs: int = Field(20_000, ge=1, description="epochs a train call may wait for")
+    max_predict_points: int = Field(10_000, ge=1)
+    max_upload_bytes: int = Field(2_000_000, ge=1_000)
+    max_running: int = Field(64, ge=1, description="experiments training at once per server")
+    max_viewers: int = Field(50, ge=1, description="websocket viewers per experiment")
+    max_message_bytes: int = Field(65_536, ge=1_024, description="largest websocket message in")
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_layers=self.max_layers, max_units=self.max_units,
+                      max_samples=self.max_samples, max_epochs_per_call=self.max_epochs_per_call)

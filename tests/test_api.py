@@ -1,0 +1,314 @@
+"""REST: every route's normal use and its errors, through the real app."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from .conftest import SMALL, Exp, create
+
+
+def test_meta_lists_the_registries_and_limits(client: TestClient) -> None:
+    meta = client.get("/api/meta").json()
+    names = {key: [e["name"] for e in meta[key]] for key in
+             ("datasets", "features", "activations", "optimizers", "initializers", "losses")}
+    assert {"circle", "xor", "gauss", "spiral", "reg-plane", "reg-gauss"} <= set(
+        names["datasets"])
+    assert names["features"][:7] == ["x1", "x2", "x1_squared", "x2_squared", "x1_x2",
+                                     "sin_x1", "sin_x2"]
+    assert "adam" in names["optimizers"]
+    adam = next(o for o in meta["optimizers"] if o["name"] == "adam")
+    assert adam["params"]["beta1"]["default"] == 0.9
+    assert meta["limits"]["max_layers"] >= 6 and meta["limits"]["max_units"] >= 8
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_create_and_get(client: TestClient, exp: Exp) -> None:
+    assert len(exp.id) >= 22 and len(exp.token) >= 32
+    body = exp.get().json()
+    assert body["status"] == "paused" and body["epoch"] == 0
+    assert body["config"]["hidden_layers"][0] == {"units": 4, "activation": "tanh"}
+    assert set(body["metrics"]) >= {"train_loss", "test_loss", "train_accuracy",
+                                    "test_accuracy"}
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    ({"dataset": {"name": "moon"}}, "dataset.name", "allowed"),
+    ({"hidden_layers": [{"units": 100000}]}, "hidden_layers.0.units", "at most"),
+    ({"hidden_layers": [{"units": 2}] * 1000}, "hidden_layers", "at most"),
+    ({"hidden_layers": [{"units": -1}]}, "hidden_layers.0.units", "greater than"),
+    ({"optimizer": {"name": "sgd", "learning_rate": "fast"}}, "optimizer.learning_rate", ""),
+    ({"optimizer": {"name": "sgd", "beta1": 0.9}}, "optimizer", "takes"),
+    ({"features": ["x3"]}, "features", "allowed"),
+    ({"features": []}, "features", ""),
+    ({"dataset": {"name": "reg-plane"}}, "", "regression"),
+    ({"dataset": {"name": "blobs", "classes": 11}}, "dataset.classes", "10"),
+    ({"batch_size": 0}, "batch_size", "at least 1"),
+    ({"dropout": 1.5}, "dropout", ""),
+    ({"unknown": 1}, "unknown", "not permitted"),
+    ({"loss": "cross_entropy"}, "", "softmax"),
+])
+def test_bad_configs_get_a_422_that_names_the_field(client: TestClient, change: dict[str, Any],
+                                                    field: str, words: str) -> None:
+    r = client.post("/api/experiments", json={**SMALL, **change})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert words in body["error"]
+    assert any(d["field"].startswith(field) for d in body["details"])
+
+
+def test_nan_and_huge_numbers_are_refused(client: TestClient) -> None:
+    for rate in ("NaN", "Infinity", 1e308):
+        r = client.post("/api/experiments", content=(
+            f'{{"optimizer": {{"name": "sgd", "learning_rate": {rate}}}}}'),
+            headers={"content-type": "application/json"})
+        assert r.status_code == 422, (rate, r.text)
+
+
+def test_changes_need_the_edit_token(client: TestClient, exp: Exp) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": exp.token}):
+        r = client.post(exp.url("/step"), headers=headers)
+        assert r.status_code == 403
+        assert "edit token" in r.json()["error"]
+    assert exp.get().json()["epoch"] == 0
+
+
+def test_unknown_experiment_is_404(client: TestClient) -> None:
+    r = client.get("/api/experiments/nope")
+    assert r.status_code == 404 and "nope" in r.json()["error"]
+
+
+def test_train_with_wait_learns_circle(client: TestClient, exp: Exp) -> None:
+    before = exp.get().json()["metrics"]["test_loss"]
+    r = exp.post("/train", {"epochs": 150, "wait": True})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["epoch"] == 150 and body["status"] == "paused"
+    assert body["metrics"]["test_loss"] < before
+    assert body["metrics"]["test_accuracy"] >= 0.9
+    history = exp.get("/history").json()
+    assert len(history["rows"]) == 151 and history["rows"][-1]["epoch"] == 150
+
+
+def test_train_in_the_background_then_pause(client: TestClient, exp: Exp) -> None:
+    r = exp.post("/train", {"wait": False})
+    assert r.status_code == 202 and r.json()["running"]
+    deadline = time.monotonic() + 10
+    while exp.get().json()["epoch"] < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    r = exp.post("/pause")
+    paused_at = r.json()["epoch"]
+    assert r.json()["status"] == "paused" and paused_at >= 5
+    time.sleep(0.2)
+    assert exp.get().json()["epoch"] == paused_at
+
+
+def test_train_for_n_epochs_in_the_background(client: TestClient, exp: Exp) -> None:
+    exp.post("/train", {"epochs": 20})
+    deadline = time.monotonic() + 10
+    while exp.get().json()["running"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert exp.get().json()["epoch"] == 20
+
+
+def test_train_bounds(client: TestClient, exp: Exp) -> None:
+    assert exp.post("/train", {"epochs": 10**9, "wait": True}).status_code == 422
+    assert exp.post("/train", {"wait": True}).status_code == 422
+    assert exp.post("/train", {"epochs": 0}).status_code == 422
+
+
+def test_step_and_reset(client: TestClient, exp: Exp) -> None:
+    assert exp.post("/step").json()["epoch"] == 1
+    assert exp.post("/step", {"epochs": 4}).json()["epoch"] == 5
+    w_trained = exp.get("/weights").json()
+    body = exp.post("/reset").json()
+    assert body["epoch"] == 0
+    w_fresh = exp.get("/weights").json()
+    assert w_fresh != w_trained
+    assert w_fresh == create(client).get("/weights").json()  # same config and seed
+
+
+def test_patch_hyperparameters_keep_the_weights(client: TestClient, exp: Exp) -> None:
+    exp.post("/step", {"epochs": 3})
+    before = exp.get("/weights").json()["layers"]
+    r = client.patch(exp.url(), json={"optimizer": {"learning_rate": 0.1},
+                                      "hidden_layers": [{"units": 4, "activation": "relu"},
+                                                        {"units": 2, "activation": "tanh"}],
+                                      "regularization": {"name": "l2", "rate": 0.01},
+                                      "dataset": {"noise": 0.2}}, headers=exp.auth)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["weights_kept"] is True and body["epoch"] == 3
+    assert body["config"]["optimizer"]["learning_rate"] == 0.1
+    assert exp.get("/weights").json()["layers"] == before
+
+
+def test_patch_structure_starts_fresh(client: TestClient, exp: Exp) -> None:
+    exp.post("/step", {"epochs": 3})
+    r = client.patch(exp.url(), json={"hidden_layers": [{"units": 5}]}, headers=exp.auth)
+    body = r.json()
+    assert body["weights_kept"] is False and body["epoch"] == 0
+    assert len(exp.get("/weights").json()["layers"]) == 2
+
+
+def test_a_bad_patch_changes_nothing(client: TestClient, exp: Exp) -> None:
+    exp.post("/step", {"epochs": 2})
+    before = exp.get().json()
+    r = client.patch(exp.url(), json={"optimizer": {"learning_rate": -1},
+                                      "hidden_layers": [{"units": 3}]}, headers=exp.auth)
+    assert r.status_code == 422 and "learning_rate" in r.json()["error"]
+    assert exp.get().json() == before
+
+
+def test_delete(client: TestClient, exp: Exp) -> None:
+    assert client.delete(exp.url(), headers=exp.auth).status_code == 204
+    assert exp.get().status_code == 404
+
+
+def test_predict(client: TestClient, exp: Exp) -> None:
+    exp.post("/train", {"epochs": 150, "wait": True})
+    r = exp.client.post(exp.url("/predict"), json={"x": [[0, 0], [5, 5], [-4.5, 0.5]]})
+    body = r.json()
+    assert body["classes"] == [1, 0, 0]  # circle: inside is class 1
+    assert np.allclose(np.sum(body["probabilities"], axis=1), 1)
+    assert len(body["outputs"]) == 3
+
+
+@pytest.mark.parametrize("x", [[[1, 2, 3]], [[1]], [], "abc", [["a", 1]], [[1e308, 1]],
+                               [[0, 0]] * 20000])
+def test_predict_validates(client: TestClient, exp: Exp, x: Any) -> None:
+    r = exp.client.post(exp.url("/predict"), json={"x": x})
+    assert r.status_code in (413, 422), r.text
+    assert r.json()["error"]
+
+
+def test_boundary_has_the_output_and_every_neuron(client: TestClient, exp: Exp) -> None:
+    body = exp.get("/boundary?resolution=20").json()
+    assert np.asarray(body["output"]).shape == (1, 20, 20)
+    assert [np.asarray(g).shape for g in body["layers"]] == [(4, 20, 20), (2, 20, 20)]
+    out = np.asarray(body["output"])[0]
+    # row 0 is the top (y = +6), column 0 the left (x = -6): matches /predict there
+    corner = exp.client.post(exp.url("/predict"), json={"x": [[-5.7, 5.7]]}).json()
+    assert out[0, 0] == pytest.approx(corner["outputs"][0][0], rel=1e-5)
+    assert exp.get("/boundary?resolution=100000").status_code == 422
+
+
+def test_edit_a_weight_changes_the_output(client: TestClient, exp: Exp) -> None:
+    before = exp.client.post(exp.url("/predict"), json={"x": [[1, 1]]}).json()["outputs"]
+    r = client.patch(exp.url("/weights"), json={"layer": 2, "source": 0, "target": 0,
+                                                "value": 3.5}, headers=exp.auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["layers"][2]["W"][0][0] == 3.5
+    r = client.patch(exp.url("/weights"), json={"layer": 2, "target": 0, "value": -1.25},
+                     headers=exp.auth)
+    assert r.json()["layers"][2]["b"][0] == -1.25
+    after = exp.client.post(exp.url("/predict"), json={"x": [[1, 1]]}).json()["outputs"]
+    assert after != before
+    for bad in ({"layer": 9, "target": 0, "value": 1}, {"layer": 0, "source": 5, "target": 0,
+                                                         "value": 1},
+                {"layer": 0, "target": 7, "value": 1}):
+        r = client.patch(exp.url("/weights"), json=bad, headers=exp.auth)
+        assert r.status_code == 422 and r.json()["error"]
+
+
+def test_gradient_check_and_summary(client: TestClient, exp: Exp) -> None:
+    report = exp.get("/gradient-check?points=16").json()
+    assert report["relative_difference"] < 1e-6 and report["verdict"] == "right"
+    assert len(report["layers"]) == 3
+    summary = exp.get("/summary").json()
+    assert summary["trainable_params"] == 2 * 4 + 4 + 4 * 2 + 2 + 2 + 1
+
+
+def test_export_import_round_trip_is_exact(client: TestClient, exp: Exp) -> None:
+    exp.post("/train", {"epochs": 10, "wait": True})
+    exported = exp.get("/export").json()
+    r = client.post("/api/experiments/import", json=exported)
+    assert r.status_code == 201, r.text
+    twin = Exp(client, r.json())
+    assert twin.id != exp.id
+    assert twin.get("/weights").json() == exp.get("/weights").json()
+    assert twin.get().json()["metrics"] == exp.get().json()["metrics"]
+    assert twin.get("/history").json() == exp.get("/history").json()
+    exp.post("/step", {"epochs": 5})
+    twin.post("/step", {"epochs": 5})
+    assert twin.get("/weights").json() == exp.get("/weights").json()
+
+
+@pytest.mark.parametrize("broken", [{}, {"format": "x"}, {"format":
+                                     "neural-playground-experiment/1", "config": {}}])
+def test_import_refuses_garbage(client: TestClient, broken: dict[str, Any]) -> None:
+    r = client.post("/api/experiments/import", json=broken)
+    assert r.status_code == 422 and r.json()["error"]
+
+
+def test_upload_csv_and_train_on_it(client: TestClient) -> None:
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(-3, 3, (120, 2))
+    rows = "\n".join(f"{a:.4f},{b:.4f},{int(a > b)}" for a, b in pts)
+    r = client.post("/api/datasets", content="x1,x2,y\n" + rows,
+                    headers={"content-type": "text/csv"})
+    assert r.status_code == 201, r.text
+    upload = r.json()
+    assert upload["n_classes"] == 2 and upload["n_train"] == 120
+    config = {**SMALL, "dataset": {"name": "custom", "id": upload["id"], "train_fraction": 0.8}}
+    exp = create(client, config)
+    exp.post("/train", {"epochs": 100, "wait": True})
+    assert exp.get().json()["metrics"]["test_accuracy"] >= 0.9
+    assert len(exp.get("/points").json()["x_test"]) == 24
+
+
+def test_upload_json_with_test_split_and_errors(client: TestClient) -> None:
+    body = {"x": [[0, 0], [1, 1], [2, 2], [3, 3]], "y": [0, 1, 0, 2],
+            "x_test": [[1, 0]], "y_test": [1]}
+    r = client.post("/api/datasets", json=body)
+    assert r.status_code == 201 and r.json()["n_classes"] == 3
+    r = client.post("/api/datasets", content='{"x": [[0, 0], [1, NaN]], "y": [0, 1]}',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "x[1][1]" in r.json()["error"]
+    r = client.post("/api/datasets", content="x1,x2,y\n1,2,0\n3,abc,1\n",
+                    headers={"content-type": "text/csv"})
+    assert r.status_code == 422 and "abc" in r.json()["error"]
+    r = client.post("/api/datasets", content="x" * 3_000_000,
+                    headers={"content-type": "text/csv"})
+    assert r.status_code == 413
+    config = {**SMALL, "dataset": {"name": "custom", "id": "missing"}}
+    r = client.post("/api/experiments", json=config)
+    assert r.status_code == 422 and "upload" in r.json()["error"]
+
+
+def test_share_is_a_snapshot_and_fork_continues_from_it(client: TestClient, exp: Exp) -> None:
+    exp.post("/train", {"epochs": 10, "wait": True})
+    r = exp.post("/share")
+    assert r.status_code == 201
+    share_id = r.json()["share_id"]
+    assert r.json()["url"] == f"/s/{share_id}"
+    snapshot = client.get(f"/api/shares/{share_id}").json()
+    exp.post("/train", {"epochs": 10, "wait": True})
+    assert client.get(f"/api/shares/{share_id}").json() == snapshot
+    assert snapshot["model"]["epoch"] == 10
+    r = client.post(f"/api/shares/{share_id}/fork")
+    assert r.status_code == 201
+    fork = Exp(client, r.json())
+    assert fork.get().json()["epoch"] == 10
+    assert client.get("/api/shares/nope").status_code == 404
+
+
+def test_divergence_is_a_state_not_a_crash(client: TestClient) -> None:
+    config = {**SMALL, "problem": "regression", "dataset": {"name": "reg-plane"},
+              "optimizer": {"name": "sgd", "learning_rate": 10.0}, "batch_size": 1,
+              "init": {"name": "normal", "scale": 10}}
+    exp = create(client, config)
+    exp.post("/train", {"epochs": 200, "wait": True})
+    body = exp.get().json()
+    assert body["status"] == "diverged"
+    assert "learning rate" in body["message"]
+    assert all(v is None or np.isfinite(v) for v in body["metrics"].values())
+    weights = exp.get("/weights").json()["layers"]
+    assert np.isfinite(np.asarray(weights[0]["W"])).all()
+    r = exp.post("/train", {"epochs": 1})
+    assert r.status_code == 422 and "diverged" in r.json()["error"]
+    assert exp.post("/reset").json()["status"] == "paused"

@@ -1,0 +1,107 @@
+"""A real server process, killed with SIGKILL mid-training and started again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import SMALL
+
+
+class Process:
+    def __init__(self, data_dir: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        env = {**os.environ, "PLAYGROUND_SAVE_INTERVAL": "0.5"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port),
+             "--data-dir", str(data_dir), "--log-level", "warning"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.proc.kill()
+        raise AssertionError(f"server did not start: {self.proc.stderr.read().decode()}")
+
+    def stop(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+
+
+def test_kill_9_loses_at_most_a_few_seconds(data_dir: Path) -> None:
+    server = Process(data_dir)
+    try:
+        r = httpx.post(f"{server.url}/api/experiments", json=SMALL)
+        exp_id, token = r.json()["id"], r.json()["edit_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        httpx.post(f"{server.url}/api/experiments/{exp_id}/train", json={}, headers=auth)
+        seen: list[tuple[float, int]] = []
+        start = time.monotonic()
+        while time.monotonic() - start < 3:
+            seen.append((time.monotonic(),
+                         httpx.get(f"{server.url}/api/experiments/{exp_id}").json()["epoch"]))
+            time.sleep(0.1)
+        killed_at = time.monotonic()
+    finally:
+        server.stop(signal.SIGKILL)
+    before_kill = max(e for t, e in seen if t < killed_at - 1.5)
+    again = Process(data_dir)
+    try:
+        body = httpx.get(f"{again.url}/api/experiments/{exp_id}").json()
+        assert body["epoch"] >= before_kill > 0
+        assert body["status"] == "paused"
+        r = httpx.post(f"{again.url}/api/experiments/{exp_id}/step", headers=auth)
+        assert r.status_code == 200 and r.json()["epoch"] == body["epoch"] + 1
+    finally:
+        again.stop(signal.SIGTERM)
+
+
+def test_a_clean_shutdown_keeps_everything(data_dir: Path) -> None:
+    server = Process(data_dir)
+    try:
+        r = httpx.post(f"{server.url}/api/experiments", json=SMALL)
+        exp_id, token = r.json()["id"], r.json()["edit_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        httpx.post(f"{server.url}/api/experiments/{exp_id}/train", json={}, headers=auth)
+        time.sleep(1.0)
+    finally:
+        server.stop(signal.SIGTERM)
+    again = Process(data_dir)
+    try:
+        body = httpx.get(f"{again.url}/api/experiments/{exp_id}").json()
+        history = httpx.get(f"{again.url}/api/experiments/{exp_id}/history").json()
+        assert body["epoch"] > 0 and history["rows"][-1]["epoch"] == body["epoch"]
+        weights = httpx.get(f"{again.url}/api/experiments/{exp_id}/weights").json()
+        assert weights["epoch"] == body["epoch"]
+    finally:
+        again.stop(signal.SIGTERM)
+
+
+def test_an_unwritable_data_dir_is_a_clear_error_at_start(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "serve", "--data-dir", str(blocker / "sub")],
+        capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "cannot open the database" in result.stderr

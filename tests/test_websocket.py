@@ -1,0 +1,192 @@
+"""The websocket over a real uvicorn server: frames decode, agree with /boundary, and
+commands, errors and several viewers behave as docs/protocol.md says."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from backend.experiments.frames import decode_frame
+
+from .conftest import SMALL, LiveServer
+
+
+def create(live: LiveServer, config: dict[str, Any] | None = None) -> tuple[str, str]:
+    r = httpx.post(f"{live.http}/api/experiments", json=config or SMALL)
+    assert r.status_code == 201, r.text
+    return r.json()["id"], r.json()["edit_token"]
+
+
+def open_ws(live: LiveServer, exp_id: str, token: str | None = None) -> ClientConnection:
+    query = f"?token={token}" if token else ""
+    ws = connect(f"{live.ws}/ws/experiments/{exp_id}{query}", max_size=1 << 24)
+    hello = json.loads(ws.recv(timeout=5))
+    assert hello["type"] == "hello" and hello["id"] == exp_id
+    assert hello["editable"] is (token is not None)
+    return ws
+
+
+def next_frame(ws: ClientConnection, timeout: float = 5) -> tuple[dict, dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+        if isinstance(msg, bytes):
+            return decode_frame(msg)
+
+
+def command(ws: ClientConnection, message: Any, raw: bool = False) -> dict[str, Any]:
+    ws.send(message if raw else json.dumps(message))
+    while True:
+        msg = ws.recv(timeout=5)
+        if isinstance(msg, str):
+            return json.loads(msg)
+
+
+def test_first_frame_decodes_and_agrees_with_boundary(live: LiveServer) -> None:
+    exp_id, _ = create(live)
+    with open_ws(live, exp_id) as ws:
+        header, grids = next_frame(ws)
+    assert header["type"] == "frame" and header["epoch"] == 0 and header["status"] == "paused"
+    assert set(grids) == {"output", "inputs", "layer1", "layer2"}
+    assert grids["output"].shape == (1, 40, 40) and grids["output"].dtype == np.float16
+    assert grids["layer1"].shape == (4, 10, 10) and grids["inputs"].shape == (2, 10, 10)
+    boundary = httpx.get(f"{live.http}/api/experiments/{exp_id}/boundary",
+                         params={"resolution": 40}).json()
+    np.testing.assert_allclose(grids["output"].astype(float), boundary["output"], atol=2e-3)
+    small = httpx.get(f"{live.http}/api/experiments/{exp_id}/boundary",
+                      params={"resolution": 10}).json()
+    for i, layer in enumerate(small["layers"]):
+        span = np.ptp(layer, axis=(1, 2))[:, None, None] + 1e-12
+        assert np.all(np.abs(grids[f"layer{i + 1}"] - layer) <= span / 255 + 1e-6)
+    assert [np.asarray(w["W"]).shape for w in header["weights"]] == [(2, 4), (4, 2), (2, 1)]
+    assert header["metrics"]["test_loss"] > 0
+
+
+def test_play_streams_rising_epochs_and_pause_stops_them(live: LiveServer) -> None:
+    exp_id, token = create(live)
+    with open_ws(live, exp_id, token) as ws:
+        next_frame(ws)
+        assert command(ws, {"type": "play"}) == {"type": "ack", "command": "play"}
+        epochs = [next_frame(ws)[0]["epoch"] for _ in range(10)]
+        assert epochs == sorted(epochs) and epochs[-1] > epochs[0]
+        header, _ = next_frame(ws)
+        assert header["status"] == "running" and header["grad_norms"][0] > 0
+        assert command(ws, {"type": "pause"})["type"] == "ack"
+        stopped = httpx.get(f"{live.http}/api/experiments/{exp_id}").json()
+        assert stopped["status"] == "paused"
+        time.sleep(0.2)
+        assert httpx.get(f"{live.http}/api/experiments/{exp_id}").json()["epoch"] == \
+            stopped["epoch"]
+
+
+def test_frame_rate_is_bounded(live: LiveServer) -> None:
+    exp_id, token = create(live)
+    rate = live.app.state.settings.frame_rate
+    with open_ws(live, exp_id, token) as ws:
+        command(ws, {"type": "play"})
+        start, count = time.monotonic(), 0
+        while time.monotonic() - start < 1.5:
+            next_frame(ws)
+            count += 1
+        command(ws, {"type": "pause"})
+    fps = count / 1.5
+    assert 5 <= fps <= rate * 1.2 + 2
+
+
+def test_two_viewers_watch_one_run(live: LiveServer) -> None:
+    exp_id, token = create(live)
+    with open_ws(live, exp_id, token) as a, open_ws(live, exp_id) as b:
+        next_frame(a)
+        next_frame(b)
+        command(a, {"type": "step", "epochs": 3})
+        for ws in (a, b):
+            header, _ = next_frame(ws)
+            while header["epoch"] < 3:
+                header, _ = next_frame(ws)
+            assert header["epoch"] == 3
+        reply = command(b, {"type": "play"})
+        assert reply["type"] == "error" and "edit token" in reply["message"]
+        assert command(b, {"type": "auth", "token": token}) == {
+            "type": "ack", "command": "auth", "editable": True}
+        assert command(b, {"type": "step"})["type"] == "ack"
+
+
+def test_update_and_set_weight_over_the_socket(live: LiveServer) -> None:
+    exp_id, token = create(live)
+    with open_ws(live, exp_id, token) as ws:
+        first, _ = next_frame(ws)
+        reply = command(ws, {"type": "update", "config": {"optimizer": {"learning_rate": 0.3}}})
+        assert reply["weights_kept"] is True and reply["config"]["optimizer"]["learning_rate"] \
+            == 0.3
+        reply = command(ws, {"type": "set_weight", "layer": 0, "source": 1, "target": 2,
+                             "value": 2.5})
+        assert reply == {"type": "ack", "command": "set_weight"}
+        header, _ = next_frame(ws)
+        while header["weights"][0]["W"][1][2] != 2.5:
+            header, _ = next_frame(ws)
+        assert header["revision"] > first["revision"]
+        reply = command(ws, {"type": "update", "config": {"hidden_layers": [{"units": 3}]}})
+        assert reply["weights_kept"] is False
+        reply = command(ws, {"type": "update", "config": {"dropout": 7}})
+        assert reply["type"] == "error" and "dropout" in reply["message"]
+
+
+@pytest.mark.parametrize(("message", "raw", "words"), [
+    ("not json at all", True, "not JSON"),
+    ([1, 2, 3], False, "JSON object"),
+    ({"type": "explode"}, False, "unknown command"),
+    ({"type": "step", "epochs": "many"}, False, "whole number"),
+    ({"type": "set_weight", "layer": 0, "target": 0, "value": "x"}, False, "number"),
+    (b"\x00\x01binary", True, "binary"),
+    ("x" * 70_000, True, "over"),
+])
+def test_garbage_gets_an_error_and_the_connection_stays(live: LiveServer, message: Any,
+                                                        raw: bool, words: str) -> None:
+    exp_id, token = create(live)
+    with open_ws(live, exp_id, token) as ws:
+        reply = command(ws, message, raw=raw)
+        assert reply["type"] == "error" and words in reply["message"]
+        assert command(ws, {"type": "ping"})["type"] == "ack"
+
+
+def test_flooding_is_refused_but_the_connection_stays(live: LiveServer) -> None:
+    exp_id, token = create(live)
+    with open_ws(live, exp_id, token) as ws:
+        for _ in range(200):
+            ws.send(json.dumps({"type": "ping"}))
+        replies = []
+        while len(replies) < 200:
+            msg = ws.recv(timeout=5)
+            if isinstance(msg, str):
+                replies.append(json.loads(msg))
+        assert any(r["type"] == "error" and "slow down" in r["message"] for r in replies)
+        time.sleep(1.1)
+        assert command(ws, {"type": "ping"})["type"] == "ack"
+
+
+def test_unknown_experiment_closes_with_4404(live: LiveServer) -> None:
+    with connect(f"{live.ws}/ws/experiments/nope") as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "error"
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+        assert ws.close_code == 4404
+
+
+def test_disconnect_leaves_nothing_behind(live: LiveServer) -> None:
+    exp_id, _ = create(live)
+    watch = live.app.state.service.runner.watch(exp_id)
+    for _ in range(3):
+        with open_ws(live, exp_id) as ws:
+            next_frame(ws)
+            assert watch.viewers >= 1
+    deadline = time.monotonic() + 5
+    while watch.viewers and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert watch.viewers == 0
