@@ -41,7 +41,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Train small neural networks and watch them learn.")
     app.state.settings = settings
     app.state.service = Service(settings, store, backend)
-    app.state.frames = ws.FrameCache()
     errors.install(app)
     for module in (routes_meta, routes_experiments, routes_datasets, routes_shares, ws):
         app.include_router(module.router)

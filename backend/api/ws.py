@@ -16,9 +16,10 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.websockets import WebSocketDisconnected
 
 from backend.experiments.experiment import Experiment, ExperimentError
-from backend.experiments.frames import build_frame
+from backend.experiments.frames import FrameCache
 from backend.experiments.service import Busy, Forbidden, NotFound, Service
 from backend.experiments.tokens import token_matches
 from backend.settings import Settings
@@ -27,31 +28,6 @@ from .errors import describe
 
 router = APIRouter()
 FLOOD_RATE = 50.0  # commands per second a viewer may send, with bursts of as many
-
-
-class FrameCache:
-    """The newest frame of each experiment, built once however many watch it."""
-
-    def __init__(self) -> None:
-        self.frames: dict[str, tuple[int, bytes]] = {}
-        self.locks: dict[str, asyncio.Lock] = {}
-
-    async def get(self, exp: Experiment, version: int, settings: Settings) -> bytes:
-        cached = self.frames.get(exp.id)
-        if cached and cached[0] >= version:
-            return cached[1]
-        async with self.locks.setdefault(exp.id, asyncio.Lock()):
-            cached = self.frames.get(exp.id)
-            if cached and cached[0] >= version:
-                return cached[1]
-            frame = await asyncio.to_thread(build_frame, exp, version, settings.grid_resolution,
-                                            settings.neuron_resolution)
-            self.frames[exp.id] = (version, frame)
-            return frame
-
-    def forget(self, exp_id: str) -> None:
-        self.frames.pop(exp_id, None)
-        self.locks.pop(exp_id, None)
 
 
 class Viewer:
@@ -79,19 +55,21 @@ class Viewer:
     async def frames(self, cache: FrameCache) -> None:
         watch = self.service.runner.watch(self.exp.id)
         interval = 1.0 / self.settings.frame_rate
-        sent, last = -1, 0.0
+        sent, due = -1, 0.0  # due: when the next frame may go, on a fixed schedule
         while True:
             version = await watch.wait(sent, timeout=10.0)
             if version == sent:
                 continue
-            pause = last + interval - time.monotonic()
+            pause = due - time.monotonic()
             if pause > 0:
                 await asyncio.sleep(pause)
             version = watch.version
-            frame = await cache.get(self.exp, version, self.settings)
+            frame = await cache.get(self.exp, version)
             async with self.send_lock:
                 await self.ws.send_bytes(frame)
-            sent, last = version, time.monotonic()
+            sent = version
+            # A schedule, not "last send + interval": small delays must not add up.
+            due = max(due + interval, time.monotonic() - interval)
 
     # commands ---------------------------------------------------------------------------
     def editable(self) -> Experiment:
@@ -177,7 +155,7 @@ COMMANDS: dict[str, Command] = {
 async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
     service: Service = ws.app.state.service
     settings: Settings = ws.app.state.settings
-    cache: FrameCache = ws.app.state.frames
+    cache: FrameCache = service.runner.frames
     await ws.accept()
     try:
         exp = service.get(exp_id[:65])
@@ -201,8 +179,8 @@ async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
                                                           service.token_hashes[exp.id]),
                                 "frame_rate": settings.frame_rate})
         await _serve(viewer)
-    except WebSocketDisconnect:
-        pass
+    except (WebSocketDisconnect, WebSocketDisconnected):
+        pass  # the viewer left, possibly while we were answering
     finally:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -121,6 +121,14 @@ class Model:
 
     def fit_epoch(self, x: Array, y: Array, batch_size: int | str = "full") -> None:
         """One pass over (x, y) in shuffled mini-batches; the last batch may be smaller."""
+        with np.errstate(all="ignore"):  # overflow becomes inf/NaN, which the caller reports
+            for _ in self.epoch_steps(x, y, batch_size):
+                pass
+
+    def epoch_steps(self, x: Array, y: Array, batch_size: int | str = "full") -> Iterator[int]:
+        """The same epoch one mini-batch at a time (yields after each), so that a caller can
+        stop between batches and go on later; the epoch counts when the last batch is done.
+        The caller chooses the floating-point error state (see fit_epoch)."""
         x, t = self.as_x(x), self.targets(y)
         n = x.shape[0]
         size = n if batch_size == "full" else max(1, min(int(batch_size), n))
@@ -129,9 +137,9 @@ class Model:
         if self.xp is not np:
             perm = self.xp.asarray(perm)
         xs, ts = x[perm], t[perm]
-        with np.errstate(all="ignore"):  # overflow becomes inf/NaN, which the caller reports
-            for start in range(0, n, size):
-                self.train_batch(xs[start:start + size], ts[start:start + size], lr)
+        for start in range(0, n, size):
+            self.train_batch(xs[start:start + size], ts[start:start + size], lr)
+            yield start
         self.epoch += 1
 
     # evaluation --------------------------------------------------------------------------

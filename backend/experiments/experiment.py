@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,8 @@ class Experiment:
         self._load_data()
         self.model = Model(config.to_spec(self.data.n_classes), self.backend)
         self._good: list[np.ndarray] = []
+        self._steps: Iterator[int] | None = None  # the epoch in progress, batch by batch
+        self._grid_cache: dict[int, tuple[Any, np.ndarray]] = {}
         self.record()
 
     # data -------------------------------------------------------------------------------
@@ -86,21 +89,29 @@ class Experiment:
 
     def train_epochs(self, n: int, deadline: float | None = None,
                      stop: threading.Event | None = None) -> int:
-        """Train up to n epochs (or until the deadline or stop); returns how many ran. A
-        loss that turns NaN or infinite restores the last good weights and sets 'diverged'."""
+        """Train n more epochs, mini-batch by mini-batch, stopping early between two batches
+        at the deadline or the stop event (the epoch in progress goes on next time); returns
+        the epochs completed. A loss that turns NaN or infinite restores the weights of the
+        last good epoch and sets 'diverged'."""
         done = 0
-        while done < n:
-            with self.lock:
-                self._good = [np.array(a) for a in self._state_arrays()]
-                self.model.fit_epoch(self.x_train, self.data.y_train, self.config.batch_size)
-                metrics = self.record()
-                if not all(math.isfinite(v) for v in metrics.values()):
-                    self._diverge()
-                    return done
-                self.updated = time.time()
-            done += 1
-            if (stop is not None and stop.is_set()) or (deadline and time.monotonic() > deadline):
-                break
+        with np.errstate(all="ignore"):
+            while done < n:
+                with self.lock:
+                    if self._steps is None:
+                        self._good = [np.array(a) for a in self._state_arrays()]
+                        self._steps = self.model.epoch_steps(self.x_train, self.data.y_train,
+                                                             self.config.batch_size)
+                    if next(self._steps, None) is None:  # the epoch is complete
+                        self._steps = None
+                        metrics = self.record()
+                        if not all(math.isfinite(v) for v in metrics.values()):
+                            self._diverge()
+                            return done
+                        self.updated = time.time()
+                        done += 1
+                if (stop is not None and stop.is_set()) or \
+                        (deadline is not None and time.monotonic() > deadline):
+                    break
         return done
 
     def _state_arrays(self) -> list[Any]:
@@ -123,6 +134,7 @@ class Experiment:
     def reset(self) -> None:
         with self.lock:
             self.model = Model(self.config.to_spec(self.data.n_classes), self.backend)
+            self._steps = None
             self.history = History()
             self.status, self.message = "paused", ""
             self.revision += 1
@@ -148,6 +160,7 @@ class Experiment:
                 _copy_weights(self.model, model, same_optimizer=(
                     config.optimizer.name == old.optimizer.name))
             self.config, self.upload, self.model = config, new.upload, model
+            self._steps = None
             self.data, self.x_train, self.x_test = new.data, new.x_train, new.x_test
             if not keep:
                 self.history = History()
@@ -212,16 +225,24 @@ class Experiment:
         xs, ys = np.meshgrid(c, c[::-1])
         return np.stack([xs.ravel(), ys.ravel()], axis=1)
 
+    def grid_features(self, resolution: int) -> np.ndarray:
+        """The input features at the grid's points, cached: frames ask for them often."""
+        key = (tuple(self.config.features), resolution, self.extent())
+        cached = self._grid_cache.get(resolution)
+        if cached is None or cached[0] != key:
+            cached = (key, self.features(self.grid_points(resolution)))
+            self._grid_cache[resolution] = cached
+        return cached[1]
+
     def unit_grids(self, resolution: int) -> list[np.ndarray]:
         """Every hidden unit's and the output's value over the grid: (units, res, res) each."""
-        pts = self.grid_points(resolution)
         with self.lock:
-            outs = self.model.unit_outputs(self.features(pts))
+            outs = self.model.unit_outputs(self.grid_features(resolution))
         return [o.T.reshape(o.shape[1], resolution, resolution) for o in outs]
 
     def input_grids(self, resolution: int) -> np.ndarray:
         """Each input feature over the grid: (features, res, res)."""
-        f = self.features(self.grid_points(resolution))
+        f = self.grid_features(resolution)
         return f.T.reshape(f.shape[1], resolution, resolution)
 
     def weights(self) -> list[dict[str, Any]]:

@@ -8,9 +8,11 @@ low + (high - low) * q / 255 with one (low, high) per unit.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import time
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -95,3 +97,41 @@ def decode_frame(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             arr = low + (high - low) * arr / 255.0
         grids[g["name"]] = arr
     return header, grids
+
+
+class FrameCache:
+    """The newest frame of each experiment, built once however many watch it. A running
+    experiment's frames are built by the runner right after each training slice; a paused
+    one's on demand, on the same executor as training so the two never fight for the GIL."""
+
+    def __init__(self, resolution: int, neuron_resolution: int, executor: Executor) -> None:
+        self.resolution = resolution
+        self.neuron_resolution = neuron_resolution
+        self.executor = executor
+        self.frames: dict[str, tuple[int, bytes]] = {}
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    def build(self, exp: Experiment, version: int) -> bytes:
+        return build_frame(exp, version, self.resolution, self.neuron_resolution)
+
+    def put(self, exp_id: str, version: int, frame: bytes) -> None:
+        cached = self.frames.get(exp_id)
+        if cached is None or cached[0] <= version:
+            self.frames[exp_id] = (version, frame)
+
+    async def get(self, exp: Experiment, version: int) -> bytes:
+        cached = self.frames.get(exp.id)
+        if cached and cached[0] >= version:
+            return cached[1]
+        async with self.locks.setdefault(exp.id, asyncio.Lock()):
+            cached = self.frames.get(exp.id)
+            if cached and cached[0] >= version:
+                return cached[1]
+            loop = asyncio.get_running_loop()
+            frame = await loop.run_in_executor(self.executor, self.build, exp, version)
+            self.put(exp.id, version, frame)
+            return frame
+
+    def forget(self, exp_id: str) -> None:
+        self.frames.pop(exp_id, None)
+        self.locks.pop(exp_id, None)

@@ -1,8 +1,10 @@
 """Background training: one asyncio task per running experiment, epochs in a worker thread.
 
-The event loop never trains: each task hands the worker thread a slice of about 20 ms
-of epochs, then wakes the viewers and, every few seconds, saves. A pause sets an event
-that the worker checks after every epoch, so it takes effect within one epoch.
+The event loop never trains: each task hands the training thread a slice of epochs (one
+frame interval, shared among the running experiments), which then builds the frame its
+viewers will get; the task wakes them and, every few seconds, saves. One thread does all
+training and frame building, round robin, so threads never fight over the GIL. A pause
+sets an event that the thread checks after every epoch: it takes effect within one epoch.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from .experiment import Experiment
+from .frames import FrameCache
 
-SLICE = 0.02  # seconds of training between two looks at the world
+MIN_SLICE = 0.002  # seconds; a slice always trains at least one epoch
 
 
 class Watch:
@@ -51,7 +55,12 @@ class Run:
 
 class Runner:
     def __init__(self, save: Callable[[Experiment], Awaitable[None]], save_interval: float,
-                 idle_stop: float, max_running: int) -> None:
+                 idle_stop: float, max_running: int, frame_rate: float, resolution: int,
+                 neuron_resolution: int) -> None:
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="train")
+        self.frames = FrameCache(resolution, neuron_resolution, self.executor)
+        self.frame_interval = 1.0 / frame_rate
+        self.frame_cost = 0.0  # seconds a frame takes to build, averaged
         self.save = save
         self.save_interval = save_interval
         self.idle_stop = idle_stop
@@ -96,6 +105,17 @@ class Runner:
         for run in list(self.runs.values()):
             await self.pause(run.exp)
 
+    def _slice(self, run: Run, epochs: int, seconds: float, frame: bool) -> bytes | None:
+        # The clock starts here, not when the slice was queued behind the others.
+        run.exp.train_epochs(epochs, time.monotonic() + seconds, run.stop)
+        if not frame:
+            return None
+        start = time.monotonic()
+        version = self.watch(run.exp.id).version + 1  # the version it will be published as
+        built = self.frames.build(run.exp, version)
+        self.frame_cost = 0.8 * self.frame_cost + 0.2 * (time.monotonic() - start)
+        return built
+
     async def _run(self, run: Run) -> None:
         exp, watch = run.exp, self.watch(run.exp.id)
         last_save = time.monotonic()
@@ -108,9 +128,14 @@ class Runner:
                         time.monotonic() - watch.last_viewed > self.idle_stop:
                     exp.message = "paused: nobody watched for a while"
                     break
-                deadline = time.monotonic() + SLICE
-                await asyncio.to_thread(exp.train_epochs, left or 1_000_000, deadline, run.stop)
+                share = 0.8 * self.frame_interval / len(self.runs)  # a little ahead of viewers
+                slice_ = max(MIN_SLICE, share - (self.frame_cost if watch.viewers else 0.0))
+                frame = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self._slice, run, left or 1_000_000, slice_,
+                    watch.viewers > 0)
                 self.changed(exp)
+                if frame is not None:
+                    self.frames.put(exp.id, watch.version, frame)
                 if exp.status == "diverged":
                     break
                 if time.monotonic() - last_save > self.save_interval:

@@ -56,7 +56,8 @@ class Service:
         self.experiments: dict[str, Experiment] = {}
         self.token_hashes: dict[str, str] = {}
         self.runner = Runner(self.save, settings.save_interval, settings.idle_stop,
-                             settings.max_running)
+                             settings.max_running, settings.frame_rate,
+                             settings.grid_resolution, settings.neuron_resolution)
 
     # lookup and auth ----------------------------------------------------------------------
     def parse(self, data: Any) -> ExperimentConfig:
@@ -116,6 +117,7 @@ class Service:
 
     async def delete(self, exp: Experiment) -> None:
         await self.runner.pause(exp)
+        self.runner.frames.forget(exp.id)
         self.experiments.pop(exp.id, None)
         self.token_hashes.pop(exp.id, None)
         await asyncio.to_thread(self.store.delete_experiment, exp.id)
