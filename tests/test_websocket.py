@@ -41,12 +41,24 @@ def next_frame(ws: ClientConnection, timeout: float = 5) -> tuple[dict, dict]:
             return decode_frame(msg)
 
 
+LAST: dict[int, dict[str, Any]] = {}  # the newest frame header each connection skipped
+
+
 def command(ws: ClientConnection, message: Any, raw: bool = False) -> dict[str, Any]:
+    """Send, and return the reply; frames that arrive meanwhile are remembered in LAST."""
     ws.send(message if raw else json.dumps(message))
     while True:
         msg = ws.recv(timeout=5)
         if isinstance(msg, str):
             return json.loads(msg)
+        LAST[id(ws)] = decode_frame(msg)[0]
+
+
+def wait_epoch(ws: ClientConnection, epoch: int) -> dict[str, Any]:
+    header = LAST.pop(id(ws), None)
+    while header is None or header["epoch"] < epoch:
+        header, _ = next_frame(ws)
+    return header
 
 
 def test_first_frame_decodes_and_agrees_with_boundary(live: LiveServer) -> None:
@@ -107,10 +119,7 @@ def test_two_viewers_watch_one_run(live: LiveServer) -> None:
         next_frame(b)
         command(a, {"type": "step", "epochs": 3})
         for ws in (a, b):
-            header, _ = next_frame(ws)
-            while header["epoch"] < 3:
-                header, _ = next_frame(ws)
-            assert header["epoch"] == 3
+            assert wait_epoch(ws, 3)["epoch"] == 3
         reply = command(b, {"type": "play"})
         assert reply["type"] == "error" and "edit token" in reply["message"]
         assert command(b, {"type": "auth", "token": token}) == {
@@ -128,7 +137,7 @@ def test_update_and_set_weight_over_the_socket(live: LiveServer) -> None:
         reply = command(ws, {"type": "set_weight", "layer": 0, "source": 1, "target": 2,
                              "value": 2.5})
         assert reply == {"type": "ack", "command": "set_weight"}
-        header, _ = next_frame(ws)
+        header = LAST.pop(id(ws), None) or next_frame(ws)[0]
         while header["weights"][0]["W"][1][2] != 2.5:
             header, _ = next_frame(ws)
         assert header["revision"] > first["revision"]
