@@ -12,9 +12,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY backend ./backend
-COPY frontend ./frontend
-COPY static ./static
-COPY templates ./templates
 RUN pip install --no-cache-dir . \
     && if [ "$GPU" = "1" ]; then pip install --no-cache-dir ".[gpu]"; fi \
     && useradd --create-home --uid 10001 playground \

@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.data import apply_features, generate, split  # noqa: E402
-from backend.engine import Model, ModelSpec  # noqa: E402
+from backend.data import apply_features, generate, split
+from backend.engine import Model, ModelSpec
 
 PLAYGROUND_FEATURES = ["x1", "x2", "x1_squared", "x2_squared", "x1_x2", "sin_x1", "sin_x2"]
 

@@ -312,3 +312,40 @@ def test_divergence_is_a_state_not_a_crash(client: TestClient) -> None:
     r = exp.post("/train", {"epochs": 1})
     assert r.status_code == 422 and "diverged" in r.json()["error"]
     assert exp.post("/reset").json()["status"] == "paused"
+
+
+def test_no_page_loads_anything_from_outside(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 404  # swagger-ui would come from a CDN
+    assert client.get("/openapi.json").json()["info"]["title"] == "Neural Playground"
+
+
+def test_training_nobody_watches_stops_after_a_while(tmp_path: Any) -> None:
+    from backend.api.app import create_app
+
+    from .conftest import make_settings
+
+    with TestClient(create_app(make_settings(tmp_path, idle_stop=0.3))) as c:
+        exp = create(c)
+        exp.post("/train", {})
+        deadline = time.monotonic() + 10
+        while exp.get().json()["running"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        body = exp.get().json()
+        assert body["status"] == "paused" and "nobody watched" in body["message"]
+
+
+def test_running_experiments_are_limited(tmp_path: Any) -> None:
+    from backend.api.app import create_app
+
+    from .conftest import make_settings
+
+    with TestClient(create_app(make_settings(tmp_path, max_running=2))) as c:
+        exps = [create(c) for _ in range(3)]
+        assert exps[0].post("/train", {}).status_code == 202
+        assert exps[1].post("/train", {}).status_code == 202
+        r = exps[2].post("/train", {})
+        assert r.status_code == 429 and "limit" in r.json()["error"]
+        exps[0].post("/pause")
+        assert exps[2].post("/train", {}).status_code == 202
+        for e in exps:
+            e.post("/pause")

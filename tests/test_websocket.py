@@ -199,3 +199,20 @@ def test_disconnect_leaves_nothing_behind(live: LiveServer) -> None:
     while watch.viewers and time.monotonic() < deadline:
         time.sleep(0.02)
     assert watch.viewers == 0
+
+
+def test_viewers_per_experiment_are_limited(tmp_path: Any) -> None:
+    from .conftest import make_settings
+
+    server = LiveServer(make_settings(tmp_path, max_viewers=2))
+    try:
+        exp_id, _ = create(server)
+        with open_ws(server, exp_id), open_ws(server, exp_id), \
+                connect(f"{server.ws}/ws/experiments/{exp_id}") as third:
+            reply = json.loads(third.recv(timeout=5))
+            assert reply["type"] == "error" and "viewers" in reply["message"]
+            with pytest.raises(ConnectionClosed):
+                third.recv(timeout=5)
+            assert third.close_code == 4429
+    finally:
+        server.stop()

@@ -37,8 +37,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                              return_exceptions=True)
         store.close()
 
+    # No /docs or /redoc: FastAPI loads their scripts from a CDN, and nothing here may
+    # leave the machine. The schema itself is at /openapi.json; docs/api.md describes it.
     app = FastAPI(title="Neural Playground", version=__version__, lifespan=lifespan,
-                  description="Train small neural networks and watch them learn.")
+                  description="Train small neural networks and watch them learn.",
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.service = Service(settings, store, backend)
     errors.install(app)
