@@ -12,8 +12,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY backend ./backend
-RUN pip install --no-cache-dir . \
-    && if [ "$GPU" = "1" ]; then pip install --no-cache-dir ".[gpu]"; fi \
+COPY frontend ./frontend
+COPY static ./static
+COPY templates ./templates
+# Editable, so the page's files are found beside the package (backend/api/routes_pages.py).
+RUN pip install --no-cache-dir -e . \
+    && if [ "$GPU" = "1" ]; then pip install --no-cache-dir -e ".[gpu]"; fi \
     && useradd --create-home --uid 10001 playground \
     && mkdir -p /data && chown playground /data
 

@@ -22,8 +22,8 @@ SMALL = {
 
 
 def make_settings(tmp: Path, **over: Any) -> Settings:
-    return Settings(data_dir=tmp, save_interval=0.5, grid_resolution=40, neuron_resolution=10,
-                    **over)
+    base: dict[str, Any] = {"save_interval": 0.5, "grid_resolution": 40, "neuron_resolution": 10}
+    return Settings(data_dir=tmp, **{**base, **over})
 
 
 @pytest.fixture
@@ -72,15 +72,17 @@ def exp(client: TestClient) -> Exp:
 class LiveServer:
     """The app under a real uvicorn on a free loopback port, in a thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
         import socket
         import threading
 
         import uvicorn
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        if port is None:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        self.port = port
         self.app = create_app(settings)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 ws_max_size=1 << 20)

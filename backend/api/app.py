@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from backend import __version__
 from backend.engine import get_backend
@@ -15,7 +16,15 @@ from backend.experiments.service import Service
 from backend.experiments.store import Store
 from backend.settings import Settings
 
-from . import errors, routes_datasets, routes_experiments, routes_meta, routes_shares, ws
+from . import (
+    errors,
+    routes_datasets,
+    routes_experiments,
+    routes_meta,
+    routes_pages,
+    routes_shares,
+    ws,
+)
 from .limits import BodyLimit
 
 log = logging.getLogger("playground")
@@ -45,7 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.service = Service(settings, store, backend)
     errors.install(app)
-    for module in (routes_meta, routes_experiments, routes_datasets, routes_shares, ws):
+    for module in (routes_meta, routes_experiments, routes_datasets, routes_shares, ws,
+                   routes_pages):
         app.include_router(module.router)
+    for name in ("static", "frontend"):
+        app.mount(f"/{name}", StaticFiles(directory=routes_pages.ROOT / name), name=name)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     return app

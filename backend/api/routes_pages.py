@@ -1,0 +1,21 @@
+"""The pages: the playground at / (templates/ + frontend/ + static/, nothing from outside)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from backend import __version__
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = Jinja2Templates(directory=str(ROOT / "templates"))
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def playground(request: Request) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, "index.html", {"version": __version__})

@@ -1,0 +1,122 @@
+// The page's only ways to the server: the public REST routes and the websocket.
+
+export class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function call(method, path, { body, token, contentType } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let payload;
+  if (body !== undefined) {
+    headers["Content-Type"] = contentType || "application/json";
+    payload = contentType ? body : JSON.stringify(body);
+  }
+  const response = await fetch(path, { method, headers, body: payload });
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, (data && data.error) || response.statusText);
+  return data;
+}
+
+export const api = {
+  meta: () => call("GET", "/api/meta"),
+  create: (config) => call("POST", "/api/experiments", { body: config }),
+  get: (id) => call("GET", `/api/experiments/${id}`),
+  patch: (id, token, changes) => call("PATCH", `/api/experiments/${id}`, { body: changes, token }),
+  points: (id) => call("GET", `/api/experiments/${id}/points`),
+  history: (id) => call("GET", `/api/experiments/${id}/history`),
+  uploadJson: (data) => call("POST", "/api/datasets", { body: data }),
+  uploadCsv: (text) => call("POST", "/api/datasets", { body: text, contentType: "text/csv" }),
+};
+
+// float16 -> float32, through a table of all 65536 values (built once).
+const HALF = (() => {
+  const table = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    if (exp === 0) table[h] = sign * 2 ** -14 * (frac / 1024);
+    else if (exp === 31) table[h] = frac ? NaN : sign * Infinity;
+    else table[h] = sign * 2 ** (exp - 15) * (1 + frac / 1024);
+  }
+  return table;
+})();
+
+/** A binary frame (docs/protocol.md) -> {header, grids: {name: {shape, data: Float32Array}}}. */
+export function decodeFrame(buffer) {
+  const view = new DataView(buffer);
+  const n = view.getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, n)));
+  const base = 4 + n;
+  const grids = {};
+  for (const g of header.grids) {
+    const count = g.shape.reduce((a, b) => a * b, 1);
+    const out = new Float32Array(count);
+    if (g.dtype === "float16") {
+      const raw = new Uint16Array(buffer, base + g.offset, count);
+      for (let i = 0; i < count; i++) out[i] = HALF[raw[i]];
+    } else if (g.dtype === "uint8") {
+      const raw = new Uint8Array(buffer, base + g.offset, count);
+      const per = count / g.shape[0];
+      for (let c = 0; c < g.shape[0]; c++) {
+        const lo = g.low[c], span = (g.high[c] - g.low[c]) / 255;
+        for (let i = c * per; i < (c + 1) * per; i++) out[i] = lo + span * raw[i];
+      }
+    } else {
+      out.set(new Float32Array(buffer.slice(base + g.offset, base + g.offset + g.length)));
+    }
+    grids[g.name] = { shape: g.shape, data: out };
+  }
+  return { header, grids };
+}
+
+/** The websocket, reconnecting by itself. Commands resolve with their reply, in order. */
+export class Socket {
+  constructor(id, token, { onFrame, onState, onHello }) {
+    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}` +
+      `/ws/experiments/${id}?token=${encodeURIComponent(token)}`;
+    this.onFrame = onFrame; this.onState = onState; this.onHello = onHello;
+    this.pending = [];
+    this.delay = 500;
+    this.closed = false;
+    this.open();
+  }
+
+  open() {
+    const ws = new WebSocket(this.url);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.onopen = () => { this.delay = 500; this.onState("open"); };
+    ws.onmessage = (event) => {
+      if (event.data instanceof ArrayBuffer) { this.onFrame(decodeFrame(event.data)); return; }
+      const message = JSON.parse(event.data);
+      if (message.type === "hello") { this.onHello(message); return; }
+      const waiting = this.pending.shift();
+      if (waiting) waiting(message);
+      else if (message.type === "error") this.onState("error", message.message);
+    };
+    ws.onclose = () => {
+      for (const waiting of this.pending.splice(0)) {
+        waiting({ type: "error", message: "the connection was lost" });
+      }
+      if (this.closed) return;
+      this.onState("lost", this.delay);
+      setTimeout(() => this.open(), this.delay);
+      this.delay = Math.min(this.delay * 2, 5000);
+    };
+  }
+
+  send(command) {
+    return new Promise((resolve) => {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+        resolve({ type: "error", message: "not connected; reconnecting" });
+        return;
+      }
+      this.pending.push(resolve);
+      this.ws.send(JSON.stringify(command));
+    });
+  }
+
+  close() { this.closed = true; if (this.ws) this.ws.close(); }
+}

@@ -1,0 +1,497 @@
+// The playground page: builds its menus from /api/meta, keeps the config in the address,
+// and talks to the server only through the public REST routes and the websocket.
+
+import { api, Socket } from "./api.js";
+import { Chart } from "./chart.js";
+import { CLASS_COLORS } from "./colors.js";
+import { paintGrid, paintPoints } from "./heatmap.js";
+import { Network } from "./network.js";
+import { fromHash, toHash } from "./url.js";
+
+const $ = (id) => document.getElementById(id);
+const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+const REG_RATES = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+const DROPOUTS = [0, 0.1, 0.2, 0.3, 0.5];
+const DECAYS = [0, 0.001, 0.01, 0.1, 1];
+const DEFAULT_CONFIG = {
+  problem: "classification",
+  dataset: { name: "circle", n_samples: 500, noise: 0, train_fraction: 0.5, seed: 0, classes: 2 },
+  features: ["x1", "x2"],
+  hidden_layers: [{ units: 4, activation: "tanh" }, { units: 2, activation: "tanh" }],
+  optimizer: { name: "sgd", learning_rate: 0.03 },
+  batch_size: 10,
+  regularization: { name: "none", rate: 0 },
+};
+const STATUS_TEXT = {
+  running: "Running", paused: "Paused", diverged: "Diverged",
+};
+
+const state = {
+  meta: null, id: null, token: null, config: null, view: { showTest: false, discretize: false },
+  points: null, extent: 6, revision: -1, status: "paused", epoch: 0, frame: null,
+  hover: null, socket: null, connection: "connecting", message: "",
+};
+
+function option(select, value, label) {
+  const o = document.createElement("option");
+  o.value = String(value);
+  o.textContent = label ?? String(value);
+  select.appendChild(o);
+}
+
+function fill(select, values, labels) {
+  select.replaceChildren();
+  values.forEach((v, i) => option(select, v, labels ? labels[i] : undefined));
+}
+
+function nearest(values, v) {
+  return values.reduce((a, b) => (Math.abs(b - v) < Math.abs(a - v) ? b : a), values[0]);
+}
+
+// status -------------------------------------------------------------------------------
+function showStatus() {
+  const el = $("status");
+  let text, kind;
+  if (state.connection === "lost") {
+    text = "Connection lost: reconnecting by itself…"; kind = "lost";
+  } else if (state.connection === "connecting") {
+    text = "Connecting…"; kind = "lost";
+  } else {
+    kind = state.status;
+    text = STATUS_TEXT[state.status] || state.status;
+    if (state.message) text += `: ${state.message}`;
+  }
+  el.textContent = text;
+  el.className = `status ${kind}`;
+  const play = $("play");
+  play.classList.toggle("playing", state.status === "running");
+  play.setAttribute("aria-label", state.status === "running" ? "Pause" : "Run");
+}
+
+function flash(message) {
+  state.message = message;
+  showStatus();
+}
+
+// config ---------------------------------------------------------------------------------
+function outputKind(config) {
+  if (config.problem === "regression") return "scale";
+  if (config.dataset.classes > 2 || config.output_activation === "softmax") return "classes";
+  const out = config.output_activation;
+  return out === "auto" || out === "sigmoid" ? "probability" : "signed";
+}
+
+function nOutputs(config, nClasses) {
+  return outputKind(config) === "classes" ? nClasses : 1;
+}
+
+function writeAddress() {
+  history.replaceState(null, "", toHash(state.config, state.view));
+}
+
+async function change(changes) {
+  if (!state.socket) return;
+  const reply = await state.socket.send({ type: "update", config: changes });
+  if (reply.type === "error") { flash(reply.message); renderControls(); return; }
+  const structural = !reply.weights_kept;
+  state.config = reply.config;
+  writeAddress();
+  renderControls();
+  if (structural) await refresh();
+}
+
+async function command(type, extra = {}) {
+  if (!state.socket) return;
+  const reply = await state.socket.send({ type, ...extra });
+  if (reply.type === "error") flash(reply.message);
+}
+
+// what the server holds ---------------------------------------------------------------------
+async function refresh() {
+  const [exp, points, history] = await Promise.all([
+    api.get(state.id), api.points(state.id), api.history(state.id)]);
+  state.config = exp.config;
+  state.points = points;
+  state.extent = points.extent;
+  state.nClasses = points.n_classes;
+  state.revision = exp.revision;
+  state.status = exp.status;
+  state.message = exp.message;
+  network.build(state.config, state.extent, nOutputs(state.config, state.nClasses));
+  chart.reset(history.rows);
+  $("layer-count").textContent = state.config.hidden_layers.length;
+  renderControls();
+  writeAddress();
+  showStatus();
+  if (state.frame) draw(state.frame);
+}
+
+// drawing ------------------------------------------------------------------------------------
+const heatmap = $("heatmap").getContext("2d");
+const chart = new Chart($("chart"));
+
+function fmt(v) { return v == null || !Number.isFinite(v) ? "-" : v.toFixed(3); }
+
+function regressionScale() {
+  const ys = state.points ? state.points.y_train : [];
+  return Math.max(1e-6, ...ys.map((y) => Math.abs(y)));
+}
+
+function draw({ header, grids }) {
+  const kind = outputKind(state.config);
+  const hovered = state.hover && network.neuronGrid(grids, state.hover);
+  if (hovered) {
+    paintGrid(heatmap, hovered.grid, { kind: "scale", scale: hovered.scale });
+    $("heatmap-label").textContent = `layer ${state.hover.layer + 1}, neuron ${state.hover.unit + 1}`;
+  } else {
+    paintGrid(heatmap, grids.output, {
+      kind, scale: kind === "scale" ? regressionScale() : 1, discretize: state.view.discretize,
+    });
+    $("heatmap-label").textContent = "";
+  }
+  if (state.points) {
+    paintPoints(heatmap, state.points, state.extent, {
+      showTest: state.view.showTest,
+      regressionScale: state.config.problem === "regression" ? regressionScale() : 0,
+    });
+  }
+}
+
+function onFrame(frame) {
+  const { header } = frame;
+  state.frame = frame;
+  if (header.revision !== state.revision && state.revision >= 0) {
+    state.revision = header.revision;
+    refresh();
+  }
+  state.epoch = header.epoch;
+  $("epoch").textContent = header.epoch.toLocaleString("en-US", { minimumIntegerDigits: 6 });
+  const m = header.metrics;
+  $("test-loss").textContent = fmt(m.test_loss);
+  $("train-loss").textContent = fmt(m.train_loss);
+  $("test-accuracy").textContent = fmt(m.test_accuracy);
+  $("train-accuracy").textContent = fmt(m.train_accuracy);
+  if (header.status !== state.status || header.message !== state.message) {
+    state.status = header.status;
+    state.message = header.message;
+    showStatus();
+  }
+  chart.add(m);
+  network.update(header, frame.grids, outputKind(state.config));
+  draw(frame);
+}
+
+// the network's handlers -----------------------------------------------------------------
+const editor = $("link-editor");
+const hovercard = $("hovercard");
+let editing = null;
+
+function openEditor(target, event) {
+  editing = target;
+  const weights = state.frame && state.frame.header.weights[target.layer];
+  const value = !weights ? 0 : target.source === null
+    ? weights.b[target.target] : weights.W[target.source][target.target];
+  $("editor-label").textContent = target.source === null ? "Bias" : "Weight";
+  $("editor-value").value = Number(value).toFixed(4);
+  const box = $("network").getBoundingClientRect();
+  editor.style.left = `${event.clientX - box.left + 8}px`;
+  editor.style.top = `${event.clientY - box.top + 8}px`;
+  editor.hidden = false;
+  $("editor-value").focus();
+  $("editor-value").select();
+}
+
+$("editor-value").addEventListener("keydown", async (e) => {
+  if (e.key === "Escape") { editor.hidden = true; return; }
+  if (e.key !== "Enter") return;
+  const value = Number($("editor-value").value);
+  editor.hidden = true;
+  if (!Number.isFinite(value)) { flash("a weight must be a number"); return; }
+  await command("set_weight", { ...editing, value });
+});
+$("editor-value").addEventListener("blur", () => { editor.hidden = true; });
+
+const network = new Network(
+  { root: $("network"), svg: $("links"), features: $("features"), layers: $("layers") },
+  null,
+  {
+    onToggleFeature: (name) => {
+      const features = state.config.features.includes(name)
+        ? state.config.features.filter((f) => f !== name) : [...state.config.features, name];
+      if (!features.length) { flash("keep at least one input feature"); return; }
+      change({ features });
+    },
+    onNeurons: (layer, delta) => {
+      const layers = state.config.hidden_layers.map((l) => ({ ...l }));
+      const limit = state.meta.limits.max_units;
+      layers[layer].units = Math.max(1, Math.min(limit, layers[layer].units + delta));
+      change({ hidden_layers: layers });
+    },
+    onActivation: (layer, activation) => {
+      const layers = state.config.hidden_layers.map((l, i) => (i === layer ? { ...l, activation } : l));
+      change({ hidden_layers: layers });
+    },
+    onEdit: openEditor,
+    onHover: (target) => { state.hover = target; if (state.frame) draw(state.frame); },
+    onLinkHover: (link, event) => {
+      if (!link) { hovercard.hidden = true; return; }
+      const box = $("network").getBoundingClientRect();
+      hovercard.textContent = `Weight ${Number(link.value ?? 0).toFixed(3)}`;
+      hovercard.style.left = `${event.clientX - box.left + 10}px`;
+      hovercard.style.top = `${event.clientY - box.top - 24}px`;
+      hovercard.hidden = false;
+    },
+  },
+);
+
+// controls ------------------------------------------------------------------------------
+function renderControls() {
+  const c = state.config;
+  $("learning_rate").value = String(nearest(LEARNING_RATES, c.optimizer.learning_rate));
+  $("optimizer").value = c.optimizer.name;
+  $("decay").value = String(nearest(DECAYS, c.optimizer.decay));
+  $("regularization").value = c.regularization.name;
+  $("regularization_rate").value = String(nearest(REG_RATES, c.regularization.rate));
+  $("problem").value = c.problem;
+  $("init").value = c.init.name;
+  $("dropout").value = String(nearest(DROPOUTS, c.dropout));
+  $("batch_norm").checked = c.batch_norm;
+  const acts = new Set(c.hidden_layers.map((l) => l.activation));
+  $("activation").value = acts.size === 1 ? [...acts][0] : "";
+  $("train_fraction").value = Math.round(c.dataset.train_fraction * 100);
+  $("train-value").textContent = `${Math.round(c.dataset.train_fraction * 100)}%`;
+  $("noise").value = Math.round(c.dataset.noise * 100);
+  $("noise-value").textContent = Math.round(c.dataset.noise * 100);
+  const batch = c.batch_size === "full" ? 30 : Math.min(30, c.batch_size);
+  $("batch_size").value = batch;
+  $("batch-value").textContent = c.batch_size;
+  const spec = state.meta.datasets.find((d) => d.name === c.dataset.name);
+  $("classes-row").hidden = !spec || spec.max_classes <= 2;
+  $("classes").value = c.dataset.classes;
+  $("classes-value").textContent = c.dataset.classes;
+  document.querySelectorAll(".dataset").forEach((d) => {
+    d.classList.toggle("selected", d.dataset.name === c.dataset.name);
+    d.hidden = d.dataset.problem !== c.problem;
+  });
+  const paint = $("paint-class");
+  const k = c.problem === "classification" ? (state.nClasses || c.dataset.classes) : 0;
+  fill(paint, [...Array(k).keys()], [...Array(k).keys()].map((i) => `class ${i}`));
+  paint.disabled = k === 0;
+  $("show-test").checked = state.view.showTest;
+  $("discretize").checked = state.view.discretize;
+  document.querySelectorAll(".accuracy").forEach((e) => { e.hidden = c.problem !== "classification"; });
+  renderOptimizerParams();
+}
+
+function renderOptimizerParams() {
+  const box = $("optimizer-params");
+  box.replaceChildren();
+  const spec = state.meta.optimizers.find((o) => o.name === state.config.optimizer.name);
+  for (const [name, p] of Object.entries(spec ? spec.params : {})) {
+    const label = document.createElement("label");
+    label.className = "field small";
+    label.innerHTML = `<span>${name}</span>`;
+    const input = document.createElement("input");
+    input.type = "number";
+    input.step = "any";
+    input.min = p.min; input.max = p.max;
+    input.value = state.config.optimizer[name] ?? p.default;
+    input.title = p.description;
+    input.id = `opt-${name}`;
+    input.addEventListener("change", () => change({ optimizer: { [name]: Number(input.value) } }));
+    label.appendChild(input);
+    box.appendChild(label);
+  }
+}
+
+function datasetThumbnails() {
+  const box = $("datasets");
+  for (const d of state.meta.datasets) {
+    const item = document.createElement("button");
+    item.className = "dataset";
+    item.dataset.name = d.name;
+    item.dataset.problem = d.problem;
+    item.title = `${d.name}: ${d.description}`;
+    item.setAttribute("aria-label", d.name);
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 48;
+    item.appendChild(canvas);
+    const label = document.createElement("span");
+    label.textContent = d.name;
+    item.appendChild(label);
+    item.addEventListener("click", () => {
+      const changes = { dataset: { name: d.name } };
+      if (state.config.dataset.classes > d.max_classes) changes.dataset.classes = d.max_classes;
+      change(changes);
+    });
+    box.appendChild(item);
+  }
+}
+
+async function paintThumbnails() {
+  // Real points from each generator, made by the server: a throwaway experiment per set.
+  for (const item of document.querySelectorAll(".dataset")) {
+    const spec = state.meta.datasets.find((d) => d.name === item.dataset.name);
+    const config = { problem: spec.problem, dataset: { name: spec.name, n_samples: 200,
+      classes: spec.max_classes > 2 ? 3 : 2 }, hidden_layers: [] };
+    try {
+      const exp = await api.create(config);
+      const points = await api.points(exp.id);
+      const ctx = item.querySelector("canvas").getContext("2d");
+      ctx.fillStyle = "#f8f8f8";
+      ctx.fillRect(0, 0, 48, 48);
+      const scale = Math.max(1e-6, ...points.y_train.map((y) => Math.abs(y)));
+      paintPoints(ctx, { x_train: points.x_train, y_train: points.y_train, x_test: [], y_test: [] },
+        points.extent, { showTest: false, regressionScale: spec.problem === "regression" ? scale : 0 });
+      fetch(`/api/experiments/${exp.id}`, { method: "DELETE",
+        headers: { Authorization: `Bearer ${exp.edit_token}` } });
+    } catch (error) { /* a thumbnail is decoration: the set stays usable without it */ }
+  }
+}
+
+function bindControls() {
+  const m = state.meta;
+  fill($("learning_rate"), LEARNING_RATES);
+  fill($("optimizer"), m.optimizers.map((o) => o.name));
+  fill($("decay"), DECAYS);
+  fill($("regularization"), m.regularizations.map((r) => r.name),
+    m.regularizations.map((r) => (r.name === "none" ? "None" : r.name.toUpperCase().replace("_", " "))));
+  fill($("regularization_rate"), REG_RATES);
+  fill($("problem"), m.problems, ["Classification", "Regression"]);
+  fill($("init"), m.initializers.map((i) => i.name));
+  fill($("dropout"), DROPOUTS);
+  const activation = document.createElement("label");
+  activation.className = "field";
+  activation.innerHTML = '<span>Activation</span><select id="activation"></select>';
+  $("learning_rate").closest("label").after(activation);
+  fill($("activation"), ["", ...m.activations.filter((a) => a.hidden).map((a) => a.name)],
+    ["(per layer)", ...m.activations.filter((a) => a.hidden).map((a) => a.name)]);
+  $("classes").max = 10;
+
+  $("learning_rate").addEventListener("change", (e) =>
+    change({ optimizer: { learning_rate: Number(e.target.value) } }));
+  $("optimizer").addEventListener("change", (e) => change({ optimizer: {
+    name: e.target.value, momentum: null, ema: null, beta1: null, beta2: null, epsilon: null, rho: null } }));
+  $("decay").addEventListener("change", (e) => change({ optimizer: { decay: Number(e.target.value) } }));
+  $("regularization").addEventListener("change", (e) =>
+    change({ regularization: { name: e.target.value, l1_ratio: null } }));
+  $("regularization_rate").addEventListener("change", (e) =>
+    change({ regularization: { rate: Number(e.target.value) } }));
+  $("problem").addEventListener("change", (e) => {
+    const first = m.datasets.find((d) => d.problem === e.target.value);
+    change({ problem: e.target.value, dataset: { name: first.name, classes: 2 } });
+  });
+  $("init").addEventListener("change", (e) => change({ init: { name: e.target.value, scale: null } }));
+  $("dropout").addEventListener("change", (e) => change({ dropout: Number(e.target.value) }));
+  $("batch_norm").addEventListener("change", (e) => change({ batch_norm: e.target.checked }));
+  $("activation").addEventListener("change", (e) => {
+    if (!e.target.value) return;
+    change({ hidden_layers: state.config.hidden_layers.map((l) => ({ ...l, activation: e.target.value })) });
+  });
+  $("train_fraction").addEventListener("change", (e) =>
+    change({ dataset: { train_fraction: Number(e.target.value) / 100 } }));
+  $("noise").addEventListener("change", (e) => change({ dataset: { noise: Number(e.target.value) / 100 } }));
+  $("batch_size").addEventListener("change", (e) => change({ batch_size: Number(e.target.value) }));
+  $("classes").addEventListener("change", (e) => change({ dataset: { classes: Number(e.target.value) } }));
+  $("regenerate").addEventListener("click", () =>
+    change({ dataset: { seed: (state.config.dataset.seed + 1) % 4294967296 } }));
+  $("add-layer").addEventListener("click", () => {
+    const layers = state.config.hidden_layers;
+    if (layers.length >= m.limits.max_layers) { flash(`at most ${m.limits.max_layers} layers`); return; }
+    const activation = layers.length ? layers[layers.length - 1].activation : "tanh";
+    change({ hidden_layers: [...layers, { units: 2, activation }] });
+  });
+  $("remove-layer").addEventListener("click", () => {
+    if (!state.config.hidden_layers.length) return;
+    change({ hidden_layers: state.config.hidden_layers.slice(0, -1) });
+  });
+  $("play").addEventListener("click", togglePlay);
+  $("step").addEventListener("click", () => command("step"));
+  $("reset").addEventListener("click", () => command("reset"));
+  $("show-test").addEventListener("change", (e) => {
+    state.view.showTest = e.target.checked; writeAddress(); if (state.frame) draw(state.frame);
+  });
+  $("discretize").addEventListener("change", (e) => {
+    state.view.discretize = e.target.checked; writeAddress(); if (state.frame) draw(state.frame);
+  });
+  $("show-accuracy").addEventListener("change", (e) => { chart.accuracy = e.target.checked; chart.draw(); });
+  $("upload").addEventListener("change", uploadCsv);
+  $("heatmap").addEventListener("click", addPoint);
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, select, textarea")) return;
+    if (e.key === " ") { e.preventDefault(); togglePlay(); }
+    else if (e.key === "s") command("step");
+    else if (e.key === "r") command("reset");
+  });
+}
+
+function togglePlay() { command(state.status === "running" ? "pause" : "play"); }
+
+// your own data --------------------------------------------------------------------------------
+async function useUpload(upload) {
+  await change({ problem: upload.problem, dataset: { name: "custom", id: upload.id } });
+}
+
+async function uploadCsv(event) {
+  const file = event.target.files[0];
+  event.target.value = "";
+  if (!file) return;
+  try {
+    await useUpload(await api.uploadCsv(await file.text()));
+  } catch (error) { flash(`upload refused: ${error.message}`); }
+}
+
+async function addPoint(event) {
+  if (state.config.problem !== "classification" || !state.points) return;
+  const rect = event.target.getBoundingClientRect();
+  const e = state.extent;
+  const x = ((event.clientX - rect.left) / rect.width) * 2 * e - e;
+  const y = e - ((event.clientY - rect.top) / rect.height) * 2 * e;
+  const label = Number($("paint-class").value || 0);
+  const p = state.points;
+  const data = { x: [...p.x_train, [x, y]], y: [...p.y_train, label], x_test: p.x_test, y_test: p.y_test };
+  if (!data.x_test.length) { delete data.x_test; delete data.y_test; }
+  try {
+    await useUpload(await api.uploadJson(data));
+  } catch (error) { flash(`point refused: ${error.message}`); }
+}
+
+// start ---------------------------------------------------------------------------------
+async function start() {
+  state.meta = await api.meta();
+  network.meta = state.meta;
+  datasetThumbnails();
+  bindControls();
+  const { config, view } = fromHash(location.hash);
+  state.view = view;
+  let exp;
+  try {
+    exp = await api.create(Object.keys(config).length ? config : DEFAULT_CONFIG);
+  } catch (error) {
+    flash(`the address's setup was refused (${error.message}); starting from the default`);
+    exp = await api.create(DEFAULT_CONFIG);
+  }
+  state.id = exp.id;
+  state.token = exp.edit_token;
+  state.config = exp.config;
+  document.body.dataset.experiment = exp.id;
+  await refresh();
+  state.socket = new Socket(state.id, state.token, {
+    onFrame,
+    onHello: () => { state.connection = "open"; showStatus(); },
+    onState: (kind, detail) => {
+      if (kind === "lost") state.connection = "lost";
+      else if (kind === "error") state.message = detail;
+      showStatus();
+    },
+  });
+  paintThumbnails();
+}
+
+window.addEventListener("hashchange", async () => {
+  const { config } = fromHash(location.hash);
+  if (toHash(config) !== toHash(state.config)) await change(config);
+});
+
+start().catch((error) => flash(`could not start: ${error.message}`));
+window.playground = state; // for the curious, and for the browser tests

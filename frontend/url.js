@@ -1,0 +1,85 @@
+// The address holds the whole config: one declarative list of fields, as in the
+// TensorFlow Playground. Copying the address shares the setup; opening it restores it.
+
+const str = { parse: (s) => s, format: (v) => String(v) };
+const num = { parse: (s) => Number(s), format: (v) => String(v) };
+const bool = { parse: (s) => s === "true", format: (v) => String(Boolean(v)) };
+const list = { parse: (s) => (s ? s.split(",") : []), format: (v) => v.join(",") };
+const batch = { parse: (s) => (s === "full" ? "full" : Number(s)), format: (v) => String(v) };
+const layers = {
+  // "8:tanh,4:relu"; "none" for no hidden layer
+  parse: (s) => (s === "none" ? [] : s.split(",").map((part) => {
+    const [units, activation] = part.split(":");
+    return activation ? { units: Number(units), activation } : { units: Number(units) };
+  })),
+  format: (v) => (v.length ? v.map((l) => `${l.units}:${l.activation}`).join(",") : "none"),
+};
+
+export const FIELDS = [
+  ["problem", "problem", str],
+  ["dataset", "dataset.name", str],
+  ["data", "dataset.id", str],
+  ["samples", "dataset.n_samples", num],
+  ["noise", "dataset.noise", num],
+  ["train", "dataset.train_fraction", num],
+  ["dataSeed", "dataset.seed", num],
+  ["classes", "dataset.classes", num],
+  ["features", "features", list],
+  ["layers", "hidden_layers", layers],
+  ["output", "output_activation", str],
+  ["loss", "loss", str],
+  ["delta", "loss_params.delta", num],
+  ["init", "init.name", str],
+  ["initScale", "init.scale", num],
+  ["optimizer", "optimizer.name", str],
+  ["lr", "optimizer.learning_rate", num],
+  ["decay", "optimizer.decay", num],
+  ["momentum", "optimizer.momentum", num],
+  ["ema", "optimizer.ema", num],
+  ["beta1", "optimizer.beta1", num],
+  ["beta2", "optimizer.beta2", num],
+  ["epsilon", "optimizer.epsilon", num],
+  ["rho", "optimizer.rho", num],
+  ["batch", "batch_size", batch],
+  ["reg", "regularization.name", str],
+  ["regRate", "regularization.rate", num],
+  ["l1Ratio", "regularization.l1_ratio", num],
+  ["dropout", "dropout", num],
+  ["batchNorm", "batch_norm", bool],
+  ["seed", "seed", num],
+];
+export const VIEW_FIELDS = ["showTest", "discretize"];
+
+function getPath(obj, path) {
+  return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+}
+
+function setPath(obj, path, value) {
+  const keys = path.split(".");
+  let o = obj;
+  for (const k of keys.slice(0, -1)) o = o[k] ??= {};
+  o[keys[keys.length - 1]] = value;
+}
+
+/** config (+ view options) -> "#key=value&..." */
+export function toHash(config, view = {}) {
+  const params = new URLSearchParams();
+  for (const [key, path, codec] of FIELDS) {
+    const value = getPath(config, path);
+    if (value !== undefined && value !== null) params.set(key, codec.format(value));
+  }
+  for (const key of VIEW_FIELDS) if (view[key]) params.set(key, "true");
+  return "#" + params.toString().replace(/%2C/g, ",").replace(/%3A/g, ":");
+}
+
+/** "#..." -> {config (only the fields given), view} */
+export function fromHash(hash) {
+  const params = new URLSearchParams(hash.replace(/^#/, ""));
+  const config = {};
+  for (const [key, path, codec] of FIELDS) {
+    if (params.has(key)) setPath(config, path, codec.parse(params.get(key)));
+  }
+  const view = {};
+  for (const key of VIEW_FIELDS) view[key] = params.get(key) === "true";
+  return { config, view };
+}

@@ -1,0 +1,228 @@
+"""The page in a real Chromium (Debian's), driven by Playwright, against a live server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright import sync_api
+
+from backend.settings import Settings
+
+from .conftest import LiveServer, make_settings
+
+CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    live = LiveServer(browser_settings(tmp_path))
+    yield live
+    live.stop()
+
+
+def browser_settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, grid_resolution=100, neuron_resolution=25)
+
+
+class Page:
+    """A page with its console errors collected."""
+
+    def __init__(self, browser: Any, server: LiveServer, hash_: str = "") -> None:
+        self.page = browser.new_page(viewport={"width": 1400, "height": 950})
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.server = server
+        self.page.goto(f"{server.http}/{hash_}")
+        self.page.wait_for_function("window.playground && window.playground.frame")
+
+    def js(self, expression: str) -> Any:
+        return self.page.evaluate(expression)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.js("window.playground.config")
+
+    def epoch(self) -> int:
+        return int(self.page.text_content("#epoch").replace(",", ""))
+
+    def wait(self, expression: str, timeout: float = 15_000) -> None:
+        self.page.wait_for_function(expression, timeout=timeout)
+
+    def server_view(self) -> dict[str, Any]:
+        return httpx.get(f"{self.server.http}/api/experiments/{self.js('window.playground.id')}"
+                         ).json()
+
+
+@pytest.fixture
+def page(browser: Any, server: LiveServer) -> Iterator[Page]:
+    p = Page(browser, server)
+    yield p
+    p.page.close()
+
+
+def test_loads_without_console_errors_and_draws(page: Page) -> None:
+    assert page.errors == []
+    assert page.page.text_content("#status").startswith("Paused")
+    assert page.page.locator(".neuron").count() == 4 + 2 + 1
+    assert page.page.locator("#links path").count() == 2 * 4 + 4 * 2 + 2 * 1
+    assert page.page.locator(".dataset").count() >= 10
+    assert page.page.locator("#learning_rate option").count() >= 10  # menus from /api/meta
+
+
+def test_play_raises_the_epoch_and_lowers_the_test_loss(page: Page) -> None:
+    before = float(page.page.text_content("#test-loss"))
+    page.page.click("#play")
+    page.wait("window.playground.epoch > 150")
+    after = float(page.page.text_content("#test-loss"))
+    assert page.page.text_content("#status").startswith("Running")
+    page.page.keyboard.press("Space")  # pause by keyboard
+    page.wait("window.playground.status === 'paused'")
+    assert after < before
+    paused = page.epoch()
+    page.page.keyboard.press("s")
+    page.wait(f"window.playground.epoch === {paused + 1}")
+    assert page.errors == []
+
+
+def test_learning_rate_and_a_new_layer_take_effect(page: Page) -> None:
+    page.page.select_option("#learning_rate", "0.3")
+    page.wait("window.playground.config.optimizer.learning_rate === 0.3")
+    assert page.server_view()["config"]["optimizer"]["learning_rate"] == 0.3
+    assert "lr=0.3" in page.page.url
+    page.page.click("#add-layer")
+    page.wait("window.playground.config.hidden_layers.length === 3")
+    page.wait("document.querySelectorAll('.neuron').length === 4 + 2 + 2 + 1")
+    assert len(page.server_view()["config"]["hidden_layers"]) == 3
+    assert page.page.text_content("#layer-count") == "3"
+    page.page.locator(".layer-head button[aria-label='Add a neuron to layer 1']").click()
+    page.wait("window.playground.config.hidden_layers[0].units === 5")
+    assert page.errors == []
+
+
+def test_editing_a_weight_changes_the_output(page: Page) -> None:
+    output = "Array.from(window.playground.frame.grids.output.data.slice(0, 50))"
+    before = page.js(output)
+    page.page.locator("#links path[data-layer='2'][data-source='0']").click(force=True)
+    page.page.fill("#editor-value", "4.5")
+    page.page.press("#editor-value", "Enter")
+    page.wait("window.playground.frame.header.weights[2].W[0][0] === 4.5")
+    assert page.js(output) != before
+    weights = httpx.get(f"{page.server.http}/api/experiments/"
+                        f"{page.js('window.playground.id')}/weights").json()
+    assert weights["layers"][2]["W"][0][0] == 4.5
+
+
+def test_the_address_round_trips_the_config(browser: Any, server: LiveServer) -> None:
+    hash_ = ("#problem=classification&dataset=xor&noise=0.1&train=0.7&classes=2"
+             "&features=x1,x2,x1_x2&layers=3:relu,2:sigmoid&lr=0.1&optimizer=adam"
+             "&batch=5&reg=l2&regRate=0.01&dropout=0.1&batchNorm=true&seed=3&showTest=true")
+    p = Page(browser, server, hash_)
+    c = p.config
+    assert c["dataset"]["name"] == "xor" and c["dataset"]["noise"] == 0.1
+    assert c["dataset"]["train_fraction"] == 0.7
+    assert c["features"] == ["x1", "x2", "x1_x2"]
+    assert c["hidden_layers"] == [{"units": 3, "activation": "relu"},
+                                  {"units": 2, "activation": "sigmoid"}]
+    assert (c["optimizer"]["name"], c["optimizer"]["learning_rate"]) == ("adam", 0.1)
+    assert c["batch_size"] == 5 and c["regularization"] == {"name": "l2", "rate": 0.01,
+                                                           "l1_ratio": None}
+    assert c["dropout"] == 0.1 and c["batch_norm"] is True and c["seed"] == 3
+    assert p.page.is_checked("#show-test")
+    url = p.page.url
+    again = Page(browser, server, url[url.index("#"):])
+    assert again.config == c
+    assert again.js("window.playground.id") != p.js("window.playground.id")
+    assert p.errors == [] and again.errors == []
+
+
+def test_three_class_blobs_render_three_colours(browser: Any, server: LiveServer) -> None:
+    p = Page(browser, server, "#dataset=blobs&classes=3&layers=6:tanh&lr=0.1")
+    p.page.click("#play")
+    p.wait("window.playground.epoch > 60")
+    p.page.click("#play")
+    colours = p.js("""(() => {
+        const c = document.getElementById('heatmap');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const seen = {orange: 0, blue: 0, green: 0};
+        for (let i = 0; i < d.length; i += 4) {
+          const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
+          if (r > 200 && g > 140 && g < 200 && b < 90) seen.orange++;
+          else if (r < 90 && g > 90 && g < 150 && b > 160) seen.blue++;
+          else if (r < 90 && g > 130 && b > 90 && b < 150) seen.green++;
+        }
+        return seen; })()""")
+    assert all(n > 500 for n in colours.values()), colours
+    assert p.js("window.playground.points.n_classes") == 3
+    assert p.errors == []
+
+
+def test_losing_the_server_shows_it_and_recovers(browser: Any, tmp_path: Path) -> None:
+    settings = browser_settings(tmp_path)
+    first = LiveServer(settings)
+    p = Page(browser, first)
+    p.page.keyboard.press("s")
+    p.wait("window.playground.epoch === 1")
+    first.stop()
+    p.wait("document.getElementById('status').textContent.includes('Connection lost')")
+    second = LiveServer(settings, port=first.port)
+    try:
+        p.wait("window.playground.connection === 'open' && "
+               "!document.getElementById('status').textContent.includes('Connection')")
+        p.page.keyboard.press("s")
+        p.wait("window.playground.epoch === 2")  # the same experiment, from the store
+    finally:
+        second.stop()
+
+
+def test_trained_spiral_screenshot(browser: Any, server: LiveServer) -> None:
+    p = Page(browser, server, "#dataset=spiral&features=x1,x2,x1_squared,x2_squared,x1_x2,"
+                              "sin_x1,sin_x2&layers=8:tanh,8:tanh,8:tanh,8:tanh,8:tanh,8:tanh"
+                              "&lr=0.03&batch=10&showTest=true")
+    p.page.click("#play")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        acc = p.js("window.playground.frame.header.metrics.test_accuracy")
+        if acc and acc >= 0.95:
+            break
+        time.sleep(0.25)
+    p.page.click("#play")
+    p.wait("window.playground.status === 'paused'")
+    assert p.js("window.playground.frame.header.metrics.test_accuracy") >= 0.9
+    assert p.page.locator(".neuron").count() == 6 * 8 + 1
+    p.page.screenshot(path=str(ROOT / "docs" / "spiral.png"))
+    assert p.errors == []
+
+
+def test_uploaded_csv_becomes_the_data(page: Page, tmp_path: Path) -> None:
+    csv = tmp_path / "mine.csv"
+    csv.write_text("x1,x2,y\n" + "".join(f"{(i % 9) - 4},{(i % 7) - 3},{int(i % 9 > 4)}\n"
+                                         for i in range(80)))
+    page.page.set_input_files("#upload", str(csv))
+    page.wait("window.playground.config.dataset.name === 'custom'")
+    page.wait("window.playground.points.x_train.length + "
+              "window.playground.points.x_test.length === 80")
+    assert "dataset=custom" in page.page.url
+    count = page.js("window.playground.points.x_train.length")
+    page.page.locator("#heatmap").click(position={"x": 150, "y": 150})
+    page.wait(f"window.playground.points.x_train.length === {count + 1}")
+    assert json.dumps(page.errors) == "[]"
