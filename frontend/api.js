@@ -25,6 +25,8 @@ export const api = {
   patch: (id, token, changes) => call("PATCH", `/api/experiments/${id}`, { body: changes, token }),
   points: (id) => call("GET", `/api/experiments/${id}/points`),
   history: (id) => call("GET", `/api/experiments/${id}/history`),
+  preview: (name, classes) => call("GET",
+    `/api/datasets/preview?name=${encodeURIComponent(name)}&classes=${classes}`),
   uploadJson: (data) => call("POST", "/api/datasets", { body: data }),
   uploadCsv: (text) => call("POST", "/api/datasets", { body: text, contentType: "text/csv" }),
 };

@@ -30,6 +30,7 @@ const state = {
   meta: null, id: null, token: null, config: null, view: { showTest: false, discretize: false },
   points: null, extent: 6, revision: -1, status: "paused", epoch: 0, frame: null,
   hover: null, socket: null, connection: "connecting", message: "",
+  render: { frames: 0, ms: 0 }, // frames drawn and the milliseconds spent drawing them
 };
 
 function option(select, value, label) {
@@ -158,6 +159,7 @@ function draw({ header, grids }) {
 }
 
 function onFrame(frame) {
+  const started = performance.now();
   const { header } = frame;
   state.frame = frame;
   if (header.revision !== state.revision && state.revision >= 0) {
@@ -179,6 +181,8 @@ function onFrame(frame) {
   chart.add(m);
   network.update(header, frame.grids, outputKind(state.config));
   draw(frame);
+  const spent = performance.now() - started;
+  state.render = { frames: state.render.frames + 1, ms: state.render.ms + spent };
 }
 
 // the network's handlers -----------------------------------------------------------------
@@ -329,23 +333,18 @@ function datasetThumbnails() {
 }
 
 async function paintThumbnails() {
-  // Real points from each generator, made by the server: a throwaway experiment per set.
+  // Real points from each generator, as the server makes them.
   for (const item of document.querySelectorAll(".dataset")) {
     const spec = state.meta.datasets.find((d) => d.name === item.dataset.name);
-    const config = { problem: spec.problem, dataset: { name: spec.name, n_samples: 200,
-      classes: spec.max_classes > 2 ? 3 : 2 }, hidden_layers: [] };
     try {
-      const exp = await api.create(config);
-      const points = await api.points(exp.id);
+      const points = await api.preview(spec.name, spec.max_classes > 2 ? 3 : 2);
       const ctx = item.querySelector("canvas").getContext("2d");
       ctx.fillStyle = "#f8f8f8";
       ctx.fillRect(0, 0, 48, 48);
-      const scale = Math.max(1e-6, ...points.y_train.map((y) => Math.abs(y)));
-      paintPoints(ctx, { x_train: points.x_train, y_train: points.y_train, x_test: [], y_test: [] },
-        points.extent, { showTest: false, regressionScale: spec.problem === "regression" ? scale : 0 });
-      fetch(`/api/experiments/${exp.id}`, { method: "DELETE",
-        headers: { Authorization: `Bearer ${exp.edit_token}` } });
-    } catch (error) { /* a thumbnail is decoration: the set stays usable without it */ }
+      const scale = Math.max(1e-6, ...points.y.map((y) => Math.abs(y)));
+      paintPoints(ctx, { x_train: points.x, y_train: points.y, x_test: [], y_test: [] }, 6,
+        { showTest: false, regressionScale: spec.problem === "regression" ? scale : 0 });
+    } catch (error) { flash(`no thumbnail for ${spec.name}: ${error.message}`); }
   }
 }
 

@@ -349,3 +349,11 @@ def test_running_experiments_are_limited(tmp_path: Any) -> None:
         assert exps[2].post("/train", {}).status_code == 202
         for e in exps:
             e.post("/pause")
+
+
+def test_dataset_preview_for_thumbnails(client: TestClient) -> None:
+    body = client.get("/api/datasets/preview", params={"name": "blobs", "classes": 3}).json()
+    assert len(body["x"]) == 200 and set(body["y"]) == {0, 1, 2}
+    assert client.get("/api/datasets/preview", params={"name": "nope"}).status_code == 422
+    assert client.get("/api/datasets/preview", params={"name": "circle", "n": 10**6}
+                      ).status_code == 422

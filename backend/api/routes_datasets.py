@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from backend.data import DataError, parse_csv, parse_json
+from backend.data import DATASETS, DataError, generate, parse_csv, parse_json
 
 from .deps import ServiceDep, SettingsDep
 
@@ -44,3 +44,14 @@ async def upload(request: Request, service: ServiceDep, settings: SettingsDep,
             "n_train": len(data.y_train),
             "n_test": 0 if data.y_test is None else len(data.y_test),
             "use": {"dataset": {"name": "custom", "id": ds_id}, "problem": data.problem}}
+
+
+@router.get("/preview")
+def preview(name: Annotated[str, Query(max_length=40)],
+            n: Annotated[int, Query(ge=1, le=1000)] = 200,
+            noise: Annotated[float, Query(ge=0.0, le=0.5)] = 0.0,
+            classes: Annotated[int, Query(ge=2, le=10)] = 2,
+            seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0) -> dict[str, Any]:
+    """Points of a built-in data set, for its thumbnail: nothing is stored."""
+    x, y = generate(name, n, noise, seed, classes)
+    return {"name": name, "problem": DATASETS[name].problem, "x": x.tolist(), "y": y.tolist()}
