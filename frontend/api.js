@@ -28,6 +28,19 @@ export const api = {
   preview: (name, classes) => call("GET",
     `/api/datasets/preview?name=${encodeURIComponent(name)}&classes=${classes}`),
   uploadJson: (data) => call("POST", "/api/datasets", { body: data }),
+  lessons: () => call("GET", "/api/lessons"),
+  exportModel: (id) => call("GET", `/api/experiments/${id}/export`),
+  importModel: (data) => call("POST", "/api/experiments/import", { body: data }),
+  gradientCheck: (id) => call("GET", `/api/experiments/${id}/gradient-check?points=32`),
+  share: (id, token) => call("POST", `/api/experiments/${id}/share`, { token }),
+  snapshot: (shareId) => call("GET", `/api/shares/${shareId}`),
+  snapshotPoints: (shareId) => call("GET", `/api/shares/${shareId}/points`),
+  fork: (shareId) => call("POST", `/api/shares/${shareId}/fork`),
+  async snapshotFrame(shareId) {
+    const response = await fetch(`/api/shares/${shareId}/frame`);
+    if (!response.ok) throw new ApiError(response.status, "the snapshot cannot be drawn");
+    return response.arrayBuffer();
+  },
   uploadCsv: (text) => call("POST", "/api/datasets", { body: text, contentType: "text/csv" }),
 };
 

@@ -1,7 +1,7 @@
 // The playground page: builds its menus from /api/meta, keeps the config in the address,
 // and talks to the server only through the public REST routes and the websocket.
 
-import { api, Socket } from "./api.js";
+import { api, decodeFrame, Socket } from "./api.js";
 import { Chart } from "./chart.js";
 import { CLASS_COLORS } from "./colors.js";
 import { paintGrid, paintPoints } from "./heatmap.js";
@@ -23,13 +23,13 @@ const DEFAULT_CONFIG = {
   regularization: { name: "none", rate: 0 },
 };
 const STATUS_TEXT = {
-  running: "Running", paused: "Paused", diverged: "Diverged",
+  running: "Running", paused: "Paused", diverged: "Diverged", snapshot: "Snapshot (read-only)",
 };
 
 const state = {
   meta: null, id: null, token: null, config: null, view: { showTest: false, discretize: false },
   points: null, extent: 6, revision: -1, status: "paused", epoch: 0, frame: null,
-  hover: null, socket: null, connection: "connecting", message: "",
+  hover: null, socket: null, connection: "connecting", message: "", shared: false, shareId: null,
   render: { frames: 0, ms: 0 }, // frames drawn and the milliseconds spent drawing them
 };
 
@@ -162,7 +162,7 @@ function onFrame(frame) {
   const started = performance.now();
   const { header } = frame;
   state.frame = frame;
-  if (header.revision !== state.revision && state.revision >= 0) {
+  if (!state.shared && header.revision !== state.revision && state.revision >= 0) {
     state.revision = header.revision;
     refresh();
   }
@@ -455,24 +455,134 @@ async function addPoint(event) {
   } catch (error) { flash(`point refused: ${error.message}`); }
 }
 
+// model files, shares, gradient check ---------------------------------------------------------
+const TOKENS = "playground-token:";
+
+function openExperiment(exp) {
+  sessionStorage.setItem(TOKENS + exp.id, exp.edit_token);
+  location.href = `/?e=${exp.id}${toHash(exp.config)}`;
+}
+
+function bindTools() {
+  $("share").addEventListener("click", async () => {
+    try {
+      const { url } = await api.share(state.id, state.token);
+      const link = `${location.origin}${url}`;
+      $("share-link").innerHTML = "";
+      const a = document.createElement("a");
+      a.href = a.textContent = link;
+      $("share-link").append("Read-only snapshot: ", a);
+    } catch (error) { flash(`no snapshot: ${error.message}`); }
+  });
+  $("download").addEventListener("click", async () => {
+    const data = await api.exportModel(state.id);
+    const blob = new Blob([JSON.stringify(data)], { type: "application/json" });
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = `playground-${data.config.dataset.name}-epoch-${data.model.epoch}.json`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  });
+  $("load-model").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    event.target.value = "";
+    if (!file) return;
+    try {
+      openExperiment(await api.importModel(JSON.parse(await file.text())));
+    } catch (error) { flash(`that model file was refused: ${error.message}`); }
+  });
+  $("gradcheck").addEventListener("click", async () => {
+    const report = await api.gradientCheck(state.id);
+    const rows = report.layers.map((l) => `<tr><td>${l.layer}</td>` +
+      `<td>${l.relative_difference.toExponential(2)}</td>` +
+      `<td class="${l.verdict === "a bug" ? "bug" : ""}">${l.verdict}</td></tr>`).join("");
+    $("gradcheck-result").innerHTML = `<table class="gradcheck"><tr><th>layer</th>` +
+      `<th>relative difference</th><th>verdict</th></tr>${rows}<tr><th>all</th>` +
+      `<th>${report.relative_difference.toExponential(2)}</th><th>${report.verdict}</th></tr>` +
+      `</table><p class="hint">||g - g'|| / (||g|| + ||g'||), two-sided differences, ` +
+      `eps ${report.epsilon}, float64, dropout off: below 1e-7 right, above 1e-3 a bug.</p>`;
+  });
+  $("fork").addEventListener("click", async () => {
+    try { openExperiment(await api.fork(state.shareId)); }
+    catch (error) { flash(`no copy: ${error.message}`); }
+  });
+}
+
+async function showLesson(params) {
+  const id = params.get("lesson");
+  if (!id) return;
+  const lesson = (await api.lessons()).find((l) => l.id === id);
+  if (!lesson) return;
+  const preset = lesson.presets[Number(params.get("preset") || 0)];
+  $("banner-text").textContent = `${lesson.title}${preset ? ` (${preset.label})` : ""}: ` +
+    `${lesson.text}`;
+  $("banner").hidden = false;
+}
+
 // start ---------------------------------------------------------------------------------
+async function startShared(shareId) {
+  state.shared = true;
+  state.shareId = shareId;
+  document.body.classList.add("shared");
+  const [snapshot, points, frame] = await Promise.all([
+    api.snapshot(shareId), api.snapshotPoints(shareId), api.snapshotFrame(shareId)]);
+  state.config = snapshot.config;
+  state.points = points;
+  state.extent = points.extent;
+  state.nClasses = points.n_classes;
+  state.status = "snapshot";
+  state.connection = "open";
+  network.build(state.config, state.extent, nOutputs(state.config, state.nClasses));
+  chart.reset(snapshot.history.rows);
+  $("layer-count").textContent = state.config.hidden_layers.length;
+  renderControls();
+  onFrame(decodeFrame(frame));
+  state.status = "snapshot";
+  state.message = "";
+  $("banner-text").textContent = `A shared snapshot at epoch ${snapshot.model.epoch}: the network ` +
+    "exactly as it was shared. It never changes; make your own copy to train it further.";
+  $("banner").hidden = false;
+  $("fork").hidden = false;
+  $("tools").hidden = true;
+  showStatus();
+}
+
+async function attachOrCreate(params) {
+  const id = params.get("e");
+  const token = id && sessionStorage.getItem(TOKENS + id);
+  if (id && token) {
+    try { return { ...(await api.get(id)), edit_token: token }; } catch (error) { /* gone */ }
+  }
+  const { config } = fromHash(location.hash);
+  try {
+    return await api.create(Object.keys(config).length ? config : DEFAULT_CONFIG);
+  } catch (error) {
+    flash(`the address's setup was refused (${error.message}); starting from the default`);
+    return api.create(DEFAULT_CONFIG);
+  }
+}
+
 async function start() {
+  const params = new URLSearchParams(location.search);
+  if (params.get("embed") === "1") document.body.classList.add("embed");
   state.meta = await api.meta();
   network.meta = state.meta;
   datasetThumbnails();
   bindControls();
-  const { config, view } = fromHash(location.hash);
-  state.view = view;
-  let exp;
-  try {
-    exp = await api.create(Object.keys(config).length ? config : DEFAULT_CONFIG);
-  } catch (error) {
-    flash(`the address's setup was refused (${error.message}); starting from the default`);
-    exp = await api.create(DEFAULT_CONFIG);
+  bindTools();
+  state.view = fromHash(location.hash).view;
+  if (document.body.dataset.share) {
+    await startShared(document.body.dataset.share);
+    paintThumbnails();
+    return;
   }
+  const exp = await attachOrCreate(params);
   state.id = exp.id;
   state.token = exp.edit_token;
   state.config = exp.config;
+  sessionStorage.setItem(TOKENS + exp.id, exp.edit_token);
   document.body.dataset.experiment = exp.id;
   await refresh();
   state.socket = new Socket(state.id, state.token, {
@@ -484,6 +594,7 @@ async function start() {
       showStatus();
     },
   });
+  showLesson(params);
   paintThumbnails();
 }
 

@@ -3,81 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from playwright import sync_api
 
-from backend.settings import Settings
-
-from .conftest import LiveServer, make_settings
-
-CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    live = LiveServer(browser_settings(tmp_path))
-    yield live
-    live.stop()
-
-
-def browser_settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path, grid_resolution=100, neuron_resolution=25)
-
-
-class Page:
-    """A page with its console errors collected."""
-
-    def __init__(self, browser: Any, server: LiveServer, hash_: str = "") -> None:
-        self.page = browser.new_page(viewport={"width": 1400, "height": 950})
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.server = server
-        self.page.goto(f"{server.http}/{hash_}")
-        self.page.wait_for_function("window.playground && window.playground.frame")
-
-    def js(self, expression: str) -> Any:
-        return self.page.evaluate(expression)
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return self.js("window.playground.config")
-
-    def epoch(self) -> int:
-        return int(self.page.text_content("#epoch").replace(",", ""))
-
-    def wait(self, expression: str, timeout: float = 15_000) -> None:
-        self.page.wait_for_function(expression, timeout=timeout)
-
-    def server_view(self) -> dict[str, Any]:
-        return httpx.get(f"{self.server.http}/api/experiments/{self.js('window.playground.id')}"
-                         ).json()
-
-
-@pytest.fixture
-def page(browser: Any, server: LiveServer) -> Iterator[Page]:
-    p = Page(browser, server)
-    yield p
-    p.page.close()
+from .conftest import ROOT, LiveServer, Page, browser_settings
 
 
 def test_loads_without_console_errors_and_draws(page: Page) -> None:

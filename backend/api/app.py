@@ -20,6 +20,7 @@ from . import (
     errors,
     routes_datasets,
     routes_experiments,
+    routes_lessons,
     routes_meta,
     routes_pages,
     routes_shares,
@@ -54,8 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.service = Service(settings, store, backend)
     errors.install(app)
-    for module in (routes_meta, routes_experiments, routes_datasets, routes_shares, ws,
-                   routes_pages):
+    for module in (routes_meta, routes_experiments, routes_datasets, routes_shares,
+                   routes_lessons, ws, routes_pages):
         app.include_router(module.router)
     for name in ("static", "frontend"):
         app.mount(f"/{name}", StaticFiles(directory=routes_pages.ROOT / name), name=name)

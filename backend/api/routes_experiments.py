@@ -120,12 +120,16 @@ def boundary(exp: Readable, settings: SettingsDep,
     return out
 
 
-@router.get("/{exp_id}/points")
-def points(exp: Readable) -> dict[str, Any]:
+def points_view(exp: Experiment) -> dict[str, Any]:
     d = exp.data
     return {"x_train": d.x_train.tolist(), "y_train": d.y_train.tolist(),
             "x_test": d.x_test.tolist(), "y_test": d.y_test.tolist(),
             "n_classes": d.n_classes, "extent": exp.extent()}
+
+
+@router.get("/{exp_id}/points")
+def points(exp: Readable) -> dict[str, Any]:
+    return points_view(exp)
 
 
 @router.get("/{exp_id}/history")

@@ -10,6 +10,8 @@ from fastapi.templating import Jinja2Templates
 
 from backend import __version__
 
+from .deps import ServiceDep
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = Jinja2Templates(directory=str(ROOT / "templates"))
 
@@ -18,4 +20,17 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=HTMLResponse)
 def playground(request: Request) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(request, "index.html", {"version": __version__})
+    return TEMPLATES.TemplateResponse(request, "index.html",
+                                      {"version": __version__, "share_id": ""})
+
+
+@router.get("/s/{share_id}", response_class=HTMLResponse)
+def shared(request: Request, share_id: str, service: ServiceDep) -> HTMLResponse:
+    service.load_share(share_id[:64])  # a 404 page for an unknown id
+    return TEMPLATES.TemplateResponse(request, "index.html",
+                                      {"version": __version__, "share_id": share_id})
+
+
+@router.get("/lessons", response_class=HTMLResponse)
+def lessons(request: Request) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, "lessons.html", {"version": __version__})

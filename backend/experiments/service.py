@@ -55,6 +55,7 @@ class Service:
         self.limits = settings.limits
         self.experiments: dict[str, Experiment] = {}
         self.token_hashes: dict[str, str] = {}
+        self.share_views: dict[str, Experiment] = {}
         self.runner = Runner(self.save, settings.save_interval, settings.idle_stop,
                              settings.max_running, settings.frame_rate,
                              settings.grid_resolution, settings.neuron_resolution)
@@ -220,6 +221,19 @@ class Service:
         state = await asyncio.to_thread(to_state, exp, True)
         await asyncio.to_thread(self.store.save_share, share_id, exp.id, state)
         return share_id
+
+    def shared(self, share_id: str) -> Experiment:
+        """A snapshot as a read-only experiment (kept for a few, since views ask often)."""
+        exp = self.share_views.get(share_id)
+        if exp is None:
+            state = self.load_share(share_id)
+            upload = UserData.from_json(state["data"]) if "data" in state else None
+            exp = from_state(share_id, state, upload, self.backend, self.limits)
+            exp.status = state.get("status", "paused")
+            if len(self.share_views) >= 32:
+                self.share_views.pop(next(iter(self.share_views)))
+            self.share_views[share_id] = exp
+        return exp
 
     def load_share(self, share_id: str) -> dict[str, Any]:
         state = self.store.load_share(share_id) if len(share_id) <= 64 else None

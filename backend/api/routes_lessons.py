@@ -1,0 +1,16 @@
+"""/api/lessons: the course's ready-made experiments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from backend.experiments.lessons import LESSONS
+
+router = APIRouter(prefix="/api/lessons", tags=["lessons"])
+
+
+@router.get("")
+def lessons() -> list[dict[str, Any]]:
+    return [lesson.to_dict() for lesson in LESSONS.values()]

@@ -1,0 +1,130 @@
+"""Lessons: ready-made experiments that walk through a first deep-learning course.
+
+Each preset is an experiment config and the number of epochs that shows its point;
+tests/test_lessons.py runs every preset and checks that what the text claims happens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PLAYGROUND_FEATURES = ["x1", "x2", "x1_squared", "x2_squared", "x1_x2", "sin_x1", "sin_x2"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    config: dict[str, Any]
+    epochs: int
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    title: str
+    text: str
+    presets: tuple[Preset, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "text": self.text,
+                "presets": [{"label": p.label, "config": p.config, "epochs": p.epochs}
+                            for p in self.presets]}
+
+
+def _net(*units: int, activation: str = "tanh") -> list[dict[str, Any]]:
+    return [{"units": u, "activation": activation} for u in units]
+
+
+def _cfg(dataset: str, layers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    data = {"name": dataset, **extra.pop("data", {})}
+    return {"dataset": data, "hidden_layers": layers, **extra}
+
+
+LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
+    Lesson("linear", "Linear and non-linear data",
+           "Logistic regression, a network with no hidden layer, draws one straight line. "
+           "It separates the two gaussian clouds, but no line separates a disc from the "
+           "ring around it: that needs a hidden layer.",
+           (Preset("gauss, no hidden layer", _cfg("gauss", [], optimizer={
+               "name": "sgd", "learning_rate": 0.03}), 50),
+            Preset("circle, no hidden layer", _cfg("circle", []), 100),
+            Preset("circle, one hidden layer of 4", _cfg("circle", _net(4)), 200))),
+    Lesson("xor", "XOR needs a hidden layer, or the x1 x2 feature",
+           "Minsky and Papert's point: one neuron cannot learn XOR. Give it the product "
+           "x1 x2 as an input and a single neuron can; or keep x1 and x2 and add a hidden "
+           "layer, which learns such a feature by itself.",
+           (Preset("x1, x2, no hidden layer", _cfg("xor", [], optimizer={
+               "name": "sgd", "learning_rate": 0.1}), 100),
+            Preset("with the x1 x2 feature", _cfg("xor", [], features=["x1", "x2", "x1_x2"],
+                                                 optimizer={"name": "sgd",
+                                                            "learning_rate": 0.1}), 100),
+            Preset("x1, x2, a hidden layer of 6", _cfg("xor", _net(6)), 300))),
+    Lesson("initialization", "Initialization",
+           "With all weights zero, every neuron of a layer computes the same thing and gets "
+           "the same update: symmetry is never broken. Small random weights (0.01) break "
+           "it, but the signal that reaches the output is tiny and learning crawls. He "
+           "initialization (variance 2 / n_in) keeps relu layers lively: it learns at once.",
+           tuple(Preset(label, _cfg("circle", _net(8, 8, 8, activation="relu"), init=init),
+                        100)
+                 for label, init in (("zeros", {"name": "zeros"}),
+                                     ("small random", {"name": "normal", "scale": 0.01}),
+                                     ("He", {"name": "he"})))),
+    Lesson("learning-rate", "The learning rate: too small, right, too large",
+           "Gradient descent steps lr times the gradient. Too small and the loss barely "
+           "moves; right and it falls fast; too large and each step overshoots further "
+           "until the loss is infinite: the run diverges and the playground says so.",
+           tuple(Preset(f"learning rate {lr:g}",
+                        _cfg("reg-plane", _net(4), problem="regression",
+                             optimizer={"name": "sgd", "learning_rate": lr}), 100)
+                 for lr in (0.00001, 0.01, 3.0))),
+    Lesson("overfitting", "Overfitting, then L2 and dropout",
+           "Few noisy points and a big network: it learns the training points by heart "
+           "(training loss near 0) while the test loss grows. An L2 penalty (weight "
+           "decay) or dropout keeps the weights from fitting the noise, and the test "
+           "loss and accuracy improve.",
+           tuple(Preset(label, _cfg("spiral", _net(16, 16, 16, activation="relu"),
+                                    data={"n_samples": 120, "noise": 0.2},
+                                    init={"name": "he"},
+                                    optimizer={"name": "adam", "learning_rate": 0.01}, **extra),
+                        500)
+                 for label, extra in (("no regularization", {}),
+                                      ("L2, rate 0.01", {"regularization": {
+                                          "name": "l2", "rate": 0.01}}),
+                                      ("dropout 0.3", {"dropout": 0.3})))),
+    Lesson("mini-batch", "Mini-batch and full batch",
+           "Full-batch gradient descent makes one step per epoch; mini-batches of 10 make "
+           "25 steps per epoch on 250 points, each a little noisier. For the same number "
+           "of epochs, mini-batches get much further.",
+           tuple(Preset(f"batch {b}", _cfg("circle", _net(4, 2), batch_size=b), 50)
+                 for b in (10, "full"))),
+    Lesson("optimizers", "Momentum and Adam against plain SGD",
+           "With the same small learning rate, momentum accumulates a velocity along "
+           "consistent directions, and Adam also scales each step by a running average of "
+           "squared gradients: both get much further than plain SGD in the same epochs.",
+           tuple(Preset(name, _cfg("spiral", _net(8, 8, 8), features=PLAYGROUND_FEATURES,
+                                   optimizer={"name": name, "learning_rate": 0.003}), 100)
+                 for name in ("sgd", "momentum", "adam"))),
+    Lesson("vanishing-gradients", "Vanishing gradients, and what relu or batch norm change",
+           "In a deep sigmoid network every layer multiplies the gradient by at most 1/4: "
+           "after 8 layers the first layer's gradient is a millionth of the last one's and "
+           "nothing learns. Relu keeps gradients of size 1 where it is active; batch norm "
+           "keeps every layer's inputs in the useful range.",
+           tuple(Preset(label, _cfg("circle", _net(*[8] * 8, activation=act),
+                                    batch_norm=bn), 100)
+                 for label, act, bn in (("8 sigmoid layers", "sigmoid", False),
+                                        ("8 relu layers", "relu", False),
+                                        ("8 sigmoid layers with batch norm", "sigmoid",
+                                         True)))),
+    Lesson("multi-class", "More than two classes: softmax",
+           "For k classes the output layer has k units and a softmax turns them into "
+           "probabilities; the loss is the cross-entropy -log p of the right class. Each "
+           "colour is a class.",
+           (Preset("4 blobs", _cfg("blobs", _net(6, 6), data={"classes": 4, "noise": 0.1}),
+                   100),
+            Preset("3 spiral arms", _cfg("spiral", _net(16, 16, 16, 16, activation="relu"),
+                                         data={"classes": 3, "n_samples": 600},
+                                         features=PLAYGROUND_FEATURES, init={"name": "he"},
+                                         optimizer={"name": "adam", "learning_rate": 0.005}),
+                   600))),
+)}
