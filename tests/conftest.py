@@ -140,6 +140,18 @@ def browser_settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path, grid_resolution=100, neuron_resolution=25)
 
 
+def wait_for(page: Any, expression: str, timeout: float = 15_000) -> None:
+    """Poll until the expression is truthy. Playwright's wait_for_function evaluates its
+    predicate with eval(), which our content security policy rightly forbids."""
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout / 1000:g} s: {expression}")
+        time.sleep(0.05)
+
+
 class Page:
     """A page with its console errors collected."""
 
@@ -150,7 +162,7 @@ class Page:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.server = server
         self.page.goto(f"{server.http}/{hash_}")
-        self.page.wait_for_function("window.playground && window.playground.frame")
+        self.wait("window.playground && window.playground.frame")
 
     def js(self, expression: str) -> Any:
         return self.page.evaluate(expression)
@@ -163,7 +175,7 @@ class Page:
         return int(self.page.text_content("#epoch").replace(",", ""))
 
     def wait(self, expression: str, timeout: float = 15_000) -> None:
-        self.page.wait_for_function(expression, timeout=timeout)
+        wait_for(self.page, expression, timeout)
 
     def server_view(self) -> dict[str, Any]:
         return httpx.get(f"{self.server.http}/api/experiments/{self.js('window.playground.id')}"

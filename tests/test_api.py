@@ -357,3 +357,29 @@ def test_dataset_preview_for_thumbnails(client: TestClient) -> None:
     assert client.get("/api/datasets/preview", params={"name": "nope"}).status_code == 422
     assert client.get("/api/datasets/preview", params={"name": "circle", "n": 10**6}
                       ).status_code == 422
+
+
+def test_security_headers_on_pages_and_api(client: TestClient) -> None:
+    for path in ("/", "/api/meta", "/frontend/main.js", "/api/experiments/nope"):
+        headers = client.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_failing_save_is_shown_not_swallowed(client: TestClient, exp: Exp,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from backend.experiments.store import StoreError
+
+    def full(*args: Any) -> None:
+        raise StoreError("cannot save to data/playground.sqlite3: database or disk is full")
+
+    monkeypatch.setattr(client.app.state.service.store, "save_experiment", full)
+    exp.post("/train", {})
+    deadline = time.monotonic() + 10
+    while "not saved" not in exp.get().json()["message"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    body = exp.get().json()
+    assert "disk is full" in body["message"] and body["running"]
+    r = exp.post("/pause")
+    assert r.status_code == 507 and "disk is full" in r.json()["error"]

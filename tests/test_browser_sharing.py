@@ -10,7 +10,7 @@ import httpx
 
 from backend.experiments.lessons import LESSONS
 
-from .conftest import LiveServer, Page
+from .conftest import LiveServer, Page, wait_for
 
 
 def train(p: Page, epochs: int) -> None:
@@ -74,7 +74,7 @@ def test_lessons_gallery_opens_each_preset(browser: Any, server: LiveServer) -> 
     links = p.locator(".lesson a")
     assert links.count() == sum(len(lesson.presets) for lesson in LESSONS.values())
     p.click("#xor a >> nth=1")
-    p.wait_for_function("window.playground && window.playground.frame")
+    wait_for(p, "window.playground && window.playground.frame")
     config = p.evaluate("window.playground.config")
     assert config["features"] == ["x1", "x2", "x1_x2"] and config["hidden_layers"] == []
     assert "XOR" in p.text_content("#banner")

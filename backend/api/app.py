@@ -26,6 +26,7 @@ from . import (
     routes_shares,
     ws,
 )
+from .headers import SecurityHeaders
 from .limits import BodyLimit
 
 log = logging.getLogger("playground")
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store.open()
         yield
         service: Service = app.state.service
         await service.runner.pause_all()
@@ -61,4 +63,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for name in ("static", "frontend"):
         app.mount(f"/{name}", StaticFiles(directory=routes_pages.ROOT / name), name=name)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeaders)
     return app

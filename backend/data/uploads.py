@@ -135,7 +135,11 @@ def parse_csv(text: str, problem: str | None = None, max_rows: int = 10_000,
     lines = text.count("\n") + 1
     if lines - 1 > max_rows:
         raise DataError(f"too many rows: {lines - 1}, the limit is {max_rows}")
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise DataError(f"row {reader.line_num}: not valid CSV ({exc})") from None
     header = [h.strip().lower() for h in rows[0]]
     unknown = [h for h in header if h not in CSV_COLUMNS]
     if unknown:

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .experiment import Experiment
 from .frames import FrameCache
+from .store import StoreError
 
 MIN_SLICE = 0.002  # seconds; a slice always trains at least one epoch
 
@@ -139,13 +140,20 @@ class Runner:
                 if exp.status == "diverged":
                     break
                 if time.monotonic() - last_save > self.save_interval:
-                    await self.save(exp)
+                    await self._save(exp)
                     last_save = time.monotonic()
         finally:
             if exp.status == "running":
                 exp.status = "paused"
             del self.runs[exp.id]
             run.done.set()
+            await self._save(exp)
             self.changed(exp)
-            with contextlib.suppress(Exception):
-                await self.save(exp)
+
+    async def _save(self, exp: Experiment) -> None:
+        """Save in the background; a failure is shown to the viewers, never swallowed."""
+        try:
+            await self.save(exp)
+        except StoreError as exc:
+            exp.message = f"not saved: {exc}"
+            self.changed(exp)

@@ -42,30 +42,50 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        try:
-            if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the database at {self.path}: {exc}") from exc
+        self._db: sqlite3.Connection | None = None
+        self.open()
+
+    def open(self) -> None:
+        """Connect (again, after close); a directory that cannot be written says so here."""
+        with self._lock:
+            if self._db is not None:
+                return
+            try:
+                if str(self.path) != ":memory:":
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(str(self.path), check_same_thread=False,
+                                     isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(SCHEMA)
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreError(f"cannot open the database at {self.path}: {exc}") from exc
+            self._db = db
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError(f"the database at {self.path} is closed (the server is stopping)")
+        return self._db
 
     def _write(self, sql: str, args: tuple[Any, ...]) -> None:
         with self._lock:
             try:
-                self._db.execute(sql, args)
+                self._conn().execute(sql, args)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot save to {self.path}: {exc}") from exc
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._conn().execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read {self.path}: {exc}") from exc
 
     # experiments --------------------------------------------------------------------------
     def save_experiment(self, id: str, token_hash: str, state: dict[str, Any]) -> None:
