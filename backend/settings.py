@@ -34,7 +34,10 @@ class Settings(BaseSettings):
     max_predict_points: int = Field(10_000, ge=1)
     max_upload_bytes: int = Field(2_000_000, ge=1_000)
     max_running: int = Field(64, ge=1, description="experiments training at once per server")
+    # A class behind one school address shares these two: raise them for such a server.
+    max_running_per_client: int = Field(16, ge=1, description="running, per client address")
     max_viewers: int = Field(50, ge=1, description="websocket viewers per experiment")
+    max_sockets_per_client: int = Field(100, ge=1, description="websockets per address")
     max_message_bytes: int = Field(65_536, ge=1_024, description="largest websocket message in")
 
     @property

@@ -113,7 +113,8 @@ async def run_k(base: str, ws_base: str, k: int, seconds: float, pid: int) -> di
 
 
 def start_server(port: int, data_dir: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PLAYGROUND_MAX_RUNNING": "200", "PLAYGROUND_MAX_VIEWERS": "200"}
+    env = {**os.environ, "PLAYGROUND_MAX_RUNNING": "200", "PLAYGROUND_MAX_VIEWERS": "200",
+           "PLAYGROUND_MAX_RUNNING_PER_CLIENT": "200", "PLAYGROUND_MAX_SOCKETS_PER_CLIENT": "500"}
     proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--port", str(port),
                              "--data-dir", data_dir, "--log-level", "warning"],
                             cwd=ROOT, env=env)

@@ -383,3 +383,16 @@ def test_a_failing_save_is_shown_not_swallowed(client: TestClient, exp: Exp,
     assert "disk is full" in body["message"] and body["running"]
     r = exp.post("/pause")
     assert r.status_code == 507 and "disk is full" in r.json()["error"]
+
+
+def test_running_experiments_per_client_address_are_limited(tmp_path: Any) -> None:
+    from backend.api.app import create_app
+
+    from .conftest import make_settings
+
+    with TestClient(create_app(make_settings(tmp_path, max_running_per_client=2))) as c:
+        exps = [create(c) for _ in range(3)]
+        assert [e.post("/train", {}).status_code for e in exps] == [202, 202, 429]
+        assert "per address" in exps[2].post("/train", {}).json()["error"]
+        for e in exps[:2]:
+            e.post("/pause")

@@ -54,6 +54,10 @@ def test_kill_9_loses_at_most_a_few_seconds(data_dir: Path) -> None:
         r = httpx.post(f"{server.url}/api/experiments", json=SMALL)
         exp_id, token = r.json()["id"], r.json()["edit_token"]
         auth = {"Authorization": f"Bearer {token}"}
+        httpx.post(f"{server.url}/api/experiments/{exp_id}/step", json={"epochs": 3},
+                   headers=auth)
+        share = httpx.post(f"{server.url}/api/experiments/{exp_id}/share", headers=auth).json()
+        snapshot = httpx.get(f"{server.url}/api/shares/{share['share_id']}").json()
         httpx.post(f"{server.url}/api/experiments/{exp_id}/train", json={}, headers=auth)
         seen: list[tuple[float, int]] = []
         start = time.monotonic()
@@ -72,6 +76,7 @@ def test_kill_9_loses_at_most_a_few_seconds(data_dir: Path) -> None:
         assert body["status"] == "paused"
         r = httpx.post(f"{again.url}/api/experiments/{exp_id}/step", headers=auth)
         assert r.status_code == 200 and r.json()["epoch"] == body["epoch"] + 1
+        assert httpx.get(f"{again.url}/api/shares/{share['share_id']}").json() == snapshot
     finally:
         again.stop(signal.SIGTERM)
 

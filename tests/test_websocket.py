@@ -216,3 +216,50 @@ def test_viewers_per_experiment_are_limited(tmp_path: Any) -> None:
             assert third.close_code == 4429
     finally:
         server.stop()
+
+
+def test_websockets_per_client_address_are_limited(tmp_path: Any) -> None:
+    from .conftest import make_settings
+
+    server = LiveServer(make_settings(tmp_path, max_sockets_per_client=2))
+    try:
+        exp_id, _ = create(server)
+        with open_ws(server, exp_id), open_ws(server, exp_id), \
+                connect(f"{server.ws}/ws/experiments/{exp_id}") as third:
+            reply = json.loads(third.recv(timeout=5))
+            assert reply["type"] == "error" and "your address" in reply["message"]
+        with open_ws(server, exp_id):  # the count goes down again when they close
+            pass
+    finally:
+        server.stop()
+
+
+def test_a_viewer_that_stops_reading_grows_nothing(tmp_path: Any) -> None:
+    import tracemalloc
+
+    from .conftest import make_settings
+
+    live = LiveServer(make_settings(tmp_path, grid_resolution=100, neuron_resolution=25))
+    exp_id, token = create(live)
+    try:
+        with connect(f"{live.ws}/ws/experiments/{exp_id}?token={token}", max_size=1 << 24,
+                     max_queue=1) as stalled, open_ws(live, exp_id, token) as reader:
+            frame_bytes = len(reader.recv(timeout=5))
+            command(reader, {"type": "play"})
+            tracemalloc.start()
+            for _ in range(30):  # settle: the stalled viewer's buffers are full by now
+                next_frame(reader)
+            before, _ = tracemalloc.get_traced_memory()
+            start, frames = time.monotonic(), 0
+            while time.monotonic() - start < 4:  # 'stalled' reads nothing all this time
+                next_frame(reader)
+                frames += 1
+            after, _ = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            command(reader, {"type": "pause"})
+            assert stalled.protocol.state.name == "OPEN"
+    finally:
+        live.stop()
+    assert frames >= 40  # the reader is not held back by the stalled viewer
+    # Had the stalled viewer's frames queued up, this would be about frames x frame_bytes.
+    assert after - before < frames * frame_bytes / 2, (after - before, frames, frame_bytes)

@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.service = Service(settings, store, backend)
+    app.state.sockets = {}
     errors.install(app)
     for module in (routes_meta, routes_experiments, routes_datasets, routes_shares,
                    routes_lessons, ws, routes_pages):

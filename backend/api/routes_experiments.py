@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from backend.experiments.config import ExperimentConfig
 from backend.experiments.experiment import Experiment, ExperimentError
@@ -67,15 +67,16 @@ async def delete(exp: Editable, service: ServiceDep) -> Response:
 
 @router.post("/{exp_id}/train", response_model=ExperimentView)
 async def train(body: TrainRequest, exp: Editable, service: ServiceDep,
-                settings: SettingsDep, response: Response) -> dict[str, Any]:
+                settings: SettingsDep, request: Request, response: Response) -> dict[str, Any]:
+    client = request.client.host if request.client else ""
     if body.epochs is not None and body.epochs > settings.max_epochs_per_call:
         raise ExperimentError(f"epochs: at most {settings.max_epochs_per_call} per call")
     if body.wait:
         if body.epochs is None:
             raise ExperimentError("wait: true needs a number of epochs")
-        await service.train_and_wait(exp, body.epochs)
+        await service.train_and_wait(exp, body.epochs, client)
     else:
-        service.play(exp, body.epochs)
+        service.play(exp, body.epochs, client)
         response.status_code = 202
     return view(exp, service)
 

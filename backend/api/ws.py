@@ -35,6 +35,7 @@ class Viewer:
                  token: str | None) -> None:
         self.ws, self.service, self.settings, self.exp = ws, service, settings, exp
         self.token = token
+        self.client = ws.client.host if ws.client else ""
         self.send_lock = asyncio.Lock()
         self.allowance = FLOOD_RATE
         self.last_check = time.monotonic()
@@ -97,7 +98,7 @@ async def _play(v: Viewer, m: dict[str, Any]) -> None:
     if epochs is not None and (not isinstance(epochs, int) or not
                                1 <= epochs <= v.settings.max_epochs_per_call):
         raise ExperimentError(f"epochs must be 1..{v.settings.max_epochs_per_call}")
-    v.service.play(v.editable(), epochs)
+    v.service.play(v.editable(), epochs, v.client)
 
 
 async def _pause(v: Viewer, m: dict[str, Any]) -> None:
@@ -163,6 +164,14 @@ async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
         await ws.send_text(json.dumps({"type": "error", "message": str(exc)}))
         await ws.close(code=4404)
         return
+    address = ws.client.host if ws.client else ""
+    sockets: dict[str, int] = ws.app.state.sockets  # open websockets per client address
+    if sockets.get(address, 0) >= settings.max_sockets_per_client:
+        await ws.send_text(json.dumps({"type": "error", "message":
+                                       f"{settings.max_sockets_per_client} connections from "
+                                       "your address are open, the limit; close some"}))
+        await ws.close(code=4429)
+        return
     watch = service.runner.watch(exp_id)
     if watch.viewers >= settings.max_viewers:
         await ws.send_text(json.dumps({"type": "error", "message":
@@ -172,6 +181,7 @@ async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
         return
     viewer = Viewer(ws, service, settings, exp, ws.query_params.get("token"))
     watch.viewers += 1
+    sockets[address] = sockets.get(address, 0) + 1
     sender = asyncio.create_task(viewer.frames(cache))
     try:
         await viewer.send_json({"type": "hello", "id": exp.id, "protocol": 1,
@@ -187,6 +197,9 @@ async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
             await sender
         watch.viewers -= 1
         watch.last_viewed = time.monotonic()
+        sockets[address] -= 1
+        if not sockets[address]:
+            del sockets[address]
 
 
 async def _serve(viewer: Viewer) -> None:

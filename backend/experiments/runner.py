@@ -46,8 +46,9 @@ class Watch:
 
 
 class Run:
-    def __init__(self, exp: Experiment, epochs: int | None) -> None:
+    def __init__(self, exp: Experiment, epochs: int | None, client: str) -> None:
         self.exp = exp
+        self.client = client  # the address that started it, for the per-client limit
         self.target = None if epochs is None else exp.epoch + epochs
         self.stop = threading.Event()
         self.done = asyncio.Event()
@@ -56,8 +57,9 @@ class Run:
 
 class Runner:
     def __init__(self, save: Callable[[Experiment], Awaitable[None]], save_interval: float,
-                 idle_stop: float, max_running: int, frame_rate: float, resolution: int,
-                 neuron_resolution: int) -> None:
+                 idle_stop: float, max_running: int, max_running_per_client: int,
+                 frame_rate: float, resolution: int, neuron_resolution: int) -> None:
+        self.max_running_per_client = max_running_per_client
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="train")
         self.frames = FrameCache(resolution, neuron_resolution, self.executor)
         self.frame_interval = 1.0 / frame_rate
@@ -78,7 +80,7 @@ class Runner:
     def running(self, exp_id: str) -> bool:
         return exp_id in self.runs
 
-    def start(self, exp: Experiment, epochs: int | None = None) -> Run:
+    def start(self, exp: Experiment, epochs: int | None = None, client: str = "") -> Run:
         """Train in the background (until paused, or for `epochs`)."""
         if exp.id in self.runs:
             run = self.runs[exp.id]
@@ -87,7 +89,11 @@ class Runner:
         if len(self.runs) >= self.max_running:
             raise RuntimeError(f"the server is training {self.max_running} experiments, its "
                                "limit; pause one or try again later")
-        run = Run(exp, epochs)
+        mine = sum(1 for r in self.runs.values() if r.client == client)
+        if client and mine >= self.max_running_per_client:
+            raise RuntimeError(f"you are training {mine} experiments at once, the limit per "
+                               "address; pause one first")
+        run = Run(exp, epochs, client)
         exp.status, exp.message = "running", ""
         self.runs[exp.id] = run
         self.watch(exp.id).last_viewed = time.monotonic()

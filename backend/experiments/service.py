@@ -57,7 +57,8 @@ class Service:
         self.token_hashes: dict[str, str] = {}
         self.share_views: dict[str, Experiment] = {}
         self.runner = Runner(self.save, settings.save_interval, settings.idle_stop,
-                             settings.max_running, settings.frame_rate,
+                             settings.max_running, settings.max_running_per_client,
+                             settings.frame_rate,
                              settings.grid_resolution, settings.neuron_resolution)
 
     # lookup and auth ----------------------------------------------------------------------
@@ -129,19 +130,19 @@ class Service:
                                 self.token_hashes[exp.id], state)
 
     # training -----------------------------------------------------------------------------
-    def play(self, exp: Experiment, epochs: int | None = None) -> None:
+    def play(self, exp: Experiment, epochs: int | None = None, client: str = "") -> None:
         if exp.status == "diverged":
             raise ExperimentError("the run diverged: change the config or reset first")
         try:
-            self.runner.start(exp, epochs)
+            self.runner.start(exp, epochs, client)
         except RuntimeError as exc:
             raise Busy(str(exc)) from None
 
-    async def train_and_wait(self, exp: Experiment, epochs: int) -> None:
+    async def train_and_wait(self, exp: Experiment, epochs: int, client: str = "") -> None:
         if epochs > self.settings.max_wait_epochs:
             raise ExperimentError(f"wait: true allows at most {self.settings.max_wait_epochs} "
                                   "epochs; use wait: false and watch the progress")
-        self.play(exp, epochs)
+        self.play(exp, epochs, client)
         await self.runner.runs[exp.id].done.wait()
 
     async def pause(self, exp: Experiment) -> None:
