@@ -111,8 +111,12 @@ class FrameCache:
         self.frames: dict[str, tuple[int, bytes]] = {}
         self.locks: dict[str, asyncio.Lock] = {}
 
-    def build(self, exp: Experiment, version: int) -> bytes:
-        return build_frame(exp, version, self.resolution, self.neuron_resolution)
+    def build(self, exp: Experiment, version: int, busy: bool = False) -> bytes:
+        """`busy`: many experiments are running; the output grid then goes at half the
+        resolution, so every viewer keeps a usable frame rate (clients read the shape)."""
+        resolution = max(self.neuron_resolution, self.resolution // 2) if busy \
+            else self.resolution
+        return build_frame(exp, version, resolution, self.neuron_resolution)
 
     def put(self, exp_id: str, version: int, frame: bytes) -> None:
         cached = self.frames.get(exp_id)

@@ -20,7 +20,8 @@ from .experiment import Experiment
 from .frames import FrameCache
 from .store import StoreError
 
-MIN_SLICE = 0.002  # seconds; a slice always trains at least one epoch
+MIN_SLICE = 0.0005  # seconds; a slice always trains at least one mini-batch
+BUSY = 8  # running experiments above which frames carry a coarser output grid
 
 
 class Watch:
@@ -119,7 +120,7 @@ class Runner:
             return None
         start = time.monotonic()
         version = self.watch(run.exp.id).version + 1  # the version it will be published as
-        built = self.frames.build(run.exp, version)
+        built = self.frames.build(run.exp, version, busy=len(self.runs) > BUSY)
         self.frame_cost = 0.8 * self.frame_cost + 0.2 * (time.monotonic() - start)
         return built
 
