@@ -8,11 +8,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from .conftest import SMALL
 
@@ -43,22 +41,25 @@ class Process:
         self.proc.wait(timeout=20)
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
+def create(server: Process) -> tuple[str, dict[str, str]]:
+    """An experiment on the server: its id and the header that authorizes changes."""
+    r = httpx.post(f"{server.url}/api/experiments", json=SMALL)
+    return r.json()["id"], {"Authorization": f"Bearer {r.json()['edit_token']}"}
 
 
-def test_kill_9_loses_at_most_a_few_seconds(data_dir: Path) -> None:
-    server = Process(data_dir)
+def play(server: Process, exp_id: str, auth: dict[str, str]) -> None:
+    httpx.post(f"{server.url}/api/experiments/{exp_id}/train", json={}, headers=auth)
+
+
+def test_kill_9_loses_at_most_a_few_seconds(tmp_path: Path) -> None:
+    server = Process(tmp_path)
     try:
-        r = httpx.post(f"{server.url}/api/experiments", json=SMALL)
-        exp_id, token = r.json()["id"], r.json()["edit_token"]
-        auth = {"Authorization": f"Bearer {token}"}
+        exp_id, auth = create(server)
         httpx.post(f"{server.url}/api/experiments/{exp_id}/step", json={"epochs": 3},
                    headers=auth)
         share = httpx.post(f"{server.url}/api/experiments/{exp_id}/share", headers=auth).json()
         snapshot = httpx.get(f"{server.url}/api/shares/{share['share_id']}").json()
-        httpx.post(f"{server.url}/api/experiments/{exp_id}/train", json={}, headers=auth)
+        play(server, exp_id, auth)
         seen: list[tuple[float, int]] = []
         start = time.monotonic()
         while time.monotonic() - start < 3:
@@ -69,7 +70,7 @@ def test_kill_9_loses_at_most_a_few_seconds(data_dir: Path) -> None:
     finally:
         server.stop(signal.SIGKILL)
     before_kill = max(e for t, e in seen if t < killed_at - 1.5)
-    again = Process(data_dir)
+    again = Process(tmp_path)
     try:
         body = httpx.get(f"{again.url}/api/experiments/{exp_id}").json()
         assert body["epoch"] >= before_kill > 0
@@ -81,17 +82,15 @@ def test_kill_9_loses_at_most_a_few_seconds(data_dir: Path) -> None:
         again.stop(signal.SIGTERM)
 
 
-def test_a_clean_shutdown_keeps_everything(data_dir: Path) -> None:
-    server = Process(data_dir)
+def test_a_clean_shutdown_keeps_everything(tmp_path: Path) -> None:
+    server = Process(tmp_path)
     try:
-        r = httpx.post(f"{server.url}/api/experiments", json=SMALL)
-        exp_id, token = r.json()["id"], r.json()["edit_token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        httpx.post(f"{server.url}/api/experiments/{exp_id}/train", json={}, headers=auth)
+        exp_id, auth = create(server)
+        play(server, exp_id, auth)
         time.sleep(1.0)
     finally:
         server.stop(signal.SIGTERM)
-    again = Process(data_dir)
+    again = Process(tmp_path)
     try:
         body = httpx.get(f"{again.url}/api/experiments/{exp_id}").json()
         history = httpx.get(f"{again.url}/api/experiments/{exp_id}/history").json()

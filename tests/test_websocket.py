@@ -201,34 +201,23 @@ def test_disconnect_leaves_nothing_behind(live: LiveServer) -> None:
     assert watch.viewers == 0
 
 
-def test_viewers_per_experiment_are_limited(tmp_path: Any) -> None:
+@pytest.mark.parametrize(("setting", "words"), [("max_viewers", "viewers"),
+                                                 ("max_sockets_per_client", "your address")])
+def test_viewers_per_experiment_and_per_address_are_limited(tmp_path: Any, setting: str,
+                                                            words: str) -> None:
     from .conftest import make_settings
 
-    server = LiveServer(make_settings(tmp_path, max_viewers=2))
+    server = LiveServer(make_settings(tmp_path, **{setting: 2}))
     try:
         exp_id, _ = create(server)
         with open_ws(server, exp_id), open_ws(server, exp_id), \
                 connect(f"{server.ws}/ws/experiments/{exp_id}") as third:
             reply = json.loads(third.recv(timeout=5))
-            assert reply["type"] == "error" and "viewers" in reply["message"]
+            assert reply["type"] == "error" and words in reply["message"]
             with pytest.raises(ConnectionClosed):
                 third.recv(timeout=5)
             assert third.close_code == 4429
-    finally:
-        server.stop()
-
-
-def test_websockets_per_client_address_are_limited(tmp_path: Any) -> None:
-    from .conftest import make_settings
-
-    server = LiveServer(make_settings(tmp_path, max_sockets_per_client=2))
-    try:
-        exp_id, _ = create(server)
-        with open_ws(server, exp_id), open_ws(server, exp_id), \
-                connect(f"{server.ws}/ws/experiments/{exp_id}") as third:
-            reply = json.loads(third.recv(timeout=5))
-            assert reply["type"] == "error" and "your address" in reply["message"]
-        with open_ws(server, exp_id):  # the count goes down again when they close
+        with open_ws(server, exp_id):  # the counts go down again when they close
             pass
     finally:
         server.stop()
