@@ -41,6 +41,12 @@ def _limits(info: ValidationInfo) -> Limits:
     return (info.context or {}).get("limits", DEFAULT_LIMITS)
 
 
+def _at_most(value: int, limit: int, what: str) -> int:
+    if value > limit:
+        raise ValueError(f"at most {limit} {what}")
+    return value
+
+
 def _one_of(name: str, allowed: Any, what: str) -> str:
     if name not in allowed:
         raise ValueError(f"unknown {what} {name!r}; allowed: {', '.join(allowed)}")
@@ -73,15 +79,12 @@ class DatasetConfig(Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        return v if v == "custom" else _one_of(v, [*DATASETS, "custom"], "dataset")
+        return _one_of(v, [*DATASETS, "custom"], "dataset")
 
     @field_validator("n_samples")
     @classmethod
     def _bounded(cls, v: int, info: ValidationInfo) -> int:
-        limit = _limits(info).max_samples
-        if v > limit:
-            raise ValueError(f"at most {limit} samples")
-        return v
+        return _at_most(v, _limits(info).max_samples, "samples")
 
     @model_validator(mode="after")
     def _custom_has_id(self) -> DatasetConfig:
@@ -104,10 +107,7 @@ class LayerConfig(Strict):
     @field_validator("units")
     @classmethod
     def _bounded(cls, v: int, info: ValidationInfo) -> int:
-        limit = _limits(info).max_units
-        if v > limit:
-            raise ValueError(f"at most {limit} units per layer")
-        return v
+        return _at_most(v, _limits(info).max_units, "units per layer")
 
     @field_validator("activation")
     @classmethod
@@ -198,9 +198,7 @@ class ExperimentConfig(Strict):
     @field_validator("hidden_layers")
     @classmethod
     def _depth(cls, v: list[LayerConfig], info: ValidationInfo) -> list[LayerConfig]:
-        limit = _limits(info).max_layers
-        if len(v) > limit:
-            raise ValueError(f"at most {limit} hidden layers")
+        _at_most(len(v), _limits(info).max_layers, "hidden layers")
         return v
 
     @field_validator("batch_size")
