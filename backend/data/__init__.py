@@ -1,10 +1,14 @@
-"""Data: generated data sets, input features, splits and the user's own points."""
+"""Data: generated data sets, input features, splits and the user's own points.
 
-from .datasets import DATASETS, Dataset, generate
+Numerics only (numpy): nothing here knows about the web API or the engine.
+"""
+
+from .datasets import DATASETS, MAX_CLASSES, Dataset, generate
 from .errors import DataError
-from .features import FEATURES, Feature, apply_features
+from .features import FEATURES, Feature, apply_features, check_features
 from .splits import split
-from .uploads import UserData, load_user_data, parse_csv, parse_json
+from .uploads import MAX_ROWS, UserData, load_user_data, parse_csv, parse_json
 
-__all__ = ["DATASETS", "FEATURES", "DataError", "Dataset", "Feature", "UserData",
-           "apply_features", "generate", "load_user_data", "parse_csv", "parse_json", "split"]
+__all__ = ["DATASETS", "FEATURES", "MAX_CLASSES", "MAX_ROWS", "DataError", "Dataset", "Feature",
+           "UserData", "apply_features", "check_features", "generate", "load_user_data",
+           "parse_csv", "parse_json", "split"]

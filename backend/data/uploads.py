@@ -1,15 +1,20 @@
 """Points brought by the user, as JSON or CSV, checked before anything uses them.
 
-Every error names the row (as counted in the file, the header being row 1 of a CSV) or
-the array index, and the problem.
+Every error says where: a CSV's line as an editor numbers it (the header is usually line 1;
+blank lines count), or a JSON index such as x[3][1].
+
+With no problem given it is inferred from the labels: all whole numbers 0..max_classes-1
+means classification, anything else regression. Pass the problem to decide otherwise.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,13 +22,19 @@ import numpy as np
 from .datasets import MAX_CLASSES
 from .errors import DataError
 
+MAX_ROWS = 10_000
 MAX_COORDINATE = 1e6
-CSV_COLUMNS = ("x1", "x2", "y", "split")
+REQUIRED_COLUMNS = ("x1", "x2", "y")
+CSV_COLUMNS = (*REQUIRED_COLUMNS, "split")
+SPLITS = ("train", "test")
+JSON_KEYS = ("x", "y", "x_test", "y_test", "problem")
 PROBLEMS = ("classification", "regression")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class UserData:
+    """Checked points: finite, within +-MAX_COORDINATE, labels fitting the problem."""
+
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray | None
@@ -43,145 +54,229 @@ class UserData:
         return parse_json(data, data.get("problem"))
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise DataError(f"{where}: {value!r} is not a number")
-    try:
-        f = float(value)
-    except ValueError:
-        raise DataError(f"{where}: {str(value)[:40]!r} is not a number") from None
+@dataclass
+class _Part:
+    """The points of one split, and where each label came from for messages."""
+
+    x: list[list[float]] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+
+
+def _finite(f: float, shown: str, where: str) -> float:
     if not math.isfinite(f):
-        raise DataError(f"{where}: {value!r} is not a finite number")
+        raise DataError(f"{where}: {shown!r} is not a finite number")
     if abs(f) > MAX_COORDINATE:
-        raise DataError(f"{where}: {value!r} is beyond +-{MAX_COORDINATE:g}")
+        raise DataError(f"{where}: {shown} is beyond +-{MAX_COORDINATE:g}")
     return f
 
 
-def _labels(y: list[float], problem: str | None, max_classes: int,
-            where: list[str]) -> tuple[np.ndarray, str, int]:
-    whole = all(v == int(v) and v >= 0 for v in y)
+def _cell(value: str, where: str) -> float:
+    """A CSV value: text that reads as a finite float within +-MAX_COORDINATE."""
+    text = value.strip()
+    if not text:
+        raise DataError(f"{where} is empty")
+    try:
+        f = float(text)
+    except ValueError:
+        raise DataError(f"{where}: {text[:40]!r} is not a number") from None
+    return _finite(f, text[:40], where)
+
+
+def _number(value: Any, where: str) -> float:
+    """A JSON value: a number (not text, not true/false) within +-MAX_COORDINATE."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DataError(f"{where}: {str(value)[:40]!r} is not a number")
+    if isinstance(value, int) and abs(value) > MAX_COORDINATE:  # may be past float's range
+        raise DataError(f"{where}: {str(value)[:40]} is beyond +-{MAX_COORDINATE:g}")
+    return _finite(float(value), str(value), where)
+
+
+def _is_class(v: float, max_classes: int) -> bool:
+    return v == int(v) and 0 <= v < max_classes
+
+
+def _problem(y: list[float], problem: Any, max_classes: int) -> str:
     if problem is None:
-        problem = "classification" if whole and len(set(y)) <= max_classes else "regression"
-    if problem not in PROBLEMS:
-        raise DataError(f"problem must be one of {', '.join(PROBLEMS)}")
-    if problem == "regression":
-        return np.asarray(y, dtype=np.float64), problem, 1
-    for v, w in zip(y, where, strict=True):
-        if v != int(v) or not 0 <= v < max_classes:
-            raise DataError(f"{w}: label {v:g} is not a class 0..{max_classes - 1}")
-    labels = np.asarray(y, dtype=np.int64)
-    k = int(labels.max()) + 1
-    if k < 2:
-        raise DataError("classification needs at least two classes (labels 0 and 1)")
-    return labels, problem, k
+        return "classification" if all(_is_class(v, max_classes) for v in y) else "regression"
+    if not isinstance(problem, str) or problem not in PROBLEMS:
+        raise DataError(f"problem must be classification or regression, not "
+                        f"{str(problem)[:40]!r}")
+    return problem
 
 
-def _build(x: list[list[float]], y: list[float], x_test: list[list[float]] | None,
-           y_test: list[float] | None, problem: str | None, max_classes: int,
-           where: list[str], where_test: list[str]) -> UserData:
-    if len(y) < 2:
-        raise DataError("at least 2 training points are needed")
-    all_y = y + (y_test or [])
-    labels, problem, k = _labels(all_y, problem, max_classes, where + where_test)
-    n = len(y)
-    xt = np.asarray(x, dtype=np.float64).reshape(-1, 2)
-    xs = None if x_test is None else np.asarray(x_test, dtype=np.float64).reshape(-1, 2)
-    return UserData(xt, labels[:n], xs, None if y_test is None else labels[n:], problem, k)
+def _build(train: _Part, test: _Part | None, problem: Any, max_classes: int) -> UserData:
+    """Arrays from checked parts, the labels checked against the problem."""
+    if len(train.y) < 2:
+        raise DataError(f"at least 2 training points are needed, got {len(train.y)}")
+    test = test if test is not None and test.y else None
+    y_all = train.y + (test.y if test else [])
+    kind = _problem(y_all, problem, max_classes)
+    n_classes = 1
+    if kind == "classification":
+        where = train.where + (test.where if test else [])
+        for v, w in zip(y_all, where, strict=True):
+            if not _is_class(v, max_classes):
+                raise DataError(f"{w}: label {v:g} is not a class 0..{max_classes - 1}")
+        seen = sorted({int(v) for v in train.y})
+        if len(seen) < 2:
+            raise DataError(f"classification needs at least two classes among the training "
+                            f"labels, all are {seen[0]} (for numeric targets use regression)")
+        n_classes = int(max(y_all)) + 1
+    dtype = np.int64 if kind == "classification" else np.float64
+
+    def arrays(part: _Part) -> tuple[np.ndarray, np.ndarray]:
+        return (np.asarray(part.x, dtype=np.float64).reshape(-1, 2),
+                np.asarray(part.y, dtype=dtype))
+
+    x_train, y_train = arrays(train)
+    x_test, y_test = arrays(test) if test else (None, None)
+    return UserData(x_train, y_train, x_test, y_test, kind, n_classes)
 
 
-def parse_json(obj: Any, problem: str | None = None, max_rows: int = 10_000,
+def _json_part(obj: dict[str, Any], xk: str, yk: str, max_rows: int) -> _Part:
+    xs, ys = obj.get(xk), obj.get(yk)
+    if xs is None or ys is None:
+        missing = yk if xs is not None else xk
+        raise DataError(f"{missing!r} is missing: {xk!r} and {yk!r} come together")
+    if not isinstance(xs, list):
+        raise DataError(f"{xk!r} must be a list of [x1, x2] pairs")
+    if not isinstance(ys, list):
+        raise DataError(f"{yk!r} must be a list of labels, one per point")
+    if len(xs) > max_rows:
+        raise DataError(f"too many points in {xk!r}: {len(xs)}, the limit is {max_rows}")
+    if len(xs) != len(ys):
+        raise DataError(f"{xk!r} has {len(xs)} points but {yk!r} has {len(ys)} labels")
+    part = _Part()
+    for i, (p, label) in enumerate(zip(xs, ys, strict=True)):
+        if not isinstance(p, list | tuple) or len(p) != 2:
+            raise DataError(f"{xk}[{i}] must be a pair [x1, x2]")
+        part.x.append([_number(v, f"{xk}[{i}][{j}]") for j, v in enumerate(p)])
+        part.y.append(_number(label, f"{yk}[{i}]"))
+        part.where.append(f"{yk}[{i}]")
+    return part
+
+
+def parse_json(obj: Any, problem: str | None = None, max_rows: int = MAX_ROWS,
                max_classes: int = MAX_CLASSES) -> UserData:
-    """{"x": [[x1, x2], ...], "y": [...], optional "x_test", "y_test"}."""
+    """{"x": [[x1, x2], ...], "y": [...], optional "x_test", "y_test" and "problem"}.
+
+    An explicit `problem` wins over the object's own.
+    """
     if not isinstance(obj, dict):
         raise DataError('send an object: {"x": [[x1, x2], ...], "y": [...]}')
-    unknown = set(obj) - {"x", "y", "x_test", "y_test", "problem"}
+    unknown = sorted(str(k) for k in obj if k not in JSON_KEYS)
     if unknown:
-        raise DataError(f"unknown key {sorted(unknown)[0]!r}; allowed: x, y, x_test, y_test")
-    parts: dict[str, tuple[list[list[float]], list[float]]] = {}
-    for xk, yk in (("x", "y"), ("x_test", "y_test")):
-        if xk not in obj and yk not in obj and xk == "x_test":
-            continue
-        xs, ys = obj.get(xk), obj.get(yk)
-        if not isinstance(xs, list) or not isinstance(ys, list):
-            raise DataError(f"'{xk}' and '{yk}' must both be lists")
-        if len(xs) != len(ys):
-            raise DataError(f"'{xk}' has {len(xs)} points but '{yk}' has {len(ys)} values")
-        if len(xs) > max_rows:
-            raise DataError(f"too many points in '{xk}': {len(xs)}, the limit is {max_rows}")
-        points = []
-        for i, p in enumerate(xs):
-            if not isinstance(p, list) or len(p) != 2:
-                raise DataError(f"{xk}[{i}] must be a pair [x1, x2]")
-            points.append([_number(v, f"{xk}[{i}][{j}]") for j, v in enumerate(p)])
-        parts[xk] = (points, [_number(v, f"{yk}[{i}]") for i, v in enumerate(ys)])
-    x, y = parts["x"]
-    test = parts.get("x_test")
-    if test is not None and not test[1]:
-        test = None
-    if len(y) + (len(test[1]) if test else 0) > max_rows:
-        raise DataError(f"too many points: the limit is {max_rows}")
-    return _build(x, y, test[0] if test else None, test[1] if test else None,
-                  problem or obj.get("problem"), max_classes,
-                  [f"y[{i}]" for i in range(len(y))],
-                  [f"y_test[{i}]" for i in range(len(test[1]) if test else 0)])
+        raise DataError(f"unknown key {', '.join(map(repr, unknown))}; "
+                        f"allowed: {', '.join(JSON_KEYS)}")
+    train = _json_part(obj, "x", "y", max_rows)
+    has_test = obj.get("x_test") is not None or obj.get("y_test") is not None
+    test = _json_part(obj, "x_test", "y_test", max_rows) if has_test else None
+    total = len(train.y) + (len(test.y) if test else 0)
+    if total > max_rows:
+        raise DataError(f"too many points: {total} in train and test, the limit is {max_rows}")
+    return _build(train, test, problem if problem is not None else obj.get("problem"),
+                  max_classes)
 
 
-def parse_csv(text: str, problem: str | None = None, max_rows: int = 10_000,
-              max_classes: int = MAX_CLASSES) -> UserData:
-    """Columns x1, x2, y and optionally split (train | test), in any order, with a header."""
-    text = text.lstrip("\ufeff").strip()
-    if not text:
-        raise DataError("the file is empty: it needs a header x1,x2,y and rows of numbers")
-    lines = text.count("\n") + 1
-    if lines - 1 > max_rows:
-        raise DataError(f"too many rows: {lines - 1}, the limit is {max_rows}")
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _count_rows(text: str, max_rows: int) -> None:
+    """Refuse a huge file before parsing it: counting lines is cheap, parsing is not."""
+    breaks = max(text.count("\n"), text.count("\r"))
+    if breaks <= max_rows:  # at most breaks + 1 lines, one of them the header
+        return
+    rows = sum(1 for line in text.splitlines() if line.strip()) - 1
+    if rows > max_rows:
+        raise DataError(f"too many rows: {rows}, the limit is {max_rows}")
+
+
+def _looks_numeric(cell: str) -> bool:
     try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise DataError(f"row {reader.line_num}: not valid CSV ({exc})") from None
-    header = [h.strip().lower() for h in rows[0]]
-    unknown = [h for h in header if h not in CSV_COLUMNS]
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _header(row: list[str], line: int) -> dict[str, int]:
+    """Column name -> index; names are case-insensitive and may come in any order."""
+    names = [cell.strip().lower() for cell in row]
+    unknown = [n for n in names if n not in CSV_COLUMNS]
+    if unknown and all(_looks_numeric(n) for n in names):
+        raise DataError(f"line {line}: the first line must be the header x1,x2,y "
+                        "(and optionally split), not numbers")
     if unknown:
-        raise DataError(f"row 1: unknown column {unknown[0]!r}; the columns are x1, x2, y "
-                        "and optionally split")
-    missing = [c for c in CSV_COLUMNS[:3] if c not in header]
+        raise DataError(f"line {line}: unknown column {', '.join(map(repr, unknown))}; "
+                        "the columns are x1, x2, y and optionally split")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"line {line}: the column {', '.join(map(repr, repeated))} is named "
+                        "twice")
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
-        raise DataError(f"row 1: the header lacks the column {missing[0]!r}")
-    if len(set(header)) != len(header):
-        raise DataError("row 1: a column is named twice")
-    col = {name: header.index(name) for name in header}
-    train: tuple[list[list[float]], list[float], list[str]] = ([], [], [])
-    test: tuple[list[list[float]], list[float], list[str]] = ([], [], [])
-    for number, row in enumerate(rows[1:], start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise DataError(f"row {number} has {len(row)} values, the header has {len(header)}")
-        part = train
-        if "split" in col:
-            kind = row[col["split"]].strip().lower()
-            if kind not in ("train", "test"):
-                raise DataError(f"row {number}, column split: {kind!r} is not train or test")
-            part = train if kind == "train" else test
-        part[0].append([_number(row[col[c]].strip(), f"row {number}, column {c}")
-                        for c in ("x1", "x2")])
-        part[1].append(_number(row[col["y"]].strip(), f"row {number}, column y"))
-        part[2].append(f"row {number}, column y")
-    return _build(train[0], train[1], test[0] or None, test[1] or None, problem, max_classes,
-                  train[2], test[2])
+        raise DataError(f"line {line}: the header lacks the column "
+                        f"{', '.join(map(repr, missing))}")
+    return {name: i for i, name in enumerate(names)}
 
 
-def load_user_data(path: Any, problem: str | None = None, max_rows: int = 10_000) -> UserData:
-    """A .csv or .json file from disk (the CLI's --data)."""
-    import json
-    from pathlib import Path
+def _csv_row(row: list[str], line: int, columns: dict[str, int],
+             parts: dict[str, _Part]) -> None:
+    if len(row) != len(columns):
+        raise DataError(f"line {line} has {len(row)} values, the header has {len(columns)}")
+    part = parts["train"]
+    if "split" in columns:
+        kind = row[columns["split"]].strip()
+        if kind.lower() not in SPLITS:
+            raise DataError(f"line {line}, column split: {kind[:40]!r} is not train or test")
+        part = parts[kind.lower()]
+    part.x.append([_cell(row[columns[c]], f"line {line}, column {c}") for c in ("x1", "x2")])
+    part.y.append(_cell(row[columns["y"]], f"line {line}, column y"))
+    part.where.append(f"line {line}, column y")
 
-    p = Path(path)
-    text = p.read_text(encoding="utf-8-sig")
-    if p.suffix.lower() == ".csv":
-        return parse_csv(text, problem, max_rows)
+
+def parse_csv(text: str, problem: str | None = None, max_rows: int = MAX_ROWS,
+              max_classes: int = MAX_CLASSES) -> UserData:
+    """A header naming x1, x2, y and optionally split (train | test), in any order, then rows.
+
+    A byte-order mark, CRLF line ends, blank lines and spaces around values are fine.
+    """
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise DataError("the file is empty: it needs a header x1,x2,y and rows of numbers")
+    _count_rows(text, max_rows)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    columns: dict[str, int] | None = None
+    parts = {kind: _Part() for kind in SPLITS}
+    rows = 0
     try:
-        return parse_json(json.loads(text), problem, max_rows)
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if columns is None:
+                columns = _header(row, reader.line_num)
+                continue
+            rows += 1
+            if rows > max_rows:  # rows the quick count could not see
+                raise DataError(f"too many rows: over the limit of {max_rows}")
+            _csv_row(row, reader.line_num, columns, parts)
+    except csv.Error as exc:
+        raise DataError(f"line {reader.line_num}: not valid CSV ({exc})") from None
+    if not rows:
+        raise DataError("the file has a header but no rows of numbers")
+    return _build(parts["train"], parts["test"], problem, max_classes)
+
+
+def load_user_data(path: str | Path, problem: str | None = None,
+                   max_rows: int = MAX_ROWS, max_classes: int = MAX_CLASSES) -> UserData:
+    """A .csv or .json file from disk (the CLI's --data); OSError if it cannot be read."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{p} is not UTF-8 text") from None
+    if p.suffix.lower() == ".csv":
+        return parse_csv(text, problem, max_rows, max_classes)
+    try:
+        obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(f"{p} is not JSON (or name it .csv): {exc}") from None
+    return parse_json(obj, problem, max_rows, max_classes)
