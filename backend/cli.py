@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import runpy
 import sys
@@ -73,7 +74,7 @@ def train(args: argparse.Namespace) -> int:
         model.fit_epoch(x_train, data.y_train, batch)
         if epoch % every == 0 or epoch == args.epochs:
             metrics = _metrics(model, x_train, data.y_train, x_test, data.y_test)
-            if not all(map(_finite, metrics.values())):
+            if not all(map(math.isfinite, metrics.values())):
                 status = "diverged"
                 break
             if not args.json:
@@ -86,10 +87,6 @@ def train(args: argparse.Namespace) -> int:
     elif status == "diverged":
         print("diverged: the loss became NaN or infinite; try a smaller learning rate")
     return 0 if status == "trained" else 1
-
-
-def _finite(v: float) -> bool:
-    return v == v and abs(v) != float("inf")
 
 
 def _metrics(model: Any, x_train: Any, y_train: Any, x_test: Any, y_test: Any) -> dict[str, float]:

@@ -58,7 +58,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def watch(url: str, token: str, stop: asyncio.Event, w: Watcher) -> None:
-    async with websockets.connect(f"{url}?token={token}", max_size=1 << 24) as ws:
+    async with websockets.connect(url, max_size=1 << 24) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": token}))
         await ws.send(json.dumps({"type": "play"}))
         while not stop.is_set():
             try:

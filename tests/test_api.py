@@ -289,7 +289,7 @@ def test_share_is_a_snapshot_and_fork_continues_from_it(client: TestClient, exp:
     snapshot = client.get(f"/api/shares/{share_id}").json()
     exp.post("/train", {"epochs": 10, "wait": True})
     assert client.get(f"/api/shares/{share_id}").json() == snapshot
-    assert snapshot["model"]["epoch"] == 10
+    assert snapshot["epoch"] == 10
     r = client.post(f"/api/shares/{share_id}/fork")
     assert r.status_code == 201
     fork = Exp(client, r.json())
@@ -396,3 +396,12 @@ def test_running_experiments_per_client_address_are_limited(tmp_path: Any) -> No
         assert "per address" in exps[2].post("/train", {}).json()["error"]
         for e in exps[:2]:
             e.post("/pause")
+
+
+def test_changing_the_features_trains_on_the_new_ones(client: TestClient, exp: Exp) -> None:
+    r = client.patch(exp.url(), json={"features": ["x1", "x2", "x1_x2"]}, headers=exp.auth)
+    assert r.json()["weights_kept"] is False
+    r = exp.post("/step", {"epochs": 2})
+    assert r.status_code == 200 and r.json()["epoch"] == 2
+    assert len(exp.get("/weights").json()["layers"][0]["W"]) == 3
+    assert exp.get("/boundary?resolution=10").status_code == 200

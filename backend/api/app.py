@@ -53,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # leave the machine. The schema itself is at /openapi.json; docs/api.md describes it.
     app = FastAPI(title="Neural Playground", version=__version__, lifespan=lifespan,
                   description="Train small neural networks and watch them learn.",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None,
+                  default_response_class=errors.StrictJSONResponse)
     app.state.settings = settings
     app.state.service = Service(settings, store, backend)
     app.state.sockets = {}

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from backend import jsonsafe
 from backend.data import DataError
 from backend.engine import DeviceError
-from backend.experiments.experiment import ExperimentError
+from backend.experiments.experiment import Deleted, ExperimentError
 from backend.experiments.service import Busy, Forbidden, NotFound
 from backend.experiments.store import StoreError
 
@@ -29,17 +30,24 @@ def describe(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
     return line or "invalid request", details
 
 
+class StrictJSONResponse(JSONResponse):
+    """Every answer's JSON: a number that is not finite goes out as null (see jsonsafe)."""
+
+    def render(self, content: Any) -> bytes:
+        return jsonsafe.dumps(content).encode()
+
+
 def error(status: int, message: str, details: list[dict[str, Any]] | None = None,
           headers: dict[str, str] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"error": message}
     if details:
         body["details"] = details
-    return JSONResponse(body, status_code=status, headers=headers)
+    return StrictJSONResponse(body, status_code=status, headers=headers)
 
 
 STATUS: dict[type[Exception], int] = {
-    NotFound: 404, Forbidden: 403, ExperimentError: 422, DataError: 422, DeviceError: 503,
-    Busy: 429, StoreError: 507,
+    NotFound: 404, Deleted: 404, Forbidden: 403, ExperimentError: 422, DataError: 422,
+    DeviceError: 503, Busy: 429, StoreError: 507,
 }
 
 

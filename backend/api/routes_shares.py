@@ -6,34 +6,34 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
+from . import views
 from .deps import ServiceDep
-from .routes_experiments import points_view
+from .schemas import Created, PointsView, ShareView
 
 router = APIRouter(prefix="/api/shares", tags=["shares"])
 ShareId = Annotated[str, Path(max_length=64)]
 
 
-@router.get("/{share_id}")
+@router.get("/{share_id}", response_model=ShareView)
 def get(share_id: ShareId, service: ServiceDep) -> dict[str, Any]:
-    state = service.load_share(share_id)
-    return {"share_id": share_id, **state}
+    exp = service.shared(share_id)
+    return {**views.snapshot(exp), "share_id": share_id, "history": views.history(exp)}
 
 
-@router.post("/{share_id}/fork", status_code=201)
+@router.post("/{share_id}/fork", status_code=201, response_model=Created)
 async def fork(share_id: ShareId, service: ServiceDep) -> dict[str, Any]:
     exp, token = await service.fork(share_id)
-    return {"id": exp.id, "edit_token": token, "epoch": exp.epoch,
-            "config": exp.config.model_dump(mode="json")}
+    return {**views.experiment(exp, service), "edit_token": token}
 
 
-@router.get("/{share_id}/points")
+@router.get("/{share_id}/points", response_model=PointsView)
 def points(share_id: ShareId, service: ServiceDep) -> dict[str, Any]:
-    return points_view(service.shared(share_id))
+    return views.points(service.shared(share_id))
 
 
-@router.get("/{share_id}/frame")
+@router.get("/{share_id}/frame", responses={200: {
+    "content": {"application/octet-stream": {}},
+    "description": "the snapshot as one websocket frame (docs/protocol.md)"}})
 def frame(share_id: ShareId, service: ServiceDep) -> Response:
-    """The snapshot as one websocket frame (docs/protocol.md), to draw it as it was."""
-    exp = service.shared(share_id)
-    return Response(service.runner.frames.build(exp, 0),
-                    media_type="application/octet-stream")
+    """The snapshot as one websocket frame, to draw it exactly as it was."""
+    return Response(service.share_frame(share_id), media_type="application/octet-stream")

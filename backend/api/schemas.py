@@ -1,10 +1,16 @@
-"""Request and response bodies that are not the experiment config itself."""
+"""Request and answer bodies, and the websocket's commands (the same models: one parser).
+
+Every route names its answer here, so /openapi.json describes it; an experiment's view
+and a share's view are built from one base and cannot drift apart.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+# requests ----------------------------------------------------------------------------------
 
 
 class Body(BaseModel):
@@ -31,18 +37,72 @@ class WeightEdit(Body):
     value: float = Field(allow_inf_nan=False)
 
 
-class ExperimentView(BaseModel):
-    id: str
+# websocket commands: the REST bodies with a `type` ----------------------------------------
+
+
+class AuthCommand(Body):
+    type: Literal["auth"]
+    token: str = Field(max_length=200)
+
+
+class PlayCommand(Body):
+    type: Literal["play"]
+    epochs: int | None = Field(None, ge=1, description="how many; none: until paused")
+
+
+class PauseCommand(Body):
+    type: Literal["pause"]
+
+
+class StepCommand(StepRequest):
+    type: Literal["step"]
+
+
+class ResetCommand(Body):
+    type: Literal["reset"]
+
+
+class UpdateCommand(Body):
+    type: Literal["update"]
+    config: dict[str, Any] = Field(description="the config fields to change, as in PATCH")
+
+
+class SetWeightCommand(WeightEdit):
+    type: Literal["set_weight"]
+
+
+class PingCommand(Body):
+    type: Literal["ping"]
+
+
+Command = Annotated[AuthCommand | PlayCommand | PauseCommand | StepCommand | ResetCommand
+                    | UpdateCommand | SetWeightCommand | PingCommand,
+                    Field(discriminator="type")]
+COMMAND = TypeAdapter(Command)
+COMMAND_TYPES = ("auth", "play", "pause", "step", "reset", "update", "set_weight", "ping")
+
+# answers -----------------------------------------------------------------------------------
+
+Metrics = dict[str, float | None]
+
+
+class Snapshot(BaseModel):
+    """What an experiment and a share both show."""
+
     config: dict[str, Any]
-    status: str
+    status: str = Field(description="paused | running | diverged")
     message: str
     epoch: int
-    metrics: dict[str, float | None]
-    learning_rate: float
-    revision: int
-    running: bool
+    metrics: Metrics
+    learning_rate: float | None
     n_classes: int
     extent: float
+
+
+class ExperimentView(Snapshot):
+    id: str
+    revision: int
+    running: bool
 
 
 class Created(ExperimentView):
@@ -51,3 +111,107 @@ class Created(ExperimentView):
 
 class PatchResult(ExperimentView):
     weights_kept: bool
+
+
+class HistoryView(BaseModel):
+    epoch: int
+    stride: int
+    rows: list[Metrics]
+
+
+class ShareView(Snapshot):
+    share_id: str
+    history: HistoryView
+
+
+class ShareCreated(BaseModel):
+    share_id: str
+    url: str
+
+
+class PredictView(BaseModel):
+    outputs: list[list[float | None]]
+    probabilities: list[list[float | None]] | None = None
+    classes: list[int] | None = None
+
+
+class BoundaryView(BaseModel):
+    resolution: int
+    extent: float
+    epoch: int
+    order: str
+    output: list[list[list[float | None]]] = Field(description="(outputs, res, res)")
+    layers: list[list[list[list[float | None]]]] | None = Field(
+        None, description="each hidden layer: (units, res, res)")
+
+
+class PointsView(BaseModel):
+    x_train: list[list[float]]
+    y_train: list[float]
+    x_test: list[list[float]]
+    y_test: list[float]
+    n_classes: int
+    extent: float
+
+
+class LayerWeights(BaseModel):
+    layer: int
+    W: list[list[float | None]]
+    b: list[float | None] | None
+
+
+class WeightsView(BaseModel):
+    epoch: int
+    layers: list[LayerWeights]
+    metrics: Metrics | None = None
+
+
+class GradientParam(BaseModel):
+    relative_difference: float | None
+    checked: int
+    size: int
+
+
+class GradientLayer(BaseModel):
+    index: int
+    layer: str
+    params: dict[str, GradientParam]
+    relative_difference: float | None
+    verdict: str
+
+
+class GradientReport(BaseModel):
+    epsilon: float
+    relative_difference: float | None
+    verdict: str
+    layers: list[GradientLayer]
+
+
+class SummaryLayer(BaseModel):
+    index: int
+    kind: str
+    name: str
+    output_shape: list[int | None]
+    trainable_params: int
+    non_trainable_params: int
+
+
+class SummaryView(BaseModel):
+    layers: list[SummaryLayer]
+    trainable_params: int
+    non_trainable_params: int
+    total_params: int
+
+
+class LessonPreset(BaseModel):
+    label: str
+    config: dict[str, Any]
+    epochs: int
+
+
+class LessonView(BaseModel):
+    id: str
+    title: str
+    text: str
+    presets: list[LessonPreset]
+

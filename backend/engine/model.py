@@ -8,6 +8,7 @@ shuffle every epoch; the same spec and seed give the same weights and curve on t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -210,6 +211,54 @@ class Model:
         return {"layers": rows, "trainable_params": trainable, "non_trainable_params": frozen,
                 "total_params": trainable + frozen}
 
+    # state: snapshot, restore, carry -------------------------------------------------------
+    def state_arrays(self) -> list[Array]:
+        """Everything training changes in place: each layer's arrays, then the optimizer's."""
+        arrays = [a for layer in self.layers for a in layer.arrays().values()]
+        return arrays + [s for slots in self.optimizer.state for s in slots]
+
+    def snapshot(self) -> ModelState:
+        return ModelState([a.copy() for a in self.state_arrays()], self.optimizer.t,
+                          self.epoch, (self.shuffle_rng.bit_generator.state,
+                                       self.dropout_rng.bit_generator.state))
+
+    def restore(self, state: ModelState) -> None:
+        """Back to a snapshot of this model (or of one with the same spec)."""
+        for current, saved in zip(self.state_arrays(), state.arrays, strict=True):
+            current[...] = saved
+        self.optimizer.t, self.epoch = state.t, state.epoch
+        self.shuffle_rng.bit_generator.state = state.rng[0]
+        self.dropout_rng.bit_generator.state = state.rng[1]
+
+    def copy(self) -> Model:
+        """An independent model in the same state: changes to one never reach the other."""
+        twin = Model(self.spec, self.backend)
+        twin.restore(self.snapshot())
+        return twin
+
+    def carry_from(self, old: Model, optimizer: bool) -> None:
+        """Take the weights and batch-norm statistics of `old`, a model of the same structure
+        (layers and units; activations, dropout and hyperparameters may differ), its epoch
+        and random streams, and its optimizer's state when `optimizer` (same optimizer)."""
+        kinds = (Dense, BatchNorm)
+        mine = [layer for layer in self.layers if isinstance(layer, kinds)]
+        theirs = [layer for layer in old.layers if isinstance(layer, kinds)]
+        if [(type(a), {n: x.shape for n, x in a.arrays().items()}) for a in mine] != \
+                [(type(b), {n: x.shape for n, x in b.arrays().items()}) for b in theirs]:
+            raise ValueError("the two models differ in structure; weights cannot be carried")
+        for a, b in zip(mine, theirs, strict=True):
+            for name, arr in a.arrays().items():
+                arr[...] = getattr(b, name)
+        if optimizer:
+            self.optimizer.t = old.optimizer.t
+            for mine_slots, old_slots in zip(self.optimizer.state, old.optimizer.state,
+                                             strict=True):
+                for current, saved in zip(mine_slots, old_slots, strict=True):
+                    current[...] = saved
+        self.epoch = old.epoch
+        self.shuffle_rng.bit_generator.state = old.shuffle_rng.bit_generator.state
+        self.dropout_rng.bit_generator.state = old.dropout_rng.bit_generator.state
+
     # serialization -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Spec, weights, optimizer state and random state as plain data (bit-exact)."""
@@ -230,25 +279,67 @@ class Model:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], backend: Backend | None = None) -> Model:
+        """A model from to_dict's output. The spec is trusted: a file from outside goes
+        through load_dict on a model built from a checked spec instead."""
         model = cls(ModelSpec.from_dict(data["spec"]), backend)
-        xp = model.xp
-        if len(data["layers"]) != len(model.layers):
-            raise ValueError("the saved layers do not match the spec")
-        for layer, saved in zip(model.layers, data["layers"], strict=True):
-            if saved["kind"] != layer.kind:
-                raise ValueError(f"saved layer {saved['kind']!r} where {layer.kind!r} belongs")
-            for name, current in layer.arrays().items():
-                value = decode_array(saved["arrays"][name])
-                if value.shape != current.shape:
-                    raise ValueError(f"{layer.kind}.{name}: shape {value.shape} where "
-                                     f"{current.shape} belongs")
-                current[...] = xp.asarray(value, dtype=model.dtype)
-        opt = data["optimizer"]
-        model.optimizer.t = int(opt["t"])
-        for slots, saved in zip(model.optimizer.state, opt["state"], strict=True):
-            for current, value in zip(slots, saved, strict=True):
-                current[...] = xp.asarray(decode_array(value), dtype=model.dtype)
-        model.shuffle_rng.bit_generator.state = data["rng"]["shuffle"]
-        model.dropout_rng.bit_generator.state = data["rng"]["dropout"]
-        model.epoch = int(data["epoch"])
+        model.load_dict(data)
         return model
+
+    def load_dict(self, data: Any) -> None:
+        """Take the state saved by to_dict into this model, whose spec it must have. Every
+        part is checked (shapes before values are read) before anything is copied, so a bad
+        file raises ValueError and leaves the model as it was."""
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise ValueError(message)
+
+        need(isinstance(data, dict), "the model must be an object")
+        need(data.get("spec") == self.spec.to_dict(), "the saved model does not match its config")
+        layers, opt, rng = data.get("layers"), data.get("optimizer"), data.get("rng")
+        need(isinstance(layers, list) and len(layers) == len(self.layers),
+             "the saved layers do not match the spec")
+        arrays: list[np.ndarray] = []
+        for layer, saved in zip(self.layers, layers, strict=True):
+            need(isinstance(saved, dict) and saved.get("kind") == layer.kind,
+                 f"a saved layer is not the {layer.kind!r} layer the spec puts there")
+            saved_arrays = saved.get("arrays")
+            need(isinstance(saved_arrays, dict), f"{layer.kind}: no arrays")
+            for name, current in layer.arrays().items():
+                arrays.append(decode_array(saved_arrays.get(name), current.shape,
+                                           f"{layer.kind}.{name}"))
+        need(isinstance(opt, dict) and opt.get("name") == self.optimizer.name,
+             f"the saved optimizer is not {self.optimizer.name!r}")
+        t, epoch = opt.get("t"), data.get("epoch")
+        for value, what in ((t, "optimizer.t"), (epoch, "epoch")):
+            need(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53,
+                 f"{what} must be a whole number >= 0")
+        slots = opt.get("state")
+        need(isinstance(slots, list) and len(slots) == len(self.optimizer.state),
+             "the saved optimizer state does not match the model")
+        for current_slots, saved_slots in zip(self.optimizer.state, slots, strict=True):
+            need(isinstance(saved_slots, list) and len(saved_slots) == len(current_slots),
+                 "the saved optimizer state does not match the model")
+            for current, saved in zip(current_slots, saved_slots, strict=True):
+                arrays.append(decode_array(saved, current.shape, "optimizer state"))
+        need(isinstance(rng, dict), "the model has no random state ('rng')")
+        states = []
+        for name in ("shuffle", "dropout"):
+            probe = np.random.default_rng()
+            try:
+                probe.bit_generator.state = rng.get(name)
+            except (TypeError, ValueError, KeyError, OverflowError):
+                raise ValueError(f"rng.{name} is not a random generator's state") from None
+            states.append(probe.bit_generator.state)
+        self.restore(ModelState([self.xp.asarray(a, dtype=self.dtype) for a in arrays], t,
+                                epoch, (states[0], states[1])))
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A copy of what training changes: arrays (see Model.state_arrays), the optimizer's
+    step count, the epoch and both random streams. Restoring it is exact."""
+
+    arrays: list[Array]
+    t: int
+    epoch: int
+    rng: tuple[dict[str, Any], dict[str, Any]]

@@ -13,13 +13,19 @@ def encode_array(a: np.ndarray) -> dict[str, Any]:
     return {"dtype": str(a.dtype), "shape": list(a.shape), "data": a.ravel().tolist()}
 
 
-def decode_array(data: dict[str, Any]) -> np.ndarray:
-    if data.get("dtype") not in _DTYPES:
-        raise ValueError(f"array dtype must be one of {', '.join(_DTYPES)}")
-    a = np.asarray(data["data"], dtype=data["dtype"])
-    shape = tuple(int(s) for s in data["shape"])
-    if a.size != int(np.prod(shape)):
-        raise ValueError(f"array of {a.size} values cannot have shape {shape}")
-    if not np.isfinite(a).all():
-        raise ValueError("array holds NaN or infinite values")
+def decode_array(data: Any, shape: tuple[int, ...], what: str = "array") -> np.ndarray:
+    """An encoded array of the given shape; its size is checked before its values are read,
+    so a file cannot make us allocate more than the model it claims to fit."""
+    if not isinstance(data, dict) or data.get("dtype") not in _DTYPES:
+        raise ValueError(f"{what}: an array with dtype one of {', '.join(_DTYPES)}")
+    values = data.get("data")
+    if data.get("shape") != list(shape) or not isinstance(values, list) or \
+            len(values) != int(np.prod(shape)):
+        raise ValueError(f"{what}: shape {data.get('shape')} where {list(shape)} belongs")
+    try:
+        a = np.asarray(values, dtype=data["dtype"])
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what}: every value must be a number") from None
+    if a.ndim != 1 or not np.isfinite(a).all():
+        raise ValueError(f"{what}: values must be finite numbers")
     return a.reshape(shape)

@@ -1,8 +1,9 @@
 """An experiment: its config, data, model, curve and status, safe to use from two threads.
 
-Training runs in a worker thread, epoch by epoch, under the experiment's lock; every
-other change (config, weights, reset) takes the same lock, so nobody sees a half-trained
-epoch or a half-changed model.
+Training runs in a worker thread, mini-batch by mini-batch, under the experiment's lock.
+Every change made by a person (config, weights, reset, step) is built aside, saved, and
+only then swapped in, under the same lock: it is applied whole or not at all, in memory
+and on disk, and nobody sees a half-changed experiment.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from backend.data import UserData, apply_features
 from backend.engine import Backend, Model, get_backend
-from backend.engine.layers import BatchNorm, Dense
+from backend.engine.model import ModelState
 
 from .config import ExperimentConfig
 from .dataset import ExperimentData, build_data
@@ -25,9 +26,17 @@ from .history import History
 
 STATUSES = ("paused", "running", "diverged")
 EXTENT = 6.0  # the plane shown: [-6, 6]^2, as in the TensorFlow Playground
+MAX_WEIGHT = 1e6
+
+Persist = Callable[["Experiment"], None]  # saves the experiment as it is now, or raises
+
 
 class ExperimentError(ValueError):
     """A request the experiment cannot carry out; the message says why."""
+
+
+class Deleted(LookupError):
+    """The experiment was deleted while the request was under way."""
 
 
 def _structure(config: ExperimentConfig) -> tuple[Any, ...]:
@@ -38,34 +47,44 @@ def _structure(config: ExperimentConfig) -> tuple[Any, ...]:
             config.dataset.classes, config.dataset.id)
 
 
+def _evaluate(model: Model, data: ExperimentData, x_train: np.ndarray,
+              x_test: np.ndarray) -> dict[str, float]:
+    out: dict[str, float] = {"epoch": model.epoch}
+    for part, x, y in (("train", x_train, data.y_train), ("test", x_test, data.y_test)):
+        if len(y):
+            for key, value in model.evaluate(x, y).items():
+                out[f"{part}_{key}"] = value
+    out["learning_rate"] = model.learning_rate
+    return out
+
+
 class Experiment:
+    # What a change may replace; a failed change puts the old values back.
+    PARTS = ("config", "upload", "data", "x_train", "x_test", "model", "history", "metrics",
+             "status", "message", "revision", "updated", "_steps")
+
     def __init__(self, id: str, config: ExperimentConfig, upload: UserData | None = None,
                  backend: Backend | None = None) -> None:
         self.id = id
-        self.config = config
-        self.upload = upload
+        self.token_hash = ""  # set by the service; saved with the experiment
         self.backend = backend or get_backend("cpu")
         self.lock = threading.RLock()
+        self.closed = threading.Event()  # set when deleted: all work on it stops
+        self.config = config
+        self.upload = upload
+        self.data: ExperimentData = build_data(config, upload)
+        self.x_train, self.x_test = self.data.features(config.features)
+        self.model = Model(config.to_spec(self.data.n_classes), self.backend)
         self.status = "paused"
         self.message = ""
         self.revision = 0  # bumped by every change of config or weights made by a person
         self.created = self.updated = time.time()
         self.history = History()
         self.metrics: dict[str, float] = {}
-        self._load_data()
-        self.model = Model(config.to_spec(self.data.n_classes), self.backend)
-        self._good: list[np.ndarray] = []
+        self._good: ModelState | None = None  # the model at the start of the current epoch
         self._steps: Iterator[int] | None = None  # the epoch in progress, batch by batch
         self._grid_cache: dict[int, tuple[Any, np.ndarray]] = {}
         self.record()
-
-    # data -------------------------------------------------------------------------------
-    def _load_data(self) -> None:
-        self.data: ExperimentData = build_data(self.config, self.upload)
-        self.x_train, self.x_test = self.data.features(self.config.features)
-
-    def features(self, points: np.ndarray) -> np.ndarray:
-        return apply_features(self.config.features, points)
 
     # training ---------------------------------------------------------------------------
     @property
@@ -73,32 +92,25 @@ class Experiment:
         return self.model.epoch
 
     def evaluate(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for part, x, y in (("train", self.x_train, self.data.y_train),
-                           ("test", self.x_test, self.data.y_test)):
-            if len(y):
-                for key, value in self.model.evaluate(x, y).items():
-                    out[f"{part}_{key}"] = value
-        return out
+        return _evaluate(self.model, self.data, self.x_train, self.x_test)
 
     def record(self) -> dict[str, float]:
-        self.metrics = {"epoch": self.epoch, **self.evaluate(),
-                        "learning_rate": self.model.learning_rate}
+        self.metrics = self.evaluate()
         self.history.add(self.metrics)
         return self.metrics
 
     def train_epochs(self, n: int, deadline: float | None = None,
                      stop: threading.Event | None = None) -> int:
         """Train n more epochs, mini-batch by mini-batch, stopping early between two batches
-        at the deadline or the stop event (the epoch in progress goes on next time); returns
-        the epochs completed. A loss that turns NaN or infinite restores the weights of the
-        last good epoch and sets 'diverged'."""
+        at the deadline, the stop event or a delete (the epoch in progress goes on next
+        time); returns the epochs completed. A loss that turns NaN or infinite restores the
+        model of the last good epoch and sets 'diverged'."""
         done = 0
         with np.errstate(all="ignore"):
-            while done < n:
+            while done < n and not self.closed.is_set():
                 with self.lock:
                     if self._steps is None:
-                        self._good = [np.array(a) for a in self._state_arrays()]
+                        self._good = self.model.snapshot()
                         self._steps = self.model.epoch_steps(self.x_train, self.data.y_train,
                                                              self.config.batch_size)
                     if next(self._steps, None) is None:  # the epoch is complete
@@ -114,77 +126,119 @@ class Experiment:
                     break
         return done
 
-    def _state_arrays(self) -> list[Any]:
-        arrays = [a for layer in self.model.layers for a in layer.arrays().values()]
-        return arrays + [s for slots in self.model.optimizer.state for s in slots]
-
     def _diverge(self) -> None:
-        for current, good in zip(self._state_arrays(), self._good, strict=True):
-            current[...] = self.model.xp.asarray(good)
-        self.model.epoch -= 1
-        self.history.rows = [r for r in self.history.rows if r["epoch"] <= self.model.epoch]
-        self.metrics = {"epoch": self.epoch, **self.evaluate(),
-                        "learning_rate": self.model.learning_rate}
+        assert self._good is not None
+        self.model.restore(self._good)
+        self.history.rows = [r for r in self.history.rows if r["epoch"] <= self.epoch]
+        self.metrics = self.evaluate()
         self.status = "diverged"
         self.message = (f"the loss became NaN or infinite at epoch {self.epoch + 1}; the "
                         "weights are those of the last good epoch. Try a smaller learning "
                         "rate, another initialization or batch norm, then reset")
 
-    # changes ----------------------------------------------------------------------------
-    def reset(self) -> None:
+    def step(self, epochs: int, persist: Persist | None = None) -> int:
+        """Train `epochs` now (not in the background), then save; if the save fails, the
+        experiment goes back to where it was. Returns the epochs done."""
         with self.lock:
-            self.model = Model(self.config.to_spec(self.data.n_classes), self.backend)
+            before = self._take()
+            model, history = self.model, self.history
+            self.model, self.history = model.copy(), history.copy()
             self._steps = None
-            self.history = History()
-            self.status, self.message = "paused", ""
+        try:
+            done = self.train_epochs(epochs)
+            if self.closed.is_set():
+                raise Deleted(f"experiment {self.id!r} was deleted")
+            with self.lock:
+                if persist is not None:
+                    persist(self)
+        except BaseException:
+            with self.lock:
+                self._put(before)
+            raise
+        return done
+
+    # changes ----------------------------------------------------------------------------
+    def _take(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.PARTS}
+
+    def _put(self, parts: dict[str, Any]) -> None:
+        for name, value in parts.items():
+            setattr(self, name, value)
+
+    def _commit(self, persist: Persist | None, **parts: Any) -> None:
+        """Swap in new parts (built aside: nothing shared with the old ones is changed),
+        save, and swap the old ones back if the save fails."""
+        with self.lock:
+            if self.closed.is_set():
+                raise Deleted(f"experiment {self.id!r} was deleted")
+            before = self._take()
+            self._put(parts)
             self.revision += 1
-            self.record()
             self.updated = time.time()
+            self._steps = None
+            try:
+                if persist is not None:
+                    persist(self)
+            except BaseException:
+                self._put(before)
+                raise
 
-    def apply_config(self, config: ExperimentConfig, upload: UserData | None = None) -> bool:
+    def reset(self, persist: Persist | None = None) -> None:
+        model = Model(self.config.to_spec(self.data.n_classes), self.backend)
+        with self.lock:
+            history = History()
+            metrics = _evaluate(model, self.data, self.x_train, self.x_test)
+            history.add(metrics)
+            self._commit(persist, model=model, history=history, metrics=metrics,
+                         status="paused", message="")
+
+    def apply_config(self, config: ExperimentConfig, upload: UserData | None,
+                     persist: Persist | None = None) -> bool:
         """Switch to a new (validated) config; returns whether the weights were kept.
-
-        Everything is built before anything is swapped, so a failure changes nothing."""
-        old = self.config
+        The data, its feature matrices and the model are all rebuilt from the new config,
+        so they can never disagree with it."""
+        with self.lock:
+            old, old_data, old_upload = self.config, self.data, self.upload
         keep = _structure(config) == _structure(old)
-        data_changed = config.dataset != old.dataset or config.problem != old.problem
-        new = Experiment.__new__(Experiment)
-        new.config, new.upload = config, upload if upload is not None else self.upload
-        if data_changed:
-            new._load_data()
-        else:
-            new.data, new.x_train, new.x_test = self.data, self.x_train, self.x_test
-        model = Model(config.to_spec(new.data.n_classes), self.backend)
+        same_data = (config.dataset == old.dataset and config.problem == old.problem
+                     and upload is old_upload)
+        data = old_data if same_data else build_data(config, upload)
+        x_train, x_test = data.features(config.features)
+        model = Model(config.to_spec(data.n_classes), self.backend)
         with self.lock:
             if keep:
-                _copy_weights(self.model, model, same_optimizer=(
-                    config.optimizer.name == old.optimizer.name))
-            self.config, self.upload, self.model = config, new.upload, model
-            self._steps = None
-            self.data, self.x_train, self.x_test = new.data, new.x_train, new.x_test
-            if not keep:
-                self.history = History()
-            if self.status == "diverged" and keep:
-                self.message = "the config changed; press play to try again"
-            self.status = "paused" if self.status == "diverged" else self.status
-            self.revision += 1
-            self.record()
-            self.updated = time.time()
+                model.carry_from(self.model, optimizer=config.optimizer.name ==
+                                 self.config.optimizer.name)
+                history = self.history.copy()
+            else:
+                history = History()
+            metrics = _evaluate(model, data, x_train, x_test)
+            history.add(metrics)
+            status, message = self.status, self.message
+            if status == "diverged":
+                status = "paused"
+                message = "the config changed; press play to try again" if keep else ""
+            self._commit(persist, config=config, upload=upload, data=data, x_train=x_train,
+                         x_test=x_test, model=model, history=history, metrics=metrics,
+                         status=status, message=message)
         return keep
 
-    def set_weight(self, layer: int, source: int | None, target: int, value: float) -> None:
+    def set_weight(self, layer: int, source: int | None, target: int, value: float,
+                   persist: Persist | None = None) -> None:
         """Set W[layer][source, target], or the bias b[layer][target] when source is None.
         Layers count the dense layers from 0 (the first hidden layer) to the output."""
-        if not math.isfinite(value) or abs(value) > 1e6:
-            raise ExperimentError("a weight must be a finite number with |value| <= 1e6")
-        dense = self.model.dense_layers
-        if not 0 <= layer < len(dense):
-            raise ExperimentError(f"layer must be 0..{len(dense) - 1}")
-        d = dense[layer]
-        n_in, n_out = d.W.shape
-        if not 0 <= target < n_out:
-            raise ExperimentError(f"layer {layer} has units 0..{n_out - 1}")
+        if not math.isfinite(value) or abs(value) > MAX_WEIGHT:
+            raise ExperimentError(f"a weight must be a finite number with |value| <= "
+                                  f"{MAX_WEIGHT:g}")
         with self.lock:
+            model = self.model.copy()
+            dense = model.dense_layers
+            if not 0 <= layer < len(dense):
+                raise ExperimentError(f"layer must be 0..{len(dense) - 1}")
+            d = dense[layer]
+            n_in, n_out = d.W.shape
+            if not 0 <= target < n_out:
+                raise ExperimentError(f"layer {layer} has units 0..{n_out - 1}")
             if source is None:
                 if d.b is None:
                     raise ExperimentError(f"layer {layer} has no bias (batch norm's beta)")
@@ -193,15 +247,20 @@ class Experiment:
                 if not 0 <= source < n_in:
                     raise ExperimentError(f"layer {layer} has inputs 0..{n_in - 1}")
                 d.W[source, target] = value
-            self.revision += 1
-            self.record()
-            self.updated = time.time()
+            history = self.history.copy()
+            metrics = _evaluate(model, self.data, self.x_train, self.x_test)
+            history.add(metrics)
+            self._commit(persist, model=model, history=history, metrics=metrics)
 
     # views ------------------------------------------------------------------------------
+    def features(self, points: np.ndarray) -> np.ndarray:
+        return apply_features(self.config.features, points)
+
     def predict(self, points: np.ndarray) -> dict[str, Any]:
         with self.lock:
-            a = self.model.predict(self.features(points))
-        head, xp = self.model.head, self.model.xp
+            model, x = self.model, self.features(points)
+            a = model.predict(x)
+        head, xp = model.head, model.xp
         out: dict[str, Any] = {"outputs": self.backend.to_numpy(a).tolist()}
         if head.problem == "classification":
             out["probabilities"] = self.backend.to_numpy(head.probabilities(xp, a)).tolist()
@@ -212,9 +271,9 @@ class Experiment:
         """Half-width of the square shown: 6, or wide enough for uploaded points."""
         if self.upload is None:
             return EXTENT
-        biggest = max(float(np.abs(self.data.x_train).max(initial=0)),
-                      float(np.abs(self.data.x_test).max(initial=0)) if len(self.data.x_test)
-                      else 0.0)
+        data = self.data
+        biggest = max(float(np.abs(data.x_train).max(initial=0)),
+                      float(np.abs(data.x_test).max(initial=0)) if len(data.x_test) else 0.0)
         return max(EXTENT, math.ceil(biggest * 1.1))
 
     def grid_points(self, resolution: int) -> np.ndarray:
@@ -227,12 +286,13 @@ class Experiment:
 
     def grid_features(self, resolution: int) -> np.ndarray:
         """The input features at the grid's points, cached: frames ask for them often."""
-        key = (tuple(self.config.features), resolution, self.extent())
-        cached = self._grid_cache.get(resolution)
-        if cached is None or cached[0] != key:
-            cached = (key, self.features(self.grid_points(resolution)))
-            self._grid_cache[resolution] = cached
-        return cached[1]
+        with self.lock:
+            key = (tuple(self.config.features), resolution, self.extent())
+            cached = self._grid_cache.get(resolution)
+            if cached is None or cached[0] != key:
+                cached = (key, self.features(self.grid_points(resolution)))
+                self._grid_cache[resolution] = cached
+            return cached[1]
 
     def unit_grids(self, resolution: int) -> list[np.ndarray]:
         """Every hidden unit's and the output's value over the grid: (units, res, res) each."""
@@ -251,25 +311,6 @@ class Experiment:
                      "b": None if d.b is None else self.backend.to_numpy(d.b).tolist()}
                     for i, d in enumerate(self.model.dense_layers)]
 
-    def summary(self) -> dict[str, Any]:
-        return {"status": self.status, "message": self.message, "epoch": self.epoch,
-                "metrics": self.metrics, "learning_rate": self.model.learning_rate}
-
-
-def _copy_weights(old: Model, new: Model, same_optimizer: bool) -> None:
-    """Carry weights (and batch-norm statistics, and the optimizer's state when it is the
-    same optimizer) from old to new; the structure is the same, so shapes match."""
-    kinds = (Dense, BatchNorm)
-    pairs = zip([layer for layer in old.layers if isinstance(layer, kinds)],
-                [layer for layer in new.layers if isinstance(layer, kinds)], strict=True)
-    for a, b in pairs:
-        for name, arr in b.arrays().items():
-            arr[...] = getattr(a, name)
-    if same_optimizer:
-        new.optimizer.t = old.optimizer.t
-        for slots_old, slots_new in zip(old.optimizer.state, new.optimizer.state, strict=True):
-            for so, sn in zip(slots_old, slots_new, strict=True):
-                sn[...] = so
-    new.epoch = old.epoch
-    for rng_name in ("shuffle_rng", "dropout_rng"):
-        getattr(new, rng_name).bit_generator.state = getattr(old, rng_name).bit_generator.state
+    def public_metrics(self) -> dict[str, float | None]:
+        """The latest metrics for JSON: a value that is not finite becomes null."""
+        return {k: (v if math.isfinite(v) else None) for k, v in self.metrics.items()}

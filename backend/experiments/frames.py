@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from backend import jsonsafe
+
 from .experiment import Experiment
 
 
@@ -47,13 +49,12 @@ class FrameWriter:
         self.add(name, q.reshape(grids.shape), low=low.tolist(), high=high.tolist())
 
     def encode(self, header: dict[str, Any]) -> bytes:
-        head = _pad4(json.dumps({**header, "grids": self.grids},
-                                separators=(",", ":")).encode(), b" ")
+        head = _pad4(jsonsafe.dumps({**header, "grids": self.grids}).encode(), b" ")
         return struct.pack("<I", len(head)) + head + b"".join(self.blobs)
 
 
 def build_frame(exp: Experiment, version: int, resolution: int,
-                neuron_resolution: int, grad_norms: bool = True) -> bytes:
+                neuron_resolution: int) -> bytes:
     """Everything a viewer draws, for the experiment as it is now."""
     with exp.lock:
         output_grids = exp.unit_grids(resolution)
@@ -65,10 +66,10 @@ def build_frame(exp: Experiment, version: int, resolution: int,
         header = {
             "type": "frame", "version": version, "revision": exp.revision, "id": exp.id,
             "time": time.time(), "status": exp.status, "message": exp.message,
-            "epoch": exp.epoch, "metrics": _finite(exp.metrics),
+            "epoch": exp.epoch, "metrics": exp.public_metrics(),
             "learning_rate": exp.model.learning_rate, "extent": exp.extent(),
             "weights": weights,
-            "grad_norms": exp.model.grad_norms() if grad_norms else [],
+            "grad_norms": exp.model.grad_norms(),
         }
     w = FrameWriter()
     w.add("output", np.ascontiguousarray(output_grids[-1], dtype=np.float16))
@@ -76,10 +77,6 @@ def build_frame(exp: Experiment, version: int, resolution: int,
     for i, g in enumerate(neuron_grids[:-1]):
         w.add_quantized(f"layer{i + 1}", g)
     return w.encode(header)
-
-
-def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
-    return {k: (v if np.isfinite(v) else None) for k, v in metrics.items()}
 
 
 def decode_frame(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

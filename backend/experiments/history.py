@@ -18,12 +18,22 @@ class History:
         self.rows: list[dict[str, float]] = []
 
     def add(self, row: dict[str, float]) -> None:
+        """A row for a new epoch; a row for the last one's epoch (after a change that kept
+        the weights) replaces it, so the curve never goes back in time."""
+        if self.rows and self.rows[-1]["epoch"] == row["epoch"]:
+            self.rows[-1] = row
+            return
         if self.rows and int(row["epoch"]) % self.stride:
             return
         self.rows.append(row)
         if len(self.rows) > self.capacity:
             self.rows = self.rows[::2]
             self.stride *= 2
+
+    def copy(self) -> History:
+        twin = History(self.capacity)
+        twin.stride, twin.rows = self.stride, list(self.rows)
+        return twin
 
     @property
     def last(self) -> dict[str, float] | None:
@@ -34,7 +44,8 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
+        """From to_dict's output, checked by the export's schema (state.HistoryFile)."""
         h = cls()
         h.stride = int(data.get("stride", 1))
-        h.rows = list(data.get("rows", []))
+        h.rows = [dict(r) for r in data.get("rows", [])]
         return h

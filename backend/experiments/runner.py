@@ -76,7 +76,15 @@ class Runner:
         return self.watches.setdefault(exp_id, Watch())
 
     def changed(self, exp: Experiment) -> None:
-        self.watch(exp.id).bump()
+        if not exp.closed.is_set():
+            self.watch(exp.id).bump()
+
+    def forget(self, exp_id: str) -> None:
+        """After a delete: drop its frames, and wake its viewers so they see it is gone."""
+        self.frames.forget(exp_id)
+        watch = self.watches.pop(exp_id, None)
+        if watch is not None:
+            watch.bump()
 
     def running(self, exp_id: str) -> bool:
         return exp_id in self.runs

@@ -1,25 +1,29 @@
-"""The domain's face for the API: experiments by id, their tokens, storage and training.
+"""The domain's one door: experiments by id, their tokens, storage, training and frames.
 
-Routes stay thin: they parse the request, call one method here and shape the answer.
+Routes and the websocket call only this: they parse the request, call one method here
+and shape the answer. One experiment is one object here, however requests interleave:
+loads from the store go through one lock, and a delete closes the object for everybody
+still holding it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import threading
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
 
-from backend.data import DataError, UserData
+from backend.data import DataError, UserData, parse_json
 from backend.engine import Backend, gradient_check
 from backend.settings import Settings
 
 from .config import ExperimentConfig, parse_config
-from .experiment import Experiment, ExperimentError
-from .runner import Runner
-from .state import from_state, to_state
+from .experiment import Deleted, Experiment, ExperimentError
+from .runner import Runner, Watch
+from .state import check_state, from_state, to_state
 from .store import Store
 from .tokens import hash_token, new_id, new_short_id, new_token, token_matches
 
@@ -54,7 +58,7 @@ class Service:
         self.backend = backend
         self.limits = settings.limits
         self.experiments: dict[str, Experiment] = {}
-        self.token_hashes: dict[str, str] = {}
+        self._loading = threading.Lock()  # one load (or delete) at a time: one object per id
         self.share_views: dict[str, Experiment] = {}
         self.runner = Runner(self.save, settings.save_interval, settings.idle_stop,
                              settings.max_running, settings.max_running_per_client,
@@ -69,19 +73,26 @@ class Service:
         exp = self.experiments.get(exp_id)
         if exp is not None:
             return exp
-        loaded = self.store.load_experiment(exp_id) if len(exp_id) <= 64 else None
-        if loaded is None:
-            raise NotFound(f"no experiment {exp_id!r}")
-        token_hash, state = loaded
-        exp = from_state(exp_id, state, self._upload_of(state["config"]), self.backend,
-                         self.limits)
-        self.experiments[exp_id] = exp
-        self.token_hashes[exp_id] = token_hash
-        return exp
+        with self._loading:
+            exp = self.experiments.get(exp_id)
+            if exp is not None:  # another request loaded it meanwhile
+                return exp
+            loaded = self.store.load_experiment(exp_id) if len(exp_id) <= 64 else None
+            if loaded is None:
+                raise NotFound(f"no experiment {exp_id!r}")
+            token_hash, state = loaded
+            exp = from_state(exp_id, state, self._upload_of(state["config"]), self.backend,
+                             self.limits)
+            exp.token_hash = token_hash
+            self.experiments[exp_id] = exp
+            return exp
+
+    def can_edit(self, exp: Experiment, token: str | None) -> bool:
+        return token_matches(token, exp.token_hash)
 
     def authorize(self, exp_id: str, token: str | None) -> Experiment:
         exp = self.get(exp_id)
-        if not token_matches(token, self.token_hashes[exp_id]):
+        if not self.can_edit(exp, token):
             raise Forbidden("this change needs the experiment's edit token "
                             "(Authorization: Bearer <edit_token>)")
         return exp
@@ -96,41 +107,64 @@ class Service:
                                   "with POST /api/datasets first")
         return UserData.from_json(stored)
 
+    # saving -------------------------------------------------------------------------------
+    def _persist(self, exp: Experiment,
+                 dataset: tuple[str, dict[str, Any]] | None = None) -> None:
+        """Write the experiment as it is now. State and write happen under its lock, so
+        saves land in the order of the changes they carry."""
+        with exp.lock:
+            if exp.closed.is_set():
+                raise Deleted(f"experiment {exp.id!r} was deleted")
+            self.store.save_experiment(exp.id, exp.token_hash, to_state(exp), dataset)
+
+    async def save(self, exp: Experiment) -> None:
+        """Save unless deleted (the runner saves after a run, which a delete may end)."""
+        if not exp.closed.is_set():
+            with contextlib.suppress(Deleted):
+                await asyncio.to_thread(self._persist, exp)
+
     # experiments --------------------------------------------------------------------------
     async def create(self, config: ExperimentConfig) -> tuple[Experiment, str]:
         upload = self._upload_of(config.model_dump(mode="json"))
         exp = await asyncio.to_thread(Experiment, new_id(), config, upload, self.backend)
         return await self._adopt(exp)
 
-    async def _adopt(self, exp: Experiment) -> tuple[Experiment, str]:
+    async def _adopt(self, exp: Experiment,
+                     dataset: tuple[str, dict[str, Any]] | None = None) -> tuple[Experiment, str]:
+        """Give a new experiment its token and save it; only a saved one becomes reachable."""
         token = new_token()
+        exp.token_hash = hash_token(token)
+        await asyncio.to_thread(self._persist, exp, dataset)
         self.experiments[exp.id] = exp
-        self.token_hashes[exp.id] = hash_token(token)
-        await self.save(exp)
         return exp, token
 
     async def patch(self, exp: Experiment, changes: dict[str, Any]) -> bool:
+        if not isinstance(changes, dict):
+            raise ExperimentError("send an object with the config fields to change")
         config = self.parse(merge(exp.config.model_dump(mode="json"), changes))
         upload = self._upload_of(config.model_dump(mode="json"))
-        kept = await asyncio.to_thread(exp.apply_config, config, upload)
+        try:
+            kept = await asyncio.to_thread(exp.apply_config, config, upload, self._persist)
+        except Deleted as exc:
+            raise NotFound(str(exc)) from None
         self.runner.changed(exp)
-        await self.save(exp)
         return kept
 
     async def delete(self, exp: Experiment) -> None:
         await self.runner.pause(exp)
-        self.runner.frames.forget(exp.id)
-        self.experiments.pop(exp.id, None)
-        self.token_hashes.pop(exp.id, None)
-        await asyncio.to_thread(self.store.delete_experiment, exp.id)
 
-    async def save(self, exp: Experiment) -> None:
-        state = await asyncio.to_thread(to_state, exp)
-        await asyncio.to_thread(self.store.save_experiment, exp.id,
-                                self.token_hashes[exp.id], state)
+        def close() -> None:
+            with self._loading, exp.lock:
+                self.store.delete_experiment(exp.id)
+                exp.closed.set()
+                self.experiments.pop(exp.id, None)
+
+        await asyncio.to_thread(close)
+        self.runner.forget(exp.id)
 
     # training -----------------------------------------------------------------------------
     def play(self, exp: Experiment, epochs: int | None = None, client: str = "") -> None:
+        self._check_open(exp)
         if exp.status == "diverged":
             raise ExperimentError("the run diverged: change the config or reset first")
         try:
@@ -144,32 +178,64 @@ class Service:
                                   "epochs; use wait: false and watch the progress")
         self.play(exp, epochs, client)
         await self.runner.runs[exp.id].done.wait()
+        self._check_open(exp)
 
     async def pause(self, exp: Experiment) -> None:
+        """Stop a run and save; if the save fails the run goes on, as before the pause."""
+        run = self.runner.runs.get(exp.id)
         await self.runner.pause(exp)
-        await self.save(exp)
+        try:
+            await asyncio.to_thread(self._persist, exp)
+        except Deleted as exc:
+            raise NotFound(str(exc)) from None
+        except Exception:
+            if run is not None and exp.status != "diverged":
+                left = None if run.target is None else max(1, run.target - exp.epoch)
+                self.runner.start(exp, left, run.client)
+            raise
 
     async def step(self, exp: Experiment, epochs: int = 1) -> None:
+        self._check_open(exp)
         if self.runner.running(exp.id):
             raise ExperimentError("the experiment is running; pause it before stepping")
         if exp.status == "diverged":
             raise ExperimentError("the run diverged: change the config or reset first")
-        await asyncio.to_thread(exp.train_epochs, epochs)
+        try:
+            await asyncio.to_thread(exp.step, epochs, self._persist)
+        except Deleted as exc:
+            raise NotFound(str(exc)) from None
         self.runner.changed(exp)
-        await self.save(exp)
 
     async def reset(self, exp: Experiment) -> None:
         await self.runner.pause(exp)
-        await asyncio.to_thread(exp.reset)
+        try:
+            await asyncio.to_thread(exp.reset, self._persist)
+        except Deleted as exc:
+            raise NotFound(str(exc)) from None
         self.runner.changed(exp)
-        await self.save(exp)
 
     async def set_weight(self, exp: Experiment, layer: int, source: int | None, target: int,
                          value: float) -> None:
-        await asyncio.to_thread(exp.set_weight, layer, source, target, value)
+        try:
+            await asyncio.to_thread(exp.set_weight, layer, source, target, value,
+                                    self._persist)
+        except Deleted as exc:
+            raise NotFound(str(exc)) from None
         self.runner.changed(exp)
-        if not self.runner.running(exp.id):
-            await self.save(exp)
+
+    def _check_open(self, exp: Experiment) -> None:
+        if exp.closed.is_set():
+            raise NotFound(f"experiment {exp.id!r} was deleted")
+
+    # watching -----------------------------------------------------------------------------
+    def watch(self, exp: Experiment) -> Watch:
+        return self.runner.watch(exp.id)
+
+    async def frame(self, exp: Experiment, version: int) -> bytes:
+        return await self.runner.frames.get(exp, version)
+
+    def running(self, exp: Experiment) -> bool:
+        return self.runner.running(exp.id)
 
     # views --------------------------------------------------------------------------------
     def check_points(self, points: Any) -> np.ndarray:
@@ -188,8 +254,9 @@ class Service:
     async def gradient_check(self, exp: Experiment, n_points: int) -> dict[str, Any]:
         def run() -> dict[str, Any]:
             with exp.lock:
-                n = min(n_points, len(exp.data.y_train))
-                return gradient_check(exp.model, exp.x_train[:n], exp.data.y_train[:n])
+                model, x, y = exp.model.copy(), exp.x_train, exp.data.y_train
+            n = min(n_points, len(y))
+            return gradient_check(model, x[:n], y[:n])
 
         return await asyncio.to_thread(run)
 
@@ -203,19 +270,24 @@ class Service:
         return await asyncio.to_thread(to_state, exp, True)
 
     async def import_(self, state: Any) -> tuple[Experiment, str]:
-        upload = None
-        if isinstance(state, dict) and isinstance(state.get("data"), dict):
+        """A new experiment from an export. Everything is checked (the file, its config
+        against the limits, its points, its arrays against the model the config builds)
+        before anything is stored; its points are stored with it, in one transaction."""
+        file = check_state(state)
+        upload, dataset = None, None
+        if file.data is not None:
             try:
-                upload = UserData.from_json(state["data"])
+                upload = parse_json(file.data, file.data.get("problem"),
+                                    max_rows=self.settings.max_samples)
             except (DataError, KeyError, TypeError) as exc:
                 raise ExperimentError(f"the export's data: {exc}") from None
-            ds_id = self.upload(upload)
-            state = merge(state, {"config": {"dataset": {"name": "custom", "id": ds_id}}})
-        elif isinstance(state, dict) and isinstance(state.get("config"), dict):
-            upload = self._upload_of(state["config"])
+            dataset = (new_id(), upload.to_json())
+            state = merge(state, {"config": {"dataset": {"name": "custom", "id": dataset[0]}}})
+        else:
+            upload = self._upload_of(file.config)
         exp = await asyncio.to_thread(from_state, new_id(), state, upload, self.backend,
                                       self.limits)
-        return await self._adopt(exp)
+        return await self._adopt(exp, dataset)
 
     async def share(self, exp: Experiment) -> str:
         share_id = new_short_id()
@@ -236,6 +308,9 @@ class Service:
             self.share_views[share_id] = exp
         return exp
 
+    def share_frame(self, share_id: str) -> bytes:
+        return self.runner.frames.build(self.shared(share_id), 0)
+
     def load_share(self, share_id: str) -> dict[str, Any]:
         state = self.store.load_share(share_id) if len(share_id) <= 64 else None
         if state is None:
@@ -244,6 +319,3 @@ class Service:
 
     async def fork(self, share_id: str) -> tuple[Experiment, str]:
         return await self.import_(self.load_share(share_id))
-
-
-__all__ = ["Busy", "Forbidden", "NotFound", "Service", "ValidationError"]

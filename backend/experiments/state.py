@@ -1,13 +1,18 @@
-"""An experiment as plain data (for the store, exports and shares) and back."""
+"""An experiment as plain data (for the store, exports and shares) and back.
+
+A file from outside is checked in this order, so nothing it claims is allocated before
+it is known to fit: the file's shape (ExportFile), the config against the server's
+limits, then the model's arrays against the model that config builds.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backend.data import UserData
-from backend.engine import Backend, Model
+from backend.engine import Backend
 
 from .config import parse_config
 from .experiment import Experiment, ExperimentError
@@ -15,6 +20,43 @@ from .history import History
 from .limits import DEFAULT_LIMITS, Limits
 
 FORMAT = "neural-playground-experiment/1"
+MAX_HISTORY_ROWS = 2 * History().capacity
+
+
+class HistoryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stride: int = Field(1, ge=1, le=2**40, description="epochs between two rows")
+    rows: list[dict[str, float | None]] = Field(default_factory=list,
+                                                max_length=MAX_HISTORY_ROWS)
+
+    @field_validator("rows")
+    @classmethod
+    def _epochs(cls, rows: list[dict[str, float | None]]) -> list[dict[str, float | None]]:
+        last = -1.0
+        for row in rows:
+            epoch = row.get("epoch")
+            if epoch is None or epoch != int(epoch) or epoch < last:
+                raise ValueError("each row needs a whole 'epoch', in increasing order")
+            last = epoch
+        return rows
+
+
+class ExportFile(BaseModel):
+    """An experiment export (GET /export, POST /import): what one must hold."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    format: Literal["neural-playground-experiment/1"]
+    config: dict[str, Any]
+    model: dict[str, Any] = Field(description="weights, optimizer state, epoch, random state")
+    history: HistoryFile = Field(default_factory=HistoryFile)
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    status: Literal["paused", "running", "diverged"] = "paused"
+    message: str = Field("", max_length=2000)
+    created: float | None = None
+    updated: float | None = None
+    data: dict[str, Any] | None = Field(None, description="the uploaded points, if any")
 
 
 def to_state(exp: Experiment, with_data: bool = False) -> dict[str, Any]:
@@ -27,36 +69,45 @@ def to_state(exp: Experiment, with_data: bool = False) -> dict[str, Any]:
             "metrics": exp.metrics, "status": exp.status, "message": exp.message,
             "created": exp.created, "updated": exp.updated,
         }
-    if with_data and exp.upload is not None:
-        state["data"] = exp.upload.to_json()
+        upload = exp.upload
+    if with_data and upload is not None:
+        state["data"] = upload.to_json()
     return state
 
 
-def from_state(id: str, state: dict[str, Any], upload: UserData | None, backend: Backend,
-               limits: Limits = DEFAULT_LIMITS) -> Experiment:
-    """Rebuild an experiment; anything inconsistent is an ExperimentError that says what."""
+def check_state(state: Any) -> ExportFile:
+    """The file's shape, or an ExperimentError naming the first thing wrong."""
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ExperimentError(f"not an experiment export: 'format' must be {FORMAT!r}")
     try:
-        config = parse_config(state["config"], limits)
+        return ExportFile.model_validate(state)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ExperimentError(f"{where}: {first['msg']}") from None
+
+
+def from_state(id: str, state: Any, upload: UserData | None, backend: Backend,
+               limits: Limits = DEFAULT_LIMITS) -> Experiment:
+    """Rebuild an experiment; anything inconsistent is an ExperimentError that says what."""
+    file = check_state(state)
+    try:
+        config = parse_config(file.config, limits)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ExperimentError(f"config.{where}: {first['msg']}") from None
-    except KeyError:
-        raise ExperimentError("the export has no 'config'") from None
     exp = Experiment(id, config, upload, backend)
     try:
-        model = Model.from_dict(state["model"], backend)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ExperimentError(f"the saved model cannot be loaded: {exc}") from None
-    if model.spec != exp.model.spec:
-        raise ExperimentError("the saved model does not match its config")
-    exp.model = model
-    exp.history = History.from_dict(state.get("history") or {})
-    exp.metrics = dict(state.get("metrics") or exp.metrics)
-    exp.status = state.get("status") if state.get("status") == "diverged" else "paused"
-    exp.message = str(state.get("message", ""))
-    exp.created = float(state.get("created", exp.created))
-    exp.updated = float(state.get("updated", exp.updated))
+        exp.model.load_dict(file.model)
+    except ValueError as exc:
+        raise ExperimentError(f"model: {exc}") from None
+    if file.history.rows and file.history.rows[-1]["epoch"] > exp.epoch:  # type: ignore[operator]
+        raise ExperimentError("history: it goes past the model's epoch")
+    exp.history = History.from_dict(file.history.model_dump())
+    exp.metrics = exp.evaluate()  # of the loaded weights, whatever the file says
+    exp.status = "diverged" if file.status == "diverged" else "paused"
+    exp.message = file.message
+    exp.created = file.created if file.created is not None else exp.created
+    exp.updated = file.updated if file.updated is not None else exp.updated
     return exp

@@ -6,6 +6,7 @@ most the last unsaved change, never the file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -80,6 +81,20 @@ class Store:
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot save to {self.path}: {exc}") from exc
 
+    def _write_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Several writes in one transaction: all of them land, or none."""
+        with self._lock:
+            db = self._conn()
+            try:
+                db.execute("BEGIN")
+                for sql, args in statements:
+                    db.execute(sql, args)
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise StoreError(f"cannot save to {self.path}: {exc}") from exc
+
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
@@ -88,9 +103,16 @@ class Store:
                 raise StoreError(f"cannot read {self.path}: {exc}") from exc
 
     # experiments --------------------------------------------------------------------------
-    def save_experiment(self, id: str, token_hash: str, state: dict[str, Any]) -> None:
-        self._write("INSERT OR REPLACE INTO experiments VALUES (?, ?, ?, ?)",
-                    (id, token_hash, json.dumps(state), time.time()))
+    def save_experiment(self, id: str, token_hash: str, state: dict[str, Any],
+                        dataset: tuple[str, dict[str, Any]] | None = None) -> None:
+        """Save an experiment; with `dataset` (id, points), its new data set alongside, in
+        the same transaction, so a failed import leaves no orphan data behind."""
+        statements = [("INSERT OR REPLACE INTO experiments VALUES (?, ?, ?, ?)",
+                       (id, token_hash, json.dumps(state), time.time()))]
+        if dataset is not None:
+            statements.insert(0, ("INSERT INTO datasets VALUES (?, ?, ?)",
+                                  (dataset[0], json.dumps(dataset[1]), time.time())))
+        self._write_all(statements)
 
     def load_experiment(self, id: str) -> tuple[str, dict[str, Any]] | None:
         rows = self._read("SELECT token_hash, state FROM experiments WHERE id = ?", (id,))
