@@ -34,7 +34,12 @@ def open_ws(live: LiveServer, exp_id: str, token: str | None = None) -> ClientCo
     return ws
 
 
+PENDING: dict[int, list[tuple[dict, dict]]] = {}  # frames that came during a command
+
+
 def next_frame(ws: ClientConnection, timeout: float = 5) -> tuple[dict, dict]:
+    if PENDING.get(id(ws)):
+        return PENDING[id(ws)].pop(0)
     deadline = time.monotonic() + timeout
     while True:
         msg = ws.recv(timeout=max(0.01, deadline - time.monotonic()))
@@ -42,22 +47,19 @@ def next_frame(ws: ClientConnection, timeout: float = 5) -> tuple[dict, dict]:
             return decode_frame(msg)
 
 
-LAST: dict[int, dict[str, Any]] = {}  # the newest frame header each connection skipped
-
-
 def command(ws: ClientConnection, message: Any, raw: bool = False) -> dict[str, Any]:
-    """Send, and return the reply; frames that arrive meanwhile are remembered in LAST."""
+    """Send, and return the reply; frames that arrive meanwhile wait in PENDING."""
     ws.send(message if raw else json.dumps(message))
     while True:
         msg = ws.recv(timeout=5)
         if isinstance(msg, str):
             return json.loads(msg)
-        LAST[id(ws)] = decode_frame(msg)[0]
+        PENDING.setdefault(id(ws), []).append(decode_frame(msg))
 
 
 def wait_epoch(ws: ClientConnection, epoch: int) -> dict[str, Any]:
-    header = LAST.pop(id(ws), None)
-    while header is None or header["epoch"] < epoch:
+    header, _ = next_frame(ws)
+    while header["epoch"] < epoch:
         header, _ = next_frame(ws)
     return header
 
@@ -138,7 +140,7 @@ def test_update_and_set_weight_over_the_socket(live: LiveServer) -> None:
         reply = command(ws, {"type": "set_weight", "layer": 0, "source": 1, "target": 2,
                              "value": 2.5})
         assert reply == {"type": "ack", "command": "set_weight"}
-        header = LAST.pop(id(ws), None) or next_frame(ws)[0]
+        header, _ = next_frame(ws)
         while header["weights"][0]["W"][1][2] != 2.5:
             header, _ = next_frame(ws)
         assert header["revision"] > first["revision"]
@@ -231,11 +233,14 @@ def test_a_viewer_that_stops_reading_grows_nothing(tmp_path: Any) -> None:
     from .conftest import make_settings
 
     live = LiveServer(make_settings(tmp_path, grid_resolution=100, neuron_resolution=25))
-    exp_id, token = create(live)
+    # Long epochs: the loss curve, a row an epoch, must not pass for a frame backlog.
+    exp_id, token = create(live, {**SMALL, "dataset": {"name": "circle", "n_samples": 4000},
+                                  "batch_size": 1})
     try:
         with connect(f"{live.ws}/ws/experiments/{exp_id}", max_size=1 << 24,
-                     max_queue=1) as stalled, open_ws(live, exp_id, token) as reader:
+                     max_queue=1) as stalled, open_ws(live, exp_id) as reader:
             frame_bytes = len(reader.recv(timeout=5))
+            command(reader, {"type": "auth", "token": token})
             command(reader, {"type": "play"})
             tracemalloc.start()
             for _ in range(30):  # settle: the stalled viewer's buffers are full by now

@@ -8,9 +8,11 @@ from fastapi import APIRouter
 
 from backend.experiments.lessons import LESSONS
 
+from .schemas import LessonView
+
 router = APIRouter(prefix="/api/lessons", tags=["lessons"])
 
 
-@router.get("")
+@router.get("", response_model=list[LessonView])
 def lessons() -> list[dict[str, Any]]:
     return [lesson.to_dict() for lesson in LESSONS.values()]
