@@ -161,8 +161,8 @@ class Runner:
             if exp.status == "running":
                 exp.status = "paused"
             del self.runs[exp.id]
+            await self._save(exp)  # before done: what a train with wait answers is saved
             run.done.set()
-            await self._save(exp)
             self.changed(exp)
 
     async def _save(self, exp: Experiment) -> None:
