@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -43,10 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.open()
         yield
-        service: Service = app.state.service
-        await service.runner.pause_all()
-        await asyncio.gather(*(service.save(e) for e in list(service.experiments.values())),
-                             return_exceptions=True)
+        await app.state.service.shutdown()
         store.close()
 
     # No /docs or /redoc: FastAPI loads their scripts from a CDN, and nothing here may

@@ -65,6 +65,15 @@ class Service:
                              settings.frame_rate,
                              settings.grid_resolution, settings.neuron_resolution)
 
+    async def shutdown(self) -> None:
+        """Stop every run and save every loaded experiment."""
+        await self.runner.pause_all()
+        await asyncio.gather(*(self.save(e) for e in list(self.experiments.values())),
+                             return_exceptions=True)
+
+    def counts(self) -> dict[str, int]:
+        return {"experiments_loaded": len(self.experiments), "running": len(self.runner.runs)}
+
     # lookup and auth ----------------------------------------------------------------------
     def parse(self, data: Any) -> ExperimentConfig:
         return parse_config(data, self.limits)
