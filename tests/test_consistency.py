@@ -425,3 +425,11 @@ def test_every_route_describes_its_answer(client: TestClient) -> None:
                 if not described:
                     untyped.append(f"{method.upper()} {path}")
     assert untyped == []
+
+
+@pytest.mark.parametrize("body", ['{"seed": ' + "9" * 5000 + "}",
+                                  '{"a":' * 50_000 + "1" + "}" * 50_000])
+def test_an_unreadable_body_says_why(client: TestClient, exp: Exp, body: str) -> None:
+    r = client.patch(exp.url(), content=body,
+                     headers={**exp.auth, "Content-Type": "application/json"})
+    assert r.status_code == 400 and "4300 digits" in r.json()["error"]

@@ -45,6 +45,10 @@ def error(status: int, message: str, details: list[dict[str, Any]] | None = None
     return StrictJSONResponse(body, status_code=status, headers=headers)
 
 
+# FastAPI's words when json.loads fails, which also covers what only Python refuses.
+UNREADABLE = ("the body is not JSON that can be read: check its syntax; numbers may have at "
+              "most 4300 digits and objects or lists nest at most 1000 deep")
+
 STATUS: dict[type[Exception], int] = {
     NotFound: 404, Deleted: 404, Forbidden: 403, ExperimentError: 422, DataError: 422,
     DeviceError: 503, Busy: 429, StoreError: 507,
@@ -64,7 +68,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        return error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+        message = str(exc.detail)
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            message = UNREADABLE
+        return error(exc.status_code, message, headers=getattr(exc, "headers", None))
 
     for kind, status in STATUS.items():
         def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
