@@ -125,10 +125,7 @@ def serve(args: argparse.Namespace) -> int:
         return _error(str(exc))
     print(f"Neural Playground on http://{settings.host}:{settings.port}  "
           f"(data in {settings.data_dir.resolve()}, device {settings.device})", flush=True)
-    # No per-message deflate: compressing every frame cost more CPU than it saved bytes.
-    uvicorn.run(app, host=settings.host, port=settings.port, ws_max_size=1 << 20,
-                ws_per_message_deflate=False,
-                log_level=args.log_level, timeout_graceful_shutdown=5)
+    uvicorn.run(app, log_level=args.log_level, **settings.server_options())
     return 0
 
 

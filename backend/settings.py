@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,10 +19,16 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     device: Literal["cpu", "gpu", "auto"] = "cpu"
 
+    trusted_proxies: str = Field(
+        "", description="comma-separated addresses of reverse proxies whose X-Forwarded-For "
+                        "is believed; empty: the peer's own address, always")
+
     frame_rate: float = Field(30.0, gt=0, le=120, description="frames per second per viewer")
     grid_resolution: int = Field(100, ge=10, le=400, description="output grid, per side")
     neuron_resolution: int = Field(25, ge=5, le=100, description="neuron grids, per side")
     max_grid_resolution: int = Field(200, ge=10, le=1000)
+    max_grid_values: int = Field(
+        500_000, ge=1_000, description="values in one /boundary answer (resolution^2 x units)")
     save_interval: float = Field(3.0, gt=0, description="seconds between saves while running")
     idle_stop: float = Field(300.0, gt=0, description="stop training nobody watches after this")
 
@@ -39,6 +45,16 @@ class Settings(BaseSettings):
     max_viewers: int = Field(50, ge=1, description="websocket viewers per experiment")
     max_sockets_per_client: int = Field(100, ge=1, description="websockets per address")
     max_message_bytes: int = Field(65_536, ge=1_024, description="largest websocket message in")
+
+    def server_options(self) -> dict[str, Any]:
+        """uvicorn's options that follow from the settings (serve and the tests use them).
+        uvicorn believes X-Forwarded-For from 127.0.0.1 by default, which let anyone on
+        the machine pose as any address and slip past the per-address limits."""
+        return {"host": self.host, "port": self.port, "ws_max_size": 1 << 20,
+                # No per-message deflate: it cost more CPU than it saved bytes.
+                "ws_per_message_deflate": False, "timeout_graceful_shutdown": 5,
+                "proxy_headers": bool(self.trusted_proxies),
+                "forwarded_allow_ips": self.trusted_proxies or None}
 
     @property
     def limits(self) -> Limits:

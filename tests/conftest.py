@@ -88,8 +88,8 @@ class LiveServer:
                 port = s.getsockname()[1]
         self.port = port
         self.app = create_app(settings)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                ws_max_size=1 << 20)
+        options = {**settings.server_options(), "host": "127.0.0.1", "port": self.port}
+        config = uvicorn.Config(self.app, log_level="warning", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

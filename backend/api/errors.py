@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from backend import jsonsafe
 from backend.data import DataError
@@ -72,6 +73,12 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 400 and message == "There was an error parsing the body":
             message = UNREADABLE
         return error(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The client left mid-upload: nobody reads this answer, and it is no server error
+        # (uvicorn would log a whole traceback for each one).
+        return error(400, "the client went away before its request body arrived")
 
     for kind, status in STATUS.items():
         def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:

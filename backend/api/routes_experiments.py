@@ -112,6 +112,14 @@ def boundary(exp: Readable, settings: SettingsDep,
     res = resolution or settings.grid_resolution
     if res > settings.max_grid_resolution:
         raise ExperimentError(f"resolution: at most {settings.max_grid_resolution}")
+    # The answer grows with the network: a cap tied to its size keeps it bounded.
+    with exp.lock:
+        units = exp.model.head.n_outputs + (sum(h.units for h in exp.config.hidden_layers)
+                                            if neurons else 0)
+    if res * res * units > settings.max_grid_values:
+        most = int((settings.max_grid_values / units) ** 0.5)
+        raise ExperimentError(f"resolution: at most {most} for this network's {units} "
+                              "grids" + (", or ask with neurons=false" if neurons else ""))
     with exp.lock:
         grids, epoch, extent = exp.unit_grids(res), exp.epoch, exp.extent()
     out: dict[str, Any] = {"resolution": res, "extent": extent, "epoch": epoch,

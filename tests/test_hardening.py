@@ -1,0 +1,67 @@
+"""A server that holds up: addresses that cannot be forged, answers of bounded size, and
+clients that vanish mid-request without a traceback in the log."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from .conftest import SMALL, LiveServer, create, make_settings
+
+
+@pytest.mark.parametrize(("trusted", "second"), [("", 429), ("127.0.0.1", 202)])
+def test_forwarded_addresses_count_only_behind_a_named_proxy(
+        tmp_path: Path, trusted: str, second: int) -> None:
+    """Bug: uvicorn believed X-Forwarded-For from 127.0.0.1, so anyone on the machine could
+    pose as any address and pass the per-address limits."""
+    live = LiveServer(make_settings(tmp_path, max_running_per_client=1,
+                                    trusted_proxies=trusted))
+    try:
+        ids = []
+        for address in ("10.0.0.1", "10.0.0.2"):
+            body = httpx.post(f"{live.http}/api/experiments", json=SMALL).json()
+            r = httpx.post(f"{live.http}/api/experiments/{body['id']}/train", json={},
+                           headers={"Authorization": f"Bearer {body['edit_token']}",
+                                    "X-Forwarded-For": address})
+            ids.append((body["id"], body["edit_token"]))
+        assert r.status_code == second, r.text
+        for exp_id, token in ids:
+            httpx.post(f"{live.http}/api/experiments/{exp_id}/pause",
+                       headers={"Authorization": f"Bearer {token}"})
+    finally:
+        live.stop()
+
+
+def test_boundary_answers_are_bounded_by_the_network_size(client: TestClient) -> None:
+    """Bug: /boundary at resolution 200 on a 12 x 64 net built a 618 MB answer."""
+    big = create(client, {**SMALL, "hidden_layers": [{"units": 64}] * 12})
+    r = big.get("/boundary?resolution=200")
+    assert r.status_code == 422
+    most = int(r.json()["error"].split("at most ")[1].split()[0])
+    assert 1 < most < 200 and "neurons=false" in r.json()["error"]
+    assert big.get(f"/boundary?resolution={most}").status_code == 200
+    assert big.get("/boundary?resolution=200&neurons=false").status_code == 200
+
+
+def test_a_client_that_leaves_mid_upload_leaves_no_traceback(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Bug: each abandoned upload logged a 67-line traceback (19 950 of them: 100 MB)."""
+    live = LiveServer(make_settings(tmp_path))
+    try:
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", live.port)) as s:
+                s.sendall(b"POST /api/datasets HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Type: text/csv\r\nContent-Length: 100000\r\n\r\n"
+                          b"x1,x2,y\n1,2,0\n")
+                time.sleep(0.2)
+        time.sleep(0.5)
+        assert httpx.get(f"{live.http}/healthz").status_code == 200
+    finally:
+        live.stop()
+    logged = capfd.readouterr().err  # uvicorn logs to stderr, past the logging tree
+    assert "Traceback" not in logged and "Exception in ASGI" not in logged
