@@ -405,3 +405,27 @@ def test_changing_the_features_trains_on_the_new_ones(client: TestClient, exp: E
     assert r.status_code == 200 and r.json()["epoch"] == 2
     assert len(exp.get("/weights").json()["layers"][0]["W"]) == 3
     assert exp.get("/boundary?resolution=10").status_code == 200
+
+
+def test_an_upload_far_outside_the_plane_is_scaled_into_it_and_learned(
+        client: TestClient) -> None:
+    """An upload spanning +-500 collapsed onto a line and could not be learned."""
+    from backend.data import generate
+
+    x, y = generate("circle", 300, 0.0, 1, 2)
+    raw = x * 100  # about +-500
+    ds = client.post("/api/datasets", json={"x": raw.tolist(), "y": y.tolist()}).json()
+    exp = create(client, {**SMALL, "dataset": {"name": "custom", "id": ds["id"]},
+                          "features": ["x1", "x2", "x1_squared", "x2_squared"],
+                          "optimizer": {"name": "sgd", "learning_rate": 0.1}})
+    view = exp.get().json()
+    assert view["extent"] == 6 and view["data_scale"] == pytest.approx(6 / np.abs(raw).max())
+    points = exp.get("/points").json()
+    assert np.abs(np.asarray(points["x_train"])).max() <= 6 + 1e-9
+    assert points["scale"] == view["data_scale"]
+    body = exp.post("/train", {"epochs": 100, "wait": True}).json()
+    assert body["metrics"]["test_accuracy"] >= 0.9
+    # predict takes the data's own units: the centre is one class, the rim the other
+    classes = exp.post("/predict", {"x": [[0, 0], [480, 0]]}).json()["classes"]
+    inside = int(y[np.argmin(np.abs(x).sum(axis=1))])
+    assert classes == [inside, 1 - inside]

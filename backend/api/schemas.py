@@ -97,6 +97,8 @@ class Snapshot(BaseModel):
     learning_rate: float | None
     n_classes: int
     extent: float
+    data_scale: float = Field(description="plane units per unit of the uploaded points "
+                                          "(< 1: they were scaled into the plane)")
 
 
 class ExperimentView(Snapshot):
@@ -152,6 +154,7 @@ class PointsView(BaseModel):
     y_test: list[float]
     n_classes: int
     extent: float
+    scale: float = Field(description="the points are the data times this (see data_scale)")
 
 
 class LayerWeights(BaseModel):

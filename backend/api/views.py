@@ -14,7 +14,7 @@ def snapshot(exp: Experiment) -> dict[str, Any]:
         return {"config": exp.config.model_dump(mode="json"), "status": exp.status,
                 "message": exp.message, "epoch": exp.epoch, "metrics": exp.public_metrics(),
                 "learning_rate": exp.model.learning_rate, "n_classes": exp.data.n_classes,
-                "extent": exp.extent()}
+                "extent": exp.extent(), "data_scale": exp.data.scale}
 
 
 def experiment(exp: Experiment, service: Service) -> dict[str, Any]:
@@ -32,4 +32,4 @@ def points(exp: Experiment) -> dict[str, Any]:
         d, extent = exp.data, exp.extent()
     return {"x_train": d.x_train.tolist(), "y_train": d.y_train.tolist(),
             "x_test": d.x_test.tolist(), "y_test": d.y_test.tolist(),
-            "n_classes": d.n_classes, "extent": extent}
+            "n_classes": d.n_classes, "extent": extent, "scale": d.scale}

@@ -21,11 +21,10 @@ from backend.engine import Backend, Model, get_backend
 from backend.engine.model import ModelState
 
 from .config import ExperimentConfig
-from .dataset import ExperimentData, build_data
+from .dataset import PLANE, ExperimentData, build_data
 from .history import History
 
 STATUSES = ("paused", "running", "diverged")
-EXTENT = 6.0  # the plane shown: [-6, 6]^2, as in the TensorFlow Playground
 MAX_WEIGHT = 1e6
 
 Persist = Callable[["Experiment"], None]  # saves the experiment as it is now, or raises
@@ -257,8 +256,9 @@ class Experiment:
         return apply_features(self.config.features, points)
 
     def predict(self, points: np.ndarray) -> dict[str, Any]:
+        """Outputs at points given in the data's own units (as uploaded)."""
         with self.lock:
-            model, x = self.model, self.features(points)
+            model, x = self.model, self.features(points * self.data.scale)
             a = model.predict(x)
         head, xp = model.head, model.xp
         out: dict[str, Any] = {"outputs": self.backend.to_numpy(a).tolist()}
@@ -268,13 +268,8 @@ class Experiment:
         return out
 
     def extent(self) -> float:
-        """Half-width of the square shown: 6, or wide enough for uploaded points."""
-        if self.upload is None:
-            return EXTENT
-        data = self.data
-        biggest = max(float(np.abs(data.x_train).max(initial=0)),
-                      float(np.abs(data.x_test).max(initial=0)) if len(data.x_test) else 0.0)
-        return max(EXTENT, math.ceil(biggest * 1.1))
+        """Half-width of the square shown (uploads are scaled into it: see fit_scale)."""
+        return PLANE
 
     def grid_points(self, resolution: int) -> np.ndarray:
         """Cell centres, row by row from the top (y = +extent) down, x left to right."""
