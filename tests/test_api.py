@@ -429,3 +429,19 @@ def test_an_upload_far_outside_the_plane_is_scaled_into_it_and_learned(
     classes = exp.post("/predict", {"x": [[0, 0], [480, 0]]}).json()["classes"]
     inside = int(y[np.argmin(np.abs(x).sum(axis=1))])
     assert classes == [inside, 1 - inside]
+
+
+def test_a_paced_run_trains_at_its_speed_and_stops_at_its_epoch(client: TestClient,
+                                                                  exp: Exp) -> None:
+    """A teacher's pace: at most `speed` epochs a second, and exactly `epochs` of them."""
+    start = time.monotonic()
+    body = exp.post("/train", {"epochs": 12, "speed": 20, "wait": True}).json()
+    took = time.monotonic() - start
+    assert body["epoch"] == 12 and 0.45 <= took <= 3
+    assert exp.post("/train", {"speed": 10}).status_code == 202
+    time.sleep(1.0)
+    epochs = exp.get().json()["epoch"] - 12
+    exp.post("/pause")
+    assert 5 <= epochs <= 13
+    r = exp.post("/train", {"epochs": 20_000, "speed": 1, "wait": True})
+    assert r.status_code == 422 and "wait: false" in r.json()["error"]

@@ -74,9 +74,9 @@ async def train(body: TrainRequest, exp: Editable, service: ServiceDep,
     if body.wait:
         if body.epochs is None:
             raise ExperimentError("wait: true needs a number of epochs")
-        await service.train_and_wait(exp, body.epochs, client)
+        await service.train_and_wait(exp, body.epochs, client, body.speed)
     else:
-        service.play(exp, body.epochs, client)
+        service.play(exp, body.epochs, client, body.speed)
         response.status_code = 202
     return views.experiment(exp, service)
 

@@ -17,8 +17,14 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class TrainRequest(Body):
+class PlayRequest(Body):
     epochs: int | None = Field(None, ge=1, description="how many; none: until paused")
+    speed: float | None = Field(None, gt=0, le=10_000, allow_inf_nan=False,
+                                description="at most this many epochs a second; none: "
+                                            "as fast as the server goes")
+
+
+class TrainRequest(PlayRequest):
     wait: bool = Field(False, description="answer when done (bounded) instead of at once")
 
 
@@ -45,9 +51,8 @@ class AuthCommand(Body):
     token: str = Field(max_length=200)
 
 
-class PlayCommand(Body):
+class PlayCommand(PlayRequest):
     type: Literal["play"]
-    epochs: int | None = Field(None, ge=1, description="how many; none: until paused")
 
 
 class PauseCommand(Body):

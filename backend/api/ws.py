@@ -98,10 +98,10 @@ class Viewer:
             case AuthCommand(token=token):
                 self.token = token
                 return {"editable": s.can_edit(s.get(exp.id), token)}
-            case PlayCommand(epochs=epochs):
+            case PlayCommand(epochs=epochs, speed=speed):
                 if epochs is not None and epochs > self.settings.max_epochs_per_call:
                     raise ExperimentError(f"epochs: at most {self.settings.max_epochs_per_call}")
-                s.play(self.editable(), epochs, self.client)
+                s.play(self.editable(), epochs, self.client, speed)
             case PauseCommand():
                 await s.pause(self.editable())
             case StepCommand(epochs=epochs):

@@ -47,13 +47,28 @@ class Watch:
 
 
 class Run:
-    def __init__(self, exp: Experiment, epochs: int | None, client: str) -> None:
+    def __init__(self, exp: Experiment, epochs: int | None, client: str,
+                 speed: float | None = None) -> None:
         self.exp = exp
         self.client = client  # the address that started it, for the per-client limit
         self.target = None if epochs is None else exp.epoch + epochs
         self.stop = threading.Event()
         self.done = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.pace(speed)
+
+    def pace(self, speed: float | None) -> None:
+        """At most `speed` epochs a second from now on (None: as fast as it goes), so a
+        class can watch a boundary form at the pace of the explanation."""
+        self.speed = speed
+        self.paced_from = (time.monotonic(), self.exp.epoch)
+
+    def allowed(self) -> float:
+        """Epochs the pace allows now (infinite without one)."""
+        if self.speed is None:
+            return float("inf")
+        since, epoch = self.paced_from
+        return self.speed * (time.monotonic() - since) - (self.exp.epoch - epoch)
 
 
 class Runner:
@@ -89,11 +104,14 @@ class Runner:
     def running(self, exp_id: str) -> bool:
         return exp_id in self.runs
 
-    def start(self, exp: Experiment, epochs: int | None = None, client: str = "") -> Run:
-        """Train in the background (until paused, or for `epochs`)."""
+    def start(self, exp: Experiment, epochs: int | None = None, client: str = "",
+              speed: float | None = None) -> Run:
+        """Train in the background (until paused, or for `epochs`, at most `speed` epochs
+        a second); a running experiment takes the new count and pace."""
         if exp.id in self.runs:
             run = self.runs[exp.id]
             run.target = None if epochs is None else exp.epoch + epochs
+            run.pace(speed)
             return run
         if len(self.runs) >= self.max_running:
             raise RuntimeError(f"the server is training {self.max_running} experiments, its "
@@ -102,7 +120,7 @@ class Runner:
         if client and mine >= self.max_running_per_client:
             raise RuntimeError(f"you are training {mine} experiments at once, the limit per "
                                "address; pause one first")
-        run = Run(exp, epochs, client)
+        run = Run(exp, epochs, client, speed)
         exp.status, exp.message = "running", ""
         self.runs[exp.id] = run
         self.watch(exp.id).last_viewed = time.monotonic()
@@ -144,11 +162,15 @@ class Runner:
                         time.monotonic() - watch.last_viewed > self.idle_stop:
                     exp.message = "paused: nobody watched for a while"
                     break
+                allowed = run.allowed()
+                if allowed < 1:  # paced: wait for the next epoch's turn
+                    await asyncio.sleep(min(0.25, (1 - allowed) / (run.speed or 1)))
+                    continue
+                epochs = min(left or 1_000_000, int(min(allowed, 1_000_000)))
                 share = 0.8 * self.frame_interval / len(self.runs)  # a little ahead of viewers
                 slice_ = max(MIN_SLICE, share - (self.frame_cost if watch.viewers else 0.0))
                 frame = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self._slice, run, left or 1_000_000, slice_,
-                    watch.viewers > 0)
+                    self.executor, self._slice, run, epochs, slice_, watch.viewers > 0)
                 self.changed(exp)
                 if frame is not None:
                     self.frames.put(exp.id, watch.version, frame)

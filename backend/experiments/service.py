@@ -27,6 +27,8 @@ from .state import check_state, from_state, to_state
 from .store import Store
 from .tokens import hash_token, new_id, new_short_id, new_token, token_matches
 
+MAX_WAIT_SECONDS = 300  # a paced train with wait: true may not hold a request longer
+
 
 class NotFound(LookupError):
     pass
@@ -172,20 +174,25 @@ class Service:
         self.runner.forget(exp.id)
 
     # training -----------------------------------------------------------------------------
-    def play(self, exp: Experiment, epochs: int | None = None, client: str = "") -> None:
+    def play(self, exp: Experiment, epochs: int | None = None, client: str = "",
+             speed: float | None = None) -> None:
         self._check_open(exp)
         if exp.status == "diverged":
             raise ExperimentError("the run diverged: change the config or reset first")
         try:
-            self.runner.start(exp, epochs, client)
+            self.runner.start(exp, epochs, client, speed)
         except RuntimeError as exc:
             raise Busy(str(exc)) from None
 
-    async def train_and_wait(self, exp: Experiment, epochs: int, client: str = "") -> None:
+    async def train_and_wait(self, exp: Experiment, epochs: int, client: str = "",
+                             speed: float | None = None) -> None:
         if epochs > self.settings.max_wait_epochs:
             raise ExperimentError(f"wait: true allows at most {self.settings.max_wait_epochs} "
                                   "epochs; use wait: false and watch the progress")
-        self.play(exp, epochs, client)
+        if speed is not None and epochs / speed > MAX_WAIT_SECONDS:
+            raise ExperimentError(f"wait: {epochs} epochs at {speed:g} a second take over "
+                                  f"{MAX_WAIT_SECONDS} s; use wait: false and watch")
+        self.play(exp, epochs, client, speed)
         await self.runner.runs[exp.id].done.wait()
         self._check_open(exp)
 
