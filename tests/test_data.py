@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from backend.data import (
     DATASETS,
@@ -18,6 +19,7 @@ from backend.data import (
     load_user_data,
     parse_csv,
     parse_json,
+    read_json,
     split,
 )
 
@@ -304,6 +306,48 @@ def test_json_too_many_points() -> None:
         parse_json(obj, max_rows=10)
 
 
+POINTS = '"x": [[0, 0], [1, 1]]'
+DIGITS = "1" * 5000  # past Python's limit of 4300 digits for int(str)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[" * 100_000, "nests lists or objects too deeply"),
+    ('{"x": [[0, 0], [1, 1]], "problem": ' + "[" * 100_000, "nests"),
+    ('{' + POINTS + ', "y": [' + DIGITS + ', 0]}', r"y\[0\]: 1{40}\.\.\. is beyond \+-1e\+06"),
+    ('{"x": [[0, -' + DIGITS + '], [1, 1]], "y": [0, 1]}', r"x\[0\]\[1\]: -1{39}\.\.\. is beyond"),
+    ('{' + POINTS + ', "y": [' + DIGITS + '.5, 0]}', r"y\[0\]: 1{40}\.\.\. is beyond"),
+    ('{' + POINTS + ', "y": [1e999, 0]}', r"y\[0\]: 1e999 is beyond \+-1e\+06"),
+    ('{' + POINTS + ', "y": [1e9999999999999999999, 0]}', r"y\[0\]: 1e9{19} is beyond"),
+    ('{' + POINTS + ', "y": [2e6, 0]}', r"y\[0\]: 2e6 is beyond"),
+    ('{' + POINTS + ', "y": [0, 1], "problem": ' + DIGITS + '}', "problem must be"),
+    ('{' + POINTS + ', "y": [0, 1], "problem": ' + "[" * 500 + "]" * 500 + '}',
+     r"problem must be classification or regression, not '\[\.\.\.\]'"),
+    ('{"x": [[' + "[" * 500 + "]" * 500 + ', 0], [1, 1]], "y": [0, 1]}',
+     r"x\[0\]\[0\]: '\[\.\.\.\]' is not a number"),
+    ('{' + POINTS + ', "y": [0, NaN]}', r"y\[1\]: 'nan' is not a finite number"),
+    ('{' + POINTS + ', "y": [0, 1], ' + ", ".join(f'"k{i}": 1' for i in range(1000)) + '}',
+     r"unknown key 'k0', 'k1', 'k10', 'k100', 'k101' and 995 more; allowed"),
+    ('{' + POINTS + ', "y": [0, 1], "' + "k" * 1000 + '": 1}', r"unknown key 'k{40}\.\.\.';"),
+    ("\x00", "the upload is not JSON: Expecting value at line 1, column 1"),
+])
+def test_hostile_json_text_is_refused_with_what_to_fix(text: str, message: str) -> None:
+    """Bug: deep nesting (RecursionError) and 5000-digit numbers (ValueError from Python's
+    limit on int digits) escaped as exceptions other than DataError: a 500."""
+    with pytest.raises(DataError, match=message):
+        parse_json(read_json(text))
+
+
+def test_numbers_of_json_text_stay_exact() -> None:
+    data = parse_json(read_json('{"x": [[0, -1e6], [1000000, 0.5]], "y": [3, 7]}'),
+                      problem="regression")
+    assert data.x_train.tolist() == [[0, -1e6], [1e6, 0.5]] and data.y_train.tolist() == [3, 7]
+
+
+def test_a_huge_python_integer_is_refused_not_printed() -> None:
+    with pytest.raises(DataError, match=r"x\[0\]\[0\]: an integer of over 4300 digits is beyond"):
+        parse_json({"x": [[10**5000, 0], [1, 1]], "y": [0, 1]})
+
+
 # uploads: CSV -----------------------------------------------------------------------------
 
 
@@ -348,6 +392,20 @@ def test_csv_regression_is_inferred_or_forced() -> None:
     ("x1,x2,y,split\n1,1,0,train\n2,2,1,dev\n", "line 3, column split: 'dev' is not train"),
     ("x1,x2,y,split\n1,1,0,test\n2,2,1,train\n", "at least 2 training points are needed, got 1"),
     ("x1,x2,y\n1,1,0\n2,2,x\n", "line 3, column y: 'x' is not a number"),
+    ("x1,x2,y\n1,1,0\n2,2," + DIGITS + "\n", r"line 3, column y: 1{40}\.\.\. is beyond \+-1e\+06"),
+    ("x1,x2,y\n1,1,0\n2,2,1e999\n", r"line 3, column y: 1e999 is beyond \+-1e\+06"),
+    ("x1,x2,y\n1,1,0\n2,-1e-99999999999999,1e99999999999999\n", "1e99999999999999 is beyond"),
+    ("x1,x2,y\n1,1,0\n2,2,1_000\n", "line 3, column y: '1_000' is not a number"),
+    ("x1,x2,y\n1,1,0\n2,2,\u0661\n", "line 3, column y: '\u0661' is not a number"),
+    ("x1,x2,y\n1,1,0\n2,\uff12,1\n", "line 3, column x2: '\uff12' is not a number"),
+    ("x1,x2,y\n1,1,0\n2,2,\x00\n", r"line 3, column y: '\\x00' is not a number"),
+    ("x1,x2\x00,y\n1,1,0\n", r"line 1: unknown column 'x2\\x00'"),
+    ("x1,x2,y\n1,1,0\n" + "[" * 100_000 + "\n", "line 3 has 1 values, the header has 3"),
+    ("x1,x2,y\n1,1,0\n[[[,[[[,0\n", r"line 3, column x1: '\[\[\[' is not a number"),
+    ("x1,x2,y\n1,1,0\n1,2," + "9" * 200_000 + "\n", "line 3: not valid CSV"),
+    ("x1,x2,y\n1,1,Infinity\n", "line 2, column y: 'Infinity' is not a finite number"),
+    ("x1,x2,y," + ",".join(f"c{i}" for i in range(1000)) + "\n1,1,0\n",
+     "unknown column 'c0', 'c1', 'c2', 'c3', 'c4' and 995 more;"),
 ])
 def test_bad_csv_is_rejected_with_its_line(text: str, message: str) -> None:
     with pytest.raises(DataError, match=message):
@@ -378,6 +436,14 @@ def test_a_million_rows_are_refused_quickly() -> None:
     assert time.perf_counter() - start < 2
 
 
+def test_a_header_of_300_000_columns_is_refused_quickly() -> None:
+    """Bug: finding a repeated column counted each name in the whole header: quadratic."""
+    start = time.perf_counter()
+    with pytest.raises(DataError, match="line 1: the column 'x1' is named twice"):
+        parse_csv("x1," * 300_000 + "x2,y\n1,2,0\n")
+    assert time.perf_counter() - start < 2
+
+
 def test_ten_thousand_rows_are_fine() -> None:
     text = "x1,x2,y\n" + "1,2,0\n3,4,1\n" * 5000
     data = parse_csv(text)
@@ -402,3 +468,49 @@ def test_load_user_data_from_files(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00\x01")
     with pytest.raises(DataError, match="not UTF-8"):
         load_user_data(binary)
+
+
+# the upload and preview routes ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "kind", "message"), [
+    ("[" * 100_000, "application/json", "nests lists or objects too deeply"),
+    ('{"x": [[0, 0], [1, 1]], "y": [' + DIGITS + ', 0]}', "application/json",
+     "y[0]: " + "1" * 40 + "... is beyond +-1e+06"),
+    (DIGITS, "application/json", "send an object"),
+    ("x1,x2,y\n1,1,0\n2,2," + DIGITS + "\n", "text/csv", "line 3, column y: 111"),
+    ("x1,x2,y\n1,1,0\n" + "[" * 100_000 + "\n", "text/csv", "line 3 has 1 values"),
+    ("x1,x2,y\n1,1,0\n2,2,1e999\n", "text/csv", "1e999 is beyond"),
+])
+def test_hostile_uploads_are_a_422_that_says_what_to_fix(client: TestClient, body: str,
+                                                         kind: str, message: str) -> None:
+    r = client.post("/api/datasets", content=body, headers={"content-type": kind})
+    assert r.status_code == 422, r.text
+    assert message in r.json()["error"]
+
+
+def test_dataset_routes_have_response_models(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    for path, method, status, name in [("/api/datasets", "post", "201", "Uploaded"),
+                                       ("/api/datasets/preview", "get", "200", "Preview")]:
+        answer = schema["paths"][path][method]["responses"][status]["content"]
+        assert answer["application/json"]["schema"] == {"$ref": f"#/components/schemas/{name}"}
+    r = client.post("/api/datasets", json={"x": [[0, 0], [1, 1]], "y": [0, 1]})
+    assert r.status_code == 201
+    body = r.json()
+    assert body == {"id": body["id"], "problem": "classification", "n_classes": 2, "n_train": 2,
+                    "n_test": 0, "use": {"dataset": {"name": "custom", "id": body["id"]},
+                                         "problem": "classification"}}
+    body = client.get("/api/datasets/preview", params={"name": "reg-plane", "n": 3}).json()
+    assert body["problem"] == "regression" and len(body["x"]) == len(body["y"]) == 3
+    assert client.get("/api/datasets/preview", params={"name": "blobs", "classes": 3}
+                      ).json()["y"][:3] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("params", [{"name": "nope"}, {"name": ""}, {"name": "custom"},
+                                    {"name": "circle", "classes": 3},
+                                    {"name": "circle", "noise": "nan"},
+                                    {"name": "circle", "seed": 2**32}])
+def test_preview_refuses_with_a_422(client: TestClient, params: dict[str, object]) -> None:
+    r = client.get("/api/datasets/preview", params=params)
+    assert r.status_code == 422 and r.json()["error"]

@@ -2,26 +2,60 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
-from backend.data import DATASETS, DataError, generate, parse_csv, parse_json
+from backend.data import DATASETS, DataError, generate, parse_csv, parse_json, read_json
+from backend.engine.params import Param
+from backend.experiments.config import BOUNDS
 
 from .deps import ServiceDep, SettingsDep
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+Problem = Literal["classification", "regression"]
 
 
-@router.post("", status_code=201, openapi_extra={"requestBody": {"content": {
-    "application/json": {"schema": {"type": "object", "properties": {
-        "x": {"type": "array"}, "y": {"type": "array"},
-        "x_test": {"type": "array"}, "y_test": {"type": "array"}}}},
-    "text/csv": {"schema": {"type": "string"}}}, "required": True}})
+class CustomDataset(BaseModel):
+    name: Literal["custom"] = "custom"
+    id: str
+
+
+class UploadUse(BaseModel):
+    dataset: CustomDataset
+    problem: Problem
+
+
+class Uploaded(BaseModel):
+    id: str = Field(description="use it as the config's dataset.id")
+    problem: Problem
+    n_classes: int = Field(description="1 for regression")
+    n_train: int
+    n_test: int = Field(description="0: the config's train_fraction splits the points")
+    use: UploadUse = Field(description="the part of a config that trains on this upload")
+
+
+class Preview(BaseModel):
+    name: str
+    problem: Problem
+    x: list[tuple[float, float]]
+    y: list[int | float] = Field(description="class indices, or regression targets")
+
+
+def _query(p: Param) -> Any:
+    """A query parameter with the config's bounds, as /api/meta lists them."""
+    return Query(ge=p.low, le=p.high, allow_inf_nan=False, description=p.description)
+
+
+@router.post("", status_code=201, response_model=Uploaded, openapi_extra={"requestBody": {
+    "content": {
+        "application/json": {"schema": {"type": "object", "properties": {
+            "x": {"type": "array"}, "y": {"type": "array"},
+            "x_test": {"type": "array"}, "y_test": {"type": "array"}}}},
+        "text/csv": {"schema": {"type": "string"}}}, "required": True}})
 async def upload(request: Request, service: ServiceDep, settings: SettingsDep,
-                 problem: Annotated[Literal["classification", "regression"] | None,
-                                    Query()] = None) -> dict[str, Any]:
+                 problem: Annotated[Problem | None, Query()] = None) -> Uploaded:
     raw = await request.body()
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     limits = {"max_rows": settings.max_samples}
@@ -32,26 +66,22 @@ async def upload(request: Request, service: ServiceDep, settings: SettingsDep,
     if kind in ("text/csv", "text/plain", "application/csv"):
         data = parse_csv(text, problem, **limits)
     elif kind in ("application/json", ""):
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"the upload is not JSON: {exc.msg} at line {exc.lineno}") from None
-        data = parse_json(obj, problem, **limits)
+        data = parse_json(read_json(text), problem, **limits)
     else:
         raise DataError(f"send application/json or text/csv, not {kind!r}")
     ds_id = service.upload(data)
-    return {"id": ds_id, "problem": data.problem, "n_classes": data.n_classes,
-            "n_train": len(data.y_train),
-            "n_test": 0 if data.y_test is None else len(data.y_test),
-            "use": {"dataset": {"name": "custom", "id": ds_id}, "problem": data.problem}}
+    return Uploaded(id=ds_id, problem=data.problem, n_classes=data.n_classes,
+                    n_train=len(data.y_train),
+                    n_test=0 if data.y_test is None else len(data.y_test),
+                    use=UploadUse(dataset=CustomDataset(id=ds_id), problem=data.problem))
 
 
-@router.get("/preview")
+@router.get("/preview", response_model=Preview)
 def preview(name: Annotated[str, Query(max_length=40)],
-            n: Annotated[int, Query(ge=1, le=1000)] = 200,
-            noise: Annotated[float, Query(ge=0.0, le=0.5)] = 0.0,
-            classes: Annotated[int, Query(ge=2, le=10)] = 2,
-            seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0) -> dict[str, Any]:
+            n: Annotated[int, Query(ge=1, le=1000, description="points to draw")] = 200,
+            noise: Annotated[float, _query(BOUNDS["noise"])] = BOUNDS["noise"].default,
+            classes: Annotated[int, _query(BOUNDS["classes"])] = BOUNDS["classes"].default,
+            seed: Annotated[int, _query(BOUNDS["seed"])] = BOUNDS["seed"].default) -> Preview:
     """Points of a built-in data set, for its thumbnail: nothing is stored."""
-    x, y = generate(name, n, noise, seed, classes)
-    return {"name": name, "problem": DATASETS[name].problem, "x": x.tolist(), "y": y.tolist()}
+    x, y = generate(name, n, noise, seed, classes)  # an unknown name: a DataError, 422
+    return Preview(name=name, problem=DATASETS[name].problem, x=x.tolist(), y=y.tolist())

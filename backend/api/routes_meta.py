@@ -1,68 +1,123 @@
-"""/api/meta and /healthz: every option with its parameters and bounds, and the limits."""
+"""/api/meta and /healthz: every option with its parameters and bounds, and the limits.
+
+Everything here is read from the registries and the config's BOUNDS, the same tables
+that validate a config: the page's menus cannot offer what the server refuses.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from backend.data import DATASETS, FEATURES
-from backend.engine import (
-    ACTIVATIONS,
-    INITIALIZERS,
-    LOSSES,
-    MAX_CLASSES,
-    OPTIMIZERS,
-    REGULARIZERS,
-)
+from backend.engine import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS
+from backend.engine.params import Param
+from backend.experiments.config import bounds
 
 from .deps import ServiceDep, SettingsDep
 
 router = APIRouter(tags=["meta"])
+Number = int | float
 
 
-def _params(params: dict[str, Any]) -> dict[str, Any]:
-    return {name: p.to_dict() for name, p in params.items()}
+class ParamInfo(BaseModel):
+    default: Number
+    min: Number
+    max: Number
+    description: str
 
 
-@router.get("/api/meta")
-def meta(settings: SettingsDep, service: ServiceDep) -> dict[str, Any]:
-    return {
-        "problems": ["classification", "regression"],
-        "datasets": [{"name": d.name, "problem": d.problem, "description": d.description,
-                      "min_classes": d.min_classes, "max_classes": d.max_classes}
-                     for d in DATASETS.values()],
-        "features": [{"name": f.name, "label": f.label, "description": f.description}
-                     for f in FEATURES.values()],
-        "activations": [{"name": a.name, "hidden": a.hidden, "description": a.description}
-                        for _, a in ACTIVATIONS.items()],
-        "losses": [{"name": n, "description": loss.description, "needs": loss.needs or None,
-                    "params": _params(loss.params)} for n, loss in LOSSES.items()],
-        "initializers": [{"name": n, "description": i.description, "params": _params(i.params)}
-                         for n, i in INITIALIZERS.items()],
-        "optimizers": [{"name": n, "description": o.description, "params": _params(o.hyper)}
-                       for n, o in OPTIMIZERS.items()],
-        "regularizations": [{"name": n, "description": r.description,
-                             "params": _params(r.params)} for n, r in REGULARIZERS.items()],
-        "bounds": {"noise": [0.0, 0.5], "train_fraction": [0.1, 0.9],
-                   "learning_rate": [0.0, 10.0], "decay": [0.0, 10.0],
-                   "regularization_rate": [0.0, 10.0], "dropout": [0.0, 0.9],
-                   "classes": [2, MAX_CLASSES], "batch_size": [1, settings.max_samples]},
-        "limits": {**settings.limits.to_dict(),
-                   "max_grid_resolution": settings.max_grid_resolution,
-                   "grid_resolution": settings.grid_resolution,
-                   "neuron_resolution": settings.neuron_resolution,
-                   "max_predict_points": settings.max_predict_points,
-                   "max_upload_bytes": settings.max_upload_bytes,
-                   "max_running": settings.max_running, "max_viewers": settings.max_viewers,
-                   "max_wait_epochs": settings.max_wait_epochs,
-                   "frame_rate": settings.frame_rate, "idle_stop_seconds": settings.idle_stop},
-        "device": service.backend.device,
-    }
+class DatasetInfo(BaseModel):
+    name: str
+    problem: str
+    description: str
+    min_classes: int
+    max_classes: int
 
 
-@router.get("/healthz")
-def healthz(service: ServiceDep) -> dict[str, Any]:
-    return {"status": "ok", "device": service.backend.device,
-            "experiments_loaded": len(service.experiments),
-            "running": len(service.runner.runs)}
+class FeatureInfo(BaseModel):
+    name: str
+    label: str
+    description: str
+
+
+class ActivationInfo(BaseModel):
+    name: str
+    hidden: bool = Field(description="false: for the output layer only")
+    description: str
+
+
+class OptionInfo(BaseModel):
+    name: str
+    description: str
+    params: dict[str, ParamInfo] = Field(description="the only parameters it takes")
+
+
+class LossInfo(OptionInfo):
+    needs: str | None = Field(description="the output activation it requires, if any")
+
+
+class Meta(BaseModel):
+    problems: list[str]
+    datasets: list[DatasetInfo]
+    features: list[FeatureInfo]
+    activations: list[ActivationInfo]
+    losses: list[LossInfo]
+    initializers: list[OptionInfo]
+    optimizers: list[OptionInfo]
+    regularizations: list[OptionInfo]
+    bounds: dict[str, tuple[Number, Number]] = Field(
+        description="[min, max] of the config's numbers, this server's limits applied")
+    limits: dict[str, Number]
+    device: str
+
+
+class Health(BaseModel):
+    status: str
+    device: str
+    experiments_loaded: int
+    running: int
+
+
+def _params(params: Mapping[str, Param]) -> dict[str, ParamInfo]:
+    return {name: ParamInfo.model_validate(p.to_dict()) for name, p in params.items()}
+
+
+@router.get("/api/meta", response_model=Meta)
+def meta(settings: SettingsDep, service: ServiceDep) -> Meta:
+    return Meta(
+        problems=["classification", "regression"],
+        datasets=[DatasetInfo(name=d.name, problem=d.problem, description=d.description,
+                              min_classes=d.min_classes, max_classes=d.max_classes)
+                  for d in DATASETS.values()],
+        features=[FeatureInfo(name=f.name, label=f.label, description=f.description)
+                  for f in FEATURES.values()],
+        activations=[ActivationInfo(name=a.name, hidden=a.hidden, description=a.description)
+                     for _, a in ACTIVATIONS.items()],
+        losses=[LossInfo(name=n, description=loss.description, needs=loss.needs or None,
+                         params=_params(loss.params)) for n, loss in LOSSES.items()],
+        initializers=[OptionInfo(name=n, description=i.description, params=_params(i.params))
+                      for n, i in INITIALIZERS.items()],
+        optimizers=[OptionInfo(name=n, description=o.description, params=_params(o.params))
+                    for n, o in OPTIMIZERS.items()],
+        regularizations=[OptionInfo(name=n, description=r.description,
+                                    params=_params(r.params)) for n, r in REGULARIZERS.items()],
+        bounds={name: (p.low, p.high) for name, p in bounds(settings.limits).items()},
+        limits={**settings.limits.to_dict(),
+                "max_grid_resolution": settings.max_grid_resolution,
+                "grid_resolution": settings.grid_resolution,
+                "neuron_resolution": settings.neuron_resolution,
+                "max_predict_points": settings.max_predict_points,
+                "max_upload_bytes": settings.max_upload_bytes,
+                "max_running": settings.max_running, "max_viewers": settings.max_viewers,
+                "max_wait_epochs": settings.max_wait_epochs,
+                "frame_rate": settings.frame_rate, "idle_stop_seconds": settings.idle_stop},
+        device=service.backend.device,
+    )
+
+
+@router.get("/healthz", response_model=Health)
+def healthz(service: ServiceDep) -> Health:
+    return Health(status="ok", device=service.backend.device, **service.counts())

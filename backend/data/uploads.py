@@ -13,6 +13,9 @@ import csv
 import io
 import json
 import math
+import re
+import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,12 @@ CSV_COLUMNS = (*REQUIRED_COLUMNS, "split")
 SPLITS = ("train", "test")
 JSON_KEYS = ("x", "y", "x_test", "y_test", "problem")
 PROBLEMS = ("classification", "regression")
+SHOWN_CHARS = 40  # of a value quoted in a message
+SHOWN_NAMES = 5  # of the unknown names listed in a message
+# A CSV number as a spreadsheet writes it: ASCII digits, so that no other script's digits
+# (which float() reads) and no "1_000" pass for numbers that JSON would refuse.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+_NOT_FINITE = re.compile(r"[+-]?(nan|inf|infinity)", re.ASCII | re.IGNORECASE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,33 +72,85 @@ class _Part:
     where: list[str] = field(default_factory=list)
 
 
-def _finite(f: float, shown: str, where: str) -> float:
-    if not math.isfinite(f):
-        raise DataError(f"{where}: {shown!r} is not a finite number")
-    if abs(f) > MAX_COORDINATE:
+@dataclass(frozen=True)
+class _Beyond:
+    """A JSON number past +-MAX_COORDINATE, kept as written: reading 5000 digits as an int
+    fails (Python's limit on digits), as a float it overflows, and the message quotes it."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _json_int(text: str) -> int | _Beyond:
+    return int(text) if abs(float(text)) <= MAX_COORDINATE else _Beyond(text)
+
+
+def _json_float(text: str) -> float | _Beyond:
+    f = float(text)
+    return f if abs(f) <= MAX_COORDINATE else _Beyond(text)
+
+
+def read_json(text: str, what: str = "the upload") -> Any:
+    """JSON text -> its value; any failure, however hostile the text, is a DataError."""
+    try:
+        return json.loads(text, parse_int=_json_int, parse_float=_json_float)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{what} is not JSON: {exc.msg} at line {exc.lineno}, "
+                        f"column {exc.colno}") from None
+    except RecursionError:
+        raise DataError(f"{what} nests lists or objects too deeply; send "
+                        '{"x": [[x1, x2], ...], "y": [...]}') from None
+
+
+def _brief(value: Any) -> str:
+    """A value as a message quotes it: short, and never a deep or failing conversion."""
+    if isinstance(value, list | dict):  # printing a deeply nested one could recurse too far
+        return "[...]" if isinstance(value, list) else "{...}"
+    try:
+        text = str(value)
+    except ValueError:  # an int past Python's limit on digits
+        return f"an integer of over {sys.get_int_max_str_digits()} digits"
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+
+
+def _names(names: list[str]) -> str:
+    """The first few names, quoted and cut short: a message stays short however many."""
+    shown = ", ".join(repr(_brief(n)) for n in names[:SHOWN_NAMES])
+    more = len(names) - SHOWN_NAMES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _within(f: float, shown: str, where: str) -> float:
+    if not abs(f) <= MAX_COORDINATE:
         raise DataError(f"{where}: {shown} is beyond +-{MAX_COORDINATE:g}")
     return f
 
 
 def _cell(value: str, where: str) -> float:
-    """A CSV value: text that reads as a finite float within +-MAX_COORDINATE."""
+    """A CSV value: ASCII text that reads as a finite float within +-MAX_COORDINATE."""
     text = value.strip()
     if not text:
         raise DataError(f"{where} is empty")
-    try:
-        f = float(text)
-    except ValueError:
-        raise DataError(f"{where}: {text[:40]!r} is not a number") from None
-    return _finite(f, text[:40], where)
+    if _NOT_FINITE.fullmatch(text):
+        raise DataError(f"{where}: {text!r} is not a finite number")
+    if not _NUMBER.fullmatch(text):
+        raise DataError(f"{where}: {_brief(text)!r} is not a number")
+    return _within(float(text), _brief(text), where)  # 1e999 reads as inf: beyond
 
 
 def _number(value: Any, where: str) -> float:
     """A JSON value: a number (not text, not true/false) within +-MAX_COORDINATE."""
+    if isinstance(value, _Beyond):
+        raise DataError(f"{where}: {_brief(value)} is beyond +-{MAX_COORDINATE:g}")
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DataError(f"{where}: {str(value)[:40]!r} is not a number")
+        raise DataError(f"{where}: {_brief(value)!r} is not a number")
     if isinstance(value, int) and abs(value) > MAX_COORDINATE:  # may be past float's range
-        raise DataError(f"{where}: {str(value)[:40]} is beyond +-{MAX_COORDINATE:g}")
-    return _finite(float(value), str(value), where)
+        raise DataError(f"{where}: {_brief(value)} is beyond +-{MAX_COORDINATE:g}")
+    if not math.isfinite(value):
+        raise DataError(f"{where}: {str(value)!r} is not a finite number")
+    return _within(float(value), str(value), where)
 
 
 def _is_class(v: float, max_classes: int) -> bool:
@@ -101,7 +162,7 @@ def _problem(y: list[float], problem: Any, max_classes: int) -> str:
         return "classification" if all(_is_class(v, max_classes) for v in y) else "regression"
     if not isinstance(problem, str) or problem not in PROBLEMS:
         raise DataError(f"problem must be classification or regression, not "
-                        f"{str(problem)[:40]!r}")
+                        f"{_brief(problem)!r}")
     return problem
 
 
@@ -167,8 +228,7 @@ def parse_json(obj: Any, problem: str | None = None, max_rows: int = MAX_ROWS,
         raise DataError('send an object: {"x": [[x1, x2], ...], "y": [...]}')
     unknown = sorted(str(k) for k in obj if k not in JSON_KEYS)
     if unknown:
-        raise DataError(f"unknown key {', '.join(map(repr, unknown))}; "
-                        f"allowed: {', '.join(JSON_KEYS)}")
+        raise DataError(f"unknown key {_names(unknown)}; allowed: {', '.join(JSON_KEYS)}")
     train = _json_part(obj, "x", "y", max_rows)
     has_test = obj.get("x_test") is not None or obj.get("y_test") is not None
     test = _json_part(obj, "x_test", "y_test", max_rows) if has_test else None
@@ -189,32 +249,22 @@ def _count_rows(text: str, max_rows: int) -> None:
         raise DataError(f"too many rows: {rows}, the limit is {max_rows}")
 
 
-def _looks_numeric(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 def _header(row: list[str], line: int) -> dict[str, int]:
     """Column name -> index; names are case-insensitive and may come in any order."""
     names = [cell.strip().lower() for cell in row]
-    unknown = [n for n in names if n not in CSV_COLUMNS]
-    if unknown and all(_looks_numeric(n) for n in names):
+    unknown = list(dict.fromkeys(n for n in names if n not in CSV_COLUMNS))
+    if unknown and all(_NUMBER.fullmatch(n) for n in names):
         raise DataError(f"line {line}: the first line must be the header x1,x2,y "
                         "(and optionally split), not numbers")
     if unknown:
-        raise DataError(f"line {line}: unknown column {', '.join(map(repr, unknown))}; "
+        raise DataError(f"line {line}: unknown column {_names(unknown)}; "
                         "the columns are x1, x2, y and optionally split")
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:
-        raise DataError(f"line {line}: the column {', '.join(map(repr, repeated))} is named "
-                        "twice")
+        raise DataError(f"line {line}: the column {_names(repeated)} is named twice")
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
-        raise DataError(f"line {line}: the header lacks the column "
-                        f"{', '.join(map(repr, missing))}")
+        raise DataError(f"line {line}: the header lacks the column {_names(missing)}")
     return {name: i for i, name in enumerate(names)}
 
 
@@ -226,7 +276,7 @@ def _csv_row(row: list[str], line: int, columns: dict[str, int],
     if "split" in columns:
         kind = row[columns["split"]].strip()
         if kind.lower() not in SPLITS:
-            raise DataError(f"line {line}, column split: {kind[:40]!r} is not train or test")
+            raise DataError(f"line {line}, column split: {_brief(kind)!r} is not train or test")
         part = parts[kind.lower()]
     part.x.append([_cell(row[columns[c]], f"line {line}, column {c}") for c in ("x1", "x2")])
     part.y.append(_cell(row[columns["y"]], f"line {line}, column y"))
@@ -275,8 +325,5 @@ def load_user_data(path: str | Path, problem: str | None = None,
         raise DataError(f"{p} is not UTF-8 text") from None
     if p.suffix.lower() == ".csv":
         return parse_csv(text, problem, max_rows, max_classes)
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{p} is not JSON (or name it .csv): {exc}") from None
-    return parse_json(obj, problem, max_rows, max_classes)
+    return parse_json(read_json(text, f"{p} (if it is CSV, name it .csv)"), problem, max_rows,
+                      max_classes)

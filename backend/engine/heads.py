@@ -7,12 +7,12 @@ sense is allowed, e.g. the TensorFlow Playground's tanh output with mse and +-1 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from .activations import ACTIVATIONS, Activation
 from .losses import LOSSES, Loss
+from .params import ParamError, resolve
 
 PROBLEMS = ("classification", "regression")
 MAX_CLASSES = 10
@@ -101,15 +101,10 @@ def resolve_head(problem: str, n_classes: int, output_activation: str = "auto",
         if act.low >= 0 and act.name not in ("sigmoid", "softmax"):
             raise HeadError(f"output_activation {act.name!r} cannot output a class probability; "
                             "use sigmoid, softmax, tanh or linear")
-    params = {name: float((loss_params or {}).get(name, spec.default))
-              for name, spec in lss.params.items()}
-    for name, value in params.items():
-        spec = lss.params[name]
-        if not (math.isfinite(value) and spec.low <= value <= spec.high):
-            raise HeadError(f"loss parameter {name} must be in [{spec.low}, {spec.high}]")
-    unknown = set(loss_params or {}) - set(lss.params)
-    if unknown:
-        raise HeadError(f"loss {loss!r} takes no parameter {', '.join(sorted(unknown))}")
+    try:
+        params = resolve(lss.params, loss_params or {}, f"loss {lss.name!r}")
+    except ParamError as exc:
+        raise HeadError(str(exc)) from None
     return Head(problem, k, act, lss, params)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .params import Param
+from .params import Param, resolve
 from .registry import Registry
 
 Array = Any
@@ -19,18 +19,15 @@ _EPS = Param(1e-8, 1e-12, 1.0, "added to the denominator")
 
 
 class Optimizer:
-    """Base: hyperparameters, per-parameter state arrays and the step count."""
+    """Base: its hyperparameters' table (`params`), state arrays per weight, the step count."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    hyper: ClassVar[dict[str, Param]] = {}
+    params: ClassVar[dict[str, Param]] = {}
     slots: ClassVar[tuple[str, ...]] = ()  # names of the state arrays kept per parameter
 
     def __init__(self, **hyper: float) -> None:
-        unknown = set(hyper) - set(self.hyper)
-        if unknown:
-            raise ValueError(f"optimizer {self.name!r} takes no {', '.join(sorted(unknown))}")
-        self.h = {k: float(hyper.get(k, p.default)) for k, p in self.hyper.items()}
+        self.h = resolve(self.params, hyper, f"optimizer {self.name!r}")
         self.t = 0
         self.state: list[list[Array]] = []
 
@@ -66,8 +63,8 @@ class SGD(Optimizer):
 class Momentum(Optimizer):
     name = "momentum"
     description = "v = beta v + dW; W -= lr v (ema: v = beta v + (1 - beta) dW)"
-    hyper: ClassVar = {"momentum": _BETA,
-                       "ema": Param(0.0, 0.0, 1.0, "1: the course's averaged form")}
+    params: ClassVar = {"momentum": _BETA,
+                        "ema": Param(0.0, 0.0, 1.0, "1: the course's averaged form")}
     slots = ("v",)
 
     def update(self, xp, p, g, s, lr):
@@ -82,7 +79,7 @@ class Momentum(Optimizer):
 class Nesterov(Optimizer):
     name = "nesterov"
     description = "v = beta v + dW; W -= lr (dW + beta v) (look-ahead momentum)"
-    hyper: ClassVar = {"momentum": _BETA}
+    params: ClassVar = {"momentum": _BETA}
     slots = ("v",)
 
     def update(self, xp, p, g, s, lr):
@@ -97,7 +94,7 @@ class Nesterov(Optimizer):
 class Adagrad(Optimizer):
     name = "adagrad"
     description = "G += dW^2; W -= lr dW / (sqrt(G) + eps)"
-    hyper: ClassVar = {"epsilon": Param(1e-8, 1e-12, 1.0, "added to the denominator")}
+    params: ClassVar = {"epsilon": _EPS}
     slots = ("G",)
 
     def update(self, xp, p, g, s, lr):
@@ -110,8 +107,8 @@ class Adagrad(Optimizer):
 class Adadelta(Optimizer):
     name = "adadelta"
     description = "step = sqrt(D + eps) / sqrt(S + eps) dW, from running averages (lr 1.0)"
-    hyper: ClassVar = {"rho": Param(0.9, 0.0, 0.9999, "decay of the averages"),
-                       "epsilon": Param(1e-6, 1e-12, 1.0, "added inside the roots")}
+    params: ClassVar = {"rho": Param(0.9, 0.0, 0.9999, "decay of the averages"),
+                        "epsilon": Param(1e-6, 1e-12, 1.0, "added inside the roots")}
     slots = ("S", "D")
 
     def update(self, xp, p, g, s, lr):
@@ -129,8 +126,8 @@ class Adadelta(Optimizer):
 class RMSprop(Optimizer):
     name = "rmsprop"
     description = "s = rho s + (1 - rho) dW^2; W -= lr dW / (sqrt(s) + eps)"
-    hyper: ClassVar = {"rho": Param(0.9, 0.0, 0.9999, "decay of the squared average"),
-                       "epsilon": _EPS}
+    params: ClassVar = {"rho": Param(0.9, 0.0, 0.9999, "decay of the squared average"),
+                        "epsilon": _EPS}
     slots = ("s",)
 
     def update(self, xp, p, g, s, lr):
@@ -142,9 +139,9 @@ class RMSprop(Optimizer):
 
 
 class _AdamBase(Optimizer):
-    hyper: ClassVar = {"beta1": Param(0.9, 0.0, 0.9999, "decay of the first moment"),
-                       "beta2": Param(0.999, 0.0, 0.99999, "decay of the second moment"),
-                       "epsilon": _EPS}
+    params: ClassVar = {"beta1": Param(0.9, 0.0, 0.9999, "decay of the first moment"),
+                        "beta2": Param(0.999, 0.0, 0.99999, "decay of the second moment"),
+                        "epsilon": _EPS}
     slots = ("m", "v")
 
     def moments(self, p: Array, g: Array, s: list[Array]) -> tuple[Array, float, float]:

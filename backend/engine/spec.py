@@ -11,6 +11,7 @@ from .arrays import DTYPES
 from .heads import resolve_head
 from .initializers import INITIALIZERS
 from .optimizers import OPTIMIZERS
+from .params import ParamError, resolve
 from .regularizers import REGULARIZERS
 
 
@@ -71,9 +72,13 @@ class ModelSpec:
                                      (OPTIMIZERS, self.optimizer, "optimizer"),
                                      (REGULARIZERS, self.regularization, "regularization")):
             need(name in registry, f"{what} {name!r} is not one of {', '.join(registry)}")
+        init_params = {} if self.init_scale is None else {"scale": self.init_scale}
         try:
+            resolve(INITIALIZERS.get(self.init).params, init_params, f"init {self.init!r}")
             OPTIMIZERS.get(self.optimizer)(**self.optimizer_params)
-        except ValueError as exc:
+            resolve(REGULARIZERS.get(self.regularization).params, self.regularization_params,
+                    f"regularization {self.regularization!r}")
+        except ParamError as exc:
             raise SpecError(str(exc)) from None
         for value, what in ((self.learning_rate, "learning_rate"), (self.decay, "decay"),
                             (self.regularization_rate, "regularization rate")):

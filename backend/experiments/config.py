@@ -6,8 +6,8 @@ the engine. Every error names the field and what is allowed.
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any, Literal
+from dataclasses import replace
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from backend.data import DATASETS, FEATURES
+from backend.data import DATASETS, FEATURES, MAX_NOISE, MAX_TRAIN_FRACTION, MIN_TRAIN_FRACTION
 from backend.engine import (
     ACTIVATIONS,
     INITIALIZERS,
@@ -29,12 +29,44 @@ from backend.engine import (
     ModelSpec,
     resolve_head,
 )
-from backend.engine.params import Param
+from backend.engine.params import Param, resolve
 
 from .limits import DEFAULT_LIMITS, Limits
 
-Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
-OPTIMIZER_PARAMS = ("momentum", "ema", "beta1", "beta2", "epsilon", "rho")
+# The config's own numbers, declared once: the Fields below, /api/meta's "bounds" and
+# docs/config.md come from here. The options' parameters live with the options.
+BOUNDS: dict[str, Param] = {
+    "n_samples": Param(500, 2, DEFAULT_LIMITS.max_samples, "points generated, train and test"),
+    "noise": Param(0.0, 0.0, MAX_NOISE, "the TensorFlow Playground's 0..50 %"),
+    "train_fraction": Param(0.5, MIN_TRAIN_FRACTION, MAX_TRAIN_FRACTION,
+                            "the share of the points that trains"),
+    "classes": Param(2, 2, MAX_CLASSES, "more than 2 only for " + ", ".join(
+        name for name, d in DATASETS.items() if d.max_classes > 2)),
+    "seed": Param(0, 0, 2**32 - 1, "the same seed gives the same points, weights and curve"),
+    "learning_rate": Param(0.03, 0.0, 10.0, "lr0, the rate at epoch 0"),
+    "decay": Param(0.0, 0.0, 10.0, "lr = lr0 / (1 + decay * epoch)"),
+    "batch_size": Param(10, 1, DEFAULT_LIMITS.max_samples, 'examples per step, or "full"'),
+    "regularization_rate": Param(0.0, 0.0, 10.0, "the weight of the penalty"),
+    "dropout": Param(0.0, 0.0, 0.9, "the probability of dropping a hidden unit"),
+}
+# Highs that the server's limits set (they may differ from the defaults above).
+CAPPED = {"n_samples": "max_samples", "batch_size": "max_samples"}
+# Each optimizer parameter is a field of its own; an optimizer takes only its own.
+OPTIMIZER_PARAMS = tuple(dict.fromkeys(k for _, o in OPTIMIZERS.items() for k in o.params))
+
+
+def bounds(limits: Limits = DEFAULT_LIMITS) -> dict[str, Param]:
+    """BOUNDS with the highs that these limits set."""
+    return {name: replace(p, high=getattr(limits, CAPPED[name])) if name in CAPPED else p
+            for name, p in BOUNDS.items()}
+
+
+def _field(name: str) -> Any:
+    """A Field with BOUNDS[name]'s default and bounds; a capped high is checked by a
+    validator against the request's limits."""
+    p = BOUNDS[name]
+    return Field(p.default, ge=p.low, le=None if name in CAPPED else p.high,
+                 allow_inf_nan=False, description=p.description)
 
 
 def _limits(info: ValidationInfo) -> Limits:
@@ -53,27 +85,17 @@ def _one_of(name: str, allowed: Any, what: str) -> str:
     return name
 
 
-def _check_params(given: dict[str, float], allowed: dict[str, Param], owner: str) -> None:
-    for key, value in given.items():
-        if key not in allowed:
-            names = ", ".join(allowed) or "no parameters"
-            raise ValueError(f"{owner} takes {names}; not {key!r}")
-        spec = allowed[key]
-        if not (math.isfinite(value) and spec.low <= value <= spec.high):
-            raise ValueError(f"{owner}: {key} must be between {spec.low:g} and {spec.high:g}")
-
-
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class DatasetConfig(Strict):
     name: str = "circle"
-    n_samples: int = Field(500, ge=2)
-    noise: float = Field(0.0, ge=0.0, le=0.5, allow_inf_nan=False)
-    train_fraction: float = Field(0.5, ge=0.1, le=0.9, allow_inf_nan=False)
-    seed: Seed = 0
-    classes: int = Field(2, ge=2, le=MAX_CLASSES)
+    n_samples: int = _field("n_samples")
+    noise: float = _field("noise")
+    train_fraction: float = _field("train_fraction")
+    seed: int = _field("seed")
+    classes: int = _field("classes")
     id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
     @field_validator("name")
@@ -117,18 +139,26 @@ class LayerConfig(Strict):
 
 class InitConfig(Strict):
     name: str = "xavier"
-    scale: float | None = Field(None, ge=0.0, le=100.0, allow_inf_nan=False)
+    scale: float | None = Field(None, description="uniform's half-width, normal's std")
 
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
         return _one_of(v, INITIALIZERS, "init")
 
+    def params(self) -> dict[str, float]:
+        return {} if self.scale is None else {"scale": self.scale}
+
+    @model_validator(mode="after")
+    def _params_fit(self) -> InitConfig:
+        resolve(INITIALIZERS.get(self.name).params, self.params(), f"init {self.name!r}")
+        return self
+
 
 class OptimizerConfig(Strict):
     name: str = "sgd"
-    learning_rate: float = Field(0.03, ge=0.0, le=10.0, allow_inf_nan=False)
-    decay: float = Field(0.0, ge=0.0, le=10.0, allow_inf_nan=False)
+    learning_rate: float = _field("learning_rate")
+    decay: float = _field("decay")
     momentum: float | None = None
     ema: float | None = None
     beta1: float | None = None
@@ -147,25 +177,28 @@ class OptimizerConfig(Strict):
 
     @model_validator(mode="after")
     def _params_fit(self) -> OptimizerConfig:
-        _check_params(self.hyperparameters(), OPTIMIZERS.get(self.name).hyper,
-                      f"optimizer {self.name!r}")
+        resolve(OPTIMIZERS.get(self.name).params, self.hyperparameters(),
+                f"optimizer {self.name!r}")
         return self
 
 
 class RegularizationConfig(Strict):
     name: str = "none"
-    rate: float = Field(0.0, ge=0.0, le=10.0, allow_inf_nan=False)
-    l1_ratio: float | None = Field(None, ge=0.0, le=1.0, allow_inf_nan=False)
+    rate: float = _field("regularization_rate")
+    l1_ratio: float | None = None
 
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
         return _one_of(v, REGULARIZERS, "regularization")
 
+    def params(self) -> dict[str, float]:
+        return {} if self.l1_ratio is None else {"l1_ratio": self.l1_ratio}
+
     @model_validator(mode="after")
     def _params_fit(self) -> RegularizationConfig:
-        given = {"l1_ratio": self.l1_ratio} if self.l1_ratio is not None else {}
-        _check_params(given, REGULARIZERS.get(self.name).params, f"regularization {self.name!r}")
+        resolve(REGULARIZERS.get(self.name).params, self.params(),
+                f"regularization {self.name!r}")
         return self
 
 
@@ -180,11 +213,12 @@ class ExperimentConfig(Strict):
     loss_params: dict[str, float] = Field(default_factory=dict)
     init: InitConfig = Field(default_factory=InitConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
-    batch_size: int | Literal["full"] = 10
+    batch_size: int | Literal["full"] = Field(BOUNDS["batch_size"].default,
+                                              description=BOUNDS["batch_size"].description)
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig)
-    dropout: float = Field(0.0, ge=0.0, le=0.9, allow_inf_nan=False)
+    dropout: float = _field("dropout")
     batch_norm: bool = False
-    seed: Seed = 0
+    seed: int = _field("seed")
 
     @field_validator("features")
     @classmethod
@@ -203,9 +237,12 @@ class ExperimentConfig(Strict):
 
     @field_validator("batch_size")
     @classmethod
-    def _batch(cls, v: int | str) -> int | str:
-        if isinstance(v, int) and v < 1:
-            raise ValueError("batch_size must be at least 1, or 'full'")
+    def _batch(cls, v: int | str, info: ValidationInfo) -> int | str:
+        if isinstance(v, int):
+            if v < BOUNDS["batch_size"].low:
+                raise ValueError(f"batch_size must be at least {BOUNDS['batch_size'].low}, "
+                                 "or 'full'")
+            _at_most(v, _limits(info).max_samples, "examples per batch")
         return v
 
     @model_validator(mode="after")
@@ -238,8 +275,7 @@ class ExperimentConfig(Strict):
             optimizer_params=self.optimizer.hyperparameters(), decay=self.optimizer.decay,
             regularization=self.regularization.name,
             regularization_rate=self.regularization.rate,
-            regularization_params=({"l1_ratio": self.regularization.l1_ratio}
-                                   if self.regularization.l1_ratio is not None else {}),
+            regularization_params=self.regularization.params(),
             dropout=self.dropout, batch_norm=self.batch_norm, seed=self.seed, dtype=dtype)
 
 
