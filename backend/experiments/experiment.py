@@ -77,6 +77,7 @@ class Experiment:
         self.status = "paused"
         self.message = ""
         self.revision = 0  # bumped by every change of config or weights made by a person
+        self.dirty = True  # changed since it was last saved
         self.created = self.updated = time.time()
         self.history = History()
         self.metrics: dict[str, float] = {}
@@ -112,6 +113,7 @@ class Experiment:
                         self._good = self.model.snapshot()
                         self._steps = self.model.epoch_steps(self.x_train, self.data.y_train,
                                                              self.config.batch_size)
+                    self.dirty = True
                     if next(self._steps, None) is None:  # the epoch is complete
                         self._steps = None
                         metrics = self.record()
@@ -175,6 +177,7 @@ class Experiment:
             self.revision += 1
             self.updated = time.time()
             self._steps = None
+            self.dirty = True
             try:
                 if persist is not None:
                     persist(self)

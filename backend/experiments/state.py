@@ -110,4 +110,5 @@ def from_state(id: str, state: Any, upload: UserData | None, backend: Backend,
     exp.message = file.message
     exp.created = file.created if file.created is not None else exp.created
     exp.updated = file.updated if file.updated is not None else exp.updated
+    exp.dirty = False  # as it was saved (an import is saved by the service at once)
     return exp
