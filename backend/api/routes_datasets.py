@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from backend.data import DATASETS, DataError, generate, parse_csv, parse_json, read_json
+from backend.data import DATASETS, generate
 from backend.engine.params import Param
 from backend.experiments.config import BOUNDS
 
-from .deps import ServiceDep, SettingsDep
+from .deps import ServiceDep
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 Problem = Literal["classification", "regression"]
@@ -54,22 +54,10 @@ def _query(p: Param) -> Any:
             "x": {"type": "array"}, "y": {"type": "array"},
             "x_test": {"type": "array"}, "y_test": {"type": "array"}}}},
         "text/csv": {"schema": {"type": "string"}}}, "required": True}})
-async def upload(request: Request, service: ServiceDep, settings: SettingsDep,
+async def upload(request: Request, service: ServiceDep,
                  problem: Annotated[Problem | None, Query()] = None) -> Uploaded:
-    raw = await request.body()
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    limits = {"max_rows": settings.max_samples}
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError("the upload is not UTF-8 text") from None
-    if kind in ("text/csv", "text/plain", "application/csv"):
-        data = parse_csv(text, problem, **limits)
-    elif kind in ("application/json", ""):
-        data = parse_json(read_json(text), problem, **limits)
-    else:
-        raise DataError(f"send application/json or text/csv, not {kind!r}")
-    ds_id = service.upload(data)
+    ds_id, data = await service.upload(await request.body(), kind, problem)
     return Uploaded(id=ds_id, problem=data.problem, n_classes=data.n_classes,
                     n_train=len(data.y_train),
                     n_test=0 if data.y_test is None else len(data.y_test),

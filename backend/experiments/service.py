@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.data import DataError, UserData, parse_json
+from backend.data import DataError, UserData, parse_csv, parse_json, read_json
 from backend.engine import Backend, gradient_check
 from backend.settings import Settings
 
@@ -279,10 +279,25 @@ class Service:
         return await asyncio.to_thread(run)
 
     # datasets, exports, shares ------------------------------------------------------------
-    def upload(self, data: UserData) -> str:
+    async def upload(self, raw: bytes, kind: str,
+                     problem: str | None = None) -> tuple[str, UserData]:
+        """Parse (off the event loop: 10 000 rows take a while) and store an upload."""
+        def parse() -> UserData:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise DataError("the upload is not UTF-8 text") from None
+            limits = {"max_rows": self.settings.max_samples}
+            if kind in ("text/csv", "text/plain", "application/csv"):
+                return parse_csv(text, problem, **limits)
+            if kind in ("application/json", ""):
+                return parse_json(read_json(text), problem, **limits)
+            raise DataError(f"send application/json or text/csv, not {kind!r}")
+
+        data = await asyncio.to_thread(parse)
         ds_id = new_id()
-        self.store.save_dataset(ds_id, data.to_json())
-        return ds_id
+        await asyncio.to_thread(self.store.save_dataset, ds_id, data.to_json())
+        return ds_id, data
 
     async def export(self, exp: Experiment) -> dict[str, Any]:
         return await asyncio.to_thread(to_state, exp, True)
