@@ -260,7 +260,7 @@ class Experiment:
 
     def predict(self, points: np.ndarray) -> dict[str, Any]:
         """Outputs at points given in the data's own units (as uploaded)."""
-        with self.lock:
+        with self.lock, np.errstate(all="ignore"):  # overflow: inf, then null in the JSON
             model, x = self.model, self.features(points * self.data.scale)
             a = model.predict(x)
         head, xp = model.head, model.xp

@@ -72,7 +72,10 @@ def build_frame(exp: Experiment, version: int, resolution: int,
             "grad_norms": exp.model.grad_norms(),
         }
     w = FrameWriter()
-    w.add("output", np.ascontiguousarray(output_grids[-1], dtype=np.float16))
+    # float16 holds up to 65504: a huge output (a weight set to 1e6) is drawn at the edge
+    # of the scale instead of as infinity.
+    half = np.finfo(np.float16).max
+    w.add("output", np.clip(np.nan_to_num(output_grids[-1]), -half, half).astype(np.float16))
     w.add_quantized("inputs", inputs)
     for i, g in enumerate(neuron_grids[:-1]):
         w.add_quantized(f"layer{i + 1}", g)
