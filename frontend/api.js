@@ -1,7 +1,7 @@
 // The page's only ways to the server: the public REST routes and the websocket.
 
 export class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
+  constructor(status, message, details = []) { super(message); this.status = status; this.details = details; }
 }
 
 async function call(method, path, { body, token, contentType } = {}) {
@@ -14,7 +14,10 @@ async function call(method, path, { body, token, contentType } = {}) {
   }
   const response = await fetch(path, { method, headers, body: payload });
   const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, (data && data.error) || response.statusText);
+  if (!response.ok) {
+    throw new ApiError(response.status, (data && data.error) || response.statusText,
+      (data && data.details) || []);
+  }
   return data;
 }
 
@@ -58,41 +61,55 @@ const HALF = (() => {
   return table;
 })();
 
-/** A binary frame (docs/protocol.md) -> {header, grids: {name: {shape, data: Float32Array}}}. */
+function decodeGrid(buffer, base, g) {
+  const count = g.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(count);
+  if (g.dtype === "float16") {
+    const raw = new Uint16Array(buffer, base + g.offset, count);
+    for (let i = 0; i < count; i++) out[i] = HALF[raw[i]];
+  } else if (g.dtype === "uint8") {
+    const raw = new Uint8Array(buffer, base + g.offset, count);
+    const per = count / g.shape[0];
+    for (let c = 0; c < g.shape[0]; c++) {
+      const lo = g.low[c], span = (g.high[c] - g.low[c]) / 255;
+      for (let i = c * per; i < (c + 1) * per; i++) out[i] = lo + span * raw[i];
+    }
+  } else {
+    out.set(new Float32Array(buffer.slice(base + g.offset, base + g.offset + g.length)));
+  }
+  return out;
+}
+
+/**
+ * A binary frame (docs/protocol.md) -> {header, grids: {name: {shape, data: Float32Array}}}.
+ * A grid is decoded when its data is first read: a frame may be drawn only in part.
+ */
 export function decodeFrame(buffer) {
   const view = new DataView(buffer);
   const n = view.getUint32(0, true);
   const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, n)));
-  const base = 4 + n;
   const grids = {};
   for (const g of header.grids) {
-    const count = g.shape.reduce((a, b) => a * b, 1);
-    const out = new Float32Array(count);
-    if (g.dtype === "float16") {
-      const raw = new Uint16Array(buffer, base + g.offset, count);
-      for (let i = 0; i < count; i++) out[i] = HALF[raw[i]];
-    } else if (g.dtype === "uint8") {
-      const raw = new Uint8Array(buffer, base + g.offset, count);
-      const per = count / g.shape[0];
-      for (let c = 0; c < g.shape[0]; c++) {
-        const lo = g.low[c], span = (g.high[c] - g.low[c]) / 255;
-        for (let i = c * per; i < (c + 1) * per; i++) out[i] = lo + span * raw[i];
-      }
-    } else {
-      out.set(new Float32Array(buffer.slice(base + g.offset, base + g.offset + g.length)));
-    }
-    grids[g.name] = { shape: g.shape, data: out };
+    let data = null;
+    grids[g.name] = { shape: g.shape, get data() { return (data ??= decodeGrid(buffer, 4 + n, g)); } };
   }
   return { header, grids };
 }
 
-/** The websocket, reconnecting by itself. Commands resolve with their reply, in order. */
+/**
+ * The websocket, reconnecting by itself. Commands resolve with their reply, in order.
+ * The edit token goes in an `auth` command, the first thing sent on every connection,
+ * never in the address. Frames (binary) are handed on at most once per animation frame,
+ * the newest only: a page that draws slower than frames arrive skips, it never lags.
+ */
 export class Socket {
   constructor(id, token, { onFrame, onState, onHello }) {
     this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}` +
-      `/ws/experiments/${id}?token=${encodeURIComponent(token)}`;
+      `/ws/experiments/${id}`;
+    this.token = token;
     this.onFrame = onFrame; this.onState = onState; this.onHello = onHello;
     this.pending = [];
+    this.latest = null; // the newest frame not drawn yet
     this.delay = 500;
     this.closed = false;
     this.open();
@@ -102,9 +119,20 @@ export class Socket {
     const ws = new WebSocket(this.url);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    ws.onopen = () => { this.delay = 500; this.onState("open"); };
+    ws.onopen = () => {
+      this.delay = 500;
+      if (this.token) {
+        this.pending.push((reply) => {
+          if (reply.type === "error" || !reply.editable) {
+            this.onState("error", "this tab's edit token was refused: you can watch, not change");
+          }
+        });
+        ws.send(JSON.stringify({ type: "auth", token: this.token }));
+      }
+      this.onState("open");
+    };
     ws.onmessage = (event) => {
-      if (event.data instanceof ArrayBuffer) { this.onFrame(decodeFrame(event.data)); return; }
+      if (event.data instanceof ArrayBuffer) { this.frame(event.data); return; }
       const message = JSON.parse(event.data);
       if (message.type === "hello") { this.onHello(message); return; }
       const waiting = this.pending.shift();
@@ -120,6 +148,17 @@ export class Socket {
       setTimeout(() => this.open(), this.delay);
       this.delay = Math.min(this.delay * 2, 5000);
     };
+  }
+
+  frame(buffer) {
+    const scheduled = this.latest !== null;
+    this.latest = buffer;
+    if (scheduled) return;
+    requestAnimationFrame(() => {
+      const newest = this.latest;
+      this.latest = null;
+      this.onFrame(newest);
+    });
   }
 
   send(command) {

@@ -30,3 +30,18 @@ export function classShade(k, strength) {
 }
 
 export function rgbCss([r, g, b]) { return `rgb(${r | 0},${g | 0},${b | 0})`; }
+
+// diverging() for 511 steps of t in [-1, 1], as flat rgb bytes: painting a grid looks up
+// a colour per cell instead of making an array per cell.
+const STEPS = 255;
+export const DIVERGING_TABLE = (() => {
+  const table = new Uint8ClampedArray(3 * (2 * STEPS + 1));
+  for (let i = 0; i <= 2 * STEPS; i++) table.set(diverging(i / STEPS - 1), 3 * i);
+  return table;
+})();
+
+/** t (any number; NaN counts as 0) -> its offset in DIVERGING_TABLE. */
+export function divergingIndex(t) {
+  const x = t > 1 ? 1 : t < -1 ? -1 : t === t ? t : 0; // t === t: not NaN
+  return 3 * Math.round((x + 1) * STEPS);
+}

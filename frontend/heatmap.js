@@ -1,6 +1,7 @@
-// Grids to pixels with ImageData: one small canvas per grid, scaled up by drawImage.
+// Grids to pixels with ImageData, through a small canvas as big as the grid that is then
+// drawn, scaled, wherever the grid should appear.
 
-import { CLASS_COLORS, classShade, diverging } from "./colors.js";
+import { CLASS_COLORS, classShade, diverging, DIVERGING_TABLE, divergingIndex } from "./colors.js";
 
 const scratch = new Map(); // resolution -> {canvas, ctx, image}
 
@@ -17,34 +18,44 @@ function buffer(res) {
 }
 
 /**
- * Paint a grid onto `target` (a canvas context), stretched to its size.
+ * A grid's colours into `px` (RGBA bytes, res x res).
  * kind: "signed" (values in [-1, 1]), "probability" (P(class 1) in [0, 1]),
  * "classes" (k channels of probabilities), "scale" (any values, divided by `scale`).
  */
-export function paintGrid(ctx, grid, { kind, scale = 1, discretize = false, channel = 0 }) {
+function fill(px, grid, { kind, scale = 1, discretize = false, channel = 0 }) {
   const [channels, res] = [grid.shape[0], grid.shape[1]];
-  const { canvas, ctx: small, image } = buffer(res);
-  const px = image.data;
   const n = res * res;
   const d = grid.data;
+  const mul = kind === "probability" ? 2 : kind === "scale" ? 1 / (scale || 1) : 1;
+  const add = kind === "probability" ? -1 : 0;
   for (let i = 0; i < n; i++) {
-    let rgb;
+    const o = 4 * i;
     if (kind === "classes" && channels > 1) {
       let best = 0, p = d[i];
       for (let c = 1; c < channels; c++) if (d[c * n + i] > p) { p = d[c * n + i]; best = c; }
-      const strength = discretize ? 0.75 : (p - 1 / channels) / (1 - 1 / channels);
-      rgb = classShade(best, strength);
+      const rgb = classShade(best, discretize ? 0.75 : (p - 1 / channels) / (1 - 1 / channels));
+      px[o] = rgb[0]; px[o + 1] = rgb[1]; px[o + 2] = rgb[2];
     } else {
-      let v = d[channel * n + i];
-      if (kind === "probability") v = 2 * v - 1;
-      else if (kind === "scale") v = v / (scale || 1);
+      let v = d[channel * n + i] * mul + add;
       if (discretize) v = v >= 0 ? 1 : -1;
-      rgb = diverging(v);
+      const k = divergingIndex(v);
+      px[o] = DIVERGING_TABLE[k]; px[o + 1] = DIVERGING_TABLE[k + 1]; px[o + 2] = DIVERGING_TABLE[k + 2];
     }
-    const o = 4 * i;
-    px[o] = rgb[0]; px[o + 1] = rgb[1]; px[o + 2] = rgb[2]; px[o + 3] = 255;
+    px[o + 3] = 255;
   }
-  small.putImageData(image, 0, 0);
+}
+
+/** A grid's picture as ImageData at the grid's resolution (reused: copy it before the next). */
+export function gridPixels(grid, options) {
+  const { image } = buffer(grid.shape[1]);
+  fill(image.data, grid, options);
+  return image;
+}
+
+/** Paint a grid onto `ctx` (a canvas context), stretched to its size. */
+export function paintGrid(ctx, grid, options) {
+  const { canvas, ctx: small } = buffer(grid.shape[1]);
+  small.putImageData(gridPixels(grid, options), 0, 0);
   ctx.imageSmoothingEnabled = true;
   ctx.drawImage(canvas, 0, 0, ctx.canvas.width, ctx.canvas.height);
 }

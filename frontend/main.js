@@ -1,11 +1,14 @@
 // The playground page: builds its menus from /api/meta, keeps the config in the address,
 // and talks to the server only through the public REST routes and the websocket.
 
+import { attachOrCreate, rememberToken, showId } from "./address.js";
 import { api, decodeFrame, Socket } from "./api.js";
 import { Chart } from "./chart.js";
-import { CLASS_COLORS } from "./colors.js";
+import { Editor } from "./editor.js";
 import { paintGrid, paintPoints } from "./heatmap.js";
 import { Network } from "./network.js";
+import { numberInput } from "./numbers.js";
+import { bindTools } from "./tools.js";
 import { fromHash, toHash } from "./url.js";
 
 const $ = (id) => document.getElementById(id);
@@ -30,7 +33,7 @@ const state = {
   meta: null, id: null, token: null, config: null, view: { showTest: false, discretize: false },
   points: null, extent: 6, revision: -1, status: "paused", epoch: 0, frame: null,
   hover: null, socket: null, connection: "connecting", message: "", shared: false, shareId: null,
-  render: { frames: 0, ms: 0 }, // frames drawn and the milliseconds spent drawing them
+  render: { frames: 0, ms: 0 }, // frames drawn and the milliseconds spent decoding and drawing them
 };
 
 function option(select, value, label) {
@@ -74,6 +77,12 @@ function flash(message) {
   showStatus();
 }
 
+/** A message that stays until dismissed (the status line is rewritten by every frame). */
+function notice(text) {
+  $("notice-text").textContent = text;
+  $("notice").hidden = false;
+}
+
 // config ---------------------------------------------------------------------------------
 function outputKind(config) {
   if (config.problem === "regression") return "scale";
@@ -94,11 +103,10 @@ async function change(changes) {
   if (!state.socket) return;
   const reply = await state.socket.send({ type: "update", config: changes });
   if (reply.type === "error") { flash(reply.message); renderControls(); return; }
-  const structural = !reply.weights_kept;
   state.config = reply.config;
   writeAddress();
   renderControls();
-  if (structural) await refresh();
+  if (!reply.weights_kept) refresh();
 }
 
 async function command(type, extra = {}) {
@@ -108,7 +116,22 @@ async function command(type, extra = {}) {
 }
 
 // what the server holds ---------------------------------------------------------------------
-async function refresh() {
+let refreshing = null; // the refresh under way; a second request runs once it is done
+let again = false;
+
+function refresh() {
+  if (refreshing) { again = true; return refreshing; }
+  refreshing = (async () => {
+    do {
+      again = false;
+      await fetchState();
+    } while (again);
+    refreshing = null;
+  })();
+  return refreshing;
+}
+
+async function fetchState() {
   const [exp, points, history] = await Promise.all([
     api.get(state.id), api.points(state.id), api.history(state.id)]);
   state.config = exp.config;
@@ -118,17 +141,25 @@ async function refresh() {
   state.revision = exp.revision;
   state.status = exp.status;
   state.message = exp.message;
-  network.build(state.config, state.extent, nOutputs(state.config, state.nClasses));
+  showNetwork();
   chart.reset(history.rows);
-  $("layer-count").textContent = state.config.hidden_layers.length;
-  renderControls();
   writeAddress();
   showStatus();
+}
+
+/** The network, controls and heatmap for state.config; the newest frame painted again. */
+function showNetwork() {
+  network.build(state.config, { meta: state.meta, extent: state.extent, editable: !state.shared,
+    nOutputs: nOutputs(state.config, state.nClasses) });
+  $("layer-count").textContent = state.config.hidden_layers.length;
+  renderControls();
+  drawPoints();
   if (state.frame) draw(state.frame);
 }
 
 // drawing ------------------------------------------------------------------------------------
 const heatmap = $("heatmap").getContext("2d");
+const pointsLayer = $("points").getContext("2d");
 const chart = new Chart($("chart"));
 
 function fmt(v) { return v == null || !Number.isFinite(v) ? "-" : v.toFixed(3); }
@@ -138,7 +169,7 @@ function regressionScale() {
   return Math.max(1e-6, ...ys.map((y) => Math.abs(y)));
 }
 
-function draw({ header, grids }) {
+function draw({ grids }) {
   const kind = outputKind(state.config);
   const hovered = state.hover && network.neuronGrid(grids, state.hover);
   if (hovered) {
@@ -150,16 +181,20 @@ function draw({ header, grids }) {
     });
     $("heatmap-label").textContent = "";
   }
-  if (state.points) {
-    paintPoints(heatmap, state.points, state.extent, {
-      showTest: state.view.showTest,
-      regressionScale: state.config.problem === "regression" ? regressionScale() : 0,
-    });
-  }
 }
 
-function onFrame(frame) {
+function drawPoints() {
+  pointsLayer.clearRect(0, 0, pointsLayer.canvas.width, pointsLayer.canvas.height);
+  if (!state.points) return;
+  paintPoints(pointsLayer, state.points, state.extent, {
+    showTest: state.view.showTest,
+    regressionScale: state.config.problem === "regression" ? regressionScale() : 0,
+  });
+}
+
+function onFrame(buffer) {
   const started = performance.now();
+  const frame = decodeFrame(buffer);
   const { header } = frame;
   state.frame = frame;
   if (!state.shared && header.revision !== state.revision && state.revision >= 0) {
@@ -179,45 +214,28 @@ function onFrame(frame) {
     showStatus();
   }
   chart.add(m);
-  network.update(header, frame.grids, outputKind(state.config));
+  network.update(frame, outputKind(state.config));
   draw(frame);
   const spent = performance.now() - started;
   state.render = { frames: state.render.frames + 1, ms: state.render.ms + spent };
 }
 
 // the network's handlers -----------------------------------------------------------------
-const editor = $("link-editor");
 const hovercard = $("hovercard");
-let editing = null;
+const editor = new Editor(
+  { box: $("link-editor"), label: $("editor-label"), input: $("editor-value"),
+    message: $("editor-message") },
+  (target, value) => command("set_weight", { ...target, value }));
 
-function openEditor(target, event) {
-  editing = target;
-  const weights = state.frame && state.frame.header.weights[target.layer];
-  const value = !weights ? 0 : target.source === null
-    ? weights.b[target.target] : weights.W[target.source][target.target];
-  $("editor-label").textContent = target.source === null ? "Bias" : "Weight";
-  $("editor-value").value = Number(value).toFixed(4);
-  const box = $("network").getBoundingClientRect();
-  editor.style.left = `${event.clientX - box.left + 8}px`;
-  editor.style.top = `${event.clientY - box.top + 8}px`;
-  editor.hidden = false;
-  $("editor-value").focus();
-  $("editor-value").select();
+function currentValue({ layer, source, target }) {
+  const weights = state.frame && state.frame.header.weights[layer];
+  if (!weights) return 0;
+  return source === null ? weights.b && weights.b[target] : weights.W[source][target];
 }
 
-$("editor-value").addEventListener("keydown", async (e) => {
-  if (e.key === "Escape") { editor.hidden = true; return; }
-  if (e.key !== "Enter") return;
-  const value = Number($("editor-value").value);
-  editor.hidden = true;
-  if (!Number.isFinite(value)) { flash("a weight must be a number"); return; }
-  await command("set_weight", { ...editing, value });
-});
-$("editor-value").addEventListener("blur", () => { editor.hidden = true; });
-
 const network = new Network(
-  { root: $("network"), svg: $("links"), features: $("features"), layers: $("layers") },
-  null,
+  { root: $("network"), links: $("links"), thumbs: $("thumbs"), note: $("network-note"),
+    features: $("features"), layers: $("layers") },
   {
     onToggleFeature: (name) => {
       const features = state.config.features.includes(name)
@@ -235,11 +253,11 @@ const network = new Network(
       const layers = state.config.hidden_layers.map((l, i) => (i === layer ? { ...l, activation } : l));
       change({ hidden_layers: layers });
     },
-    onEdit: openEditor,
+    onEdit: (target, event) => editor.open(target, currentValue(target), event),
     onHover: (target) => { state.hover = target; if (state.frame) draw(state.frame); },
     onLinkHover: (link, event) => {
       if (!link) { hovercard.hidden = true; return; }
-      const box = $("network").getBoundingClientRect();
+      const box = hovercard.parentElement.getBoundingClientRect();
       hovercard.textContent = `Weight ${Number(link.value ?? 0).toFixed(3)}`;
       hovercard.style.left = `${event.clientX - box.left + 10}px`;
       hovercard.style.top = `${event.clientY - box.top - 24}px`;
@@ -249,6 +267,12 @@ const network = new Network(
 );
 
 // controls ------------------------------------------------------------------------------
+/** Enable or disable a control; its tooltip says why it is off. */
+function allow(control, allowed, reason) {
+  control.disabled = !allowed;
+  control.title = allowed ? "" : reason;
+}
+
 function renderControls() {
   const c = state.config;
   $("learning_rate").value = String(nearest(LEARNING_RATES, c.optimizer.learning_rate));
@@ -260,8 +284,7 @@ function renderControls() {
   $("init").value = c.init.name;
   $("dropout").value = String(nearest(DROPOUTS, c.dropout));
   $("batch_norm").checked = c.batch_norm;
-  const acts = new Set(c.hidden_layers.map((l) => l.activation));
-  $("activation").value = acts.size === 1 ? [...acts][0] : "";
+  renderActivation();
   $("train_fraction").value = Math.round(c.dataset.train_fraction * 100);
   $("train-value").textContent = `${Math.round(c.dataset.train_fraction * 100)}%`;
   $("noise").value = Math.round(c.dataset.noise * 100);
@@ -273,37 +296,84 @@ function renderControls() {
   $("classes-row").hidden = !spec || spec.max_classes <= 2;
   $("classes").value = c.dataset.classes;
   $("classes-value").textContent = c.dataset.classes;
+  // Your own data (uploaded or clicked) has no generator: no noise, nothing to regenerate.
+  const own = "your own data has no generator: noise and Regenerate apply to built-in sets";
+  allow($("noise"), Boolean(spec), own);
+  allow($("regenerate"), Boolean(spec), own);
+  $("own-data").hidden = Boolean(spec);
   document.querySelectorAll(".dataset").forEach((d) => {
     d.classList.toggle("selected", d.dataset.name === c.dataset.name);
     d.hidden = d.dataset.problem !== c.problem;
   });
-  const paint = $("paint-class");
-  const k = c.problem === "classification" ? (state.nClasses || c.dataset.classes) : 0;
-  fill(paint, [...Array(k).keys()], [...Array(k).keys()].map((i) => `class ${i}`));
-  paint.disabled = k === 0;
+  renderPaintClass();
   $("show-test").checked = state.view.showTest;
   $("discretize").checked = state.view.discretize;
-  document.querySelectorAll(".accuracy").forEach((e) => { e.hidden = c.problem !== "classification"; });
+  const classification = c.problem === "classification";
+  document.querySelectorAll(".accuracy").forEach((e) => { e.hidden = !classification; });
+  if (!classification && chart.accuracy) {
+    chart.accuracy = $("show-accuracy").checked = false;
+    chart.draw();
+  }
   renderOptimizerParams();
 }
 
+function renderActivation() {
+  const select = $("activation");
+  const layers = state.config.hidden_layers;
+  const acts = new Set(layers.map((l) => l.activation));
+  select.options[0].textContent = layers.length ? "(per layer)" : "(no hidden layer)";
+  select.value = acts.size === 1 ? [...acts][0] : "";
+  allow(select, layers.length > 0, "there is no hidden layer: add one with + above the network");
+}
+
+function renderPaintClass() {
+  // Clicked points are for classification; the class chosen stays chosen.
+  const paint = $("paint-class");
+  const c = state.config;
+  const k = c.problem === "classification" ? (state.nClasses || c.dataset.classes) : 0;
+  const chosen = Number(paint.value || 0);
+  if (paint.options.length !== k) {
+    fill(paint, [...Array(k).keys()], [...Array(k).keys()].map((i) => `class ${i}`));
+  }
+  paint.value = String(chosen < k ? chosen : 0);
+  $("paint-field").hidden = k === 0;
+  $("heatmap").classList.toggle("paintable", k > 0 && !state.shared);
+}
+
+let optimizerShown = null; // the optimizer whose fields are on the page
+
 function renderOptimizerParams() {
   const box = $("optimizer-params");
-  box.replaceChildren();
   const spec = state.meta.optimizers.find((o) => o.name === state.config.optimizer.name);
-  for (const [name, p] of Object.entries(spec ? spec.params : {})) {
+  const params = Object.entries(spec ? spec.params : {});
+  if (optimizerShown === state.config.optimizer.name) {
+    // Same fields: new values, except where someone is typing.
+    for (const [name, p] of params) {
+      const input = $(`opt-${name}`);
+      if (document.activeElement !== input && input.getAttribute("aria-invalid") !== "true") {
+        input.value = state.config.optimizer[name] ?? p.default;
+      }
+    }
+    return;
+  }
+  optimizerShown = state.config.optimizer.name;
+  box.replaceChildren();
+  for (const [name, p] of params) {
     const label = document.createElement("label");
     label.className = "field small";
-    label.innerHTML = `<span>${name}</span>`;
+    const title = document.createElement("span");
+    title.textContent = name;
     const input = document.createElement("input");
-    input.type = "number";
-    input.step = "any";
-    input.min = p.min; input.max = p.max;
     input.value = state.config.optimizer[name] ?? p.default;
-    input.title = p.description;
+    input.title = `${p.description} (${p.min} to ${p.max})`;
     input.id = `opt-${name}`;
-    input.addEventListener("change", () => change({ optimizer: { [name]: Number(input.value) } }));
-    label.appendChild(input);
+    const message = document.createElement("span");
+    message.className = "field-error";
+    message.setAttribute("role", "alert");
+    const submit = numberInput(input, message, () => ({ min: p.min, max: p.max }),
+      (value) => change({ optimizer: { [name]: value } }));
+    input.addEventListener("change", submit);
+    label.append(title, input, message);
     box.appendChild(label);
   }
 }
@@ -321,7 +391,7 @@ function datasetThumbnails() {
     canvas.width = canvas.height = 48;
     item.appendChild(canvas);
     const label = document.createElement("span");
-    label.textContent = d.name;
+    label.textContent = d.name.replaceAll("_", " "); // lets "gaussian quantiles" wrap
     item.appendChild(label);
     item.addEventListener("click", () => {
       const changes = { dataset: { name: d.name } };
@@ -359,12 +429,8 @@ function bindControls() {
   fill($("problem"), m.problems, ["Classification", "Regression"]);
   fill($("init"), m.initializers.map((i) => i.name));
   fill($("dropout"), DROPOUTS);
-  const activation = document.createElement("label");
-  activation.className = "field";
-  activation.innerHTML = '<span>Activation</span><select id="activation"></select>';
-  $("learning_rate").closest("label").after(activation);
-  fill($("activation"), ["", ...m.activations.filter((a) => a.hidden).map((a) => a.name)],
-    ["(per layer)", ...m.activations.filter((a) => a.hidden).map((a) => a.name)]);
+  const hidden = m.activations.filter((a) => a.hidden).map((a) => a.name);
+  fill($("activation"), ["", ...hidden], ["(per layer)", ...hidden]);
   $("classes").max = 10;
 
   $("learning_rate").addEventListener("change", (e) =>
@@ -408,7 +474,7 @@ function bindControls() {
   $("step").addEventListener("click", () => command("step"));
   $("reset").addEventListener("click", () => command("reset"));
   $("show-test").addEventListener("change", (e) => {
-    state.view.showTest = e.target.checked; writeAddress(); if (state.frame) draw(state.frame);
+    state.view.showTest = e.target.checked; writeAddress(); drawPoints();
   });
   $("discretize").addEventListener("change", (e) => {
     state.view.discretize = e.target.checked; writeAddress(); if (state.frame) draw(state.frame);
@@ -416,8 +482,10 @@ function bindControls() {
   $("show-accuracy").addEventListener("change", (e) => { chart.accuracy = e.target.checked; chart.draw(); });
   $("upload").addEventListener("change", uploadCsv);
   $("heatmap").addEventListener("click", addPoint);
+  $("notice-close").addEventListener("click", () => { $("notice").hidden = true; });
   document.addEventListener("keydown", (e) => {
     if (e.target.closest("input, select, textarea")) return;
+    if (e.key === " " && e.target.closest("button")) return; // Space presses that button
     if (e.key === " ") { e.preventDefault(); togglePlay(); }
     else if (e.key === "s") command("step");
     else if (e.key === "r") command("reset");
@@ -441,7 +509,7 @@ async function uploadCsv(event) {
 }
 
 async function addPoint(event) {
-  if (state.config.problem !== "classification" || !state.points) return;
+  if (!state.socket || state.config.problem !== "classification" || !state.points) return;
   const rect = event.target.getBoundingClientRect();
   const e = state.extent;
   const x = ((event.clientX - rect.left) / rect.width) * 2 * e - e;
@@ -453,61 +521,6 @@ async function addPoint(event) {
   try {
     await useUpload(await api.uploadJson(data));
   } catch (error) { flash(`point refused: ${error.message}`); }
-}
-
-// model files, shares, gradient check ---------------------------------------------------------
-const TOKENS = "playground-token:";
-
-function openExperiment(exp) {
-  sessionStorage.setItem(TOKENS + exp.id, exp.edit_token);
-  location.href = `/?e=${exp.id}${toHash(exp.config)}`;
-}
-
-function bindTools() {
-  $("share").addEventListener("click", async () => {
-    try {
-      const { url } = await api.share(state.id, state.token);
-      const link = `${location.origin}${url}`;
-      $("share-link").innerHTML = "";
-      const a = document.createElement("a");
-      a.href = a.textContent = link;
-      $("share-link").append("Read-only snapshot: ", a);
-    } catch (error) { flash(`no snapshot: ${error.message}`); }
-  });
-  $("download").addEventListener("click", async () => {
-    const data = await api.exportModel(state.id);
-    const blob = new Blob([JSON.stringify(data)], { type: "application/json" });
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = `playground-${data.config.dataset.name}-epoch-${data.model.epoch}.json`;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-  });
-  $("load-model").addEventListener("change", async (event) => {
-    const file = event.target.files[0];
-    event.target.value = "";
-    if (!file) return;
-    try {
-      openExperiment(await api.importModel(JSON.parse(await file.text())));
-    } catch (error) { flash(`that model file was refused: ${error.message}`); }
-  });
-  $("gradcheck").addEventListener("click", async () => {
-    const report = await api.gradientCheck(state.id);
-    const rows = report.layers.map((l) => `<tr><td>${l.layer}</td>` +
-      `<td>${l.relative_difference.toExponential(2)}</td>` +
-      `<td class="${l.verdict === "a bug" ? "bug" : ""}">${l.verdict}</td></tr>`).join("");
-    $("gradcheck-result").innerHTML = `<table class="gradcheck"><tr><th>layer</th>` +
-      `<th>relative difference</th><th>verdict</th></tr>${rows}<tr><th>all</th>` +
-      `<th>${report.relative_difference.toExponential(2)}</th><th>${report.verdict}</th></tr>` +
-      `</table><p class="hint">||g - g'|| / (||g|| + ||g'||), two-sided differences, ` +
-      `eps ${report.epsilon}, float64, dropout off: below 1e-7 right, above 1e-3 a bug.</p>`;
-  });
-  $("fork").addEventListener("click", async () => {
-    try { openExperiment(await api.fork(state.shareId)); }
-    catch (error) { flash(`no copy: ${error.message}`); }
-  });
 }
 
 async function showLesson(params) {
@@ -522,6 +535,16 @@ async function showLesson(params) {
 }
 
 // start ---------------------------------------------------------------------------------
+/** A snapshot changes nothing: every control that would is off, every tool hidden. */
+function readOnly() {
+  const controls = ".controls select, .controls input, .controls button, " +
+    ".column.data select, .column.data input, .column.data button";
+  document.querySelectorAll(controls).forEach((e) => { e.disabled = true; });
+  for (const id of ["tools", "data-tools", "add-layer", "remove-layer", "paint-field", "own-data"]) {
+    $(id).hidden = true;
+  }
+}
+
 async function startShared(shareId) {
   state.shared = true;
   state.shareId = shareId;
@@ -532,57 +555,44 @@ async function startShared(shareId) {
   state.points = points;
   state.extent = points.extent;
   state.nClasses = points.n_classes;
-  state.status = "snapshot";
   state.connection = "open";
-  network.build(state.config, state.extent, nOutputs(state.config, state.nClasses));
+  showNetwork();
   chart.reset(snapshot.history.rows);
-  $("layer-count").textContent = state.config.hidden_layers.length;
-  renderControls();
-  onFrame(decodeFrame(frame));
+  readOnly();
+  onFrame(frame);
   state.status = "snapshot";
   state.message = "";
-  $("banner-text").textContent = `A shared snapshot at epoch ${snapshot.model.epoch}: the network ` +
+  const epoch = snapshot.epoch ?? snapshot.model?.epoch; // older servers nest it
+  $("banner-text").textContent = `A shared snapshot at epoch ${epoch}: the network ` +
     "exactly as it was shared. It never changes; make your own copy to train it further.";
   $("banner").hidden = false;
   $("fork").hidden = false;
-  $("tools").hidden = true;
   showStatus();
-}
-
-async function attachOrCreate(params) {
-  const id = params.get("e");
-  const token = id && sessionStorage.getItem(TOKENS + id);
-  if (id && token) {
-    try { return { ...(await api.get(id)), edit_token: token }; } catch (error) { /* gone */ }
-  }
-  const { config } = fromHash(location.hash);
-  try {
-    return await api.create(Object.keys(config).length ? config : DEFAULT_CONFIG);
-  } catch (error) {
-    flash(`the address's setup was refused (${error.message}); starting from the default`);
-    return api.create(DEFAULT_CONFIG);
-  }
 }
 
 async function start() {
   const params = new URLSearchParams(location.search);
   if (params.get("embed") === "1") document.body.classList.add("embed");
   state.meta = await api.meta();
-  network.meta = state.meta;
   datasetThumbnails();
   bindControls();
-  bindTools();
+  bindTools(state, flash);
   state.view = fromHash(location.hash).view;
   if (document.body.dataset.share) {
     await startShared(document.body.dataset.share);
     paintThumbnails();
     return;
   }
-  const exp = await attachOrCreate(params);
+  const { exp, refused } = await attachOrCreate(params, DEFAULT_CONFIG);
+  if (refused.length) {
+    notice(`Parts of the address were refused and use the defaults instead: ` +
+      `${refused.join("; ")}.`);
+  }
   state.id = exp.id;
   state.token = exp.edit_token;
   state.config = exp.config;
-  sessionStorage.setItem(TOKENS + exp.id, exp.edit_token);
+  rememberToken(exp);
+  showId(exp.id, exp.config, state.view);
   document.body.dataset.experiment = exp.id;
   await refresh();
   state.socket = new Socket(state.id, state.token, {
@@ -599,9 +609,13 @@ async function start() {
 }
 
 window.addEventListener("hashchange", async () => {
-  const { config } = fromHash(location.hash);
+  const { config, refused } = fromHash(location.hash);
+  if (refused.length) {
+    notice(`Parts of the address were refused: ${refused.map((r) => `${r.key}=${r.text} ` +
+      `(${r.reason})`).join("; ")}.`);
+  }
   if (toHash(config) !== toHash(state.config)) await change(config);
 });
 
-start().catch((error) => flash(`could not start: ${error.message}`));
+start().catch((error) => notice(`The page could not start: ${error.message}. Reload to try again.`));
 window.playground = state; // for the curious, and for the browser tests

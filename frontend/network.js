@@ -1,12 +1,17 @@
-// The network diagram: feature column, hidden layers of neuron thumbnails, the output,
-// and the links between them (SVG, width and colour by weight). Built once per
-// structure; each frame only repaints canvases and sets link attributes that changed.
+// The network diagram: feature column, hidden layers of neurons, the output, and the
+// links between them. Neurons are boxes in the DOM (for layout, hover, the bias); their
+// thumbnails (thumbs.js) and the links (links.js) are drawn on two canvases laid over them,
+// from boxes read once per layout. The DOM is rebuilt only when the structure changes,
+// and the newest frame is painted again right after, so that thumbnails never stay blank.
 
 import { diverging, rgbCss } from "./colors.js";
 import { paintGrid } from "./heatmap.js";
+import { Links, SHOWN } from "./links.js";
+import { Thumbs } from "./thumbs.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-const THUMB = 36;
+const DENSE = 16; // a column with more units than this gets smaller thumbnails
+const PAINT_BUDGET = 5; // ms of thumbnail painting per call of work()
+const REST = 60; // ms between calls of work() when no frame comes
 const FEATURE_FNS = {
   x1: (a) => a, x2: (a, b) => b, x1_squared: (a) => a * a, x2_squared: (a, b) => b * b,
   x1_x2: (a, b) => a * b, sin_x1: (a) => Math.sin(a), sin_x2: (a, b) => Math.sin(b),
@@ -45,178 +50,249 @@ function channel(grid, c) {
   return { grid: { shape: [1, r1, r2], data }, scale: hi };
 }
 
+function thumb(tag, parent, column, unit) {
+  const box = el(tag, "thumb", parent);
+  box.dataset.column = column;
+  box.dataset.unit = unit;
+  return box;
+}
+
 export class Network {
-  constructor({ root, svg, features, layers }, meta, handlers) {
-    Object.assign(this, { root, svg, featuresEl: features, layersEl: layers, meta, handlers });
-    this.links = [];
-    this.units = [];
-    window.addEventListener("resize", () => this.drawLinks());
+  constructor({ root, links, thumbs, note, features, layers }, handlers) {
+    Object.assign(this, { root, note, featuresEl: features, layersEl: layers, handlers });
+    this.canvases = [links, thumbs];
+    this.links = new Links(links);
+    this.thumbs = new Thumbs(thumbs);
+    this.units = []; // per column: [{thumb, bias}]
+    this.selects = []; // per hidden layer: its activation menu
+    this.key = null;
+    this.last = null; // the newest frame, to paint again after a rebuild
+    this.stale = []; // per column: its thumbnails wait for painting
+    this.nextColumn = 0; // round robin
+    this.scheduled = false; // a timer will go on with the work
+    this.worked = 0; // when work() last ran
+    new ResizeObserver(() => this.layout()).observe(root);
+    root.addEventListener("mousemove", (e) => this.pointer(e));
+    root.addEventListener("mouseleave", () => this.pointer(null));
+    root.addEventListener("click", (e) => {
+      const link = this.linkAt(e);
+      if (link && this.editable) this.handlers.onEdit(link, e);
+    });
   }
 
-  /** Rebuild for a config (new structure or features). */
-  build(config, extent, nOutputs) {
-    this.config = config;
+  /** Show a config: rebuilt only if its structure changed, then painted with the newest frame. */
+  build(config, { meta, extent, nOutputs, editable }) {
+    const key = JSON.stringify([config.features, config.hidden_layers.map((l) => l.units),
+      config.batch_norm, extent, nOutputs, editable]);
+    if (key !== this.key) {
+      this.key = key;
+      this.editable = editable;
+      this.rebuild(config, meta, extent, nOutputs); // and paints the newest frame again
+    }
+    this.selects.forEach((select, l) => { select.value = config.hidden_layers[l].activation; });
+  }
+
+  rebuild(config, meta, extent, nOutputs) {
     this.featuresEl.replaceChildren();
     this.layersEl.replaceChildren();
-    this.units = []; // per column: [{canvas, bias}]
+    const widest = Math.max(config.features.length, nOutputs, ...config.hidden_layers.map((l) => l.units));
+    this.root.classList.toggle("dense", widest > DENSE);
+    this.units = [];
+    this.selects = [];
     const inputs = [];
-    for (const f of this.meta.features) {
+    for (const f of meta.features) {
       const active = config.features.includes(f.name);
-      const box = el("div", `feature${active ? " active" : ""}`, this.featuresEl);
+      const box = el(this.editable ? "button" : "div", `feature${active ? " active" : ""}`, this.featuresEl);
       box.dataset.feature = f.name;
-      box.title = `${f.description}: click to ${active ? "remove" : "add"}`;
-      const canvas = el("canvas", "thumb", box);
-      canvas.width = canvas.height = THUMB;
+      box.title = this.editable ? `${f.description}: click to ${active ? "remove" : "add"}` : f.description;
+      // Nine fixed pictures: a canvas each costs little, unlike one per neuron.
+      const canvas = thumb("canvas", box, active ? 0 : "", active ? config.features.indexOf(f.name) : "");
+      canvas.width = canvas.height = 25;
       el("span", "feature-label", box).textContent = f.label;
       const { grid, scale } = featureGrid(f.name, extent);
       paintGrid(canvas.getContext("2d"), grid, { kind: "scale", scale });
-      box.addEventListener("click", () => this.handlers.onToggleFeature(f.name));
-      if (active) inputs[config.features.indexOf(f.name)] = { canvas };
+      if (this.editable) box.addEventListener("click", () => this.handlers.onToggleFeature(f.name));
+      if (active) inputs[config.features.indexOf(f.name)] = { thumb: canvas };
     }
     this.units.push(inputs);
-    const activations = this.meta.activations.filter((a) => a.hidden).map((a) => a.name);
+    const activations = meta.activations.filter((a) => a.hidden).map((a) => a.name);
     config.hidden_layers.forEach((layer, l) => {
       const col = el("div", "layer", this.layersEl);
-      const head = el("div", "layer-head", col);
-      const plus = el("button", "round small", head);
-      plus.textContent = "+";
-      plus.title = "Add a neuron";
-      plus.setAttribute("aria-label", `Add a neuron to layer ${l + 1}`);
-      plus.addEventListener("click", () => this.handlers.onNeurons(l, +1));
-      const minus = el("button", "round small", head);
-      minus.textContent = "\u2212";
-      minus.title = "Remove a neuron";
-      minus.setAttribute("aria-label", `Remove a neuron from layer ${l + 1}`);
-      minus.addEventListener("click", () => this.handlers.onNeurons(l, -1));
-      el("div", "layer-units", head).textContent = `${layer.units} neuron${layer.units > 1 ? "s" : ""}`;
-      const select = el("select", "layer-activation", head);
-      select.setAttribute("aria-label", `Activation of layer ${l + 1}`);
-      for (const name of activations) {
-        const o = el("option", null, select);
-        o.value = o.textContent = name;
-      }
-      select.value = layer.activation;
-      select.addEventListener("change", () => this.handlers.onActivation(l, select.value));
-      const units = [];
-      for (let u = 0; u < layer.units; u++) {
-        const node = el("div", "neuron", col);
-        const canvas = el("canvas", "thumb", node);
-        canvas.width = canvas.height = THUMB;
-        const bias = el("div", "bias", node);
-        bias.title = "bias: click to edit";
-        node.addEventListener("mouseenter", () => this.handlers.onHover({ layer: l, unit: u }));
-        node.addEventListener("mouseleave", () => this.handlers.onHover(null));
-        if (!config.batch_norm) {
-          bias.addEventListener("click", (e) => this.handlers.onEdit(
-            { layer: l, source: null, target: u }, e));
-        } else {
-          bias.classList.add("none");
-          bias.title = "no bias: batch norm's beta does its job";
-        }
-        units.push({ canvas, bias });
-      }
-      this.units.push(units);
+      this.units.push(this.column(col, config, layer, l, activations));
     });
     const out = el("div", "layer output-layer", this.layersEl);
     el("div", "layer-head", out).textContent = "Output";
     const outs = [];
     for (let k = 0; k < nOutputs; k++) {
       const node = el("div", "neuron output-node", out);
-      const canvas = el("canvas", "thumb", node);
-      canvas.width = canvas.height = THUMB;
-      const bias = el("div", "bias", node);
-      bias.title = "bias: click to edit";
-      bias.addEventListener("click", (e) => this.handlers.onEdit(
-        { layer: config.hidden_layers.length, source: null, target: k }, e));
-      outs.push({ canvas, bias });
+      outs.push({ thumb: thumb("div", node, config.hidden_layers.length + 1, k),
+        bias: this.bias(node, config.hidden_layers.length, k, false) });
     }
     this.units.push(outs);
-    requestAnimationFrame(() => this.drawLinks());
+    const wide = this.units.some((col, l) => l + 1 < this.units.length &&
+      col.length * this.units[l + 1].length > SHOWN);
+    this.note.textContent = wide ? `Large layers: each shows its ${SHOWN.toLocaleString("en-US")} ` +
+      "strongest links; point between two layers to read any weight." : "";
+    this.note.hidden = !wide;
+    this.links.clear(); // the old weights may not fit the new columns
+    this.layout();
   }
 
-  centre(element) {
-    const a = element.getBoundingClientRect(), b = this.root.getBoundingClientRect();
-    return [a.left - b.left + a.width / 2, a.top - b.top + a.height / 2, a.width / 2];
-  }
-
-  drawLinks() {
-    if (!this.units.length) return;
-    this.svg.replaceChildren();
-    const box = this.root.getBoundingClientRect();
-    this.svg.setAttribute("width", box.width);
-    this.svg.setAttribute("height", box.height);
-    this.links = [];
-    for (let l = 0; l + 1 < this.units.length; l++) {
-      const from = this.units[l], to = this.units[l + 1];
-      const row = [];
-      from.forEach((src, i) => {
-        const [x1, y1, r1] = this.centre(src.canvas);
-        const targets = [];
-        to.forEach((dst, j) => {
-          const [x2, y2, r2] = this.centre(dst.canvas);
-          const path = document.createElementNS(SVG, "path");
-          const xa = x1 + r1, xb = x2 - r2, mid = (xa + xb) / 2;
-          path.setAttribute("d", `M${xa},${y1} C${mid},${y1} ${mid},${y2} ${xb},${y2}`);
-          path.setAttribute("class", "link");
-          path.dataset.layer = l; path.dataset.source = i; path.dataset.target = j;
-          path.addEventListener("click", (e) => this.handlers.onEdit(
-            { layer: l, source: i, target: j }, e));
-          path.addEventListener("mouseenter", (e) => this.handlers.onLinkHover(
-            { layer: l, source: i, target: j, value: path.weight }, e));
-          path.addEventListener("mouseleave", () => this.handlers.onLinkHover(null));
-          this.svg.appendChild(path);
-          targets.push(path);
-        });
-        row.push(targets);
-      });
-      this.links.push(row);
-    }
-    if (this.lastWeights) this.setWeights(this.lastWeights, true);
-  }
-
-  setWeights(weights, force = false) {
-    this.lastWeights = weights;
-    weights.forEach((layer, l) => {
-      const row = this.links[l];
-      if (!row) return;
-      layer.W.forEach((ws, i) => ws.forEach((w, j) => {
-        const path = row[i] && row[i][j];
-        if (!path || (!force && path.weight === w)) return;
-        path.weight = w;
-        path.setAttribute("stroke-width", Math.min(8, 0.6 + Math.abs(w) * 1.6).toFixed(2));
-        path.setAttribute("stroke", rgbCss(diverging(w)));
-      }));
-      const column = this.units[l + 1];
-      if (layer.b && column) {
-        layer.b.forEach((b, j) => {
-          if (column[j]) column[j].bias.style.background = rgbCss(diverging(b));
-          if (column[j]) column[j].bias.dataset.value = b;
-        });
+  column(col, config, layer, l, activations) {
+    const head = el("div", "layer-head", col);
+    if (this.editable) {
+      for (const [text, delta, title, label] of [["+", 1, "Add a neuron", "Add a neuron to"],
+        ["\u2212", -1, "Remove a neuron", "Remove a neuron from"]]) {
+        const button = el("button", "round small", head);
+        button.textContent = text;
+        button.title = title;
+        button.setAttribute("aria-label", `${label} layer ${l + 1}`);
+        button.addEventListener("click", () => this.handlers.onNeurons(l, delta));
       }
-    });
+    }
+    el("div", "layer-units", head).textContent = `${layer.units} neuron${layer.units > 1 ? "s" : ""}`;
+    const select = el("select", "layer-activation", head);
+    select.setAttribute("aria-label", `Activation of layer ${l + 1}`);
+    for (const name of activations) {
+      const o = el("option", null, select);
+      o.value = o.textContent = name;
+    }
+    select.disabled = !this.editable;
+    select.addEventListener("change", () => this.handlers.onActivation(l, select.value));
+    this.selects.push(select);
+    const units = [];
+    for (let u = 0; u < layer.units; u++) {
+      const node = el("div", "neuron", col);
+      node.addEventListener("mouseenter", () => this.handlers.onHover({ layer: l, unit: u }));
+      node.addEventListener("mouseleave", () => this.handlers.onHover(null));
+      units.push({ thumb: thumb("div", node, l + 1, u), bias: this.bias(node, l, u, config.batch_norm) });
+    }
+    return units;
   }
 
-  /** Repaint every neuron's thumbnail and the links from a frame. */
-  update(header, grids, outputKind) {
-    for (let l = 1; l < this.units.length - 1; l++) {
-      const grid = grids[`layer${l}`];
-      if (!grid) continue;
-      this.units[l].forEach((unit, u) => {
-        if (u >= grid.shape[0]) return;
-        const { grid: g, scale } = channel(grid, u);
-        paintGrid(unit.canvas.getContext("2d"), g, { kind: "scale", scale });
-      });
+  bias(node, layer, unit, batchNorm) {
+    const bias = el(this.editable && !batchNorm ? "button" : "div", "bias", node);
+    if (batchNorm) {
+      bias.classList.add("none");
+    } else if (this.editable) {
+      bias.title = "bias: click to edit";
+      bias.setAttribute("aria-label", `Bias of ${layer + 1}.${unit + 1}`);
+      bias.addEventListener("click", (e) => this.handlers.onEdit({ layer, source: null, target: unit }, e));
+    } else {
+      bias.title = "bias";
     }
-    const outs = this.units[this.units.length - 1];
-    if (grids.output) {
-      outs.forEach((unit, k) => {
-        const { grid: g, scale } = channel(grids.output, k);
-        paintGrid(unit.canvas.getContext("2d"), g,
-          outputKind === "probability" || outputKind === "classes"
-            ? { kind: "probability" } : { kind: outputKind === "signed" ? "signed" : "scale", scale });
-      });
+    return bias;
+  }
+
+  /** Read where every thumbnail is (once per layout, not per frame); size the canvases. */
+  layout() {
+    if (!this.units.length) return;
+    const box = this.root.getBoundingClientRect();
+    const dx = this.root.scrollLeft - box.left - this.root.clientLeft;
+    const dy = this.root.scrollTop - box.top - this.root.clientTop;
+    const ratio = Math.min(2, window.devicePixelRatio || 1);
+    const snap = (v) => Math.round(v * ratio) / ratio; // whole device pixels: no blurred edges
+    let width = 0, height = 0;
+    const places = this.units.map((col) => col.map(({ thumb: t }) => {
+      const r = t.getBoundingClientRect();
+      width = Math.max(width, r.right + dx);
+      height = Math.max(height, r.bottom + dy);
+      return { left: r.left + dx, right: r.right + dx, y: r.top + dy + r.height / 2,
+        inner: { x: snap(r.left + dx + t.clientLeft), y: snap(r.top + dy + t.clientTop),
+          w: t.clientWidth, h: t.clientHeight } };
+    }));
+    for (const canvas of this.canvases) {
+      canvas.style.width = `${Math.ceil(width)}px`;
+      canvas.style.height = `${Math.ceil(height)}px`;
+      canvas.width = Math.ceil(width) * ratio;
+      canvas.height = Math.ceil(height) * ratio;
     }
-    this.setWeights(header.weights);
+    this.links.layout(places, ratio);
+    this.thumbs.layout(places.map((col) => col.map((p) => p.inner)), ratio);
+    this.repaint();
+  }
+
+  /** Paint a frame: {header, grids} and the output's kind. */
+  update(frame, outputKind) {
+    this.last = { frame, outputKind };
+    this.repaint();
+  }
+
+  repaint() {
+    if (!this.last || !this.units.length) return;
+    this.stale = this.units.map((_, c) => c > 0); // the features' pictures never change
+    this.links.setWeights(this.last.frame.header.weights);
+    this.work();
+  }
+
+  /**
+   * Paint stale columns, round robin, until this call's budget is spent (at least one),
+   * then the links that changed. What is left waits for the next frame, or, if none comes
+   * (paused), for a pause of REST ms: a big network is drawn over several frames, and
+   * never takes the whole processor from the rest of the page or the server.
+   */
+  work() {
+    const started = performance.now();
+    this.worked = started;
+    const n = this.units.length;
+    for (let k = 0; k < n && performance.now() - started < PAINT_BUDGET; k++) {
+      const c = (this.nextColumn + k) % n;
+      if (!this.stale[c]) continue;
+      this.paintColumn(c);
+      this.stale[c] = false;
+      this.nextColumn = (c + 1) % n;
+    }
+    this.links.draw();
+    if (!this.scheduled) this.later();
+  }
+
+  later() {
+    if (!(this.stale.some(Boolean) || this.links.pending)) return;
+    this.scheduled = true;
+    setTimeout(() => {
+      this.scheduled = false;
+      if (performance.now() - this.worked < REST) this.later(); // a frame did some meanwhile
+      else this.work();
+    }, REST);
+  }
+
+  /** A column's thumbnails and biases. */
+  paintColumn(c) {
+    const { frame: { header, grids }, outputKind } = this.last;
+    const layer = header.weights[c - 1];
+    (layer && layer.b ? layer.b : []).forEach((b, j) => {
+      const bias = this.units[c][j] && this.units[c][j].bias;
+      if (!bias || bias.dataset.value === String(b)) return;
+      bias.dataset.value = b;
+      bias.style.background = rgbCss(diverging(b));
+    });
+    const output = c === this.units.length - 1;
+    const grid = output ? grids.output : grids[`layer${c}`];
+    if (!grid) return;
+    const probability = outputKind === "probability" || outputKind === "classes";
+    const items = [];
+    for (let u = 0; u < Math.min(grid.shape[0], this.units[c].length); u++) {
+      const { grid: g, scale } = channel(grid, u);
+      const options = !output ? { kind: "scale", scale } : probability ? { kind: "probability" }
+        : { kind: outputKind === "signed" ? "signed" : "scale", scale };
+      items.push({ column: c, unit: u, grid: g, options });
+    }
+    this.thumbs.paint(items);
+  }
+
+  linkAt(event) {
+    if (event.target.closest(".neuron, .feature, .layer-head")) return null;
+    const box = this.root.getBoundingClientRect();
+    return this.links.at(event.clientX - box.left - this.root.clientLeft + this.root.scrollLeft,
+      event.clientY - box.top - this.root.clientTop + this.root.scrollTop);
+  }
+
+  pointer(event) {
+    const link = event && this.linkAt(event);
+    this.links.hover(link);
+    this.work();
+    this.root.classList.toggle("on-link", Boolean(link) && this.editable);
+    this.handlers.onLinkHover(link, event);
   }
 
   neuronGrid(grids, { layer, unit }) {

@@ -1,16 +1,36 @@
 // The address holds the whole config: one declarative list of fields, as in the
 // TensorFlow Playground. Copying the address shares the setup; opening it restores it.
+// A value that cannot be read is refused, with the reason, and only that field is left out.
+
+import { parseNumber } from "./numbers.js";
+
+function number(s) {
+  const { value, error } = parseNumber(s);
+  if (error) throw new Error(error);
+  return value;
+}
+
+function whole(s) {
+  if (!/^\d+$/.test(s)) throw new Error(`"${s}" is not a whole number`);
+  return Number(s);
+}
 
 const str = { parse: (s) => s, format: (v) => String(v) };
-const num = { parse: (s) => Number(s), format: (v) => String(v) };
-const bool = { parse: (s) => s === "true", format: (v) => String(Boolean(v)) };
+const num = { parse: number, format: (v) => String(v) };
+const bool = {
+  parse: (s) => {
+    if (s !== "true" && s !== "false") throw new Error("true or false");
+    return s === "true";
+  },
+  format: (v) => String(Boolean(v)),
+};
 const list = { parse: (s) => (s ? s.split(",") : []), format: (v) => v.join(",") };
-const batch = { parse: (s) => (s === "full" ? "full" : Number(s)), format: (v) => String(v) };
+const batch = { parse: (s) => (s === "full" ? "full" : whole(s)), format: (v) => String(v) };
 const layers = {
   // "8:tanh,4:relu"; "none" for no hidden layer
   parse: (s) => (s === "none" ? [] : s.split(",").map((part) => {
     const [units, activation] = part.split(":");
-    return activation ? { units: Number(units), activation } : { units: Number(units) };
+    return activation ? { units: whole(units), activation } : { units: whole(units) };
   })),
   format: (v) => (v.length ? v.map((l) => `${l.units}:${l.activation}`).join(",") : "none"),
 };
@@ -72,14 +92,34 @@ export function toHash(config, view = {}) {
   return "#" + params.toString().replace(/%2C/g, ",").replace(/%3A/g, ":");
 }
 
-/** "#..." -> {config (only the fields given), view} */
+/** "#..." -> {config (only the fields given and read), view, refused: [{key, text, reason}]} */
 export function fromHash(hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
   const config = {};
+  const refused = [];
   for (const [key, path, codec] of FIELDS) {
-    if (params.has(key)) setPath(config, path, codec.parse(params.get(key)));
+    if (!params.has(key)) continue;
+    const text = params.get(key);
+    try {
+      setPath(config, path, codec.parse(text));
+    } catch (error) {
+      refused.push({ key, text, reason: error.message });
+    }
   }
   const view = {};
   for (const key of VIEW_FIELDS) view[key] = params.get(key) === "true";
-  return { config, view };
+  return { config, view, refused };
+}
+
+/** The address's fields that hold a config field the server named ("hidden_layers.0.units"). */
+export function fieldsFor(name) {
+  return FIELDS.filter(([, path]) => name === path || name.startsWith(`${path}.`) ||
+    path.startsWith(`${name}.`)).map(([key, path]) => ({ key, path }));
+}
+
+/** Leave a field (a dotted path) out of a config, in place. */
+export function dropPath(config, path) {
+  const keys = path.split(".");
+  const parent = keys.slice(0, -1).reduce((o, k) => (o == null ? undefined : o[k]), config);
+  if (parent) delete parent[keys[keys.length - 1]];
 }

@@ -11,12 +11,45 @@ import httpx
 
 from .conftest import ROOT, LiveServer, Page, browser_settings
 
+# A thumbnail's pixels: the part of the thumbnails' canvas inside its box.
+PIXELS = """((t) => {
+    const c = document.getElementById('thumbs'), a = c.getBoundingClientRect();
+    const r = t.getBoundingClientRect(), k = c.width / a.width;
+    const x = Math.ceil((r.left - a.left + t.clientLeft) * k);
+    const y = Math.ceil((r.top - a.top + t.clientTop) * k);
+    return Array.from(c.getContext('2d').getImageData(
+        x, y, Math.floor(t.clientWidth * k) - 1, Math.floor(t.clientHeight * k) - 1).data); })"""
+# Every neuron and output thumbnail has all its pixels painted.
+PAINTED = f"""Array.from(document.querySelectorAll('.neuron .thumb'))
+    .every((t) => {PIXELS}(t).every((v, i) => i % 4 !== 3 || v === 255))"""
+
+
+def thumb_pixels(page: Page, column: int, unit: int) -> list[int]:
+    return page.js(f"{PIXELS}(document.querySelector(\".thumb[data-column='{column}']"
+                   f"[data-unit='{unit}']\"))")
+
+
+def click_link(page: Page, layer: int, source: int, target: int) -> None:
+    """Click the link from unit `source` of column `layer` to unit `target` of the next, a
+    quarter of the way along its curve (the canvas draws it from edge to edge)."""
+    x, y = page.js(f"""(() => {{
+        const rect = (c, u) => document.querySelector(
+            `.thumb[data-column='${{c}}'][data-unit='${{u}}']`).getBoundingClientRect();
+        const a = rect({layer}, {source}), b = rect({layer + 1}, {target}), t = 0.25;
+        const y1 = a.top + a.height / 2, y2 = b.top + b.height / 2;
+        return [a.right + (b.left - a.right) * (1.5 * t - 1.5 * t * t + t ** 3),
+                y1 + (y2 - y1) * (3 * t * t - 2 * t ** 3)]; }})()""")
+    page.page.mouse.click(x, y)
+
 
 def test_loads_without_console_errors_and_draws(page: Page) -> None:
     assert page.errors == []
     assert page.page.text_content("#status").startswith("Paused")
     assert page.page.locator(".neuron").count() == 4 + 2 + 1
-    assert page.page.locator("#links path").count() == 2 * 4 + 4 * 2 + 2 * 1
+    page.wait(PAINTED)
+    inked = """(c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+        .some((v, i) => i % 4 === 3 && v > 0))(document.getElementById('links'))"""
+    assert page.js(inked)  # the links, all on one canvas
     assert page.page.locator(".dataset").count() >= 10
     assert page.page.locator("#learning_rate option").count() >= 10  # menus from /api/meta
 
@@ -48,13 +81,46 @@ def test_learning_rate_and_a_new_layer_take_effect(page: Page) -> None:
     assert page.page.text_content("#layer-count") == "3"
     page.page.locator(".layer-head button[aria-label='Add a neuron to layer 1']").click()
     page.wait("window.playground.config.hidden_layers[0].units === 5")
+    page.page.locator(".feature[data-feature='x1_x2']").click()
+    page.wait("window.playground.config.features.length === 3")
+    page.page.keyboard.press("s")
+    page.wait("window.playground.epoch === 1")  # trains on the new feature set
+    assert page.errors == []
+
+
+def test_thumbnails_stay_painted_after_each_change_while_paused(page: Page) -> None:
+    def after(action: Any) -> None:
+        revision = page.js("window.playground.revision")
+        action()
+        page.wait(f"window.playground.revision > {revision}")
+        time.sleep(0.4)  # the refetch and any rebuild are done by then
+        assert page.js(PAINTED), action
+
+    page.wait(PAINTED)
+    after(lambda: page.page.select_option("#learning_rate", "0.3"))
+    after(lambda: page.page.select_option("#activation", "relu"))
+    after(lambda: page.page.check("#batch_norm"))
+    after(lambda: page.page.uncheck("#batch_norm"))
+    after(lambda: page.page.click("#add-layer"))
+    after(lambda: page.page.locator("[aria-label='Add a neuron to layer 1']").click())
+    after(lambda: page.page.click(".dataset[data-name='xor']"))
+    # The demo: edit a weight into a neuron and watch that neuron change.
+    before = thumb_pixels(page, 1, 0)
+    click_link(page, 0, 0, 0)
+    page.page.fill("#editor-value", "-4")
+    after(lambda: page.page.press("#editor-value", "Enter"))
+    assert page.js("window.playground.frame.header.weights[0].W[0][0]") == -4
+    assert thumb_pixels(page, 1, 0) != before
+    page.page.locator(".neuron .bias").first.click()
+    page.page.fill("#editor-value", "0.5")
+    after(lambda: page.page.press("#editor-value", "Enter"))
     assert page.errors == []
 
 
 def test_editing_a_weight_changes_the_output(page: Page) -> None:
     output = "Array.from(window.playground.frame.grids.output.data.slice(0, 50))"
     before = page.js(output)
-    page.page.locator("#links path[data-layer='2'][data-source='0']").click(force=True)
+    click_link(page, 2, 0, 0)
     page.page.fill("#editor-value", "4.5")
     page.page.press("#editor-value", "Enter")
     page.wait("window.playground.frame.header.weights[2].W[0][0] === 4.5")
@@ -85,6 +151,22 @@ def test_the_address_round_trips_the_config(browser: Any, server: LiveServer) ->
     assert again.config == c
     assert again.js("window.playground.id") != p.js("window.playground.id")
     assert p.errors == [] and again.errors == []
+
+
+def test_a_reload_comes_back_to_the_same_experiment(page: Page) -> None:
+    for _ in range(3):
+        page.page.keyboard.press("s")
+    page.wait("window.playground.epoch === 3")
+    exp_id = page.js("window.playground.id")
+    assert f"e={exp_id}" in page.page.url
+    assert page.js("window.playground.token") not in page.page.url  # it stays in sessionStorage
+    page.page.reload()
+    page.wait("window.playground.frame && window.playground.connection === 'open'")
+    assert page.js("window.playground.id") == exp_id
+    assert page.epoch() == 3
+    page.page.keyboard.press("s")  # and this tab may still change it
+    page.wait("window.playground.epoch === 4")
+    assert page.errors == []
 
 
 def test_three_class_blobs_render_three_colours(browser: Any, server: LiveServer) -> None:
@@ -142,6 +224,27 @@ def test_trained_spiral_screenshot(browser: Any, server: LiveServer) -> None:
     assert p.js("window.playground.frame.header.metrics.test_accuracy") >= 0.9
     assert p.page.locator(".neuron").count() == 6 * 8 + 1
     p.page.screenshot(path=str(ROOT / "docs" / "spiral.png"))
+    assert p.errors == []
+
+
+def test_a_large_network_draws_quickly_and_stays_interactive(browser: Any,
+                                                            server: LiveServer) -> None:
+    # 12 x 64 units, 45 000 links: once an element and a layout read per link, 140 s frozen.
+    p = Page(browser, server, "#dataset=spiral&features=x1,x2,x1_x2&layers="
+                              + ",".join(["64:tanh"] * 12))
+    assert p.page.locator(".neuron").count() == 12 * 64 + 1
+    assert p.page.locator("#network svg, #network path").count() == 0
+    p.page.click("#play")
+    p.wait("window.playground.render.frames > 5")
+    slowest = 0.0
+    for _ in range(5):  # the page answers while it draws
+        started = time.monotonic()
+        p.js("1")
+        slowest = max(slowest, time.monotonic() - started)
+        time.sleep(0.1)
+    p.page.click("#play")
+    per_frame = p.js("window.playground.render.ms / window.playground.render.frames")
+    assert per_frame < 100 and slowest < 0.5, (per_frame, slowest)
     assert p.errors == []
 
 

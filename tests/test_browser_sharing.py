@@ -37,6 +37,13 @@ def test_a_share_shows_the_network_as_it_was_and_forks(browser: Any, page: Page)
     assert shared.js("window.playground.frame.header.weights") == weights
     assert shared.js("Array.from(window.playground.frame.grids.output.data)") == output
     assert "epoch 5" in shared.page.text_content("#banner")
+    # Read-only: no tools that would change or fetch the experiment, no editor.
+    for tool in ["#share", "#download", "#load-model", "#gradcheck", "#add-layer", "#play"]:
+        assert not shared.page.is_visible(tool) or shared.page.is_disabled(tool), tool
+    shared.page.locator(".neuron .bias").first.click()
+    shared.page.locator("#links").click(position={"x": 120, "y": 120}, force=True)
+    assert not shared.page.is_visible("#link-editor")
+    assert shared.errors == []
     shared.page.click("#fork")
     shared.page.wait_for_url("**/?e=*")
     shared.wait("window.playground.frame && window.playground.socket")
@@ -58,8 +65,8 @@ def test_model_file_round_trip(page: Page, tmp_path: Path) -> None:
     weights = page.js("window.playground.frame.header.weights")
     old_id = page.js("window.playground.id")
     page.page.set_input_files("#load-model", str(path))
-    page.page.wait_for_url("**/?e=*")
-    page.wait(f"window.playground.id && window.playground.id !== '{old_id}' "
+    page.page.wait_for_url(lambda url: "?e=" in url and old_id not in url)  # a new experiment
+    page.wait(f"window.playground && window.playground.id && window.playground.id !== '{old_id}' "
               "&& window.playground.frame")
     assert page.js("window.playground.frame.header.epoch") == 3
     assert page.js("window.playground.frame.header.weights") == weights
@@ -98,5 +105,11 @@ def test_gradient_check_view(page: Page) -> None:
     assert "right" in page.page.text_content(".gradcheck")
 
 
-def test_an_unknown_share_is_404(server: LiveServer) -> None:
-    assert httpx.get(f"{server.http}/s/nope").status_code == 404
+def test_an_unknown_share_is_a_page_that_says_so(browser: Any, server: LiveServer) -> None:
+    r = httpx.get(f"{server.http}/s/nope")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    p = browser.new_page()
+    p.goto(f"{server.http}/s/nope")
+    assert "does not exist" in p.text_content("main")
+    assert p.locator("a[href='/']").count() >= 1
+    p.close()

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from backend import __version__
+from backend.experiments.service import NotFound
 
 from .deps import ServiceDep
 
@@ -26,7 +27,12 @@ def playground(request: Request) -> HTMLResponse:
 
 @router.get("/s/{share_id}", response_class=HTMLResponse)
 def shared(request: Request, share_id: str, service: ServiceDep) -> HTMLResponse:
-    service.load_share(share_id[:64])  # a 404 page for an unknown id
+    share_id = share_id[:64]
+    try:
+        service.load_share(share_id)
+    except NotFound:  # a page a person can read, not the API's JSON
+        return TEMPLATES.TemplateResponse(request, "missing.html", status_code=404,
+                                          context={"version": __version__, "share_id": share_id})
     return TEMPLATES.TemplateResponse(request, "index.html",
                                       {"version": __version__, "share_id": share_id})
 
