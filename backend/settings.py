@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_samples: int = Field(10_000, ge=10, le=1_000_000)
     max_epochs_per_call: int = Field(100_000, ge=1)
     max_wait_epochs: int = Field(20_000, ge=1, description="epochs a train call may wait for")
+    max_wait_seconds: float = Field(
+        60.0, gt=0, description="longest a step or a train with wait holds its request")
     max_predict_points: int = Field(10_000, ge=1)
     max_upload_bytes: int = Field(2_000_000, ge=1_000)
     max_running: int = Field(64, ge=1, description="experiments training at once per server")

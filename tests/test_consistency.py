@@ -314,7 +314,6 @@ def full_disk(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     ("PATCH", "", {"optimizer": {"learning_rate": 0.5}}),
     ("PATCH", "/weights", {"layer": 0, "source": 0, "target": 0, "value": 3.0}),
     ("POST", "/reset", None),
-    ("POST", "/step", {"epochs": 3}),
 ])
 def test_a_change_that_cannot_be_saved_changes_nothing(
         client: TestClient, exp: Exp, monkeypatch: pytest.MonkeyPatch, method: str,

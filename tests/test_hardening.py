@@ -4,8 +4,10 @@ clients that vanish mid-request without a traceback in the log."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -86,3 +88,39 @@ def test_shutdown_saves_only_what_changed(tmp_path: Path) -> None:
     assert writes == []  # the step saved itself; nothing else changed
     with TestClient(create_app(make_settings(tmp_path))) as client:
         assert client.get(f"/api/experiments/{exps[3].id}").json()["epoch"] == 1
+
+
+HEAVY = {**SMALL, "dataset": {"name": "circle", "n_samples": 4000}, "batch_size": 1,
+         "hidden_layers": [{"units": 32}] * 4}
+
+
+def test_a_step_is_a_run_that_pause_stops(client: TestClient) -> None:
+    """Bug: a step ran in the default thread pool, beside every create and save, with no
+    deadline and no stop: not even a pause ended it."""
+    exp = create(client, HEAVY)
+    answer: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: answer.update(r=exp.post("/step",
+                                                                      {"epochs": 1000})))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not exp.get().json()["running"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert exp.get().json()["running"]  # it counts as a run
+    start = time.monotonic()
+    assert exp.post("/pause").status_code == 200
+    thread.join(timeout=10)
+    assert time.monotonic() - start < 2
+    assert answer["r"].status_code == 200 and answer["r"].json()["epoch"] < 1000
+
+
+def test_a_step_and_a_wait_end_at_the_deadline(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path, max_wait_seconds=1))) as client:
+        exp = create(client, HEAVY)
+        start = time.monotonic()
+        body = exp.post("/step", {"epochs": 1000}).json()
+        assert time.monotonic() - start < 3
+        assert body["running"] is False and body["epoch"] < 1000
+        assert "stopped after 1 s" in body["message"]
+        r = exp.post("/train", {"epochs": 1000, "wait": True})
+        assert r.status_code == 202 and r.json()["running"] is True
+        exp.post("/pause")

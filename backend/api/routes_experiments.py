@@ -74,7 +74,8 @@ async def train(body: TrainRequest, exp: Editable, service: ServiceDep,
     if body.wait:
         if body.epochs is None:
             raise ExperimentError("wait: true needs a number of epochs")
-        await service.train_and_wait(exp, body.epochs, client, body.speed)
+        if not await service.train_and_wait(exp, body.epochs, client, body.speed):
+            response.status_code = 202  # the deadline came first: it goes on training
     else:
         service.play(exp, body.epochs, client, body.speed)
         response.status_code = 202
@@ -88,9 +89,10 @@ async def pause(exp: Editable, service: ServiceDep) -> dict[str, Any]:
 
 
 @router.post("/{exp_id}/step", response_model=ExperimentView)
-async def step(exp: Editable, service: ServiceDep,
+async def step(exp: Editable, service: ServiceDep, request: Request,
                body: StepRequest | None = None) -> dict[str, Any]:
-    await service.step(exp, (body or StepRequest()).epochs)
+    client = request.client.host if request.client else ""
+    await service.step(exp, (body or StepRequest()).epochs, client)
     return views.experiment(exp, service)
 
 

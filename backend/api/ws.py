@@ -105,7 +105,7 @@ class Viewer:
             case PauseCommand():
                 await s.pause(self.editable())
             case StepCommand(epochs=epochs):
-                await s.step(self.editable(), epochs)
+                await s.step(self.editable(), epochs, self.client)
             case ResetCommand():
                 await s.reset(self.editable())
             case UpdateCommand(config=changes):

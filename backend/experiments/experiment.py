@@ -137,27 +137,6 @@ class Experiment:
                         "weights are those of the last good epoch. Try a smaller learning "
                         "rate, another initialization or batch norm, then reset")
 
-    def step(self, epochs: int, persist: Persist | None = None) -> int:
-        """Train `epochs` now (not in the background), then save; if the save fails, the
-        experiment goes back to where it was. Returns the epochs done."""
-        with self.lock:
-            before = self._take()
-            model, history = self.model, self.history
-            self.model, self.history = model.copy(), history.copy()
-            self._steps = None
-        try:
-            done = self.train_epochs(epochs)
-            if self.closed.is_set():
-                raise Deleted(f"experiment {self.id!r} was deleted")
-            with self.lock:
-                if persist is not None:
-                    persist(self)
-        except BaseException:
-            with self.lock:
-                self._put(before)
-            raise
-        return done
-
     # changes ----------------------------------------------------------------------------
     def _take(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.PARTS}

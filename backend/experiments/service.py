@@ -27,8 +27,6 @@ from .state import check_state, from_state, to_state
 from .store import Store
 from .tokens import hash_token, new_id, new_short_id, new_token, token_matches
 
-MAX_WAIT_SECONDS = 300  # a paced train with wait: true may not hold a request longer
-
 
 class NotFound(LookupError):
     pass
@@ -164,15 +162,21 @@ class Service:
         return kept
 
     async def delete(self, exp: Experiment) -> None:
+        """Close the experiment first (every run, step and wait on it ends, and says it was
+        deleted), then remove it; if the store cannot, it is reopened as it was."""
+        exp.closed.set()
         await self.runner.pause(exp)
 
-        def close() -> None:
+        def remove() -> None:
             with self._loading, exp.lock:
                 self.store.delete_experiment(exp.id)
-                exp.closed.set()
                 self.experiments.pop(exp.id, None)
 
-        await asyncio.to_thread(close)
+        try:
+            await asyncio.to_thread(remove)
+        except BaseException:
+            exp.closed.clear()
+            raise
         self.runner.forget(exp.id)
 
     # training -----------------------------------------------------------------------------
@@ -187,16 +191,26 @@ class Service:
             raise Busy(str(exc)) from None
 
     async def train_and_wait(self, exp: Experiment, epochs: int, client: str = "",
-                             speed: float | None = None) -> None:
+                             speed: float | None = None) -> bool:
+        """Train `epochs` and answer when done, or at the deadline (max_wait_seconds) with
+        the run going on in the background; returns whether it finished."""
         if epochs > self.settings.max_wait_epochs:
             raise ExperimentError(f"wait: true allows at most {self.settings.max_wait_epochs} "
                                   "epochs; use wait: false and watch the progress")
-        if speed is not None and epochs / speed > MAX_WAIT_SECONDS:
+        limit = self.settings.max_wait_seconds
+        if speed is not None and epochs / speed > limit:
             raise ExperimentError(f"wait: {epochs} epochs at {speed:g} a second take over "
-                                  f"{MAX_WAIT_SECONDS} s; use wait: false and watch")
+                                  f"{limit:g} s; use wait: false and watch")
         self.play(exp, epochs, client, speed)
-        await self.runner.runs[exp.id].done.wait()
+        return await self._wait(exp)
+
+    async def _wait(self, exp: Experiment) -> bool:
+        run = self.runner.runs.get(exp.id)
+        if run is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(run.done.wait(), self.settings.max_wait_seconds)
         self._check_open(exp)
+        return not self.runner.running(exp.id)
 
     async def pause(self, exp: Experiment) -> None:
         """Stop a run and save; if the save fails the run goes on, as before the pause."""
@@ -212,17 +226,18 @@ class Service:
                 self.runner.start(exp, left, run.client)
             raise
 
-    async def step(self, exp: Experiment, epochs: int = 1) -> None:
-        self._check_open(exp)
+    async def step(self, exp: Experiment, epochs: int = 1, client: str = "") -> None:
+        """Train `epochs` now and answer when done. A step is a run like any other: it
+        counts toward the limits, shares the training thread, and stops on pause, reset,
+        delete or at the deadline (max_wait_seconds)."""
         if self.runner.running(exp.id):
             raise ExperimentError("the experiment is running; pause it before stepping")
-        if exp.status == "diverged":
-            raise ExperimentError("the run diverged: change the config or reset first")
-        try:
-            await asyncio.to_thread(exp.step, epochs, self._persist)
-        except Deleted as exc:
-            raise NotFound(str(exc)) from None
-        self.runner.changed(exp)
+        self.play(exp, epochs, client)
+        if not await self._wait(exp):
+            await self.runner.pause(exp)
+            exp.message = (f"the step stopped after {self.settings.max_wait_seconds:g} s, at "
+                           f"epoch {exp.epoch}; use play to train longer")
+            self.runner.changed(exp)
 
     async def reset(self, exp: Experiment) -> None:
         await self.runner.pause(exp)
