@@ -432,3 +432,70 @@ def test_an_unreadable_body_says_why(client: TestClient, exp: Exp, body: str) ->
     r = client.patch(exp.url(), content=body,
                      headers={**exp.auth, "Content-Type": "application/json"})
     assert r.status_code == 400 and "4300 digits" in r.json()["error"]
+
+
+# races on a running experiment (found by tests/test_stateful.py) ---------------------------
+
+def test_exports_and_shares_of_a_running_experiment_load(client: TestClient, exp: Exp) -> None:
+    """Bug: the history went out as the live list, serialized after the lock was let go
+    while training appended rows: 1 import in 20 said 'history goes past the model's
+    epoch', and 1 share in 7 was stored broken for good."""
+    assert exp.post("/train", {}).status_code == 202
+    for _ in range(15):
+        assert client.post("/api/experiments/import",
+                           json=exp.get("/export").json()).status_code == 201
+        share_id = exp.post("/share").json()["share_id"]
+        assert client.get(f"/api/shares/{share_id}").status_code == 200
+    exp.post("/pause")
+
+
+def test_a_new_target_for_a_running_experiment_is_kept_exactly() -> None:
+    """Bug: a train with wait on a running experiment moved the run's target, but the
+    slice in progress trained on to its deadline: 40 epochs too many, and sometimes it
+    stopped mid-epoch with the last epoch's metrics beside other weights."""
+    import asyncio
+
+    from backend.experiments.config import parse_config
+    from backend.experiments.experiment import Experiment
+    from backend.experiments.runner import Runner
+
+    async def nothing(exp: Experiment) -> None:
+        pass
+
+    async def main() -> list[tuple[int, int]]:
+        runner = Runner(nothing, 60, 60, 4, 4, 30, 20, 5)
+        exp = Experiment("x", parse_config(SMALL))
+        seen = []
+        for _ in range(5):
+            runner.start(exp)
+            await asyncio.sleep(0.05)
+            before = exp.epoch
+            run = runner.start(exp, 1)
+            await run.done.wait()
+            seen.append((before, exp.epoch))
+            assert exp.metrics == exp.evaluate()  # stopped at an epoch's end
+        return seen
+
+    for before, after in asyncio.run(main()):
+        assert before + 1 <= after <= before + 2
+
+
+def test_a_wait_on_a_running_experiment_stops_at_its_epoch(client: TestClient) -> None:
+    """Bug: a train with wait on a running experiment moved the run's target, but the
+    slice in progress trained on to its deadline: 40 epochs too many, and sometimes it
+    stopped mid-epoch with the last epoch's metrics beside other weights."""
+    exp = create(client, {**SMALL, "dataset": {"name": "circle", "n_samples": 4000},
+                          "batch_size": 1})
+    assert exp.post("/train", {}).status_code == 202
+    for _ in range(3):
+        before = exp.get().json()["epoch"]
+        body = exp.post("/train", {"epochs": 1, "wait": True}).json()
+        assert before + 1 <= body["epoch"] <= before + 2 and body["running"] is False
+        state = exp.get("/export").json()
+        points = exp.get("/points").json()
+        model = Model.from_dict(state["model"])
+        x = apply_features(state["config"]["features"], np.asarray(points["x_train"]))
+        loss = model.evaluate(x, np.asarray(points["y_train"]))["loss"]
+        assert body["metrics"]["train_loss"] == pytest.approx(loss, rel=1e-5)
+        assert exp.post("/train", {}).status_code == 202
+    exp.post("/pause")

@@ -100,14 +100,19 @@ class Experiment:
         return self.metrics
 
     def train_epochs(self, n: int, deadline: float | None = None,
-                     stop: threading.Event | None = None) -> int:
+                     stop: threading.Event | None = None,
+                     until: Callable[[], int | None] | None = None) -> int:
         """Train n more epochs, mini-batch by mini-batch, stopping early between two batches
         at the deadline, the stop event or a delete (the epoch in progress goes on next
-        time); returns the epochs completed. A loss that turns NaN or infinite restores the
-        model of the last good epoch and sets 'diverged'."""
+        time), and at an epoch's end once the epoch reaches until() (a run's target, which
+        may move meanwhile); returns the epochs completed. A loss that turns NaN or infinite
+        restores the model of the last good epoch and sets 'diverged'."""
         done = 0
         with np.errstate(all="ignore"):
             while done < n and not self.closed.is_set():
+                target = until() if until is not None else None
+                if target is not None and self.epoch >= target and self._steps is None:
+                    break
                 with self.lock:
                     if self._steps is None:
                         self._good = self.model.snapshot()

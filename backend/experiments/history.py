@@ -40,7 +40,8 @@ class History:
         return self.rows[-1] if self.rows else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stride": self.stride, "rows": self.rows}
+        """A copy: it is serialized after the lock is let go, while training appends."""
+        return {"stride": self.stride, "rows": [dict(r) for r in self.rows]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:

@@ -141,7 +141,8 @@ class Runner:
 
     def _slice(self, run: Run, epochs: int, seconds: float, frame: bool) -> bytes | None:
         # The clock starts here, not when the slice was queued behind the others.
-        run.exp.train_epochs(epochs, time.monotonic() + seconds, run.stop)
+        run.exp.train_epochs(epochs, time.monotonic() + seconds, run.stop,
+                             until=lambda: run.target)
         if not frame:
             return None
         start = time.monotonic()

@@ -71,6 +71,7 @@ class Service:
         await self.runner.pause_all()
         changed = [e for e in list(self.experiments.values()) if e.dirty]
         await asyncio.gather(*(self.save(e) for e in changed), return_exceptions=True)
+        self.runner.executor.shutdown(wait=False)
 
     def counts(self) -> dict[str, int]:
         return {"experiments_loaded": len(self.experiments), "running": len(self.runner.runs)}

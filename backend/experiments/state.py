@@ -66,7 +66,7 @@ def to_state(exp: Experiment, with_data: bool = False) -> dict[str, Any]:
         state: dict[str, Any] = {
             "format": FORMAT, "config": exp.config.model_dump(mode="json"),
             "model": exp.model.to_dict(), "history": exp.history.to_dict(),
-            "metrics": exp.metrics, "status": exp.status, "message": exp.message,
+            "metrics": dict(exp.metrics), "status": exp.status, "message": exp.message,
             "created": exp.created, "updated": exp.updated,
         }
         upload = exp.upload
