@@ -1,6 +1,7 @@
-// The lessons gallery: each lesson's text and a link per preset (the config in the address).
+// The lessons gallery: each lesson's text, a link per preset (the config in the address) and
+// back / next links to its neighbours.
 
-import { toHash } from "./url.js";
+import { lessonLinks, presetHref } from "./lessonnav.js";
 
 async function main() {
   const lessons = await (await fetch("/api/lessons")).json();
@@ -17,13 +18,13 @@ async function main() {
     for (const [k, preset] of lesson.presets.entries()) {
       const li = document.createElement("li");
       const a = document.createElement("a");
-      a.href = `/?lesson=${lesson.id}&preset=${k}${toHash(preset.config)}`;
+      a.href = presetHref(lesson, k);
       a.textContent = preset.label;
       li.appendChild(a);
-      li.append(` (about ${preset.epochs} epochs)`);
+      li.append(` (trains ${preset.epochs} epochs, then stops)`);
       links.appendChild(li);
     }
-    card.append(h, p, links);
+    card.append(h, p, links, lessonLinks(lessons, i));
     root.appendChild(card);
   });
 }

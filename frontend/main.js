@@ -6,6 +6,8 @@ import { api, decodeFrame, Socket } from "./api.js";
 import { Chart } from "./chart.js";
 import { Editor } from "./editor.js";
 import { paintGrid, paintPoints } from "./heatmap.js";
+import { showLegend } from "./legend.js";
+import { lessonLinks } from "./lessonnav.js";
 import { Network } from "./network.js";
 import { numberInput } from "./numbers.js";
 import { bindTools } from "./tools.js";
@@ -31,7 +33,7 @@ const STATUS_TEXT = {
 
 const state = {
   meta: null, id: null, token: null, config: null, view: { showTest: false, discretize: false },
-  points: null, extent: 6, revision: -1, status: "paused", epoch: 0, frame: null,
+  points: null, extent: 6, revision: -1, status: "paused", epoch: 0, frame: null, stopAt: 0,
   hover: null, socket: null, connection: "connecting", message: "", shared: false, shareId: null,
   render: { frames: 0, ms: 0 }, // frames drawn and the milliseconds spent decoding and drawing them
 };
@@ -103,10 +105,16 @@ async function change(changes) {
   if (!state.socket) return;
   const reply = await state.socket.send({ type: "update", config: changes });
   if (reply.type === "error") { flash(reply.message); renderControls(); return; }
+  const before = state.config.dataset.name;
   state.config = reply.config;
   writeAddress();
   renderControls();
   if (!reply.weights_kept) refresh();
+  // The server starts fresh weights for a new data set: say so, the curve restarts too.
+  if (reply.config.dataset.name !== before) {
+    notice(`New data set (${reply.config.dataset.name}): a fresh run started, with new ` +
+      "weights and a new loss curve from epoch 0.");
+  }
 }
 
 async function command(type, extra = {}) {
@@ -139,6 +147,7 @@ async function fetchState() {
   state.extent = points.extent;
   state.nClasses = points.n_classes;
   state.revision = exp.revision;
+  showDataScale(exp.data_scale);
   state.status = exp.status;
   state.message = exp.message;
   showNetwork();
@@ -153,8 +162,18 @@ function showNetwork() {
     nOutputs: nOutputs(state.config, state.nClasses) });
   $("layer-count").textContent = state.config.hidden_layers.length;
   renderControls();
+  showLegend({ low: $("colorbar-low"), high: $("colorbar-high"),
+    gradient: document.querySelector("#colorbar .gradient"), text: $("colorbar-text") },
+  outputKind(state.config), { nClasses: state.nClasses, scale: regressionScale() });
   drawPoints();
   if (state.frame) draw(state.frame);
+}
+
+/** Uploaded points scaled into the plane: say by how much (the view's data_scale). */
+function showDataScale(scale) {
+  const el = $("data-scale");
+  el.hidden = !(scale < 1);
+  el.textContent = `Your points were scaled by ${Number(scale).toPrecision(2)} to fit the plane.`;
 }
 
 // drawing ------------------------------------------------------------------------------------
@@ -270,7 +289,8 @@ const network = new Network(
 /** Enable or disable a control; its tooltip says why it is off. */
 function allow(control, allowed, reason) {
   control.disabled = !allowed;
-  control.title = allowed ? "" : reason;
+  // no title at all when allowed: an empty one would hide the label's help
+  if (allowed) control.removeAttribute("title"); else control.title = reason;
 }
 
 function renderControls() {
@@ -471,6 +491,17 @@ function bindControls() {
     change({ hidden_layers: state.config.hidden_layers.slice(0, -1) });
   });
   $("play").addEventListener("click", togglePlay);
+  $("train-n").addEventListener("click", trainN);
+  // A new pace applies at once: a play while running changes only the pace.
+  $("speed").addEventListener("change", () => {
+    if (state.status === "running") command("play", speed());
+  });
+  // Sliders say their value while dragged; the change is sent when let go.
+  for (const [id, label, show] of [["train_fraction", "train-value", (v) => `${v}%`],
+    ["noise", "noise-value", String], ["batch_size", "batch-value", String],
+    ["classes", "classes-value", String]]) {
+    $(id).addEventListener("input", (e) => { $(label).textContent = show(e.target.value); });
+  }
   $("step").addEventListener("click", () => command("step"));
   $("reset").addEventListener("click", () => command("reset"));
   $("show-test").addEventListener("change", (e) => {
@@ -492,7 +523,24 @@ function bindControls() {
   });
 }
 
-function togglePlay() { command(state.status === "running" ? "pause" : "play"); }
+/** The pace chosen (epochs a second), or none: as fast as the server goes. */
+function speed() {
+  const v = Number($("speed").value);
+  return v > 0 ? { speed: v } : {};
+}
+
+function togglePlay() {
+  if (state.status === "running") { command("pause"); return; }
+  // A lesson's preset trains to the epoch its claim names, then stops there.
+  const left = state.stopAt - state.epoch;
+  command("play", left > 0 ? { epochs: left, ...speed() } : speed());
+}
+
+function trainN() {
+  const epochs = Number($("train-epochs").value);
+  if (!Number.isInteger(epochs) || epochs < 1) { flash("train: a whole number of epochs, 1 or more"); return; }
+  command("play", { epochs, ...speed() });
+}
 
 // your own data --------------------------------------------------------------------------------
 async function useUpload(upload) {
@@ -526,11 +574,18 @@ async function addPoint(event) {
 async function showLesson(params) {
   const id = params.get("lesson");
   if (!id) return;
-  const lesson = (await api.lessons()).find((l) => l.id === id);
+  const lessons = await api.lessons();
+  const lesson = lessons.find((l) => l.id === id);
   if (!lesson) return;
   const preset = lesson.presets[Number(params.get("preset") || 0)];
   $("banner-text").textContent = `${lesson.title}${preset ? ` (${preset.label})` : ""}: ` +
     `${lesson.text}`;
+  if (preset) {
+    state.stopAt = preset.epochs;
+    $("train-epochs").value = preset.epochs;
+    $("banner-text").append(` Press play: it trains ${preset.epochs} epochs and stops.`);
+  }
+  $("banner").append(lessonLinks(lessons, lessons.indexOf(lesson)));
   $("banner").hidden = false;
 }
 

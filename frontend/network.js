@@ -153,6 +153,7 @@ export class Network {
     el("div", "layer-units", head).textContent = `${layer.units} neuron${layer.units > 1 ? "s" : ""}`;
     const select = el("select", "layer-activation", head);
     select.setAttribute("aria-label", `Activation of layer ${l + 1}`);
+    select.title = "The activation g(z) of this layer's neurons";
     for (const name of activations) {
       const o = el("option", null, select);
       o.value = o.textContent = name;
@@ -163,6 +164,8 @@ export class Network {
     const units = [];
     for (let u = 0; u < layer.units; u++) {
       const node = el("div", "neuron", col);
+      node.title = "What this neuron computes over the plane (orange negative, blue positive): " +
+        "point at it to see it large in the output";
       node.addEventListener("mouseenter", () => this.handlers.onHover({ layer: l, unit: u }));
       node.addEventListener("mouseleave", () => this.handlers.onHover(null));
       units.push({ thumb: thumb("div", node, l + 1, u), bias: this.bias(node, l, u, config.batch_norm) });

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -208,7 +209,7 @@ def test_losing_the_server_shows_it_and_recovers(browser: Any, tmp_path: Path) -
         second.stop()
 
 
-def test_trained_spiral_screenshot(browser: Any, server: LiveServer) -> None:
+def test_trained_spiral_screenshot(browser: Any, server: LiveServer, tmp_path: Path) -> None:
     p = Page(browser, server, "#dataset=spiral&features=x1,x2,x1_squared,x2_squared,x1_x2,"
                               "sin_x1,sin_x2&layers=8:tanh,8:tanh,8:tanh,8:tanh,8:tanh,8:tanh"
                               "&lr=0.03&batch=10&showTest=true")
@@ -223,7 +224,37 @@ def test_trained_spiral_screenshot(browser: Any, server: LiveServer) -> None:
     p.wait("window.playground.status === 'paused'")
     assert p.js("window.playground.frame.header.metrics.test_accuracy") >= 0.9
     assert p.page.locator(".neuron").count() == 6 * 8 + 1
-    p.page.screenshot(path=str(ROOT / "docs" / "spiral.png"))
+    p.page.screenshot(path=str(shots(tmp_path) / "spiral.png"))
+    assert p.errors == []
+
+
+def shots(tmp_path: Path) -> Path:
+    """docs/screenshots/ when asked for (PLAYGROUND_SCREENSHOTS=1), else a tmp dir: a test
+    run leaves the tree as it was."""
+    if os.environ.get("PLAYGROUND_SCREENSHOTS") == "1":
+        out = ROOT / "docs" / "screenshots"
+        out.mkdir(exist_ok=True)
+        return out
+    return tmp_path
+
+
+def test_screenshots_at_three_widths(browser: Any, server: LiveServer, tmp_path: Path) -> None:
+    p = Page(browser, server, "#dataset=xor&features=x1,x2&layers=4:tanh,2:tanh&showTest=true")
+    p.page.fill("#train-epochs", "150")
+    p.page.click("#train-n")
+    p.wait("window.playground.epoch === 150 && window.playground.status === 'paused'")
+    out = shots(tmp_path)
+    for width, height in [(1400, 900), (1024, 768), (390, 844)]:
+        p.page.set_viewport_size({"width": width, "height": height})
+        p.wait(PAINTED)
+        # nothing wider than the screen: no sideways scrolling at any width
+        assert p.js("document.documentElement.scrollWidth") <= width, width
+        p.page.screenshot(path=str(out / f"playground-{width}.png"), full_page=True)
+    p.page.set_viewport_size({"width": 1280, "height": 720})
+    p.page.goto(f"{server.http}/?embed=1#dataset=xor")
+    p.wait("window.playground.frame")
+    p.wait(PAINTED)
+    p.page.screenshot(path=str(out / "embed-1280x720.png"))
     assert p.errors == []
 
 
@@ -261,3 +292,16 @@ def test_uploaded_csv_becomes_the_data(page: Page, tmp_path: Path) -> None:
     page.page.locator("#heatmap").click(position={"x": 150, "y": 150})
     page.wait(f"window.playground.points.x_train.length === {count + 1}")
     assert json.dumps(page.errors) == "[]"
+
+
+def test_uploaded_points_that_were_scaled_say_so(page: Page, tmp_path: Path) -> None:
+    csv = tmp_path / "big.csv"
+    csv.write_text("x1,x2,y\n" + "".join(f"{100 * ((i % 9) - 4)},{100 * ((i % 7) - 3)},"
+                                         f"{int(i % 9 > 4)}\n" for i in range(80)))
+    page.page.set_input_files("#upload", str(csv))
+    page.wait("window.playground.config.dataset.name === 'custom'")
+    page.page.wait_for_selector("#data-scale:not([hidden])")
+    assert "scaled by" in page.page.text_content("#data-scale")
+    assert page.page.is_visible("#own-data")
+    assert "fresh run" in page.page.text_content("#notice")
+    assert page.errors == []

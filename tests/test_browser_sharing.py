@@ -78,13 +78,20 @@ def test_lessons_gallery_opens_each_preset(browser: Any, server: LiveServer) -> 
     p.goto(f"{server.http}/lessons")
     p.wait_for_selector(".lesson")
     assert p.locator(".lesson").count() == len(LESSONS)
-    links = p.locator(".lesson a")
+    links = p.locator(".lesson li a")
     assert links.count() == sum(len(lesson.presets) for lesson in LESSONS.values())
-    p.click("#xor a >> nth=1")
+    # back / next: none before the first lesson, none after the last
+    assert p.locator(".lesson .lesson-nav a").count() == 2 * len(LESSONS) - 2
+    p.click("#xor li a >> nth=1")
     wait_for(p, "window.playground && window.playground.frame")
     config = p.evaluate("window.playground.config")
     assert config["features"] == ["x1", "x2", "x1_x2"] and config["hidden_layers"] == []
     assert "XOR" in p.text_content("#banner")
+    assert p.locator("#banner .lesson-nav a").count() >= 1
+    # Play trains to the preset's epochs and stops there, where the lesson's claim is.
+    epochs = LESSONS["xor"].presets[1].epochs
+    p.click("#play")
+    wait_for(p, f"window.playground.epoch === {epochs} && window.playground.status === 'paused'")
     p.close()
 
 
