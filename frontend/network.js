@@ -238,8 +238,9 @@ export class Network {
     const started = performance.now();
     this.worked = started;
     const n = this.units.length;
+    const first = this.nextColumn; // fixed for the loop: nextColumn moves as columns are done
     for (let k = 0; k < n && performance.now() - started < PAINT_BUDGET; k++) {
-      const c = (this.nextColumn + k) % n;
+      const c = (first + k) % n;
       if (!this.stale[c]) continue;
       this.paintColumn(c);
       this.stale[c] = false;
