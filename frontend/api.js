@@ -25,7 +25,6 @@ export const api = {
   meta: () => call("GET", "/api/meta"),
   create: (config) => call("POST", "/api/experiments", { body: config }),
   get: (id) => call("GET", `/api/experiments/${id}`),
-  patch: (id, token, changes) => call("PATCH", `/api/experiments/${id}`, { body: changes, token }),
   points: (id) => call("GET", `/api/experiments/${id}/points`),
   history: (id) => call("GET", `/api/experiments/${id}/history`),
   preview: (name, classes) => call("GET",
@@ -111,7 +110,6 @@ export class Socket {
     this.pending = [];
     this.latest = null; // the newest frame not drawn yet
     this.delay = 500;
-    this.closed = false;
     this.open();
   }
 
@@ -143,7 +141,6 @@ export class Socket {
       for (const waiting of this.pending.splice(0)) {
         waiting({ type: "error", message: "the connection was lost" });
       }
-      if (this.closed) return;
       this.onState("lost", this.delay);
       setTimeout(() => this.open(), this.delay);
       this.delay = Math.min(this.delay * 2, 5000);
@@ -172,5 +169,4 @@ export class Socket {
     });
   }
 
-  close() { this.closed = true; if (this.ws) this.ws.close(); }
 }

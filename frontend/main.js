@@ -451,7 +451,7 @@ function bindControls() {
   fill($("dropout"), DROPOUTS);
   const hidden = m.activations.filter((a) => a.hidden).map((a) => a.name);
   fill($("activation"), ["", ...hidden], ["(per layer)", ...hidden]);
-  $("classes").max = 10;
+  [$("classes").min, $("classes").max] = m.bounds.classes;
 
   $("learning_rate").addEventListener("change", (e) =>
     change({ optimizer: { learning_rate: Number(e.target.value) } }));

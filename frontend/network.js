@@ -12,12 +12,6 @@ import { Thumbs } from "./thumbs.js";
 const DENSE = 16; // a column with more units than this gets smaller thumbnails
 const PAINT_BUDGET = 5; // ms of thumbnail painting per call of work()
 const REST = 60; // ms between calls of work() when no frame comes
-const FEATURE_FNS = {
-  x1: (a) => a, x2: (a, b) => b, x1_squared: (a) => a * a, x2_squared: (a, b) => b * b,
-  x1_x2: (a, b) => a * b, sin_x1: (a) => Math.sin(a), sin_x2: (a, b) => Math.sin(b),
-  cos_x1: (a) => Math.cos(a), cos_x2: (a, b) => Math.cos(b),
-};
-
 function el(tag, cls, parent) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -25,19 +19,12 @@ function el(tag, cls, parent) {
   return e;
 }
 
-function featureGrid(name, extent, res = 25) {
-  const fn = FEATURE_FNS[name];
-  const data = new Float32Array(res * res);
+/** A feature's thumbnail from /api/meta: the server computes the features, the page never. */
+function featureGrid(feature) {
+  const data = Float32Array.from(feature.grid.flat());
+  const res = feature.grid.length;
   let hi = 1e-9;
-  for (let r = 0; r < res; r++) {
-    for (let c = 0; c < res; c++) {
-      const x = -extent + (2 * extent * (c + 0.5)) / res;
-      const y = extent - (2 * extent * (r + 0.5)) / res;
-      const v = fn ? fn(x, y) : 0;
-      data[r * res + c] = v;
-      hi = Math.max(hi, Math.abs(v));
-    }
-  }
+  for (const v of data) hi = Math.max(hi, Math.abs(v));
   return { grid: { shape: [1, res, res], data }, scale: hi };
 }
 
@@ -87,12 +74,12 @@ export class Network {
     if (key !== this.key) {
       this.key = key;
       this.editable = editable;
-      this.rebuild(config, meta, extent, nOutputs); // and paints the newest frame again
+      this.rebuild(config, meta, nOutputs); // and paints the newest frame again
     }
     this.selects.forEach((select, l) => { select.value = config.hidden_layers[l].activation; });
   }
 
-  rebuild(config, meta, extent, nOutputs) {
+  rebuild(config, meta, nOutputs) {
     this.featuresEl.replaceChildren();
     this.layersEl.replaceChildren();
     const widest = Math.max(config.features.length, nOutputs, ...config.hidden_layers.map((l) => l.units));
@@ -109,7 +96,7 @@ export class Network {
       const canvas = thumb("canvas", box, active ? 0 : "", active ? config.features.indexOf(f.name) : "");
       canvas.width = canvas.height = 25;
       el("span", "feature-label", box).textContent = f.label;
-      const { grid, scale } = featureGrid(f.name, extent);
+      const { grid, scale } = featureGrid(f);
       paintGrid(canvas.getContext("2d"), grid, { kind: "scale", scale });
       if (this.editable) box.addEventListener("click", () => this.handlers.onToggleFeature(f.name));
       if (active) inputs[config.features.indexOf(f.name)] = { thumb: canvas };

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from backend.data import DATASETS, FEATURES
+from backend.data import DATASETS, FEATURES, apply_features
 from backend.engine import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS
 from backend.engine.params import Param
 from backend.experiments.config import bounds
+from backend.experiments.dataset import plane_points
 
 from .deps import ServiceDep, SettingsDep
 
@@ -41,6 +43,8 @@ class FeatureInfo(BaseModel):
     name: str
     label: str
     description: str
+    grid: list[list[float]] = Field(description="the feature over the plane (its thumbnail), "
+                                                "rows from y = +6 down, x from -6 right")
 
 
 class ActivationInfo(BaseModel):
@@ -81,6 +85,12 @@ class Health(BaseModel):
     running: int
 
 
+def feature_grid(name: str, resolution: int) -> list[list[float]]:
+    """The server's own feature, so the page needs no second implementation of it."""
+    values = apply_features([name], plane_points(resolution))[:, 0]
+    return np.round(values.reshape(resolution, resolution), 4).tolist()
+
+
 def _params(params: Mapping[str, Param]) -> dict[str, ParamInfo]:
     return {name: ParamInfo.model_validate(p.to_dict()) for name, p in params.items()}
 
@@ -92,7 +102,8 @@ def meta(settings: SettingsDep, service: ServiceDep) -> Meta:
         datasets=[DatasetInfo(name=d.name, problem=d.problem, description=d.description,
                               min_classes=d.min_classes, max_classes=d.max_classes)
                   for d in DATASETS.values()],
-        features=[FeatureInfo(name=f.name, label=f.label, description=f.description)
+        features=[FeatureInfo(name=f.name, label=f.label, description=f.description,
+                              grid=feature_grid(f.name, settings.neuron_resolution))
                   for f in FEATURES.values()],
         activations=[ActivationInfo(name=a.name, hidden=a.hidden, description=a.description)
                      for _, a in ACTIVATIONS.items()],

@@ -51,3 +51,12 @@ def fit_scale(upload: UserData) -> float:
     parts = [upload.x_train] + ([upload.x_test] if upload.x_test is not None else [])
     biggest = max(float(np.abs(p).max(initial=0.0)) for p in parts)
     return PLANE / biggest if biggest > PLANE else 1.0
+
+
+def plane_points(resolution: int, extent: float = PLANE) -> np.ndarray:
+    """Cell centres of a grid over the plane, row by row from the top (y = +extent) down,
+    x left to right: where every grid of the frames and /boundary is taken."""
+    step = 2 * extent / resolution
+    c = -extent + step * (np.arange(resolution) + 0.5)
+    xs, ys = np.meshgrid(c, c[::-1])
+    return np.stack([xs.ravel(), ys.ravel()], axis=1)

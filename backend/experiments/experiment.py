@@ -21,7 +21,7 @@ from backend.engine import Backend, Model, get_backend
 from backend.engine.model import ModelState
 
 from .config import ExperimentConfig
-from .dataset import PLANE, ExperimentData, build_data
+from .dataset import PLANE, ExperimentData, build_data, plane_points
 from .history import History
 
 STATUSES = ("paused", "running", "diverged")
@@ -258,21 +258,13 @@ class Experiment:
         """Half-width of the square shown (uploads are scaled into it: see fit_scale)."""
         return PLANE
 
-    def grid_points(self, resolution: int) -> np.ndarray:
-        """Cell centres, row by row from the top (y = +extent) down, x left to right."""
-        e = self.extent()
-        step = 2 * e / resolution
-        c = -e + step * (np.arange(resolution) + 0.5)
-        xs, ys = np.meshgrid(c, c[::-1])
-        return np.stack([xs.ravel(), ys.ravel()], axis=1)
-
     def grid_features(self, resolution: int) -> np.ndarray:
         """The input features at the grid's points, cached: frames ask for them often."""
         with self.lock:
             key = (tuple(self.config.features), resolution, self.extent())
             cached = self._grid_cache.get(resolution)
             if cached is None or cached[0] != key:
-                cached = (key, self.features(self.grid_points(resolution)))
+                cached = (key, self.features(plane_points(resolution, self.extent())))
                 self._grid_cache[resolution] = cached
             return cached[1]
 
