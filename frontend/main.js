@@ -293,6 +293,16 @@ function allow(control, allowed, reason) {
   if (allowed) control.removeAttribute("title"); else control.title = reason;
 }
 
+// Sliders being dragged: a render (a frame of a change made meanwhile) must not snap them
+// back under the user's finger; the value is sent when they are let go.
+const dragging = new Set();
+
+function setSlider(id, label, value, text = value) {
+  if (dragging.has(id)) return;
+  $(id).value = value;
+  $(label).textContent = text;
+}
+
 function renderControls() {
   const c = state.config;
   $("learning_rate").value = String(nearest(LEARNING_RATES, c.optimizer.learning_rate));
@@ -305,17 +315,14 @@ function renderControls() {
   $("dropout").value = String(nearest(DROPOUTS, c.dropout));
   $("batch_norm").checked = c.batch_norm;
   renderActivation();
-  $("train_fraction").value = Math.round(c.dataset.train_fraction * 100);
-  $("train-value").textContent = `${Math.round(c.dataset.train_fraction * 100)}%`;
-  $("noise").value = Math.round(c.dataset.noise * 100);
-  $("noise-value").textContent = Math.round(c.dataset.noise * 100);
-  const batch = c.batch_size === "full" ? 30 : Math.min(30, c.batch_size);
-  $("batch_size").value = batch;
-  $("batch-value").textContent = c.batch_size;
+  const train = Math.round(c.dataset.train_fraction * 100);
+  setSlider("train_fraction", "train-value", train, `${train}%`);
+  setSlider("noise", "noise-value", Math.round(c.dataset.noise * 100));
+  setSlider("batch_size", "batch-value", c.batch_size === "full" ? 30 : Math.min(30, c.batch_size),
+    c.batch_size);
   const spec = state.meta.datasets.find((d) => d.name === c.dataset.name);
   $("classes-row").hidden = !spec || spec.max_classes <= 2;
-  $("classes").value = c.dataset.classes;
-  $("classes-value").textContent = c.dataset.classes;
+  setSlider("classes", "classes-value", c.dataset.classes);
   // Your own data (uploaded or clicked) has no generator: no noise, nothing to regenerate.
   const own = "your own data has no generator: noise and Regenerate apply to built-in sets";
   allow($("noise"), Boolean(spec), own);
@@ -500,7 +507,11 @@ function bindControls() {
   for (const [id, label, show] of [["train_fraction", "train-value", (v) => `${v}%`],
     ["noise", "noise-value", String], ["batch_size", "batch-value", String],
     ["classes", "classes-value", String]]) {
-    $(id).addEventListener("input", (e) => { $(label).textContent = show(e.target.value); });
+    $(id).addEventListener("input", (e) => {
+      dragging.add(id);
+      $(label).textContent = show(e.target.value);
+    });
+    $(id).addEventListener("change", () => dragging.delete(id));
   }
   $("step").addEventListener("click", () => command("step"));
   $("reset").addEventListener("click", () => command("reset"));
