@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     save_interval: float = Field(3.0, gt=0, description="seconds between saves while running")
     idle_stop: float = Field(300.0, gt=0, description="stop training nobody watches after this")
 
+    # Storage: nobody has an account, so every experiment is anonymous; these bound the disk.
+    retention_days: float = Field(
+        90.0, ge=0, description="experiments unchanged this long are deleted; 0: keep all")
+    max_experiments: int = Field(100_000, ge=1, description="experiments stored at most")
+
     max_layers: int = Field(12, ge=1, le=64)
     max_units: int = Field(64, ge=1, le=1024)
     max_samples: int = Field(10_000, ge=10, le=1_000_000)

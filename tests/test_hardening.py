@@ -124,3 +124,39 @@ def test_a_step_and_a_wait_end_at_the_deadline(tmp_path: Path) -> None:
         r = exp.post("/train", {"epochs": 1000, "wait": True})
         assert r.status_code == 202 and r.json()["running"] is True
         exp.post("/pause")
+
+
+def test_experiments_unchanged_past_the_retention_period_expire(tmp_path: Path) -> None:
+    """Bug: nothing bounded what was stored (anonymous creates at 15/s, ~1 MB each)."""
+    with TestClient(create_app(make_settings(tmp_path, retention_days=30))) as client:
+        service = client.app.state.service
+        csv = "x1,x2,y\n" + "\n".join(f"{i % 7 - 3},{i % 5 - 2},{i % 2}" for i in range(40))
+        ds = client.post("/api/datasets", content=csv,
+                         headers={"Content-Type": "text/csv"}).json()["id"]
+        old_loaded, old_stored, fresh = (create(client) for _ in range(3))
+        custom = create(client, {**SMALL, "dataset": {"name": "custom", "id": ds}})
+        service.experiments.pop(old_stored.id)  # as if the server had restarted since
+        long_ago = time.time() - 31 * 86_400
+        for e in (old_loaded, old_stored, custom):
+            service.store._write("UPDATE experiments SET updated = ? WHERE id = ?",
+                                 (long_ago, e.id))
+        service.store._write("UPDATE datasets SET created = ?", (long_ago,))
+        with client.websocket_connect(f"/ws/experiments/{old_loaded.id}") as ws:
+            assert ws.receive_json()["type"] == "hello"
+            assert client.portal.call(service.expire) == 3
+            messages = [ws.receive() for _ in range(3)]
+        assert any(m.get("text") and "deleted" in m["text"] for m in messages)
+        for e in (old_loaded, old_stored, custom):
+            assert e.get().status_code == 404
+        assert fresh.get().status_code == 200
+        assert service.store.load_dataset(ds) is None
+
+
+def test_the_store_has_a_quota(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path, max_experiments=2))) as client:
+        first = create(client)
+        create(client)
+        r = client.post("/api/experiments", json=SMALL)
+        assert r.status_code == 507 and "max_experiments" in r.json()["error"]
+        assert client.delete(first.url(), headers=first.auth).status_code == 204
+        create(client)

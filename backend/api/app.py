@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -31,6 +32,18 @@ from .limits import BodyLimit
 log = logging.getLogger("playground")
 
 
+async def expire(service: Service) -> None:
+    """At start, then hourly: the retention policy (settings.retention_days)."""
+    while True:
+        try:
+            gone = await service.expire()
+            if gone:
+                log.info("deleted %d experiments unchanged for the retention period", gone)
+        except Exception:  # a full or locked disk: try again next time, never stop serving
+            log.exception("expiring old experiments failed")
+        await asyncio.sleep(3600)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     backend = get_backend(settings.device)
@@ -41,7 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.open()
+        expiry = asyncio.get_running_loop().create_task(expire(app.state.service))
         yield
+        expiry.cancel()
         await app.state.service.shutdown()
         store.close()
 

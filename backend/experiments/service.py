@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import copy
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from .config import ExperimentConfig, parse_config
 from .experiment import Deleted, Experiment, ExperimentError
 from .runner import Runner, Watch
 from .state import check_state, from_state, to_state
-from .store import Store
+from .store import Store, StoreError
 from .tokens import hash_token, new_id, new_short_id, new_token, token_matches
 
 
@@ -72,6 +73,27 @@ class Service:
         changed = [e for e in list(self.experiments.values()) if e.dirty]
         await asyncio.gather(*(self.save(e) for e in changed), return_exceptions=True)
         self.runner.executor.shutdown(wait=False)
+
+    async def expire(self) -> int:
+        """Delete experiments unchanged for retention_days (running ones save every few
+        seconds, so they never qualify), then uploads nothing uses; returns how many."""
+        if not self.settings.retention_days:
+            return 0
+        cutoff = time.time() - self.settings.retention_days * 86_400
+        ids = await asyncio.to_thread(self.store.experiments_saved_before, cutoff)
+        def drop_unloaded(exp_id: str) -> Experiment | None:
+            with self._loading:  # a load of it waits, then finds nothing
+                exp = self.experiments.get(exp_id)
+                if exp is None:
+                    self.store.delete_experiment(exp_id)
+                return exp
+
+        for exp_id in ids:
+            loaded = await asyncio.to_thread(drop_unloaded, exp_id)
+            if loaded is not None:
+                await self.delete(loaded)  # its viewers are told, its work stops
+        await asyncio.to_thread(self.store.delete_orphan_datasets, cutoff)
+        return len(ids)
 
     def counts(self) -> dict[str, int]:
         return {"experiments_loaded": len(self.experiments), "running": len(self.runner.runs)}
@@ -144,6 +166,10 @@ class Service:
     async def _adopt(self, exp: Experiment,
                      dataset: tuple[str, dict[str, Any]] | None = None) -> tuple[Experiment, str]:
         """Give a new experiment its token and save it; only a saved one becomes reachable."""
+        stored = await asyncio.to_thread(self.store.count_experiments)
+        if stored >= self.settings.max_experiments:
+            raise StoreError(f"the server stores {stored} experiments, its limit "
+                             "(max_experiments); try again once old ones have expired")
         token = new_token()
         exp.token_hash = hash_token(token)
         await asyncio.to_thread(self._persist, exp, dataset)

@@ -124,6 +124,23 @@ class Store:
     def experiment_ids(self) -> list[str]:
         return [r[0] for r in self._read("SELECT id FROM experiments", ())]
 
+    def count_experiments(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM experiments", ())[0][0])
+
+    def experiments_saved_before(self, cutoff: float) -> list[str]:
+        return [r[0] for r in self._read("SELECT id FROM experiments WHERE updated < ?",
+                                         (cutoff,))]
+
+    def delete_orphan_datasets(self, cutoff: float) -> int:
+        """Uploads older than cutoff that no stored experiment uses any more."""
+        rows = self._read("SELECT id FROM datasets WHERE created < ? AND id NOT IN (SELECT "
+                          "json_extract(state, '$.config.dataset.id') FROM experiments "
+                          "WHERE json_extract(state, '$.config.dataset.id') IS NOT NULL)",
+                          (cutoff,))
+        for (ds_id,) in rows:
+            self._write("DELETE FROM datasets WHERE id = ?", (ds_id,))
+        return len(rows)
+
     # datasets ------------------------------------------------------------------------------
     def save_dataset(self, id: str, data: dict[str, Any]) -> None:
         self._write("INSERT INTO datasets VALUES (?, ?, ?)", (id, json.dumps(data), time.time()))
