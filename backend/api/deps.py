@@ -40,5 +40,11 @@ def editable(exp_id: ExperimentId, service: ServiceDep,
     return service.authorize(exp_id, bearer(authorization))
 
 
+def client_address(request: Request) -> str:
+    """The peer's address (a named proxy's X-Forwarded-For, see settings.trusted_proxies)."""
+    return request.client.host if request.client else ""
+
+
 Readable = Annotated[Experiment, Depends(readable)]
+ClientAddress = Annotated[str, Depends(client_address)]
 Editable = Annotated[Experiment, Depends(editable)]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from backend.experiments.config import ExperimentConfig
 from backend.experiments.experiment import ExperimentError
 from backend.experiments.state import ExportFile
 
 from . import views
-from .deps import Editable, Readable, ServiceDep, SettingsDep
+from .deps import ClientAddress, Editable, Readable, ServiceDep, SettingsDep
 from .schemas import (
     BoundaryView,
     Created,
@@ -67,8 +67,8 @@ async def delete(exp: Editable, service: ServiceDep) -> Response:
 
 @router.post("/{exp_id}/train", response_model=ExperimentView)
 async def train(body: TrainRequest, exp: Editable, service: ServiceDep,
-                settings: SettingsDep, request: Request, response: Response) -> dict[str, Any]:
-    client = request.client.host if request.client else ""
+                settings: SettingsDep, client: ClientAddress,
+                response: Response) -> dict[str, Any]:
     if body.epochs is not None and body.epochs > settings.max_epochs_per_call:
         raise ExperimentError(f"epochs: at most {settings.max_epochs_per_call} per call")
     if body.wait:
@@ -89,9 +89,8 @@ async def pause(exp: Editable, service: ServiceDep) -> dict[str, Any]:
 
 
 @router.post("/{exp_id}/step", response_model=ExperimentView)
-async def step(exp: Editable, service: ServiceDep, request: Request,
+async def step(exp: Editable, service: ServiceDep, client: ClientAddress,
                body: StepRequest | None = None) -> dict[str, Any]:
-    client = request.client.host if request.client else ""
     await service.step(exp, (body or StepRequest()).epochs, client)
     return views.experiment(exp, service)
 

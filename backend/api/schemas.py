@@ -6,7 +6,7 @@ and a share's view are built from one base and cannot drift apart.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -80,11 +80,10 @@ class PingCommand(Body):
     type: Literal["ping"]
 
 
-Command = Annotated[AuthCommand | PlayCommand | PauseCommand | StepCommand | ResetCommand
-                    | UpdateCommand | SetWeightCommand | PingCommand,
-                    Field(discriminator="type")]
-COMMAND = TypeAdapter(Command)
-COMMAND_TYPES = ("auth", "play", "pause", "step", "reset", "update", "set_weight", "ping")
+COMMANDS = (AuthCommand, PlayCommand, PauseCommand, StepCommand, ResetCommand, UpdateCommand,
+            SetWeightCommand, PingCommand)
+COMMAND = TypeAdapter(Annotated[Union[COMMANDS], Field(discriminator="type")])  # noqa: UP007
+COMMAND_TYPES = tuple(get_args(c.model_fields["type"].annotation)[0] for c in COMMANDS)
 
 # answers -----------------------------------------------------------------------------------
 
