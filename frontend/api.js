@@ -79,6 +79,18 @@ function decodeGrid(buffer, base, g) {
   return out;
 }
 
+/** The weight grids as one {W: rows of numbers, b: numbers | null} per dense layer. */
+function layerWeights(grids) {
+  const layers = [];
+  for (let l = 0; grids[`weights${l}`]; l++) {
+    const { shape: [rows, cols], data } = grids[`weights${l}`];
+    const W = Array.from({ length: rows }, (_, r) => Array.from(data.subarray(r * cols, (r + 1) * cols)));
+    const b = grids[`biases${l}`] ? Array.from(grids[`biases${l}`].data) : null;
+    layers.push({ W, b });
+  }
+  return layers;
+}
+
 /**
  * A binary frame (docs/protocol.md) -> {header, grids: {name: {shape, data: Float32Array}}}.
  * A grid is decoded when its data is first read: a frame may be drawn only in part.
@@ -92,6 +104,8 @@ export function decodeFrame(buffer) {
     let data = null;
     grids[g.name] = { shape: g.shape, get data() { return (data ??= decodeGrid(buffer, 4 + n, g)); } };
   }
+  let weights = null;
+  Object.defineProperty(header, "weights", { enumerable: true, get: () => (weights ??= layerWeights(grids)) });
   return { header, grids };
 }
 

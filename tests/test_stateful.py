@@ -175,8 +175,8 @@ def strict(text: str | bytes) -> Any:
     return json.loads(text, parse_constant=_constant)
 
 
-def check_frame(data: bytes, exp_id: str | None = None) -> dict[str, Any]:
-    """A binary frame: its header is strict JSON, its grids decode; returns the header."""
+def check_frame(data: bytes, exp_id: str | None = None) -> tuple[dict[str, Any], dict]:
+    """A binary frame: its header is strict JSON, its grids decode; header and grids."""
     (n,) = struct.unpack_from("<I", data)
     assert n % 4 == 0 and 4 + n <= len(data), f"frame header length {n} of {len(data)}"
     header = strict(data[4:4 + n])
@@ -185,7 +185,7 @@ def check_frame(data: bytes, exp_id: str | None = None) -> dict[str, Any]:
         assert header["id"] == exp_id
     grids = decode_frame(data)[1]
     assert "output" in grids and "inputs" in grids
-    return header
+    return header, grids
 
 
 # Strategies -----------------------------------------------------------------------------
@@ -778,15 +778,17 @@ class Playground(RuleBasedStateMachine):
         self.shares[share_id] = got.text
         frame = self.client.get(f"/api/shares/{share_id}/frame")
         assert frame.status_code == 200, frame.text
-        header = check_frame(frame.content)
+        _, grids = check_frame(frame.content)
         if export is None or weights is None:
             return
         self.snapshots[share_id] = export
         assert got.data["config"] == export["config"]
         assert got.data["epoch"] == export["model"]["epoch"]
         assert got.data["history"]["rows"] == export["history"]["rows"]
-        assert [(w["W"], w["b"]) for w in header["weights"]] == \
-            [(w["W"], w["b"]) for w in weights], "the share's frame has other weights"
+        for i, w in enumerate(weights):
+            assert np.array_equal(grids[f"weights{i}"], np.float32(w["W"])) and (
+                np.array_equal(grids[f"biases{i}"], np.float32(w["b"])) if w["b"] is not None
+                else f"biases{i}" not in grids), "the share's frame has other weights"
 
     @precondition(lambda self: bool(self.shares))
     @rule(pick=PICK)

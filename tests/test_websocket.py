@@ -69,7 +69,8 @@ def test_first_frame_decodes_and_agrees_with_boundary(live: LiveServer) -> None:
     with open_ws(live, exp_id) as ws:
         header, grids = next_frame(ws)
     assert header["type"] == "frame" and header["epoch"] == 0 and header["status"] == "paused"
-    assert set(grids) == {"output", "inputs", "layer1", "layer2"}
+    assert set(grids) == {"output", "inputs", "layer1", "layer2", "weights0", "weights1",
+                          "weights2", "biases0", "biases1", "biases2"}
     assert grids["output"].shape == (1, 40, 40) and grids["output"].dtype == np.float16
     assert grids["layer1"].shape == (4, 10, 10) and grids["inputs"].shape == (2, 10, 10)
     boundary = httpx.get(f"{live.http}/api/experiments/{exp_id}/boundary",
@@ -80,7 +81,8 @@ def test_first_frame_decodes_and_agrees_with_boundary(live: LiveServer) -> None:
     for i, layer in enumerate(small["layers"]):
         span = np.ptp(layer, axis=(1, 2))[:, None, None] + 1e-12
         assert np.all(np.abs(grids[f"layer{i + 1}"] - layer) <= span / 255 + 1e-6)
-    assert [np.asarray(w["W"]).shape for w in header["weights"]] == [(2, 4), (4, 2), (2, 1)]
+    assert [grids[f"weights{i}"].shape for i in range(3)] == [(2, 4), (4, 2), (2, 1)]
+    assert [grids[f"biases{i}"].shape for i in range(3)] == [(4,), (2,), (1,)]
     assert header["metrics"]["test_loss"] > 0
 
 
@@ -140,9 +142,9 @@ def test_update_and_set_weight_over_the_socket(live: LiveServer) -> None:
         reply = command(ws, {"type": "set_weight", "layer": 0, "source": 1, "target": 2,
                              "value": 2.5})
         assert reply == {"type": "ack", "command": "set_weight"}
-        header, _ = next_frame(ws)
-        while header["weights"][0]["W"][1][2] != 2.5:
-            header, _ = next_frame(ws)
+        header, grids = next_frame(ws)
+        while grids["weights0"][1][2] != 2.5:
+            header, grids = next_frame(ws)
         assert header["revision"] > first["revision"]
         reply = command(ws, {"type": "update", "config": {"hidden_layers": [{"units": 3}]}})
         assert reply["weights_kept"] is False
