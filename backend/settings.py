@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.experiments.limits import Limits
@@ -23,7 +24,13 @@ class Settings(BaseSettings):
         "", description="comma-separated addresses of reverse proxies whose X-Forwarded-For "
                         "is believed; empty: the peer's own address, always")
 
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=0, le=256,
+        description="training processes (default: one per core); 0 trains in a thread of "
+                    "the server process")
     frame_rate: float = Field(30.0, gt=0, le=120, description="frames per second per viewer")
+    min_frame_rate: float = Field(
+        10.0, gt=0, le=120, description="frames per second per viewer under load, at least")
     grid_resolution: int = Field(100, ge=10, le=400, description="output grid, per side")
     neuron_resolution: int = Field(25, ge=5, le=100, description="neuron grids, per side")
     max_grid_resolution: int = Field(200, ge=10, le=1000)
@@ -44,6 +51,10 @@ class Settings(BaseSettings):
     max_wait_epochs: int = Field(20_000, ge=1, description="epochs a train call may wait for")
     max_wait_seconds: float = Field(
         60.0, gt=0, description="longest a step or a train with wait holds its request")
+    request_timeout: float = Field(
+        90.0, gt=0, description="longest an HTTP request may take, body included (503)")
+    evict_after: float = Field(
+        600.0, gt=0, description="seconds an experiment nobody uses stays in memory")
     max_predict_points: int = Field(10_000, ge=1)
     max_upload_bytes: int = Field(2_000_000, ge=1_000)
     max_running: int = Field(64, ge=1, description="experiments training at once per server")
@@ -52,6 +63,13 @@ class Settings(BaseSettings):
     max_viewers: int = Field(50, ge=1, description="websocket viewers per experiment")
     max_sockets_per_client: int = Field(100, ge=1, description="websockets per address")
     max_message_bytes: int = Field(65_536, ge=1_024, description="largest websocket message in")
+
+    @model_validator(mode="after")
+    def _waits_fit(self) -> Settings:
+        if self.request_timeout <= self.max_wait_seconds:
+            raise ValueError("request_timeout must exceed max_wait_seconds (a step or a "
+                             "train with wait holds its request that long)")
+        return self
 
     def server_options(self) -> dict[str, Any]:
         """uvicorn's options that follow from the settings (serve and the tests use them).

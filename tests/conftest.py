@@ -26,7 +26,10 @@ SMALL = {
 
 
 def make_settings(tmp: Path, **over: Any) -> Settings:
-    base: dict[str, Any] = {"save_interval": 0.5, "grid_resolution": 40, "neuron_resolution": 10}
+    # workers=0: training in a thread (jobs pickled all the same); test_workers.py runs the
+    # worker processes themselves.
+    base: dict[str, Any] = {"save_interval": 0.5, "grid_resolution": 40, "neuron_resolution": 10,
+                            "workers": 0}
     return Settings(data_dir=tmp, **{**base, **over})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator
 
@@ -27,21 +28,24 @@ from . import (
     ws,
 )
 from .headers import SecurityHeaders
-from .limits import BodyLimit
+from .limits import RequestLimits
 
 log = logging.getLogger("playground")
 
 
-async def expire(service: Service) -> None:
-    """At start, then hourly: the retention policy (settings.retention_days)."""
-    while True:
+async def housekeeping(service: Service) -> None:
+    """Every minute, idle experiments leave memory; at start, then hourly, the retention
+    policy (settings.retention_days) deletes old ones."""
+    for minute in itertools.count():
         try:
-            gone = await service.expire()
-            if gone:
-                log.info("deleted %d experiments unchanged for the retention period", gone)
+            if minute % 60 == 0:
+                gone = await service.expire()
+                if gone:
+                    log.info("deleted %d experiments unchanged for the retention period", gone)
+            await service.evict()
         except Exception:  # a full or locked disk: try again next time, never stop serving
-            log.exception("expiring old experiments failed")
-        await asyncio.sleep(3600)
+            log.exception("housekeeping failed")
+        await asyncio.sleep(60)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.open()
-        expiry = asyncio.get_running_loop().create_task(expire(app.state.service))
+        expiry = asyncio.get_running_loop().create_task(housekeeping(app.state.service))
         yield
         expiry.cancel()
         await app.state.service.shutdown()
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     for name in ("static", "frontend"):
         app.mount(f"/{name}", StaticFiles(directory=routes_pages.ROOT / name), name=name)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_upload_bytes,
+                       seconds=settings.request_timeout)
     app.add_middleware(SecurityHeaders)
     return app

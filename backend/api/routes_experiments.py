@@ -155,9 +155,9 @@ async def edit_weight(body: WeightEdit, exp: Editable, service: ServiceDep) -> d
 
 
 @router.get("/{exp_id}/gradient-check", response_model=GradientReport)
-async def gradient_check(exp: Readable, service: ServiceDep,
+async def gradient_check(exp: Readable, service: ServiceDep, client: ClientAddress,
                          points: Annotated[int, Query(ge=1, le=256)] = 32) -> dict[str, Any]:
-    return await service.gradient_check(exp, points)
+    return await service.gradient_check(exp, points, client)
 
 
 @router.get("/{exp_id}/summary", response_model=SummaryView)

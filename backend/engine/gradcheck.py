@@ -8,6 +8,7 @@ difference ||g - g'|| / (||g|| + ||g'||): below 1e-7 right, near 1e-5 suspicious
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import replace
 from typing import Any
 
@@ -47,6 +48,20 @@ def gradient_check(model: Model, x: Any, y: Any, epsilon: float = EPSILON,
                    max_checks: int = 200, seed: int = 0) -> dict[str, Any]:
     """Compare backprop with numerical gradients on (x, y); each parameter array checks at
     most `max_checks` entries (chosen at random) so big layers stay quick."""
+    steps = gradient_check_steps(model, x, y, epsilon, max_checks, seed)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def gradient_check_steps(model: Model, x: Any, y: Any, epsilon: float = EPSILON,
+                         max_checks: int = 200,
+                         seed: int = 0) -> Generator[None, None, dict[str, Any]]:
+    """The same check one entry at a time: it yields after each, so that a caller can share
+    its time with other work and stop it; the report is the generator's return value. It
+    works on a copy taken at the start: the model may train on meanwhile."""
     m = float64_copy(model)
     x = np.asarray(model.backend.to_numpy(model.as_x(x)), dtype=np.float64)
     t = m.targets(y)
@@ -67,6 +82,7 @@ def gradient_check(model: Model, x: Any, y: Any, epsilon: float = EPSILON,
             minus = m.cost(x, t)
             flat[k] = old
             approx[j] = (plus - minus) / (2 * epsilon)
+            yield
         rel = relative_difference(gflat[idx], approx)
         entry = layers.setdefault(i, {"index": i, "layer": m.layers[i].describe(),
                                       "params": {}, "_g": [], "_a": []})

@@ -79,6 +79,7 @@ class Experiment:
         self.revision = 0  # bumped by every change of config or weights made by a person
         self.dirty = True  # changed since it was last saved
         self.created = self.updated = time.time()
+        self.touched = time.monotonic()  # last asked for (the service evicts idle ones)
         self.history = History()
         self.metrics: dict[str, float] = {}
         self._good: ModelState | None = None  # the model at the start of the current epoch

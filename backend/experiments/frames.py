@@ -104,8 +104,8 @@ def decode_frame(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 class FrameCache:
     """The newest frame of each experiment, built once however many watch it. A running
-    experiment's frames are built by the runner right after each training slice; a paused
-    one's on demand, on the same executor as training so the two never fight for the GIL."""
+    experiment's frames are built by its worker right after each training slice; a paused
+    one's here, on demand, on one thread."""
 
     def __init__(self, resolution: int, neuron_resolution: int, executor: Executor) -> None:
         self.resolution = resolution
@@ -114,12 +114,13 @@ class FrameCache:
         self.frames: dict[str, tuple[int, bytes]] = {}
         self.locks: dict[str, asyncio.Lock] = {}
 
-    def build(self, exp: Experiment, version: int, busy: bool = False) -> bytes:
-        """`busy`: many experiments are running; the output grid then goes at half the
+    def resolution_for(self, busy: bool) -> int:
+        """`busy`: many experiments share a worker; the output grid then goes at half the
         resolution, so every viewer keeps a usable frame rate (clients read the shape)."""
-        resolution = max(self.neuron_resolution, self.resolution // 2) if busy \
-            else self.resolution
-        return build_frame(exp, version, resolution, self.neuron_resolution)
+        return max(self.neuron_resolution, self.resolution // 2) if busy else self.resolution
+
+    def build(self, exp: Experiment, version: int) -> bytes:
+        return build_frame(exp, version, self.resolution, self.neuron_resolution)
 
     def put(self, exp_id: str, version: int, frame: bytes) -> None:
         cached = self.frames.get(exp_id)

@@ -1,27 +1,31 @@
-"""Background training: one asyncio task per running experiment, epochs in a worker thread.
+"""Background training: one asyncio task per running experiment, epochs on the engine.
 
-The event loop never trains: each task hands the training thread a slice of epochs (one
-frame interval, shared among the running experiments), which then builds the frame its
-viewers will get; the task wakes them and, every few seconds, saves. One thread does all
-training and frame building, round robin, so threads never fight over the GIL. A pause
-sets an event that the thread checks after every epoch: it takes effect within one epoch.
+The event loop never trains: each task hands the engine (workers.py: one process per core)
+a slice of epochs at a time, and the frame its viewers will get after it; the task wakes
+them and, every few seconds, saves. The experiments on one worker take turns, so each
+gets a fair share of it. Frames are paced by the load: with few experiments on a worker,
+`frame_rate` a second; with many, fewer (never below `min_frame_rate` while the turns fit),
+so that training keeps most of the CPU. A pause cancels the slice in flight: it takes
+effect within one mini-batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from .experiment import Experiment
 from .frames import FrameCache
 from .store import StoreError
+from .workers import Engine, Job, WorkerError
 
 MIN_SLICE = 0.0005  # seconds; a slice always trains at least one mini-batch
-BUSY = 8  # running experiments above which frames carry a coarser output grid
+TURN = 0.004  # seconds of work a turn should hold to be worth its messages
+BUSY = 4  # experiments on one worker above which frames carry a coarser output grid
 
 
 class Watch:
@@ -52,7 +56,9 @@ class Run:
         self.exp = exp
         self.client = client  # the address that started it, for the per-client limit
         self.target = None if epochs is None else exp.epoch + epochs
-        self.stop = threading.Event()
+        self.stop = asyncio.Event()
+        self.job: Job | None = None  # the slice in flight
+        self.retarget: tuple[int | None] | None = None  # a new count of epochs, from now
         self.done = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.pace(speed)
@@ -71,15 +77,29 @@ class Run:
         return self.speed * (time.monotonic() - since) - (self.exp.epoch - epoch)
 
 
+class Check:
+    """A gradient check under way: whose, on what, its job in flight, stopped or not."""
+
+    def __init__(self, client: str, exp_id: str) -> None:
+        self.client, self.exp_id = client, exp_id
+        self.job: Job | None = None
+        self.stopped = False
+
+
 class Runner:
-    def __init__(self, save: Callable[[Experiment], Awaitable[None]], save_interval: float,
-                 idle_stop: float, max_running: int, max_running_per_client: int,
-                 frame_rate: float, resolution: int, neuron_resolution: int) -> None:
+    def __init__(self, engine: Engine, save: Callable[[Experiment], Awaitable[None]],
+                 save_interval: float, idle_stop: float, max_running: int,
+                 max_running_per_client: int, frame_rate: float, min_frame_rate: float,
+                 resolution: int, neuron_resolution: int) -> None:
+        self.engine = engine
         self.max_running_per_client = max_running_per_client
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="train")
+        # frames of experiments that do not train (they change only when a person acts)
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="frames")
         self.frames = FrameCache(resolution, neuron_resolution, self.executor)
         self.frame_interval = 1.0 / frame_rate
+        self.max_frame_interval = max(self.frame_interval, 1.0 / min_frame_rate)
         self.frame_cost = 0.0  # seconds a frame takes to build, averaged
+        self.checks: dict[int, Check] = {}  # gradient checks under way
         self.save = save
         self.save_interval = save_interval
         self.idle_stop = idle_stop
@@ -95,8 +115,10 @@ class Runner:
             self.watch(exp.id).bump()
 
     def forget(self, exp_id: str) -> None:
-        """After a delete: drop its frames, and wake its viewers so they see it is gone."""
+        """After a delete or an eviction: drop its frames and its worker's copy, and wake
+        its viewers (if any) so they see it is gone."""
         self.frames.forget(exp_id)
+        self.engine.forget(exp_id)
         watch = self.watches.pop(exp_id, None)
         if watch is not None:
             watch.bump()
@@ -104,22 +126,25 @@ class Runner:
     def running(self, exp_id: str) -> bool:
         return exp_id in self.runs
 
+    def busy(self, exp_id: str) -> bool:
+        """Running, checking or watched: not to be evicted."""
+        watch = self.watches.get(exp_id)
+        return exp_id in self.runs or (watch is not None and watch.viewers > 0) or \
+            any(c.exp_id == exp_id for c in self.checks.values())
+
     def start(self, exp: Experiment, epochs: int | None = None, client: str = "",
               speed: float | None = None) -> Run:
         """Train in the background (until paused, or for `epochs`, at most `speed` epochs
         a second); a running experiment takes the new count and pace."""
         if exp.id in self.runs:
             run = self.runs[exp.id]
-            run.target = None if epochs is None else exp.epoch + epochs
+            # counted from the epoch the slice in flight stops at, now: cancel it
+            run.retarget = (epochs,)
             run.pace(speed)
+            if run.job is not None:
+                self.engine.cancel(run.job)
             return run
-        if len(self.runs) >= self.max_running:
-            raise RuntimeError(f"the server is training {self.max_running} experiments, its "
-                               "limit; pause one or try again later")
-        mine = sum(1 for r in self.runs.values() if r.client == client)
-        if client and mine >= self.max_running_per_client:
-            raise RuntimeError(f"you are training {mine} experiments at once, the limit per "
-                               "address; pause one first")
+        self._admit(client)
         run = Run(exp, epochs, client, speed)
         exp.status, exp.message = "running", ""
         self.runs[exp.id] = run
@@ -128,34 +153,77 @@ class Runner:
         self.changed(exp)
         return run
 
+    def _admit(self, client: str) -> None:
+        """Runs and gradient checks count alike toward the server's and each address's limit."""
+        if len(self.runs) + len(self.checks) >= self.max_running:
+            raise RuntimeError(f"the server is training {self.max_running} experiments, its "
+                               "limit; pause one or try again later")
+        mine = sum(1 for r in self.runs.values() if r.client == client) + \
+            sum(1 for c in self.checks.values() if c.client == client)
+        if client and mine >= self.max_running_per_client:
+            raise RuntimeError(f"you are training {mine} experiments at once, the limit per "
+                               "address; pause one first")
+
     async def pause(self, exp: Experiment) -> None:
+        """Stop its run (the slice in flight is cancelled) and its gradient checks."""
+        for check in list(self.checks.values()):
+            if check.exp_id == exp.id:
+                check.stopped = True
+                if check.job is not None:
+                    self.engine.cancel(check.job)
         run = self.runs.get(exp.id)
         if run is None:
             return
         run.stop.set()
+        if run.job is not None:
+            self.engine.cancel(run.job)
         await run.done.wait()
+
+    async def gradient_check(self, exp: Experiment, points: int, seconds: float,
+                             client: str = "") -> dict[str, Any]:
+        """A gradient check on the engine, counted as a run, in turns beside the training
+        of others; a pause, reset or delete stops it, and so does `seconds`."""
+        self._admit(client)
+        check = Check(client, exp.id)
+        self.checks[id(check)] = check
+        deadline = time.monotonic() + seconds
+        try:
+            while True:
+                _, turn, _ = self._turn(exp.id)
+                check.job = Job(exp.id, check_points=points, check=id(check), seconds=turn)
+                result = await self.engine.run(exp, check.job)
+                if result is not None and result.check is not None:
+                    return result.check
+                if check.stopped or exp.closed.is_set():
+                    raise WorkerError("the gradient check stopped: the experiment was paused, "
+                                      "changed or deleted")
+                if time.monotonic() > deadline:
+                    raise WorkerError(f"the gradient check took over {seconds:g} s, the limit; "
+                                      "try fewer points")
+        finally:
+            del self.checks[id(check)]
 
     async def pause_all(self) -> None:
         for run in list(self.runs.values()):
             await self.pause(run.exp)
 
-    def _slice(self, run: Run, epochs: int, seconds: float, frame: bool) -> bytes | None:
-        # The clock starts here, not when the slice was queued behind the others.
-        run.exp.train_epochs(epochs, time.monotonic() + seconds, run.stop,
-                             until=lambda: run.target)
-        if not frame:
-            return None
-        start = time.monotonic()
-        version = self.watch(run.exp.id).version + 1  # the version it will be published as
-        built = self.frames.build(run.exp, version, busy=len(self.runs) > BUSY)
-        self.frame_cost = 0.8 * self.frame_cost + 0.2 * (time.monotonic() - start)
-        return built
+    def _turn(self, exp_id: str) -> tuple[float, float, bool]:
+        """(seconds between frames, seconds of training per slice, busy): the experiments
+        on one worker take turns; the more of them, the longer a round and the fewer the
+        frames, down to the slowest rate allowed."""
+        n = self.engine.load(exp_id)
+        interval = min(self.max_frame_interval, max(self.frame_interval, n * TURN))
+        return interval, max(MIN_SLICE, 0.8 * interval / n - self.frame_cost), n > BUSY
 
     async def _run(self, run: Run) -> None:
         exp, watch = run.exp, self.watch(run.exp.id)
         last_save = time.monotonic()
+        last_frame = 0.0
         try:
-            while not run.stop.is_set():
+            while not run.stop.is_set() and not exp.closed.is_set():
+                if run.retarget is not None:
+                    (more,), run.retarget = run.retarget, None
+                    run.target = None if more is None else exp.epoch + more
                 left = None if run.target is None else run.target - exp.epoch
                 if left is not None and left <= 0:
                     break
@@ -165,16 +233,35 @@ class Runner:
                     break
                 allowed = run.allowed()
                 if allowed < 1:  # paced: wait for the next epoch's turn
-                    await asyncio.sleep(min(0.25, (1 - allowed) / (run.speed or 1)))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(run.stop.wait(),
+                                               min(0.25, (1 - allowed) / (run.speed or 1)))
                     continue
-                epochs = min(left or 1_000_000, int(min(allowed, 1_000_000)))
-                share = 0.8 * self.frame_interval / len(self.runs)  # a little ahead of viewers
-                slice_ = max(MIN_SLICE, share - (self.frame_cost if watch.viewers else 0.0))
-                frame = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self._slice, run, epochs, slice_, watch.viewers > 0)
-                self.changed(exp)
-                if frame is not None:
-                    self.frames.put(exp.id, watch.version, frame)
+                interval, seconds, busy = self._turn(exp.id)
+                frame = None
+                # a frame after this slice if it ends at least half an interval after the last
+                if watch.viewers and time.monotonic() + seconds - last_frame >= interval / 2:
+                    resolution = self.frames.resolution_for(busy)
+                    frame = (watch.version + 1, resolution, self.frames.neuron_resolution)
+                run.job = Job(exp.id, epochs=min(left or 1_000_000, int(min(allowed, 1e6))),
+                              seconds=seconds, target=run.target, frame=frame)
+                try:
+                    result = await self.engine.run(exp, run.job)
+                except WorkerError as exc:
+                    exp.message = f"training stopped: {exc}"
+                    break
+                finally:
+                    run.job = None
+                if result is None:  # a person changed it meanwhile: train the new state
+                    continue
+                if result.frame is not None and frame is not None:
+                    # viewers wake for the worker's frame, never to build one here
+                    last_frame = time.monotonic()
+                    self.frames.put(exp.id, frame[0], result.frame)
+                    self.frame_cost = 0.8 * self.frame_cost + 0.2 * result.frame_seconds
+                    self.changed(exp)
+                elif not watch.viewers:
+                    self.changed(exp)
                 if exp.status == "diverged":
                     break
                 if time.monotonic() - last_save > self.save_interval:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from backend.data import DataError, UserData, parse_csv, parse_json, read_json
-from backend.engine import Backend, gradient_check
+from backend.engine import Backend
 from backend.settings import Settings
 
 from .config import ExperimentConfig, parse_config
@@ -27,6 +27,7 @@ from .runner import Runner, Watch
 from .state import check_state, from_state, to_state
 from .store import Store, StoreError
 from .tokens import hash_token, new_id, new_short_id, new_token, token_matches
+from .workers import WorkerError, make_engine
 
 
 class NotFound(LookupError):
@@ -61,9 +62,10 @@ class Service:
         self.experiments: dict[str, Experiment] = {}
         self._loading = threading.Lock()  # one load (or delete) at a time: one object per id
         self.share_views: dict[str, Experiment] = {}
-        self.runner = Runner(self.save, settings.save_interval, settings.idle_stop,
+        self.runner = Runner(make_engine(settings.workers, settings.device), self.save,
+                             settings.save_interval, settings.idle_stop,
                              settings.max_running, settings.max_running_per_client,
-                             settings.frame_rate,
+                             settings.frame_rate, settings.min_frame_rate,
                              settings.grid_resolution, settings.neuron_resolution)
 
     async def shutdown(self) -> None:
@@ -73,6 +75,7 @@ class Service:
         changed = [e for e in list(self.experiments.values()) if e.dirty]
         await asyncio.gather(*(self.save(e) for e in changed), return_exceptions=True)
         self.runner.executor.shutdown(wait=False)
+        await self.runner.engine.close()
 
     async def expire(self) -> int:
         """Delete experiments unchanged for retention_days (running ones save every few
@@ -95,6 +98,31 @@ class Service:
         await asyncio.to_thread(self.store.delete_orphan_datasets, cutoff)
         return len(ids)
 
+    async def evict(self) -> int:
+        """Let experiments nobody used for evict_after seconds leave memory (saved first if
+        changed); the next request loads them again. Requests end long before (request_
+        timeout), so nobody still holds an evicted object: there stays one object per id."""
+        cutoff = time.monotonic() - self.settings.evict_after
+        idle = [e for e in list(self.experiments.values())
+                if e.touched < cutoff and not self.runner.busy(e.id)]
+        for exp in idle:
+            if exp.dirty:
+                await self.save(exp)
+
+        def drop(exp: Experiment) -> bool:
+            # Starting a run or a viewer goes through get(), which touches it: so a fresh
+            # touch here also means "busy again".
+            with self._loading, exp.lock:
+                if exp.dirty or exp.touched >= cutoff or self.experiments.get(exp.id) is not exp:
+                    return False
+                del self.experiments[exp.id]
+                return True
+
+        gone = [e for e in idle if await asyncio.to_thread(drop, e)]
+        for exp in gone:
+            self.runner.forget(exp.id)
+        return len(gone)
+
     def counts(self) -> dict[str, int]:
         return {"experiments_loaded": len(self.experiments), "running": len(self.runner.runs)}
 
@@ -105,7 +133,9 @@ class Service:
     def get(self, exp_id: str) -> Experiment:
         exp = self.experiments.get(exp_id)
         if exp is not None:
-            return exp
+            exp.touched = time.monotonic()
+            if self.experiments.get(exp_id) is exp:  # not evicted before it was touched
+                return exp
         with self._loading:
             exp = self.experiments.get(exp_id)
             if exp is not None:  # another request loaded it meanwhile
@@ -255,7 +285,7 @@ class Service:
 
     async def step(self, exp: Experiment, epochs: int = 1, client: str = "") -> None:
         """Train `epochs` now and answer when done. A step is a run like any other: it
-        counts toward the limits, shares the training thread, and stops on pause, reset,
+        counts toward the limits, takes turns on the engine, and stops on pause, reset,
         delete or at the deadline (max_wait_seconds)."""
         if self.runner.running(exp.id):
             raise ExperimentError("the experiment is running; pause it before stepping")
@@ -311,14 +341,18 @@ class Service:
             raise ExperimentError("every coordinate must be a finite number with |x| <= 1e6")
         return x
 
-    async def gradient_check(self, exp: Experiment, n_points: int) -> dict[str, Any]:
-        def run() -> dict[str, Any]:
-            with exp.lock:
-                model, x, y = exp.model.copy(), exp.x_train, exp.data.y_train
-            n = min(n_points, len(y))
-            return gradient_check(model, x[:n], y[:n])
-
-        return await asyncio.to_thread(run)
+    async def gradient_check(self, exp: Experiment, n_points: int,
+                             client: str = "") -> dict[str, Any]:
+        """On the engine, counted as a run; a pause, reset or delete stops it, and so does
+        max_wait_seconds."""
+        self._check_open(exp)
+        try:
+            return await self.runner.gradient_check(exp, n_points,
+                                                    self.settings.max_wait_seconds, client)
+        except WorkerError:
+            raise
+        except RuntimeError as exc:  # the limits
+            raise Busy(str(exc)) from None
 
     # datasets, exports, shares ------------------------------------------------------------
     async def upload(self, raw: bytes, kind: str,

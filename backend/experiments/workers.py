@@ -1,0 +1,471 @@
+"""Where training happens: worker processes, so that every core trains.
+
+The server process owns every experiment (the truth that is saved, edited and read); a
+worker holds a copy of each experiment it trains and runs jobs on it: a slice of epochs
+(and, when a viewer waits, the frame after it) or a gradient check. A job carries the
+whole state only when the worker's copy is out of date (first time there, or changed by a
+person since); the answer carries what training changed (the model's arrays, the new rows
+of the curve, the metrics, the status), which the server takes into its experiment unless
+a person changed it meanwhile. A worker runs one job at a time, in the order they came:
+the experiments placed on it take turns.
+
+`Engine` is what the runner needs: `ProcessEngine` (the default: one process per core) and
+`InlineEngine` (a thread of the server process: one core, and tests) implement it; a
+cluster engine can too, with the same jobs as messages to the workers as actors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import multiprocessing as mp
+import pickle
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+import numpy as np
+
+from backend.data import UserData
+from backend.engine import get_backend
+from backend.engine.gradcheck import gradient_check_steps
+from backend.engine.model import ModelState
+
+from .config import ExperimentConfig
+from .experiment import Experiment
+from .frames import build_frame
+from .history import History
+
+log = logging.getLogger("playground.workers")
+CACHED = 512  # experiments a worker keeps (least recently used go first)
+CHECKS = 16  # gradient checks under way a worker keeps (an abandoned one goes in time)
+
+
+class WorkerError(RuntimeError):
+    """The worker failed (or died) on a job; the message says what to do."""
+
+
+# messages --------------------------------------------------------------------------------
+@dataclass
+class Sync:
+    """The whole state a worker needs to train an experiment from where it is."""
+
+    config: ExperimentConfig
+    upload: UserData | None
+    state: ModelState
+
+
+@dataclass
+class Job:
+    exp_id: str
+    revision: int = 0  # the experiment's revision the job started from
+    sync: Sync | None = None
+    status: str = "running"
+    message: str = ""
+    id: int = 0
+    # a slice: train `epochs` more (stopping at `target`) for at most `seconds`, then
+    # build a frame when `frame` = (version, output resolution, neuron resolution)
+    epochs: int = 0
+    seconds: float = 0.0
+    target: int | None = None
+    frame: tuple[int, int, int] | None = None
+    # a gradient check on the first `check_points` training points, in turns: each job of
+    # the chain `check` works on it for `seconds`, and the last one answers the report
+    check_points: int = 0
+    check: int = 0
+
+
+@dataclass
+class Result:
+    id: int
+    revision: int
+    epochs: int = 0
+    state: ModelState | None = None
+    rows: list[dict[str, float]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    status: str = "running"
+    message: str = ""
+    frame: bytes | None = None
+    frame_seconds: float = 0.0
+    check: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def portable(state: ModelState, to_numpy: Callable[[Any], np.ndarray]) -> ModelState:
+    """A model state that pickles: NumPy copies of its arrays (CuPy arrays cannot travel)."""
+    return ModelState([np.array(to_numpy(a)) for a in state.arrays], state.t, state.epoch,
+                      state.rng)
+
+
+# the worker's side -----------------------------------------------------------------------
+class Worker:
+    """Runs jobs on its copies of experiments. Lives in a worker process (or a thread)."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.backend = get_backend(device)
+        self.copies: OrderedDict[str, Experiment] = OrderedDict()
+        self.checks: OrderedDict[int, Generator[None, None, dict[str, Any]]] = OrderedDict()
+
+    def handle(self, job: Job, stop: Callable[[], bool]) -> Result:
+        try:
+            exp = self._copy(job)
+            if job.check_points:
+                return self._check(exp, job, stop)
+            return self._slice(exp, job, stop)
+        except Exception as exc:  # reported to the run, which stops and says so
+            self.copies.pop(job.exp_id, None)
+            log.error("job on %s failed:\n%s", job.exp_id, traceback.format_exc())
+            return Result(job.id, job.revision, error=f"{type(exc).__name__}: {exc}")
+
+    def forget(self, exp_id: str) -> None:
+        self.copies.pop(exp_id, None)
+
+    def _copy(self, job: Job) -> Experiment:
+        if job.sync is not None:
+            s = job.sync
+            exp = Experiment(job.exp_id, s.config, s.upload, self.backend)
+            exp.model.restore(ModelState([exp.model.xp.asarray(a) for a in s.state.arrays],
+                                         s.state.t, s.state.epoch, s.state.rng))
+            self.copies[job.exp_id] = exp
+        exp = self.copies[job.exp_id]  # a KeyError here is a bug of the engine's bookkeeping
+        self.copies.move_to_end(job.exp_id)
+        while len(self.copies) > CACHED:
+            self.copies.popitem(last=False)
+        exp.revision, exp.status, exp.message = job.revision, job.status, job.message
+        exp.history = History()  # collects this job's rows, which go back to the server
+        return exp
+
+    def _slice(self, exp: Experiment, job: Job, stop: Callable[[], bool]) -> Result:
+        start = time.monotonic()
+        done = exp.train_epochs(job.epochs, start + job.seconds, _Flag(stop),
+                                until=lambda: job.target)
+        result = Result(job.id, job.revision, done,
+                        portable(exp.model.snapshot(), self.backend.to_numpy),
+                        exp.history.rows, dict(exp.metrics), exp.status, exp.message)
+        if job.frame is not None:
+            began = time.monotonic()
+            version, resolution, neurons = job.frame
+            result.frame = build_frame(exp, version, resolution, neurons)
+            result.frame_seconds = time.monotonic() - began
+        return result
+
+    def _check(self, exp: Experiment, job: Job, stop: Callable[[], bool]) -> Result:
+        """A turn of a gradient check: `check` None in the answer means not done yet."""
+        steps = self.checks.pop(job.check, None)
+        if steps is None:
+            n = min(job.check_points, len(exp.data.y_train))
+            steps = gradient_check_steps(exp.model, exp.x_train[:n], exp.data.y_train[:n])
+        deadline = time.monotonic() + job.seconds
+        try:
+            while time.monotonic() < deadline and not stop():
+                next(steps)
+        except StopIteration as done:
+            return Result(job.id, job.revision, check=done.value)
+        self.checks[job.check] = steps
+        while len(self.checks) > CHECKS:
+            self.checks.popitem(last=False)
+        return Result(job.id, job.revision)
+
+
+class _Flag:
+    """A stop callable with the face of a threading.Event, for train_epochs."""
+
+    def __init__(self, stop: Callable[[], bool]) -> None:
+        self.is_set = stop
+
+
+def _worker_main(jobs: Connection, results: Connection, cancelled: Any, device: str) -> None:
+    """A worker process: jobs in, results out, one at a time, until the pipe closes."""
+    worker = Worker(device)
+    while True:
+        try:
+            message = jobs.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if isinstance(message, str):  # an experiment to forget
+            worker.forget(message)
+            continue
+        results.send(worker.handle(message, lambda job=message.id: cancelled.value == job))
+
+
+# the server's side -----------------------------------------------------------------------
+class Engine(Protocol):
+    workers: int
+
+    async def run(self, exp: Experiment, job: Job) -> Result | None: ...
+    def cancel(self, job: Job) -> None: ...
+    def forget(self, exp_id: str) -> None: ...
+    def load(self, exp_id: str) -> int: ...
+    async def close(self) -> None: ...
+
+
+_ids = itertools.count(1)
+
+
+class _Placed:
+    """Where an experiment's copy lives, and which state of it that copy has."""
+
+    def __init__(self, slot: int, exp: Experiment) -> None:
+        self.slot = slot
+        self.exp = exp  # the object: a reload of the same id is another one
+        self.revision: int | None = None  # None: the copy must be (re)sent
+        self.busy = 0  # jobs in flight
+
+
+class _Base:
+    """Placement (each experiment sticks to one worker, new ones go to the least busy),
+    the state sent along when needed, and the answer taken into the experiment."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.placed: dict[str, _Placed] = {}
+        self.lock = threading.Lock()
+
+    def load(self, exp_id: str) -> int:
+        """Experiments with work in flight on the worker of `exp_id` (at least 1)."""
+        with self.lock:
+            place = self.placed.get(exp_id)
+            slot = place.slot if place else 0
+            return max(1, sum(1 for p in self.placed.values() if p.slot == slot and p.busy))
+
+    def _place(self, exp: Experiment) -> _Placed:
+        with self.lock:
+            place = self.placed.get(exp.id)
+            if place is None or place.exp is not exp:
+                busy = [0] * self.workers
+                for p in self.placed.values():
+                    busy[p.slot] += p.busy > 0
+                place = _Placed(min(range(self.workers), key=busy.__getitem__), exp)
+                self.placed[exp.id] = place
+            place.busy += 1
+            return place
+
+    def _done(self, place: _Placed) -> None:
+        with self.lock:
+            place.busy -= 1
+
+    def _prepare(self, exp: Experiment, job: Job, place: _Placed) -> None:
+        """In a thread (it takes the experiment's lock): stamp the job, and add the state
+        when the worker's copy is not this experiment as it is now."""
+        with exp.lock:
+            job.revision, job.status, job.message = exp.revision, exp.status, exp.message
+            if place.revision != exp.revision:
+                job.sync = Sync(exp.config, exp.upload,
+                                portable(exp.model.snapshot(), exp.backend.to_numpy))
+                place.revision = exp.revision
+
+    def _absorb(self, exp: Experiment, job: Job, result: Result, place: _Placed) -> bool:
+        """Take what the job changed into the experiment, unless it changed meanwhile (then
+        the worker's copy is stale: the next job sends the state again)."""
+        if result.error is not None:
+            place.revision = None
+            return False
+        if job.check_points:
+            return True
+        with exp.lock:
+            if exp.revision != result.revision or exp.closed.is_set():
+                place.revision = None
+                return False
+            assert result.state is not None
+            exp.model.restore(ModelState([exp.model.xp.asarray(a) for a in result.state.arrays],
+                                         result.state.t, result.state.epoch,
+                                         result.state.rng))
+            for row in result.rows:
+                exp.history.add(row)
+            exp.metrics = result.metrics
+            if result.status == "diverged" or exp.status == "running":
+                exp.status, exp.message = result.status, result.message
+            if result.epochs or result.rows:
+                exp.updated = time.time()
+            exp.dirty = True
+        return True
+
+    def forget(self, exp_id: str) -> None:
+        with self.lock:
+            place = self.placed.pop(exp_id, None)
+        if place is not None:
+            self._forget(place.slot, exp_id)
+
+    def _forget(self, slot: int, exp_id: str) -> None:
+        raise NotImplementedError
+
+
+class InlineEngine(_Base):
+    """One worker in a thread of the server process. Jobs and answers are pickled all
+    the same, so that what travels to a process is tested wherever this one runs."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        super().__init__(1)
+        self.worker = Worker(device)
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="train")
+        self.cancelled = 0
+
+    async def run(self, exp: Experiment, job: Job) -> Result | None:
+        job.id = next(_ids)
+        place = self._place(exp)
+
+        def go() -> Result | None:
+            self._prepare(exp, job, place)
+            sent: Job = pickle.loads(pickle.dumps(job, pickle.HIGHEST_PROTOCOL))
+            answer = self.worker.handle(sent, lambda: self.cancelled == job.id)
+            result: Result = pickle.loads(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
+            return result if self._absorb(exp, job, result, place) or result.error else None
+
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self.executor, go)
+        finally:
+            self._done(place)
+        if result is not None and result.error:
+            raise WorkerError(result.error)
+        return result
+
+    def cancel(self, job: Job) -> None:
+        self.cancelled = job.id
+
+    def _forget(self, slot: int, exp_id: str) -> None:
+        self.executor.submit(self.worker.forget, exp_id)
+
+    async def close(self) -> None:
+        self.executor.shutdown(wait=False)
+
+
+class _Process:
+    """One worker process and the two threads that talk to it: jobs go out as they come
+    (the worker queues them), answers come back in the same order."""
+
+    def __init__(self, slot: int, device: str) -> None:
+        ctx = mp.get_context("spawn")  # never fork a process with threads and a loop
+        self.slot = slot
+        self.cancelled = ctx.Value("q", 0, lock=False)
+        jobs_out, self.jobs = ctx.Pipe(duplex=False)
+        self.results, results_in = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_worker_main, name=f"playground-worker-{slot}",
+                                   args=(jobs_out, results_in, self.cancelled, device),
+                                   daemon=True)
+        self.process.start()
+        jobs_out.close()
+        results_in.close()
+        self.sender = ThreadPoolExecutor(1, thread_name_prefix=f"send-{slot}")
+        self.pending: dict[int, Callable[[Result | BaseException], None]] = {}
+        self.alive = True
+        self.receiver = threading.Thread(target=self._receive, name=f"receive-{slot}",
+                                         daemon=True)
+        self.receiver.start()
+
+    def send(self, message: Job | str) -> None:
+        self.jobs.send(message)
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                result: Result = self.results.recv()
+            except (EOFError, OSError):
+                break
+            answer = self.pending.pop(result.id, None)
+            if answer is not None:
+                answer(result)
+        self.alive = False
+        for answer in list(self.pending.values()):
+            answer(WorkerError("the training process stopped; press play to go on"))
+        self.pending.clear()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.jobs.close()
+        self.process.join(2)
+        if self.process.is_alive():
+            self.process.kill()
+        self.sender.shutdown(wait=False)
+
+
+class ProcessEngine(_Base):
+    """`workers` processes (default: one per core). A process that dies is replaced; the
+    jobs it had fail with a message, and its experiments are sent whole to the new one."""
+
+    def __init__(self, workers: int, device: str = "cpu") -> None:
+        super().__init__(workers)
+        self.device = device
+        self.procs = [_Process(i, device) for i in range(workers)]
+
+    def _proc(self, slot: int) -> _Process:
+        proc = self.procs[slot]
+        if not proc.alive or not proc.process.is_alive():
+            log.error("training process %d stopped (exit code %s); starting another",
+                      slot, proc.process.exitcode)
+            proc.close()
+            proc = self.procs[slot] = _Process(slot, self.device)
+            with self.lock:
+                for place in self.placed.values():
+                    if place.slot == slot:
+                        place.revision = None
+        return proc
+
+    async def run(self, exp: Experiment, job: Job) -> Result | None:
+        job.id = next(_ids)
+        place = self._place(exp)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result | None] = loop.create_future()
+        try:
+            proc = self._proc(place.slot)
+
+            def answer(result: Result | BaseException) -> None:
+                """In the receiving thread: the state goes into the experiment there, off
+                the event loop (it takes the experiment's lock)."""
+                if isinstance(result, BaseException):
+                    outcome: Result | BaseException | None = result
+                else:
+                    taken = self._absorb(exp, job, result, place)
+                    outcome = WorkerError(result.error) if result.error else \
+                        (result if taken else None)
+                loop.call_soon_threadsafe(_settle, future, outcome)
+
+            def send() -> None:
+                self._prepare(exp, job, place)
+                proc.pending[job.id] = answer
+                try:
+                    proc.send(job)
+                except (OSError, ValueError, pickle.PicklingError) as exc:
+                    proc.pending.pop(job.id, None)
+                    place.revision = None
+                    raise WorkerError(f"could not reach the training process: {exc}") from exc
+
+            await loop.run_in_executor(proc.sender, send)
+            return await future
+        finally:
+            self._done(place)
+
+    def cancel(self, job: Job) -> None:
+        with self.lock:
+            place = self.placed.get(job.exp_id)
+        if place is not None and job.id:
+            self.procs[place.slot].cancelled.value = job.id
+
+    def _forget(self, slot: int, exp_id: str) -> None:
+        proc = self.procs[slot]
+        if proc.alive:
+            proc.sender.submit(proc.send, exp_id)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(asyncio.to_thread(p.close) for p in self.procs))
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+def make_engine(workers: int, device: str) -> Engine:
+    """`workers` processes, or 0: train in a thread of this process."""
+    return ProcessEngine(workers, device) if workers > 0 else InlineEngine(device)

@@ -1,0 +1,141 @@
+"""Training in worker processes: the same results as in one process, frames that stream,
+pauses and edits that take effect, and a worker that dies taken in stride."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.api.app import create_app
+
+from .conftest import SMALL, LiveServer, create, make_settings
+from .test_websocket import command, next_frame, open_ws
+
+MEDIUM = {**SMALL, "dataset": {"name": "spiral", "n_samples": 400},
+          "features": ["x1", "x2", "sin_x1", "sin_x2"],
+          "hidden_layers": [{"units": 8, "activation": "tanh"}] * 3,
+          "optimizer": {"name": "adam", "learning_rate": 0.01}, "batch_size": 7}
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(make_settings(tmp_path_factory.mktemp("workers"), workers=2))
+    yield live
+    live.stop()
+
+
+def headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new(live: LiveServer, config: dict[str, Any] = MEDIUM) -> tuple[str, str]:
+    r = httpx.post(f"{live.http}/api/experiments", json=config)
+    assert r.status_code == 201, r.text
+    return r.json()["id"], r.json()["edit_token"]
+
+
+def train(live: LiveServer, exp_id: str, token: str, epochs: int) -> dict[str, Any]:
+    r = httpx.post(f"{live.http}/api/experiments/{exp_id}/train", headers=headers(token),
+                   json={"epochs": epochs, "wait": True}, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_processes_train_exactly_as_one_process_does(pool: LiveServer, tmp_path: Path) -> None:
+    """Weights, optimizer state and random streams travel to a worker and back bit for
+    bit: epochs in processes (over many slices, paused mid-epoch and resumed) give the
+    weights and curve of as many epochs trained straight in a thread."""
+    exp_id, token = new(pool)
+    train(pool, exp_id, token, 15)
+    httpx.post(f"{pool.http}/api/experiments/{exp_id}/train", headers=headers(token), json={})
+    time.sleep(0.1)
+    httpx.post(f"{pool.http}/api/experiments/{exp_id}/pause", headers=headers(token))
+    epoch = httpx.get(f"{pool.http}/api/experiments/{exp_id}").json()["epoch"]
+    assert epoch > 15
+    total = epoch + 25
+    remote = train(pool, exp_id, token, 25)
+    assert remote["epoch"] == total
+    weights = httpx.get(f"{pool.http}/api/experiments/{exp_id}/weights").json()["layers"]
+    history = httpx.get(f"{pool.http}/api/experiments/{exp_id}/history").json()
+
+    with TestClient(create_app(make_settings(tmp_path, workers=0))) as client:
+        local = create(client, MEDIUM)
+        assert local.post("/train", {"epochs": total, "wait": True}).status_code == 200
+        assert local.get("/weights").json()["layers"] == weights
+        assert local.get().json()["metrics"] == remote["metrics"]
+        assert local.get("/history").json()["rows"] == history["rows"]
+
+
+def test_frames_stream_from_the_workers_and_a_pause_holds(pool: LiveServer) -> None:
+    exp_id, token = new(pool)
+    with open_ws(pool, exp_id, token) as ws:
+        next_frame(ws)
+        assert command(ws, {"type": "play"}) == {"type": "ack", "command": "play"}
+        frames = [next_frame(ws) for _ in range(8)]
+        epochs = [h["epoch"] for h, _ in frames]
+        assert epochs == sorted(epochs) and epochs[-1] > epochs[0]
+        header, grids = frames[-1]
+        assert header["status"] == "running" and header["grad_norms"][0] > 0  # built there
+        assert grids["output"].shape[0] == 1 and np.isfinite(grids["output"]).all()
+        # an edit while running reaches the worker's copy: the weight shows in frames
+        assert command(ws, {"type": "set_weight", "layer": 0, "source": 0, "target": 0,
+                            "value": 3.5})["type"] == "ack"
+        deadline = time.monotonic() + 5
+        while next_frame(ws)[1]["weights0"][0][0] != np.float32(3.5):
+            assert time.monotonic() < deadline, "the edited weight never showed"
+        assert command(ws, {"type": "pause"})["type"] == "ack"
+    stopped = httpx.get(f"{pool.http}/api/experiments/{exp_id}").json()
+    time.sleep(0.3)
+    again = httpx.get(f"{pool.http}/api/experiments/{exp_id}").json()
+    assert stopped["status"] == again["status"] == "paused"
+    assert again["epoch"] == stopped["epoch"] > 0
+
+
+def test_experiments_spread_over_the_workers(pool: LiveServer) -> None:
+    made = [new(pool) for _ in range(4)]
+    for exp_id, token in made:
+        httpx.post(f"{pool.http}/api/experiments/{exp_id}/train", headers=headers(token),
+                   json={})
+    engine = pool.app.state.service.runner.engine
+    time.sleep(0.5)
+    slots = {engine.placed[exp_id].slot for exp_id, _ in made}
+    for exp_id, token in made:
+        httpx.post(f"{pool.http}/api/experiments/{exp_id}/pause", headers=headers(token))
+        assert httpx.get(f"{pool.http}/api/experiments/{exp_id}").json()["epoch"] > 0
+    assert slots == {0, 1}
+
+
+def test_a_gradient_check_runs_on_a_worker(pool: LiveServer) -> None:
+    exp_id, _ = new(pool)
+    r = httpx.get(f"{pool.http}/api/experiments/{exp_id}/gradient-check",
+                  params={"points": 16}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["relative_difference"] < 1e-6
+
+
+def test_a_worker_that_dies_is_replaced(pool: LiveServer) -> None:
+    exp_id, token = new(pool)
+    httpx.post(f"{pool.http}/api/experiments/{exp_id}/train", headers=headers(token), json={})
+    engine = pool.app.state.service.runner.engine
+    deadline = time.monotonic() + 5
+    while exp_id not in engine.placed:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc = engine.procs[engine.placed[exp_id].slot]
+    os.kill(proc.process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while (view := httpx.get(f"{pool.http}/api/experiments/{exp_id}").json())["running"]:
+        assert time.monotonic() < deadline, "the run never noticed its worker died"
+        time.sleep(0.05)
+    assert "training stopped" in view["message"] and view["status"] == "paused"
+    before = view["epoch"]
+    assert train(pool, exp_id, token, 5)["epoch"] == before + 5  # on a new process
