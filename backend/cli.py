@@ -100,11 +100,13 @@ def _metrics(model: Any, x_train: Any, y_train: Any, x_test: Any, y_test: Any) -
 @command("serve")
 def serve(args: argparse.Namespace) -> int:
     # Playground networks are small: BLAS threads would only spin against the training
-    # thread. Set before numpy loads; the environment can still say otherwise.
+    # processes (one per core already), which inherit this. The environment can still say
+    # otherwise.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    # The training thread holds the GIL between numpy calls; hand it to the event loop
-    # more often than every 5 ms so that frames and answers go out on time.
+    # The threads that talk to the training processes (and, with workers=0, the training
+    # thread) hold the GIL between calls; hand it to the event loop more often than every
+    # 5 ms so that frames and answers go out on time.
     sys.setswitchinterval(0.0005)
     import uvicorn
 
