@@ -62,9 +62,11 @@ EXAMPLES = int(os.environ.get("PLAYGROUND_STATEFUL_EXAMPLES", "20"))
 STEPS = int(os.environ.get("PLAYGROUND_STATEFUL_STEPS", "40"))
 DB = os.environ.get("PLAYGROUND_STATEFUL_DB")
 SHRINK = os.environ.get("PLAYGROUND_STATEFUL_SHRINK", "") not in ("", "0")
+# 0: training in a thread (fast to start); N: N worker processes, as a server runs
+WORKERS = int(os.environ.get("PLAYGROUND_STATEFUL_WORKERS", "0"))
 LIMITS: dict[str, Any] = {"max_samples": 300, "max_units": 8, "max_layers": 4,
                           "max_wait_epochs": 40, "max_epochs_per_call": 5000,
-                          "max_predict_points": 64}
+                          "max_predict_points": 64, "workers": WORKERS}
 MAX_LIVE = 6  # experiments alive at once
 MAX_RUNNING = 2  # experiments training in the background at once
 MAX_SOCKETS = 2  # websockets held open across steps

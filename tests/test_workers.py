@@ -139,3 +139,37 @@ def test_a_worker_that_dies_is_replaced(pool: LiveServer) -> None:
     assert "training stopped" in view["message"] and view["status"] == "paused"
     before = view["epoch"]
     assert train(pool, exp_id, token, 5)["epoch"] == before + 5  # on a new process
+
+
+def test_placement_spreads_and_rebalances() -> None:
+    """Experiments stepped one after another spread over the workers (not all on the
+    first); one whose worker has 2 more at work than another moves when it is idle."""
+    from types import SimpleNamespace
+
+    from backend.experiments.workers import _Base
+
+    class Engine(_Base):
+        def __init__(self) -> None:
+            super().__init__(2)
+            self.forgotten: list[tuple[int, str]] = []
+
+        def _forget(self, slot: int, exp_id: str) -> None:
+            self.forgotten.append((slot, exp_id))
+
+    engine = Engine()
+    exps = [SimpleNamespace(id=f"e{i}") for i in range(4)]
+    for exp in exps:  # one at a time: none at work when the next comes
+        engine._done(engine._place(exp))  # type: ignore[arg-type]
+    assert [engine.placed[e.id].slot for e in exps] == [0, 1, 0, 1]
+    # e0 at work on worker 0 and nothing on worker 1: e2 (idle, on 0) stays
+    at_work = engine._place(exps[0])  # type: ignore[arg-type]
+    stays = engine._place(exps[2])  # type: ignore[arg-type]
+    assert stays.slot == 0 and not engine.forgotten
+    engine._done(stays)
+    # e0 and e4 at work on worker 0, none on 1: e2 moves, and worker 0 forgets it
+    engine._place(SimpleNamespace(id="e4"))  # type: ignore[arg-type]
+    assert engine.placed["e4"].slot == 1  # a new one goes to the least busy
+    engine.placed["e4"].slot = 0
+    moved = engine._place(exps[2])  # type: ignore[arg-type]
+    assert moved.slot == 1 and moved.revision is None and engine.forgotten == [(0, "e2")]
+    assert at_work.slot == 0  # at work: never moved under its job

@@ -237,16 +237,24 @@ class _Base:
             return max(1, sum(1 for p in self.placed.values() if p.slot == slot and p.busy))
 
     def _place(self, exp: Experiment) -> _Placed:
+        """Its worker: the one it is on, unless that one has 2 more experiments at work
+        than another (then it moves, and its state is sent whole); else the least busy."""
+        moved = None
         with self.lock:
+            active, placed = [0] * self.workers, [0] * self.workers
+            for p in self.placed.values():
+                active[p.slot] += p.busy > 0
+                placed[p.slot] += 1
+            best = min(range(self.workers), key=lambda i: (active[i], placed[i]))
             place = self.placed.get(exp.id)
             if place is None or place.exp is not exp:
-                busy = [0] * self.workers
-                for p in self.placed.values():
-                    busy[p.slot] += p.busy > 0
-                place = _Placed(min(range(self.workers), key=busy.__getitem__), exp)
-                self.placed[exp.id] = place
+                place = self.placed[exp.id] = _Placed(best, exp)
+            elif place.busy == 0 and active[place.slot] >= active[best] + 2:
+                moved, place.slot, place.revision = place.slot, best, None
             place.busy += 1
-            return place
+        if moved is not None:
+            self._forget(moved, exp.id)
+        return place
 
     def _done(self, place: _Placed) -> None:
         with self.lock:
