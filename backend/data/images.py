@@ -1,0 +1,219 @@
+"""Image data sets: the 8 x 8 handwritten digits, a generator of simple shapes, and the
+user's own images as MNIST's IDX files or an NPZ archive, checked before anything uses
+them.
+
+Images are float32 (n, channels, height, width) with pixels in [0, 1], as the course
+scales them; labels are class indices 0..k-1 (int64).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+import zipfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import MAX_CLASSES
+from .errors import DataError
+
+MAX_IMAGES = 70_000  # MNIST's 60 000 + 10 000
+MAX_SIDE = 64  # pixels, per side
+CHANNELS = (1, 3)  # grey or RGB
+DIGITS_FILE = Path(__file__).with_name("digits.npz")
+
+
+@dataclass(frozen=True, eq=False)
+class Images:
+    """Checked images: pixels in [0, 1], labels 0..len(classes)-1."""
+
+    x: np.ndarray  # float32 (n, C, H, W)
+    y: np.ndarray  # int64 (n,)
+    classes: tuple[str, ...]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one image."""
+        _, c, h, w = self.x.shape
+        return c, h, w
+
+
+# built in -----------------------------------------------------------------------------
+@cache
+def digits() -> Images:
+    """The 1 797 handwritten digits of UCI's "Optical Recognition of Handwritten Digits"
+    test set, 8 x 8, pixels 0..16 (docs/data.md: source and licence)."""
+    with np.load(DIGITS_FILE, allow_pickle=False) as f:
+        x, y = f["x"], f["y"]
+    return Images((x.astype(np.float32) / 16.0)[:, None], y.astype(np.int64),
+                  tuple(str(d) for d in range(10)))
+
+
+SHAPES = ("horizontal line", "vertical line", "diagonal \\", "diagonal /", "cross",
+          "circle", "square")
+
+
+def shapes(n: int, noise: float, rng: np.random.Generator, size: int = 12,
+           classes: int = len(SHAPES)) -> Images:
+    """n images of the first `classes` shapes, as evenly dealt as n allows, each at a
+    random place and size, with a stroke of random brightness and, by `noise` (0..0.5),
+    Gaussian speckle: a first conv layer learns edge and corner detectors a learner can
+    read."""
+    if not 2 <= classes <= len(SHAPES):
+        raise DataError(f"shapes has 2 to {len(SHAPES)} classes")
+    y = np.arange(n) % classes
+    rng.shuffle(y)
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
+    x = np.zeros((n, 1, size, size), np.float32)
+    half = size / 2
+    for i, label in enumerate(y):  # one small image each: cheap next to training
+        r = rng.uniform(size * 0.25, size * 0.42)  # half-extent of the shape
+        cy, cx = rng.uniform(r, size - r, 2) if size - r > r else (half, half)
+        dy, dx = rows - cy, cols - cx
+        width = rng.uniform(0.6, 1.1)
+        inside = (np.abs(dy) <= r) & (np.abs(dx) <= r)
+        name = SHAPES[label]
+        if name == "horizontal line":
+            stroke = (np.abs(dy) < width) & inside
+        elif name == "vertical line":
+            stroke = (np.abs(dx) < width) & inside
+        elif name == "diagonal \\":
+            stroke = (np.abs(dy - dx) < width * 1.4) & inside
+        elif name == "diagonal /":
+            stroke = (np.abs(dy + dx) < width * 1.4) & inside
+        elif name == "cross":
+            stroke = ((np.abs(dy) < width) | (np.abs(dx) < width)) & inside
+        elif name == "circle":
+            stroke = np.abs(np.hypot(dy, dx) - r * 0.8) < width
+        else:  # square
+            edge = np.maximum(np.abs(dy), np.abs(dx))
+            stroke = np.abs(edge - r * 0.8) < width
+        x[i, 0][stroke] = rng.uniform(0.7, 1.0)
+    if noise:
+        x += rng.normal(0.0, noise, x.shape).astype(np.float32)
+    return Images(np.clip(x, 0.0, 1.0), y.astype(np.int64), SHAPES[:classes])
+
+
+# uploads ------------------------------------------------------------------------------
+def _gunzip(raw: bytes, what: str, limit: int) -> bytes:
+    """The bytes, un-gzipped if they are gzip; never more than `limit` (a gzip bomb)."""
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+            out = f.read(limit + 1)
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{what}: not a readable gzip file ({exc})") from None
+    if len(out) > limit:
+        raise DataError(f"{what}: unpacks to over {limit} bytes, the limit")
+    return out
+
+
+def _idx(raw: bytes, what: str, dims: int) -> tuple[tuple[int, ...], bytes]:
+    """An IDX file's shape and its unsigned-byte payload (MNIST's format)."""
+    if len(raw) < 4 + 4 * dims:
+        raise DataError(f"{what}: too short for an IDX file")
+    zero, kind, n_dims = struct.unpack_from(">HBB", raw)
+    if zero != 0 or kind != 0x08:
+        raise DataError(f"{what}: not an IDX file of unsigned bytes (it should start with "
+                        "00 00 08, as MNIST's files do)")
+    if n_dims != dims:
+        raise DataError(f"{what}: has {n_dims} dimensions; expected {dims}")
+    shape = struct.unpack_from(f">{dims}I", raw, 4)
+    payload = raw[4 + 4 * dims:]
+    if len(payload) != int(np.prod(shape, dtype=np.int64)):
+        raise DataError(f"{what}: the header says {' x '.join(map(str, shape))} values but "
+                        f"the file holds {len(payload)}")
+    return shape, payload
+
+
+def _check(x: np.ndarray, y: np.ndarray, max_images: int) -> Images:
+    """Shapes, sizes, pixel range and labels, with a message that says what to fix."""
+    n, c, h, w = x.shape
+    if c not in CHANNELS:
+        raise DataError(f"images need 1 (grey) or 3 (RGB) channels, not {c}")
+    if not (3 <= h <= MAX_SIDE and 3 <= w <= MAX_SIDE):
+        raise DataError(f"images must be 3 to {MAX_SIDE} pixels a side, not {h} x {w}")
+    if n != len(y):
+        raise DataError(f"{n} images but {len(y)} labels")
+    if not 2 <= n <= max_images:
+        raise DataError(f"send 2 to {max_images} images, not {n}")
+    if not np.isfinite(x).all():
+        raise DataError("every pixel must be a finite number")
+    if x.min() < 0 or x.max() > 1:
+        raise DataError("pixels must lie in [0, 1] (or be whole numbers 0..255)")
+    if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= MAX_CLASSES:
+        raise DataError(f"labels must be whole numbers 0..{MAX_CLASSES - 1}")
+    k = int(y.max()) + 1
+    missing = sorted(set(range(k)) - set(np.unique(y).tolist()))
+    if missing:
+        raise DataError(f"labels must be 0..k-1 with each used; missing {missing[:5]}")
+    return Images(np.ascontiguousarray(x, np.float32), y.astype(np.int64),
+                  tuple(str(i) for i in range(k)))
+
+
+def parse_idx(images: bytes, labels: bytes, max_images: int = MAX_IMAGES) -> Images:
+    """MNIST's two IDX files (train-images-idx3-ubyte and its labels), gzipped or not."""
+    limit = max_images * MAX_SIDE * MAX_SIDE + 16
+    shape, payload = _idx(_gunzip(images, "images", limit), "images", 3)
+    _, label_bytes = _idx(_gunzip(labels, "labels", max_images + 8), "labels", 1)
+    n, h, w = shape
+    if n > max_images:
+        raise DataError(f"send at most {max_images} images, not {n}")
+    x = np.frombuffer(payload, np.uint8).reshape(n, 1, h, w).astype(np.float32) / 255.0
+    return _check(x, np.frombuffer(label_bytes, np.uint8), max_images)
+
+
+def parse_npz(raw: bytes, max_images: int = MAX_IMAGES) -> Images:
+    """An NPZ with `x` (n, H, W) or (n, H, W, C) and `y` (n,). Whole numbers 0..255 are
+    divided by 255; floats must already lie in [0, 1]. Sizes are read from the headers
+    before any array is: a small file cannot make the server allocate a huge one."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile:
+        raise DataError("not an NPZ file (a zip of .npy arrays, as numpy.savez writes)") \
+            from None
+    arrays: dict[str, np.ndarray] = {}
+    with archive:
+        for key in ("x", "y"):
+            try:
+                member = archive.open(f"{key}.npy")
+            except KeyError:
+                raise DataError(f"the NPZ needs an array named {key!r}") from None
+            with member:
+                try:
+                    version = np.lib.format.read_magic(member)
+                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                        else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read_header(member)
+                except ValueError as exc:
+                    raise DataError(f"{key}: not a readable array ({exc})") from None
+                if dtype.hasobject:
+                    raise DataError(f"{key}: holds Python objects; send numbers")
+                if np.prod(shape, dtype=np.int64) > max_images * MAX_SIDE ** 2 * 3:
+                    raise DataError(f"{key}: {' x '.join(map(str, shape))} is over the limit "
+                                    f"({max_images} images of at most {MAX_SIDE} x {MAX_SIDE})")
+            with archive.open(f"{key}.npy") as member:
+                arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+    x, y = arrays["x"], arrays["y"]
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4:
+        x = np.moveaxis(x, 3, 1)
+    else:
+        raise DataError(f"x must be (n, H, W) or (n, H, W, C), not {x.shape}")
+    if y.ndim != 1:
+        raise DataError(f"y must be a list of labels (n,), not {y.shape}")
+    if x.dtype.kind in "iu":
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise DataError("whole-number pixels must be 0..255")
+        x = x.astype(np.float32) / 255.0
+    elif x.dtype.kind != "f":
+        raise DataError(f"x must hold numbers, not {x.dtype}")
+    if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
+        y = y.astype(np.int64)
+    return _check(x.astype(np.float32), y, max_images)
