@@ -9,10 +9,10 @@ from .losses import LOSSES
 from .model import Model
 from .optimizers import OPTIMIZERS
 from .regularizers import REGULARIZERS
-from .spec import HiddenLayer, ModelSpec, SpecError
+from .spec import LAYER_TYPES, ConvLayer, HiddenLayer, ModelSpec, PoolLayer, SpecError
 
 __all__ = [
-    "ACTIVATIONS", "INITIALIZERS", "LOSSES", "MAX_CLASSES", "OPTIMIZERS", "REGULARIZERS",
-    "Backend", "DeviceError", "HeadError", "HiddenLayer", "Model", "ModelSpec", "SpecError",
-    "get_backend", "gradient_check", "resolve_head",
+    "ACTIVATIONS", "INITIALIZERS", "LAYER_TYPES", "LOSSES", "MAX_CLASSES", "OPTIMIZERS",
+    "REGULARIZERS", "Backend", "ConvLayer", "DeviceError", "HeadError", "HiddenLayer", "Model",
+    "ModelSpec", "PoolLayer", "SpecError", "get_backend", "gradient_check", "resolve_head",
 ]

@@ -19,6 +19,7 @@ class Layer:
     kind: ClassVar[str] = ""
     param_names: ClassVar[tuple[str, ...]] = ()  # trainable, updated by the optimizer
     buffer_names: ClassVar[tuple[str, ...]] = ()  # saved but not trained (running statistics)
+    _shape: tuple[int, ...] | None = None
 
     def __init__(self, xp: Any) -> None:
         self.xp = xp
@@ -27,6 +28,12 @@ class Layer:
     @property
     def units(self) -> int:
         raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """One example's output: (units,) after a dense layer, (channels, height, width)
+        after a convolution or pooling."""
+        return self._shape if self._shape is not None else (self.units,)
 
     def forward(self, x: Array, training: bool) -> Array:
         raise NotImplementedError
@@ -87,10 +94,12 @@ class Dense(Layer):
 class Activation(Layer):
     kind = "activation"
 
-    def __init__(self, xp: Any, name: str, units: int) -> None:
+    def __init__(self, xp: Any, name: str, units: int,
+                 shape: tuple[int, ...] | None = None) -> None:
         super().__init__(xp)
         self.act = ACTIVATIONS.get(name)
         self._units = units
+        self._shape = shape
         self._z: Array = None
         self._a: Array = None
 
@@ -108,7 +117,7 @@ class Activation(Layer):
         return self.act.backward(self.xp, self._z, self._a, da)
 
     def config(self):
-        return {"activation": self.act.name, "units": self._units}
+        return {"activation": self.act.name, "units": self._units, **_shape_entry(self)}
 
     def describe(self):
         return self.act.name
@@ -119,11 +128,13 @@ class Dropout(Layer):
 
     kind = "dropout"
 
-    def __init__(self, xp: Any, rate: float, units: int, rng: np.random.Generator) -> None:
+    def __init__(self, xp: Any, rate: float, units: int, rng: np.random.Generator,
+                 shape: tuple[int, ...] | None = None) -> None:
         super().__init__(xp)
         self.rate = rate
         self.rng = rng
         self._units = units
+        self._shape = shape
         self._mask: Array = None
 
     @property
@@ -142,7 +153,7 @@ class Dropout(Layer):
         return dout if self.rate == 0.0 else dout * self._mask
 
     def config(self):
-        return {"rate": self.rate, "units": self._units}
+        return {"rate": self.rate, "units": self._units, **_shape_entry(self)}
 
     def describe(self):
         return f"dropout {self.rate:g}"
@@ -150,17 +161,21 @@ class Dropout(Layer):
 
 class BatchNorm(Layer):
     """z~ = gamma (z - mu) / sqrt(var + eps) + beta with batch statistics in training and
-    exponentially weighted running ones at evaluation (biased variance)."""
+    exponentially weighted running ones at evaluation (biased variance).
+
+    After a convolution, z is (m, C, H, W) and the statistics are per channel, over the
+    batch and every position: it is normalized as the (m H W, C) array of its pixels."""
 
     kind = "batch_norm"
     param_names = ("gamma", "beta")
     buffer_names = ("running_mean", "running_var")
 
     def __init__(self, xp: Any, units: int, dtype: Any, momentum: float = 0.9,
-                 eps: float = 1e-5) -> None:
+                 eps: float = 1e-5, shape: tuple[int, ...] | None = None) -> None:
         super().__init__(xp)
         self.momentum = momentum
         self.eps = eps
+        self._shape = shape
         self.gamma = xp.ones(units, dtype=dtype)
         self.beta = xp.zeros(units, dtype=dtype)
         self.running_mean = xp.zeros(units, dtype=dtype)
@@ -173,6 +188,16 @@ class BatchNorm(Layer):
         return int(self.gamma.shape[0])
 
     def forward(self, z, training):
+        if z.ndim == 4:
+            return _channels_first(self._forward(_channels_last(z), training), z.shape)
+        return self._forward(z, training)
+
+    def backward(self, dout):
+        if dout.ndim == 4:
+            return _channels_first(self._backward(_channels_last(dout)), dout.shape)
+        return self._backward(dout)
+
+    def _forward(self, z, training):
         if not training:
             return (z - self.running_mean) / self.xp.sqrt(self.running_var + self.eps) \
                 * self.gamma + self.beta
@@ -187,7 +212,7 @@ class BatchNorm(Layer):
         self._xhat = (z - mu) * self._inv_std
         return self._xhat * self.gamma + self.beta
 
-    def backward(self, dout):
+    def _backward(self, dout):
         xhat = self._xhat
         self.grads["gamma"] = (dout * xhat).sum(axis=0)
         self.grads["beta"] = dout.sum(axis=0)
@@ -197,7 +222,24 @@ class BatchNorm(Layer):
                                        - xhat * (dxhat * xhat).sum(axis=0))
 
     def config(self):
-        return {"units": self.units, "momentum": self.momentum, "eps": self.eps}
+        return {"units": self.units, "momentum": self.momentum, "eps": self.eps,
+                **_shape_entry(self)}
 
     def describe(self):
         return "batch norm"
+
+
+def _channels_last(z: Array) -> Array:
+    """(m, C, H, W) -> (m H W, C)."""
+    return z.transpose(0, 2, 3, 1).reshape(-1, z.shape[1])
+
+
+def _channels_first(z: Array, shape: tuple[int, ...]) -> Array:
+    """_channels_last's inverse."""
+    m, c, h, w = shape
+    return z.reshape(m, h, w, c).transpose(0, 3, 1, 2)
+
+
+def _shape_entry(layer: Layer) -> dict[str, Any]:
+    """The output shape in a layer's config, where it is not just (units,)."""
+    return {} if layer._shape is None else {"shape": list(layer._shape)}

@@ -1,12 +1,15 @@
 """The model: a list of layers, a head (output activation + loss), an optimizer.
 
-Layers per hidden layer: dense -> [batch norm] -> activation -> [dropout]; then the
+Layers per hidden layer: dense -> [batch norm] -> activation -> [dropout]; per conv
+entry the same with a convolution (batch norm per channel); per pool entry a max or
+average pooling; a flatten before the first dense layer after conv or pool; then the
 output dense layer whose z goes to the head. Training runs mini-batches from a seeded
 shuffle every epoch; the same spec and seed give the same weights and curve on the CPU.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import Backend, get_backend, get_dtype
+from .conv import POOL_LAYERS, Conv2D, Flatten
 from .heads import Head, resolve_head
 from .initializers import INITIALIZERS
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
@@ -21,9 +25,10 @@ from .optimizers import OPTIMIZERS, Optimizer
 from .regularizers import REGULARIZERS
 from .schedules import inverse_time
 from .serialize import decode_array, encode_array
-from .spec import ModelSpec
+from .spec import ConvLayer, ModelSpec, PoolLayer
 
 Array = Any
+EVAL_CHUNK_BYTES = 64 * 2**20  # evaluation of a conv net goes in chunks of this much im2col
 
 
 class Model:
@@ -44,18 +49,46 @@ class Model:
         init = INITIALIZERS.get(spec.init)
         scale = spec.init_scale if spec.init_scale is not None else (
             init.params["scale"].default if "scale" in init.params else 0.0)
-        n_in = spec.n_inputs
+        shape: tuple[int, ...] = spec.input_shape if spec.images else (spec.n_inputs,)
+        self.input_shape = shape  # what forward reshapes its input to, per example
+        self.entry_ends: list[int] = []  # index of the last layer of each hidden entry
         for h in spec.hidden:
-            self.layers.append(self._dense(init_rng, init, scale, n_in, h.units,
-                                           bias=not spec.batch_norm))
+            if isinstance(h, PoolLayer):
+                self.layers.append(POOL_LAYERS[h.kind](xp, h.size, shape))
+                shape = self.layers[-1].shape
+                self.entry_ends.append(len(self.layers) - 1)
+                continue
+            if isinstance(h, ConvLayer):
+                layer: Layer = self._conv(init_rng, init, scale, shape, h,
+                                          bias=not spec.batch_norm)
+                shape = layer.shape
+                units, extra = h.filters, {"shape": shape}
+            else:
+                if len(shape) > 1:
+                    self.layers.append(Flatten(xp, shape))
+                layer = self._dense(init_rng, init, scale, math.prod(shape), h.units,
+                                    bias=not spec.batch_norm)
+                shape = (h.units,)
+                units, extra = h.units, {}
+            self.layers.append(layer)
+            size = math.prod(shape)
             if spec.batch_norm:
-                self.layers.append(BatchNorm(xp, h.units, self.dtype))
-            self.layers.append(Activation(xp, h.activation, h.units))
+                self.layers.append(BatchNorm(xp, units, self.dtype, **extra))
+            self.layers.append(Activation(xp, h.activation, size, **extra))
             if spec.dropout > 0:
-                self.layers.append(Dropout(xp, spec.dropout, h.units, self.dropout_rng))
-            n_in = h.units
-        self.layers.append(self._dense(init_rng, init, scale, n_in, self.head.n_outputs, bias=True))
+                self.layers.append(Dropout(xp, spec.dropout, size, self.dropout_rng, **extra))
+            self.entry_ends.append(len(self.layers) - 1)
+        if len(shape) > 1:
+            self.layers.append(Flatten(xp, shape))
+        self.layers.append(self._dense(init_rng, init, scale, math.prod(shape),
+                                       self.head.n_outputs, bias=True))
         self.dense_layers = [layer for layer in self.layers if isinstance(layer, Dense)]
+        self.conv_layers = [layer for layer in self.layers if isinstance(layer, Conv2D)]
+        self.weight_layers: list[Dense | Conv2D] = [  # those whose W the penalty counts
+            layer for layer in self.layers if isinstance(layer, Dense | Conv2D)]
+        if isinstance(self.layers[0], Conv2D):
+            self.layers[0].input_grad = False  # the data needs no gradient
+        self._eval_chunk = self._chunk_size()
         self.optimizer: Optimizer = OPTIMIZERS.get(spec.optimizer)(**spec.optimizer_params)
         self.optimizer.bind(xp, self.params())
         self.epoch = 0
@@ -65,6 +98,22 @@ class Model:
         W = self.xp.asarray(init(rng, n_in, n_out, scale), dtype=self.dtype)
         b = self.xp.zeros(n_out, dtype=self.dtype) if bias else None
         return Dense(self.xp, W, b)
+
+    def _conv(self, rng: np.random.Generator, init: Any, scale: float,
+              in_shape: tuple[int, ...], h: ConvLayer, bias: bool) -> Conv2D:
+        c, k = in_shape[0], h.kernel
+        w = init(rng, c * k * k, h.filters * k * k, scale, shape=(h.filters, c, k, k))
+        W = self.xp.asarray(w, dtype=self.dtype)
+        b = self.xp.zeros(h.filters, dtype=self.dtype) if bias else None
+        return Conv2D(self.xp, W, b, h.stride, h.padding, in_shape)  # type: ignore[arg-type]
+
+    def _chunk_size(self) -> int | None:
+        """Examples per evaluation chunk so that no im2col exceeds EVAL_CHUNK_BYTES;
+        None (no chunks) without convolutions."""
+        per_example = max((layer.cols_per_example for layer in self.conv_layers), default=0)
+        if not per_example:
+            return None
+        return max(1, EVAL_CHUNK_BYTES // (per_example * np.dtype(self.dtype).itemsize))
 
     # parameters --------------------------------------------------------------------------
     def params(self) -> list[Array]:
@@ -85,10 +134,33 @@ class Model:
 
     # passes ------------------------------------------------------------------------------
     def forward(self, x: Array, training: bool = False) -> Array:
-        """The output layer's z."""
+        """The output layer's z. Images may come flat (m, C H W), as (m, C, H, W), or as
+        (m, H, W) with one channel. Evaluation of a conv net goes in chunks of examples so
+        that its memory stays bounded however many examples are asked for."""
+        x = self.shaped(x)
+        chunk = self._eval_chunk
+        if not training and chunk is not None and x.shape[0] > chunk:
+            return self.xp.concatenate([self._forward(x[i:i + chunk], False)
+                                        for i in range(0, x.shape[0], chunk)])
+        return self._forward(x, training)
+
+    def _forward(self, x: Array, training: bool) -> Array:
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
+
+    def shaped(self, x: Array) -> Array:
+        """x as the first layer takes it: (m, *input_shape)."""
+        want, image = self.input_shape, self.spec.input_shape
+        if x.shape[1:] == want:
+            return x
+        accepted = [(self.spec.n_inputs,)]
+        if image is not None:
+            accepted += [image] + ([image[1:]] if image[0] == 1 else [])
+        if x.ndim >= 1 and x.shape[1:] in accepted:
+            return x.reshape((x.shape[0], *want))
+        raise ValueError(f"the input has shape {tuple(x.shape[1:])} per example; this network "
+                         f"takes {image or want}" + (" (channels first)" if image else ""))
 
     def output(self, z: Array) -> Array:
         return self.head.activation.fn(self.xp, z)
@@ -113,7 +185,7 @@ class Model:
             dz = layer.backward(dz)
         rate = self.spec.regularization_rate
         if rate and self.spec.regularization != "none":
-            for layer in self.dense_layers:
+            for layer in self.weight_layers:
                 layer.grads["W"] += rate * self.regularizer.grad(self.xp, layer.W, self.l1_ratio)
 
     def train_batch(self, x: Array, t: Array, lr: float) -> None:
@@ -165,7 +237,7 @@ class Model:
         if not rate or self.spec.regularization == "none":
             return 0.0
         return float(rate * sum(self.regularizer.penalty(self.xp, d.W, self.l1_ratio)
-                                for d in self.dense_layers))
+                                for d in self.weight_layers))
 
     def cost(self, x: Array, t: Array, training: bool = True) -> float:
         """Mean loss over the batch plus the penalty: what backward differentiates."""
@@ -177,8 +249,10 @@ class Model:
 
     def unit_outputs(self, x: Array) -> list[np.ndarray]:
         """Each hidden layer's activations (m, units) and the output (m, n_outputs), in one
-        evaluation pass: the decision boundary and every neuron's thumbnail."""
-        h = self.as_x(x)
+        evaluation pass: the decision boundary and every neuron's thumbnail. (A conv
+        layer's come as feature maps (m, F, H, W); pool layers have none: see
+        layer_outputs.)"""
+        h = self.shaped(self.as_x(x))
         outs: list[np.ndarray] = []
         with np.errstate(all="ignore"):
             for layer in self.layers:
@@ -187,6 +261,26 @@ class Model:
                     outs.append(self.backend.to_numpy(h))
             outs.append(self.backend.to_numpy(self.output(h)))
         return outs
+
+    def layer_outputs(self, x: Array) -> list[np.ndarray]:
+        """At evaluation, the output of each hidden entry of the spec, as numpy: (m, units)
+        after a dense entry, feature maps (m, C, H, W) after a conv or pool entry (after
+        its activation); then the output activations (m, n_outputs)."""
+        x = self.shaped(self.as_x(x))
+        chunk = self._eval_chunk or max(1, x.shape[0])
+        parts: list[list[np.ndarray]] = []
+        with np.errstate(all="ignore"):
+            for start in range(0, x.shape[0], chunk):
+                h, outs = x[start:start + chunk], []
+                for i, layer in enumerate(self.layers):
+                    h = layer.forward(h, False)
+                    if i in self.entry_ends:
+                        outs.append(self.backend.to_numpy(h))
+                outs.append(self.backend.to_numpy(self.output(h)))
+                parts.append(outs)
+        if len(parts) == 1:
+            return parts[0]
+        return [np.concatenate(p) for p in zip(*parts, strict=True)]
 
     def grad_norms(self) -> list[float]:
         """||dW|| of each dense layer after the last backward pass (0 before any)."""
@@ -200,7 +294,7 @@ class Model:
             trainable = sum(int(p.size) for p in layer.params())
             frozen = sum(int(getattr(layer, n).size) for n in layer.buffer_names)
             rows.append({"index": i, "kind": layer.kind, "name": layer.describe(),
-                         "output_shape": [None, layer.units],
+                         "output_shape": [None, *layer.shape],
                          "trainable_params": trainable, "non_trainable_params": frozen})
         rows.append({"index": len(self.layers), "kind": "output",
                      "name": f"{self.head.activation.name} + {self.head.loss.name}",
@@ -240,7 +334,7 @@ class Model:
         """Take the weights and batch-norm statistics of `old`, a model of the same structure
         (layers and units; activations, dropout and hyperparameters may differ), its epoch
         and random streams, and its optimizer's state when `optimizer` (same optimizer)."""
-        kinds = (Dense, BatchNorm)
+        kinds = (Dense, Conv2D, BatchNorm)
         mine = [layer for layer in self.layers if isinstance(layer, kinds)]
         theirs = [layer for layer in old.layers if isinstance(layer, kinds)]
         if [(type(a), {n: x.shape for n, x in a.arrays().items()}) for a in mine] != \
