@@ -43,10 +43,17 @@ class Settings(BaseSettings):
     retention_days: float = Field(
         90.0, ge=0, description="experiments unchanged this long are deleted; 0: keep all")
     max_experiments: int = Field(100_000, ge=1, description="experiments stored at most")
+    max_classes: int = Field(10_000, ge=1, description="classes stored at most")
+    max_students: int = Field(300, ge=1, le=10_000, description="students per class")
 
     max_layers: int = Field(12, ge=1, le=64)
     max_units: int = Field(64, ge=1, le=1024)
     max_samples: int = Field(10_000, ge=10, le=1_000_000)
+    max_params: int = Field(1_000_000, ge=1_000, description="trainable parameters of one "
+                                                             "network (conv nets grow fast)")
+    max_images: int = Field(10_000, ge=10, le=70_000, description="images in one upload")
+    max_image_values: int = Field(8_000_000, ge=1_000, description="pixels in one upload "
+                                  "(images x channels x height x width): 10 000 MNIST digits")
     max_epochs_per_call: int = Field(100_000, ge=1)
     max_wait_epochs: int = Field(20_000, ge=1, description="epochs a train call may wait for")
     max_wait_seconds: float = Field(
@@ -84,4 +91,5 @@ class Settings(BaseSettings):
     @property
     def limits(self) -> Limits:
         return Limits(max_layers=self.max_layers, max_units=self.max_units,
-                      max_samples=self.max_samples, max_epochs_per_call=self.max_epochs_per_call)
+                      max_samples=self.max_samples, max_epochs_per_call=self.max_epochs_per_call,
+                      max_params=self.max_params)

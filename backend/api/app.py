@@ -13,12 +13,14 @@ from fastapi.staticfiles import StaticFiles
 
 from backend import __version__
 from backend.engine import get_backend
+from backend.experiments.classes import Classes, ClassLimits
 from backend.experiments.service import Service
 from backend.experiments.store import Store
 from backend.settings import Settings
 
 from . import (
     errors,
+    routes_classes,
     routes_datasets,
     routes_experiments,
     routes_lessons,
@@ -73,9 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.service = Service(settings, store, backend)
     app.state.sockets = {}
+    app.state.classes = Classes(app.state.service, ClassLimits(
+        max_students=settings.max_students, max_classes=settings.max_classes))
     errors.install(app)
     for module in (routes_meta, routes_experiments, routes_datasets, routes_shares,
-                   routes_lessons, ws, routes_pages):
+                   routes_lessons, routes_classes, ws, routes_pages):
         app.include_router(module.router)
     for name in ("static", "frontend"):
         app.mount(f"/{name}", StaticFiles(directory=routes_pages.ROOT / name), name=name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 # requests ----------------------------------------------------------------------------------
 
@@ -222,3 +222,115 @@ class LessonView(BaseModel):
     text: str
     presets: list[LessonPreset]
 
+
+# classes (backend/experiments/classes.py) -------------------------------------------------
+
+
+class ClassStart(Body):
+    """A starting point: exactly one of config, lesson (with preset), share_id, experiment_id."""
+
+    config: dict[str, Any] | None = Field(None, description="an experiment config")
+    lesson: str | None = Field(None, max_length=64, description="a lesson's id (GET /api/lessons)")
+    preset: int | None = Field(None, ge=0, le=100, description="the lesson's preset (0: first)")
+    share_id: str | None = Field(None, max_length=64, description="a share (/s/<share_id>)")
+    experiment_id: str | None = Field(None, max_length=64,
+                                      description="an experiment, as it is now, weights too")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ClassStart:
+        given = [k for k in ("config", "lesson", "share_id", "experiment_id")
+                 if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one starting point: config, lesson, share_id or "
+                             f"experiment_id (not {' and '.join(given) or 'none'})")
+        if self.preset is not None and self.lesson is None:
+            raise ValueError("preset goes with lesson")
+        return self
+
+
+class ClassCreate(ClassStart):
+    name: str = Field("", max_length=200, description="the class's title (at most 80 "
+                                                      "characters once trimmed)")
+
+
+class JoinRequest(Body):
+    name: str = Field(max_length=200, description="1 to 40 printable characters, trimmed; "
+                                                  "unique in the class, ignoring case")
+
+
+class StartSummary(BaseModel):
+    kind: str = Field(description="config | lesson | share | experiment")
+    ref: str | None = Field(description="the lesson's, share's or experiment's id")
+    preset: int | None
+    label: str
+    epoch: int = Field(description="the starting weights' epoch (0: fresh from the seed)")
+    config: dict[str, Any]
+    output_kind: str
+    generation: int = Field(description="1 at creation, +1 for each new starting point")
+    since: float
+
+
+class ClassCreated(BaseModel):
+    id: str
+    name: str
+    teacher_token: str
+    join_url: str
+    teacher_url: str = Field(description="the teacher's page; the token in its #fragment "
+                                         "never reaches a server")
+    start: StartSummary
+
+
+class Student(BaseModel):
+    name: str
+    experiment_id: str
+    joined: float
+    epoch: int | None
+    status: str = Field(description="paused | running | diverged | gone (deleted)")
+    running: bool
+    message: str
+    metrics: Metrics
+    output_kind: str | None
+
+
+class ClassView(BaseModel):
+    id: str
+    name: str
+    created: float
+    join_url: str
+    max_students: int
+    start: StartSummary
+    students: list[Student]
+
+
+class StudentFailure(BaseModel):
+    name: str
+    experiment_id: str
+    error: str
+
+
+class PauseResult(ClassView):
+    paused: list[str] = Field(description="the students whose run was stopped")
+    failed: list[StudentFailure]
+
+
+class StartResult(ClassView):
+    reset: list[str] = Field(description="the students now at the new starting point")
+    failed: list[StudentFailure] = Field(description="left as they were, and why")
+
+
+class ClassJoinInfo(BaseModel):
+    id: str
+    name: str
+    students: int
+    max_students: int
+    full: bool
+    lesson: str | None = Field(description="the starting point's lesson, if it is one")
+    preset: int | None
+
+
+class Joined(BaseModel):
+    class_id: str
+    name: str
+    experiment_id: str
+    edit_token: str
+    playground_url: str

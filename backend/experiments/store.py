@@ -32,6 +32,23 @@ CREATE TABLE IF NOT EXISTS shares (
     state TEXT NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS classes (
+    id TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    start TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS class_students (
+    class_id TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    experiment_id TEXT NOT NULL,
+    joined REAL NOT NULL,
+    PRIMARY KEY (class_id, name_key)
+);
 """
 
 
@@ -157,3 +174,81 @@ class Store:
     def load_share(self, id: str) -> dict[str, Any] | None:
         rows = self._read("SELECT state FROM shares WHERE id = ?", (id,))
         return json.loads(rows[0][0]) if rows else None
+
+    # classes (backend/experiments/classes.py) ---------------------------------------------
+    def save_class(self, id: str, token_hash: str, name: str, start: dict[str, Any],
+                   state: dict[str, Any]) -> None:
+        """A class: its starting point's summary (`start`, read often) apart from the
+        starting point itself (`state`, an export: read only when a student joins)."""
+        now = time.time()
+        self._write("INSERT INTO classes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (id, token_hash, name, json.dumps(start), json.dumps(state), now, now))
+
+    def load_class(self, id: str) -> dict[str, Any] | None:
+        rows = self._read("SELECT token_hash, name, start, created, updated FROM classes "
+                          "WHERE id = ?", (id,))
+        if not rows:
+            return None
+        token_hash, name, start, created, updated = rows[0]
+        return {"id": id, "token_hash": token_hash, "name": name, "start": json.loads(start),
+                "created": created, "updated": updated}
+
+    def load_class_state(self, id: str) -> dict[str, Any] | None:
+        rows = self._read("SELECT state FROM classes WHERE id = ?", (id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def set_class_start(self, id: str, start: dict[str, Any], state: dict[str, Any]) -> None:
+        self._write("UPDATE classes SET start = ?, state = ?, updated = ? WHERE id = ?",
+                    (json.dumps(start), json.dumps(state), time.time(), id))
+
+    def count_classes(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM classes", ())[0][0])
+
+    def delete_classes_before(self, cutoff: float) -> int:
+        """Classes unchanged (no join, no new starting point) since cutoff, with their
+        rosters; the students' experiments follow the experiments' own retention."""
+        ids = [r[0] for r in self._read("SELECT id FROM classes WHERE updated < ?", (cutoff,))]
+        for class_id in ids:
+            self._write_all([("DELETE FROM class_students WHERE class_id = ?", (class_id,)),
+                             ("DELETE FROM classes WHERE id = ?", (class_id,))])
+        return len(ids)
+
+    def add_student(self, class_id: str, name_key: str, name: str, experiment_id: str,
+                    limit: int) -> str:
+        """One seat, if the name is free and the class not full, checked and taken in one
+        transaction: "added", "taken" or "full"."""
+        with self._lock:
+            db = self._conn()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                taken = db.execute("SELECT 1 FROM class_students WHERE class_id = ? AND "
+                                   "name_key = ?", (class_id, name_key)).fetchone()
+                count = db.execute("SELECT COUNT(*) FROM class_students WHERE class_id = ?",
+                                   (class_id,)).fetchone()[0]
+                outcome = "taken" if taken else "full" if count >= limit else "added"
+                if outcome == "added":
+                    now = time.time()
+                    db.execute("INSERT INTO class_students VALUES (?, ?, ?, ?, ?)",
+                               (class_id, name_key, name, experiment_id, now))
+                    db.execute("UPDATE classes SET updated = ? WHERE id = ?", (now, class_id))
+                db.execute("COMMIT")
+                return outcome
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise StoreError(f"cannot save to {self.path}: {exc}") from exc
+
+    def class_students(self, class_id: str) -> list[dict[str, Any]]:
+        rows = self._read("SELECT name_key, name, experiment_id, joined FROM class_students "
+                          "WHERE class_id = ? ORDER BY joined, name_key", (class_id,))
+        return [{"key": k, "name": n, "experiment_id": e, "joined": j} for k, n, e, j in rows]
+
+    def remove_student(self, class_id: str, experiment_id: str) -> bool:
+        with self._lock:
+            try:
+                cursor = self._conn().execute(
+                    "DELETE FROM class_students WHERE class_id = ? AND experiment_id = ?",
+                    (class_id, experiment_id))
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot save to {self.path}: {exc}") from exc
+            return cursor.rowcount > 0

@@ -1,0 +1,232 @@
+"""/api/classes and /ws/classes/{id}: a teacher's class (backend/experiments/classes.py).
+
+The teacher's token travels in `Authorization: Bearer` (REST) or an `auth` command (the
+websocket), never in an address; a student's edit token is answered once, to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
+
+from backend import jsonsafe
+from backend.experiments.classes import Class, Classes, Conflict, Source
+from backend.experiments.classfeed import RATE, ClassFeed
+from backend.experiments.service import NotFound
+
+from .deps import bearer
+from .schemas import (
+    ClassCreate,
+    ClassCreated,
+    ClassJoinInfo,
+    ClassStart,
+    ClassView,
+    Joined,
+    JoinRequest,
+    PauseResult,
+    StartResult,
+)
+
+log = logging.getLogger("playground.classes")
+router = APIRouter(tags=["classes"])
+ClassId = Annotated[str, Path(max_length=64, description="the class's id")]
+MAX_COMMAND = 4096  # bytes: the feed takes two small commands
+
+
+def get_classes(request: Request) -> Classes:
+    return request.app.state.classes
+
+
+ClassesDep = Annotated[Classes, Depends(get_classes)]
+
+
+def teacher(class_id: ClassId, classes: ClassesDep,
+            authorization: Annotated[str | None, Header()] = None) -> Class:
+    cls = classes.get(class_id)  # an unknown class is a 404 with or without a token
+    token = bearer(authorization)
+    if not token:
+        raise HTTPException(401, "this needs the class's teacher token (Authorization: "
+                                 "Bearer <teacher_token>)", headers={"WWW-Authenticate": "Bearer"})
+    return classes.authorize(cls, token)
+
+
+Teacher = Annotated[Class, Depends(teacher)]
+
+
+def source(body: ClassStart) -> Source:
+    if body.config is not None:
+        return Source("config", config=body.config)
+    if body.lesson is not None:
+        return Source("lesson", ref=body.lesson, preset=body.preset or 0)
+    if body.share_id is not None:
+        return Source("share", ref=body.share_id)
+    return Source("experiment", ref=body.experiment_id or "")
+
+
+async def view(classes: Classes, cls: Class) -> dict[str, Any]:
+    return {"id": cls.id, "name": cls.name, "created": cls.created, "join_url": f"/c/{cls.id}",
+            "max_students": classes.limits.max_students, "start": cls.start,
+            "students": await classes.roster(cls.id)}
+
+
+@router.post("/api/classes", status_code=201, response_model=ClassCreated)
+async def create(body: ClassCreate, classes: ClassesDep) -> dict[str, Any]:
+    cls, token = await classes.create(body.name, source(body))
+    return {"id": cls.id, "name": cls.name, "teacher_token": token, "join_url": f"/c/{cls.id}",
+            "teacher_url": f"/c/{cls.id}/teacher#token={token}", "start": cls.start}
+
+
+@router.get("/api/classes/{class_id}", response_model=ClassView)
+async def get(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
+    return await view(classes, cls)
+
+
+@router.get("/api/classes/{class_id}/join", response_model=ClassJoinInfo)
+def join_info(class_id: ClassId, classes: ClassesDep) -> dict[str, Any]:
+    """What the join page shows: no token, only what anyone with the link may see."""
+    cls = classes.get(class_id)
+    seated = len(classes.students(cls.id))
+    lesson = cls.start["kind"] == "lesson"
+    return {"id": cls.id, "name": cls.name, "students": seated,
+            "max_students": classes.limits.max_students,
+            "full": seated >= classes.limits.max_students,
+            "lesson": cls.start["ref"] if lesson else None,
+            "preset": cls.start["preset"] if lesson else None}
+
+
+@router.post("/api/classes/{class_id}/join", status_code=201, response_model=Joined,
+             responses={409: {"description": "the name is taken, or the class is full"}})
+async def join(class_id: ClassId, body: JoinRequest, classes: ClassesDep) -> dict[str, Any]:
+    try:
+        student, exp, token, start = await classes.join(class_id, body.name)
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"class_id": class_id, "name": student["name"], "experiment_id": exp.id,
+            "edit_token": token, "playground_url": playground_url(exp.id, start)}
+
+
+def playground_url(exp_id: str, start: dict[str, Any]) -> str:
+    """The student's playground; for a lesson, with the lesson's text above it."""
+    url = f"/?e={exp_id}"
+    if start["kind"] == "lesson":
+        url += f"&lesson={start['ref']}&preset={start['preset']}"
+    return url
+
+
+@router.post("/api/classes/{class_id}/pause", response_model=PauseResult)
+async def pause(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
+    paused, failed = await classes.pause_all(cls)
+    return {**await view(classes, cls), "paused": paused, "failed": failed}
+
+
+@router.post("/api/classes/{class_id}/start", response_model=StartResult)
+async def start(body: ClassStart, cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
+    _, reset, failed = await classes.restart(cls, source(body))
+    now = await asyncio.to_thread(classes.get, cls.id)
+    return {**await view(classes, now), "reset": reset, "failed": failed}
+
+
+@router.delete("/api/classes/{class_id}/students/{experiment_id}", status_code=204)
+async def remove(cls: Teacher, classes: ClassesDep,
+                 experiment_id: Annotated[str, Path(max_length=64)]) -> Response:
+    await classes.remove(cls, experiment_id)
+    return Response(status_code=204)
+
+
+# the teacher's live view ------------------------------------------------------------------
+
+
+@router.websocket("/ws/classes/{class_id}")
+async def watch_class(ws: WebSocket, class_id: str) -> None:
+    """Hello, then (once the teacher's token came, by `auth` command or header) a binary
+    message of the whole class at most RATE times a second (backend/experiments/classfeed)."""
+    classes: Classes = ws.app.state.classes
+    settings = ws.app.state.settings
+    await ws.accept()
+
+    async def refuse(message: str, code: int) -> None:
+        await ws.send_text(jsonsafe.dumps({"type": "error", "message": message}))
+        await ws.close(code=code)
+
+    try:
+        cls = await asyncio.to_thread(classes.get, class_id[:65])
+    except NotFound as exc:
+        await refuse(str(exc), 4404)
+        return
+    address = ws.client.host if ws.client else ""
+    sockets: dict[str, int] = ws.app.state.sockets  # shared with the experiments' sockets
+    if sockets.get(address, 0) >= settings.max_sockets_per_client:
+        await refuse(f"{settings.max_sockets_per_client} connections from your address are "
+                     "open, the limit; close some", 4429)
+        return
+    sockets[address] = sockets.get(address, 0) + 1
+    teaching = asyncio.Event()
+    if classes.can_teach(cls, bearer(ws.headers.get("authorization"))):
+        teaching.set()
+    lock = asyncio.Lock()
+
+    async def send_json(message: dict[str, Any]) -> None:
+        async with lock:
+            await ws.send_text(jsonsafe.dumps(message))
+
+    async def feed() -> None:
+        await teaching.wait()
+        feed = ClassFeed(classes, cls.id)
+        while True:
+            started = asyncio.get_running_loop().time()
+            try:
+                message = await feed.next()
+            except NotFound:  # the class expired meanwhile
+                await refuse(f"no class {cls.id!r} any more", 4404)
+                return
+            except Exception:  # a store hiccup: say so in the log, try again next time
+                log.exception("the feed of class %s failed", cls.id)
+                message = None
+            if message is not None:
+                async with lock:
+                    await ws.send_bytes(message)
+            spent = asyncio.get_running_loop().time() - started
+            await asyncio.sleep(max(1.0 / RATE - spent, spent))  # at most half the time
+
+    sender = asyncio.create_task(feed())
+    try:
+        await send_json({"type": "hello", "id": cls.id, "protocol": 1, "rate": RATE,
+                         "teacher": teaching.is_set(), "commands": ["auth", "ping"]})
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            text = msg.get("text") or ""
+            try:
+                command = json.loads(text) if len(text) <= MAX_COMMAND else None
+            except json.JSONDecodeError:
+                command = None
+            kind = command.get("type") if isinstance(command, dict) else None
+            if kind == "auth" and isinstance(command.get("token"), str):
+                if not classes.can_teach(cls, command["token"][:200]):
+                    await refuse("the teacher token was refused: open the teacher link "
+                                 "again", 4403)
+                    return
+                teaching.set()
+                await send_json({"type": "ack", "command": "auth", "teacher": True})
+            elif kind == "ping":
+                await send_json({"type": "ack", "command": "ping"})
+            else:
+                await send_json({"type": "error", "message": "commands: {\"type\": \"auth\", "
+                                 "\"token\": <teacher_token>} or {\"type\": \"ping\"}"})
+                await asyncio.sleep(0.1)  # a page that floods us waits
+    except (WebSocketDisconnect, WebSocketDisconnected, RuntimeError):
+        pass  # the page left, possibly while we were sending
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+        sockets[address] -= 1
+        if not sockets[address]:
+            del sockets[address]

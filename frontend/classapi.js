@@ -1,0 +1,84 @@
+// A teacher's class, over its public contract (docs/api.md, "Classes"): REST calls and the
+// class's websocket. The teacher's token goes in a header or an `auth` command, never in
+// an address.
+
+import { decodeFrame } from "./api.js";
+
+/** An answer that is not a success: its status and the server's message. */
+export class ApiError extends Error {
+  constructor(status, message, details = []) { super(message); this.status = status; this.details = details; }
+}
+
+async function call(method, path, { body, token } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new ApiError(response.status, (data && data.error) || response.statusText,
+      (data && data.details) || []);
+  }
+  return data;
+}
+
+const base = (id) => `/api/classes/${encodeURIComponent(id)}`;
+
+export const classes = {
+  create: (body) => call("POST", "/api/classes", { body }),
+  get: (id, token) => call("GET", base(id), { token }),
+  info: (id) => call("GET", `${base(id)}/join`),
+  join: (id, name) => call("POST", `${base(id)}/join`, { body: { name } }),
+  pause: (id, token) => call("POST", `${base(id)}/pause`, { token }),
+  start: (id, token, source) => call("POST", `${base(id)}/start`, { token, body: source }),
+  remove: (id, token, experimentId) => call("DELETE",
+    `${base(id)}/students/${encodeURIComponent(experimentId)}`, { token }),
+  experiment: (id) => call("GET", `/api/experiments/${encodeURIComponent(id)}`),
+  lessons: () => call("GET", "/api/lessons"),
+};
+
+/**
+ * /ws/classes/{id}, reconnecting by itself: `auth` first, then a binary message of the
+ * whole class a few times a second -> onMessage({header, grids}) (grids: the thumbnails
+ * that changed, by experiment id). onState("live" | "lost" | "refused", text).
+ */
+export class ClassSocket {
+  constructor(id, token, { onMessage, onState }) {
+    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}` +
+      `/ws/classes/${encodeURIComponent(id)}`;
+    Object.assign(this, { token, onMessage, onState, delay: 500, closed: false });
+    this.open();
+  }
+
+  open() {
+    const ws = new WebSocket(this.url);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: this.token }));
+    ws.onmessage = (event) => {
+      if (event.data instanceof ArrayBuffer) {
+        this.delay = 500;
+        this.onMessage(decodeFrame(event.data));
+        return;
+      }
+      const message = JSON.parse(event.data);
+      if (message.type === "ack" && message.command === "auth") this.onState("live");
+      else if (message.type === "error") this.onState("error", message.message);
+    };
+    ws.onclose = (event) => {
+      if (this.closed) return;
+      if (event.code === 4403 || event.code === 4404) {
+        this.onState("refused", event.code === 4404 ? "this class no longer exists"
+          : "the teacher token was refused: open your teacher link again");
+        return;
+      }
+      this.onState("lost", this.delay);
+      setTimeout(() => this.open(), this.delay);
+      this.delay = Math.min(this.delay * 2, 5000);
+    };
+  }
+
+  close() { this.closed = true; this.ws.close(); }
+}

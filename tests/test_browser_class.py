@@ -1,0 +1,244 @@
+"""A class in Chromium: students join and train, the teacher watches them live, pauses all,
+sends a new starting point; the pages at three widths."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import SMALL, LiveServer, wait_for
+from .test_browser import shots
+
+NAMES = ("Ana", "Bo", "Cy")
+CARDS = "document.querySelectorAll('.student-card')"
+
+
+def make_class(server: LiveServer, **body: Any) -> dict[str, Any]:
+    r = httpx.post(f"{server.http}/api/classes", json=body or {"config": SMALL, "name": "3B"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+class Student:
+    """A student in a browser of their own (own storage: as on their own laptop)."""
+
+    def __init__(self, browser: Any, server: LiveServer, class_id: str, name: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1200, "height": 850})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(f"{server.http}/c/{class_id}")
+        self.page.fill("#name", name)
+        self.page.click("#join-button")
+        self.page.wait_for_url("**/?e=*")
+        wait_for(self.page, "window.playground && window.playground.frame && "
+                            "window.playground.socket")
+        self.id = self.page.evaluate("window.playground.id")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def teacher_page(browser: Any, server: LiveServer, cls: dict[str, Any],
+                 width: int = 1400) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.errors = []  # uncaught errors, and console errors (a refused script or style, say)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.goto(f"{server.http}{cls['teacher_url']}")
+    return page
+
+
+def card_epochs(page: Any) -> dict[str, int]:
+    return page.evaluate(f"Object.fromEntries([...{CARDS}].map((c) => "
+                         "[c.querySelector('.student-name').textContent, "
+                         "Number(c.dataset.epoch)]))")
+
+
+def painted(page: Any) -> list[int]:
+    """Distinct colours on each card's thumbnail (1: blank)."""
+    return page.evaluate(f"""[...{CARDS}].map((c) => {{
+        const canvas = c.querySelector('canvas');
+        const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        const seen = new Set();
+        for (let i = 0; i < px.length; i += 4) seen.add((px[i] << 16) | (px[i+1] << 8) | px[i+2]);
+        return seen.size;
+    }})""")
+
+
+def view(server: LiveServer, cls: dict[str, Any]) -> dict[str, Any]:
+    return httpx.get(f"{server.http}/api/classes/{cls['id']}",
+                     headers={"Authorization": f"Bearer {cls['teacher_token']}"}).json()
+
+
+def test_three_students_train_and_the_teacher_pauses_them_all(
+        browser: Any, server: LiveServer) -> None:
+    cls = make_class(server)
+    students = [Student(browser, server, cls["id"], name) for name in NAMES]
+    try:
+        for s in students:
+            s.page.click("#play")
+            wait_for(s.page, "window.playground.status === 'running'")
+        teacher = teacher_page(browser, server, cls)
+        # the token left the address at once (the page may be on a projector)
+        assert "token" not in teacher.url and teacher.url.endswith("/teacher")
+        wait_for(teacher, f"{CARDS}.length === 3 && [...{CARDS}]"
+                          ".every((c) => c.dataset.painted === 'true')")
+        assert all(colours > 8 for colours in painted(teacher)), painted(teacher)
+        first = card_epochs(teacher)
+        assert set(first) == set(NAMES)
+        wait_for(teacher, " && ".join(
+            f"Number(document.querySelector('[data-experiment=\"{s.id}\"]').dataset.epoch) > "
+            f"{first[name]}" for s, name in zip(students, NAMES, strict=True)))
+        assert teacher.text_content("#count") == "3"
+        assert teacher.text_content("#running-count") == "3"
+        assert teacher.text_content(".join-link").endswith(f"/c/{cls['id']}")
+        # one click opens a student's playground, in a new tab
+        link = teacher.locator(f"[data-experiment='{students[0].id}'] a")
+        assert link.get_attribute("href") == f"/?e={students[0].id}"
+        assert link.get_attribute("target") == "_blank"
+
+        teacher.click("#pause-all")
+        wait_for(teacher, "document.getElementById('class-status').textContent"
+                          ".includes('Paused 3 students')")
+        for student in view(server, cls)["students"]:
+            assert student["status"] == "paused" and student["running"] is False, student
+        for s in students:
+            r = httpx.get(f"{server.http}/api/experiments/{s.id}").json()
+            assert r["status"] == "paused" and r["running"] is False
+            wait_for(s.page, "window.playground.status === 'paused'")
+        wait_for(teacher, f"[...{CARDS}].every((c) => c.dataset.status === 'paused')")
+        assert teacher.text_content("#running-count") == "0"
+
+        # sorted as the teacher chooses
+        epochs = card_epochs(teacher)
+        by_epoch = json.dumps(sorted(NAMES, key=lambda n: (-epochs[n], n)), separators=(",", ":"))
+        teacher.select_option("#sort", "epoch")
+        wait_for(teacher, f"JSON.stringify([...{CARDS}].map((c) => c.querySelector("
+                          f"'.student-name').textContent)) === '{by_epoch}'")
+        teacher.select_option("#sort", "name")
+        names = teacher.evaluate(f"[...{CARDS}].map((c) => "
+                                 "c.querySelector('.student-name').textContent)")
+        assert names == sorted(NAMES)
+        assert teacher.errors == [] and all(s.errors == [] for s in students)
+        teacher.close()
+    finally:
+        for s in students:
+            s.close()
+
+
+def test_a_new_starting_point_reaches_every_student(browser: Any, server: LiveServer) -> None:
+    cls = make_class(server)
+    students = [Student(browser, server, cls["id"], name) for name in NAMES[:2]]
+    try:
+        other = httpx.post(f"{server.http}/api/experiments", json={
+            **SMALL, "dataset": {"name": "xor"}}).json()
+        auth = {"Authorization": f"Bearer {other['edit_token']}"}
+        httpx.post(f"{server.http}/api/experiments/{other['id']}/train",
+                   json={"epochs": 5, "wait": True}, headers=auth)
+        share = httpx.post(f"{server.http}/api/experiments/{other['id']}/share",
+                           headers=auth).json()
+        teacher = teacher_page(browser, server, cls)
+        wait_for(teacher, f"{CARDS}.length === 2")
+        teacher.click("#new-start-toggle")
+        teacher.fill("#start-link", f"{server.http}{share['url']}")
+        teacher.click("#send-start")
+        wait_for(teacher, "document.getElementById('class-status').textContent"
+                          ".includes('2 students reset')")
+        assert "shared network" in teacher.text_content("#start-label")
+        for s in students:  # their own pages follow, in place
+            wait_for(s.page, "window.playground.config.dataset.name === 'xor' && "
+                             "window.playground.epoch === 5")
+            assert s.page.evaluate("window.playground.id") == s.id
+        # a bad link says why and changes nothing
+        teacher.click("#new-start-toggle")
+        teacher.fill("#start-link", "/s/nope")
+        teacher.click("#send-start")
+        wait_for(teacher, "document.getElementById('start-error').textContent"
+                          ".includes('no share')")
+        assert httpx.get(f"{server.http}/api/experiments/{students[0].id}").json()["epoch"] == 5
+        assert [e for e in teacher.errors if "status of 422" not in e] == []  # that one, only
+        teacher.close()
+    finally:
+        for s in students:
+            s.close()
+
+
+def test_joining_again_and_a_taken_name(browser: Any, server: LiveServer) -> None:
+    cls = make_class(server)
+    ana = Student(browser, server, cls["id"], "Ana")
+    try:
+        ana.page.keyboard.press("s")
+        wait_for(ana.page, "window.playground.epoch === 1")
+        # The same browser, the join link again: back to the same network, still hers.
+        ana.page.goto(f"{server.http}/c/{cls['id']}")
+        ana.page.wait_for_selector("#again:not([hidden])")
+        assert ana.page.text_content("#again-name") == "Ana"
+        ana.page.click("#continue")
+        ana.page.wait_for_url(f"**/?e={ana.id}*")
+        wait_for(ana.page, f"window.playground.id === '{ana.id}' && window.playground.frame")
+        ana.page.keyboard.press("s")
+        wait_for(ana.page, "window.playground.epoch === 2")  # it can still edit
+        # Someone else, on another computer, with the same name (any case): told why.
+        other = browser.new_context().new_page()
+        other.goto(f"{server.http}/c/{cls['id']}")
+        other.fill("#name", "  ANA ")
+        other.click("#join-button")
+        wait_for(other, "document.getElementById('join-error').textContent.includes('taken')")
+        assert other.url.endswith(f"/c/{cls['id']}")
+        other.fill("#name", "")
+        other.click("#join-button")
+        assert "Type your name" in other.text_content("#join-error")
+        other.context.close()
+        assert ana.errors == []
+    finally:
+        ana.close()
+
+
+def test_a_teacher_makes_a_class_from_a_lesson(browser: Any, server: LiveServer) -> None:
+    page = browser.new_page()
+    page.goto(f"{server.http}/classes/new?lesson=xor&preset=2")
+    wait_for(page, "document.getElementById('start-lesson').value === 'xor/2'")
+    page.fill("#class-title", "Period 4")
+    page.click("#make-class")
+    page.wait_for_url("**/teacher")
+    wait_for(page, "document.getElementById('start-label').textContent.includes('XOR')")
+    assert page.text_content("#class-name") == "Period 4"
+    assert not page.is_hidden("#empty")
+    assert "#token=" in page.input_value("#teacher-link")
+    teacher_url = page.url
+    page.close()
+    # a tab without the token says what it needs; an unknown class, that it is unknown
+    page = browser.new_page()
+    page.goto(teacher_url)
+    wait_for(page, "!document.getElementById('class-notice').hidden")
+    assert "teacher link" in page.text_content("#class-notice")
+    page.goto(f"{server.http}/c/nope/teacher")
+    assert "does not exist" in page.text_content("main")
+    page.close()
+
+
+@pytest.mark.parametrize("width", [1400, 1024, 390])
+def test_the_teacher_page_at_three_widths(browser: Any, server: LiveServer, tmp_path: Any,
+                                          width: int) -> None:
+    cls = make_class(server, lesson="xor", preset=2, name="Year 10 · Neural networks")
+    ids = []
+    for i, name in enumerate(["Ana", "Bo", "Cy", "Dee", "Eli", "Fatima", "Gus", "Hana"]):
+        joined = httpx.post(f"{server.http}/api/classes/{cls['id']}/join",
+                            json={"name": name}).json()
+        ids.append(joined["experiment_id"])
+        auth = {"Authorization": f"Bearer {joined['edit_token']}"}
+        httpx.post(f"{server.http}/api/experiments/{joined['experiment_id']}/train",
+                   json={"epochs": 20 + 40 * i, "wait": True}, headers=auth)
+    teacher = teacher_page(browser, server, cls, width)
+    wait_for(teacher, f"{CARDS}.length === 8 && [...{CARDS}]"
+                      ".every((c) => c.dataset.painted === 'true')")
+    time.sleep(0.3)
+    assert teacher.evaluate("document.documentElement.scrollWidth") <= width
+    teacher.screenshot(path=str(shots(tmp_path) / f"class-{width}.png"), full_page=True)
+    assert teacher.errors == []
+    teacher.close()
