@@ -46,7 +46,7 @@ from .history import History
 
 log = logging.getLogger("playground.workers")
 CACHED = 512  # experiments a worker keeps (least recently used go first)
-CHECKS = 16  # gradient checks under way a worker keeps (an abandoned one goes in time)
+CHECKS = 64  # gradient checks under way a worker keeps, as many as runs may be
 
 
 class WorkerError(RuntimeError):
