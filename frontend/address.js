@@ -1,22 +1,48 @@
 // Which experiment the page shows. The address carries its id (?e=ID), so that a reload
 // comes back to it; the edit token stays in this tab's sessionStorage, never in an address.
-// Without an id this tab can edit, the page makes a new experiment from the config in
-// the address; whatever part of it is refused falls back to the default, and is named.
+// An id this tab has no token for is watched, read-only (a link from someone else). With
+// no id (or one that is gone), the page makes a new experiment from the config in the
+// address; whatever part of it is refused falls back to the default, and is named.
+// Afterwards the address follows the config and the view options.
 
 import { api } from "./api.js";
 import { dropPath, fieldsFor, fromHash, toHash } from "./url.js";
 
 const TOKENS = "playground-token:";
+const DEFAULT_CONFIG = {
+  problem: "classification",
+  dataset: { name: "circle", n_samples: 500, noise: 0, train_fraction: 0.5, seed: 0, classes: 2 },
+  features: ["x1", "x2"],
+  hidden_layers: [{ units: 4, activation: "tanh" }, { units: 2, activation: "tanh" }],
+  optimizer: { name: "sgd", learning_rate: 0.03 },
+  batch_size: 10,
+  regularization: { name: "none", rate: 0 },
+};
 
-export function rememberToken(exp) {
+function rememberToken(exp) {
   sessionStorage.setItem(TOKENS + exp.id, exp.edit_token);
 }
 
+/** The address follows the config and view; an address edited by hand is sent as a change. */
+export function bindAddress(store, { change, notice }) {
+  store.watch(["config", "view"], ({ config, view }) => {
+    if (config) history.replaceState(null, "", toHash(config, view));
+  });
+  window.addEventListener("hashchange", async () => {
+    const { config, refused } = fromHash(location.hash);
+    if (refused.length) {
+      notice(`Parts of the address were refused: ${refused.map((r) => `${r.key}=${r.text} ` +
+        `(${r.reason})`).join("; ")}.`);
+    }
+    if (toHash(config) !== toHash(store.state.config)) await change(config);
+  });
+}
+
 /** Put the experiment's id in the address, keeping what else is there (lesson, embed). */
-export function showId(id, config, view) {
+function showId(id) {
   const params = new URLSearchParams(location.search);
   params.set("e", id);
-  history.replaceState(null, "", `?${params}${toHash(config, view)}`);
+  history.replaceState(null, "", `?${params}${location.hash}`);
 }
 
 /** Go to an experiment just made (a fork or an imported model), with its token. */
@@ -25,14 +51,33 @@ export function openExperiment(exp) {
   location.href = `/?e=${exp.id}${toHash(exp.config)}`;
 }
 
-/** -> {exp (with edit_token), refused: ["key=text (reason)", ...]} */
-export async function attachOrCreate(params, defaults) {
-  const id = params.get("e");
-  const token = id && sessionStorage.getItem(TOKENS + id);
-  if (id && token) {
-    try { return { exp: { ...(await api.get(id)), edit_token: token }, refused: [] }; }
-    catch (error) { if (error.status !== 404) throw error; } // gone: start anew
+/**
+ * The experiment of the address, or a new one: {exp, mode: "edit" | "watch", refused:
+ * ["key=text (reason)", ...]}; exp.edit_token where this tab may edit. Its id goes in the
+ * address.
+ */
+export async function attach(params) {
+  const found = await existing(params.get("e"));
+  const result = found || { ...(await create(DEFAULT_CONFIG)), mode: "edit" };
+  if (result.mode === "edit") rememberToken(result.exp);
+  showId(result.exp.id);
+  return result;
+}
+
+async function existing(id) {
+  if (!id) return null;
+  const token = sessionStorage.getItem(TOKENS + id);
+  try {
+    const exp = await api.get(id);
+    return token ? { exp: { ...exp, edit_token: token }, mode: "edit", refused: [] }
+      : { exp, mode: "watch", refused: [] };
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    return null; // gone: start anew
   }
+}
+
+async function create(defaults) {
   const texts = new URLSearchParams(location.hash.replace(/^#/, ""));
   const { config, refused } = fromHash(location.hash);
   const notes = refused.map((r) => `${r.key}=${r.text} (${r.reason})`);

@@ -1,6 +1,6 @@
 // The page's only ways to the server: the public REST routes and the websocket.
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, message, details = []) { super(message); this.status = status; this.details = details; }
 }
 

@@ -1,4 +1,6 @@
-// The loss (or accuracy) curve on one canvas, redrawn only when a new epoch arrives.
+// The loss (or accuracy) curve on one canvas, redrawn only when a new epoch arrives. The
+// canvas has as many pixels as its box on the screen: stretched, it was blurred, and the
+// browser painted it anew at every frame instead of handing it to the compositor as it is.
 
 export class Chart {
   constructor(canvas) {
@@ -6,6 +8,19 @@ export class Chart {
     this.ctx = canvas.getContext("2d");
     this.rows = [];
     this.accuracy = false;
+    this.size = { w: canvas.width, h: canvas.height }; // CSS pixels
+    new ResizeObserver(() => this.fit()).observe(canvas);
+  }
+
+  fit() {
+    const ratio = Math.min(2, window.devicePixelRatio || 1);
+    const w = this.canvas.clientWidth, h = this.canvas.clientHeight;
+    if (!w || !h) return;
+    this.size = { w, h };
+    this.canvas.width = Math.round(w * ratio);
+    this.canvas.height = Math.round(h * ratio);
+    this.ctx.setTransform(this.canvas.width / w, 0, 0, this.canvas.height / h, 0, 0);
+    this.draw();
   }
 
   reset(rows) { this.rows = rows.slice(); this.draw(); }
@@ -19,8 +34,7 @@ export class Chart {
   }
 
   draw() {
-    const { ctx, canvas } = this;
-    const w = canvas.width, h = canvas.height;
+    const { ctx, size: { w, h } } = this;
     ctx.clearRect(0, 0, w, h);
     const keys = this.accuracy ? ["train_accuracy", "test_accuracy"] : ["train_loss", "test_loss"];
     const rows = this.rows.filter((r) => Number.isFinite(r[keys[0]]));

@@ -7,7 +7,7 @@ const NEG = [230, 159, 0];
 const POS = [0, 114, 178];
 const MID = [248, 248, 248];
 
-export function hexToRgb(hex) {
+function hexToRgb(hex) {
   const v = parseInt(hex.slice(1), 16);
   return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
 }

@@ -52,6 +52,16 @@ export function gridPixels(grid, options) {
   return image;
 }
 
+/** Channel c of a grid ([channels, r, r]) as a grid of its own, with its largest |value|. */
+export function channel(grid, c) {
+  const [, r1, r2] = grid.shape;
+  const n = r1 * r2;
+  const data = grid.data.subarray(c * n, (c + 1) * n);
+  let hi = 1e-9;
+  for (let i = 0; i < n; i++) hi = Math.max(hi, Math.abs(data[i]));
+  return { grid: { shape: [1, r1, r2], data }, scale: hi };
+}
+
 /** Paint a grid onto `ctx` (a canvas context), stretched to its size. */
 export function paintGrid(ctx, grid, options) {
   const { canvas, ctx: small } = buffer(grid.shape[1]);

@@ -1,11 +1,11 @@
 // The network diagram: feature column, hidden layers of neurons, the output, and the
-// links between them. Neurons are boxes in the DOM (for layout, hover, the bias); their
-// thumbnails (thumbs.js) and the links (links.js) are drawn on two canvases laid over them,
-// from boxes read once per layout. The DOM is rebuilt only when the structure changes,
-// and the newest frame is painted again right after, so that thumbnails never stay blank.
+// links between them. Neurons are boxes in the DOM (for layout, hover, the bias's click);
+// their thumbnails and bias colours (thumbs.js) and the links (links.js) are drawn on two
+// canvases laid over them, from boxes read once per layout. The DOM is rebuilt only when
+// the structure changes, and the newest frame is painted again right after, so that
+// thumbnails never stay blank.
 
-import { diverging, rgbCss } from "./colors.js";
-import { paintGrid } from "./heatmap.js";
+import { channel, paintGrid } from "./heatmap.js";
 import { Links, SHOWN } from "./links.js";
 import { Thumbs } from "./thumbs.js";
 
@@ -19,22 +19,21 @@ function el(tag, cls, parent) {
   return e;
 }
 
-/** A feature's thumbnail from /api/meta: the server computes the features, the page never. */
-function featureGrid(feature) {
-  const data = Float32Array.from(feature.grid.flat());
-  const res = feature.grid.length;
-  let hi = 1e-9;
-  for (const v of data) hi = Math.max(hi, Math.abs(v));
-  return { grid: { shape: [1, res, res], data }, scale: hi };
-}
+const pictures = new Map(); // feature name -> its picture, a data URL
 
-function channel(grid, c) {
-  const [, r1, r2] = grid.shape;
-  const n = r1 * r2;
-  const data = grid.data.subarray(c * n, (c + 1) * n);
-  let hi = 1e-9;
-  for (let i = 0; i < n; i++) hi = Math.max(hi, Math.abs(data[i]));
-  return { grid: { shape: [1, r1, r2], data }, scale: hi };
+/** A feature's thumbnail from /api/meta: the server computes the features, the page never. */
+function featurePicture(feature) {
+  if (!pictures.has(feature.name)) {
+    const data = Float32Array.from(feature.grid.flat());
+    const res = feature.grid.length;
+    let hi = 1e-9;
+    for (const v of data) hi = Math.max(hi, Math.abs(v));
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = res;
+    paintGrid(canvas.getContext("2d"), { shape: [1, res, res], data }, { kind: "scale", scale: hi });
+    pictures.set(feature.name, canvas.toDataURL());
+  }
+  return pictures.get(feature.name);
 }
 
 function thumb(tag, parent, column, unit) {
@@ -92,14 +91,13 @@ export class Network {
       const box = el(this.editable ? "button" : "div", `feature${active ? " active" : ""}`, this.featuresEl);
       box.dataset.feature = f.name;
       box.title = this.editable ? `${f.description}: click to ${active ? "remove" : "add"}` : f.description;
-      // Nine fixed pictures: a canvas each costs little, unlike one per neuron.
-      const canvas = thumb("canvas", box, active ? 0 : "", active ? config.features.indexOf(f.name) : "");
-      canvas.width = canvas.height = 25;
+      // A picture (an img, not a canvas: a canvas is a layer of its own at every frame)
+      const img = thumb("img", box, active ? 0 : "", active ? config.features.indexOf(f.name) : "");
+      img.alt = "";
+      img.src = featurePicture(f);
       el("span", "feature-label", box).textContent = f.label;
-      const { grid, scale } = featureGrid(f);
-      paintGrid(canvas.getContext("2d"), grid, { kind: "scale", scale });
       if (this.editable) box.addEventListener("click", () => this.handlers.onToggleFeature(f.name));
-      if (active) inputs[config.features.indexOf(f.name)] = { thumb: canvas };
+      if (active) inputs[config.features.indexOf(f.name)] = { thumb: img };
     }
     this.units.push(inputs);
     const activations = meta.activations.filter((a) => a.hidden).map((a) => a.name);
@@ -183,13 +181,22 @@ export class Network {
     const ratio = Math.min(2, window.devicePixelRatio || 1);
     const snap = (v) => Math.round(v * ratio) / ratio; // whole device pixels: no blurred edges
     let width = 0, height = 0;
-    const places = this.units.map((col) => col.map(({ thumb: t }) => {
+    const inner = (e) => {
+      const r = e.getBoundingClientRect();
+      return r.width ? { x: snap(r.left + dx + e.clientLeft), y: snap(r.top + dy + e.clientTop),
+        w: e.clientWidth, h: e.clientHeight } : null;
+    };
+    const outer = (e) => {
+      const r = e && e.getBoundingClientRect();
+      return r && r.width ? { x: snap(r.left + dx), y: snap(r.top + dy), w: r.width, h: r.height } : null;
+    };
+    const places = this.units.map((col) => col.map(({ thumb: t, bias }) => {
       const r = t.getBoundingClientRect();
+      const b = outer(bias); // below its neuron's corner: the canvas reaches it too
       width = Math.max(width, r.right + dx);
-      height = Math.max(height, r.bottom + dy);
+      height = Math.max(height, r.bottom + dy, b ? b.y + b.h : 0);
       return { left: r.left + dx, right: r.right + dx, y: r.top + dy + r.height / 2,
-        inner: { x: snap(r.left + dx + t.clientLeft), y: snap(r.top + dy + t.clientTop),
-          w: t.clientWidth, h: t.clientHeight } };
+        inner: { thumb: inner(t), bias: b } };
     }));
     for (const canvas of this.canvases) {
       canvas.style.width = `${Math.ceil(width)}px`;
@@ -211,7 +218,7 @@ export class Network {
   repaint() {
     if (!this.last || !this.units.length) return;
     this.stale = this.units.map((_, c) => c > 0); // the features' pictures never change
-    this.links.setWeights(this.last.frame.header.weights);
+    this.links.setWeights(this.last.frame.grids);
     this.work();
   }
 
@@ -249,26 +256,19 @@ export class Network {
 
   /** A column's thumbnails and biases. */
   paintColumn(c) {
-    const { frame: { header, grids }, outputKind } = this.last;
-    const layer = header.weights[c - 1];
-    (layer && layer.b ? layer.b : []).forEach((b, j) => {
-      const bias = this.units[c][j] && this.units[c][j].bias;
-      if (!bias || bias.dataset.value === String(b)) return;
-      bias.dataset.value = b;
-      bias.style.background = rgbCss(diverging(b));
-    });
+    const { frame: { grids }, outputKind } = this.last;
+    const biases = grids[`biases${c - 1}`];
     const output = c === this.units.length - 1;
     const grid = output ? grids.output : grids[`layer${c}`];
-    if (!grid) return;
     const probability = outputKind === "probability" || outputKind === "classes";
     const items = [];
-    for (let u = 0; u < Math.min(grid.shape[0], this.units[c].length); u++) {
+    for (let u = 0; grid && u < Math.min(grid.shape[0], this.units[c].length); u++) {
       const { grid: g, scale } = channel(grid, u);
       const options = !output ? { kind: "scale", scale } : probability ? { kind: "probability" }
         : { kind: outputKind === "signed" ? "signed" : "scale", scale };
-      items.push({ column: c, unit: u, grid: g, options });
+      items.push({ unit: u, grid: g, options });
     }
-    this.thumbs.paint(items);
+    this.thumbs.paint(c, items, biases ? biases.data : null);
   }
 
   linkAt(event) {
@@ -284,10 +284,5 @@ export class Network {
     this.work();
     this.root.classList.toggle("on-link", Boolean(link) && this.editable);
     this.handlers.onLinkHover(link, event);
-  }
-
-  neuronGrid(grids, { layer, unit }) {
-    const grid = grids[`layer${layer + 1}`];
-    return grid && unit < grid.shape[0] ? channel(grid, unit) : null;
   }
 }

@@ -1,10 +1,9 @@
-// The tools under the output: a share link, the model as a file and back, the gradient
-// check, and "make my own copy" of a snapshot.
+// The tools under the output: a share link, the model as a file and back, the gradient check.
 
 import { openExperiment } from "./address.js";
 import { api } from "./api.js";
+import { $ } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 
 function gradientTable(report) {
   const rows = report.layers.map((l) => `<tr><td>${l.layer}</td>` +
@@ -17,7 +16,8 @@ function gradientTable(report) {
     `eps ${report.epsilon}, float64, dropout off: below 1e-7 right, above 1e-3 a bug.</p>`;
 }
 
-export function bindTools(state, flash) {
+export function bindTools(store, flash) {
+  const { state } = store;
   $("share").addEventListener("click", async () => {
     try {
       const { url } = await api.share(state.id, state.token);
@@ -48,9 +48,5 @@ export function bindTools(state, flash) {
   $("gradcheck").addEventListener("click", async () => {
     try { $("gradcheck-result").innerHTML = gradientTable(await api.gradientCheck(state.id)); }
     catch (error) { flash(`no gradient check: ${error.message}`); }
-  });
-  $("fork").addEventListener("click", async () => {
-    try { openExperiment(await api.fork(state.shareId)); }
-    catch (error) { flash(`no copy: ${error.message}`); }
   });
 }

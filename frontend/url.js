@@ -35,7 +35,7 @@ const layers = {
   format: (v) => (v.length ? v.map((l) => `${l.units}:${l.activation}`).join(",") : "none"),
 };
 
-export const FIELDS = [
+const FIELDS = [
   ["problem", "problem", str],
   ["dataset", "dataset.name", str],
   ["data", "dataset.id", str],
@@ -68,7 +68,7 @@ export const FIELDS = [
   ["batchNorm", "batch_norm", bool],
   ["seed", "seed", num],
 ];
-export const VIEW_FIELDS = ["showTest", "discretize"];
+const VIEW_FIELDS = ["showTest", "discretize"];
 
 function getPath(obj, path) {
   return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);

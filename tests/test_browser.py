@@ -25,6 +25,16 @@ PAINTED = f"""Array.from(document.querySelectorAll('.neuron .thumb'))
     .every((t) => {PIXELS}(t).every((v, i) => i % 4 !== 3 || v === 255))"""
 
 
+# Controls and numbers of the data and output columns that stick out of their column.
+STICKING_OUT = """Array.from(document.querySelectorAll('.column.data, .column.output'))
+    .flatMap((column) => {
+      const box = column.getBoundingClientRect();
+      return Array.from(column.querySelectorAll('button, select, input, label, .metrics > div'))
+        .filter((e) => { const r = e.getBoundingClientRect();
+                         return r.width > 0 && (r.right > box.right || r.left < box.left); })
+        .map((e) => e.id || e.textContent.trim().slice(0, 24)); })"""
+
+
 def thumb_pixels(page: Page, column: int, unit: int) -> list[int]:
     return page.js(f"{PIXELS}(document.querySelector(\".thumb[data-column='{column}']"
                    f"[data-unit='{unit}']\"))")
@@ -249,6 +259,7 @@ def test_screenshots_at_three_widths(browser: Any, server: LiveServer, tmp_path:
         p.wait(PAINTED)
         # nothing wider than the screen: no sideways scrolling at any width
         assert p.js("document.documentElement.scrollWidth") <= width, width
+        assert p.js(STICKING_OUT) == [], width
         p.page.screenshot(path=str(out / f"playground-{width}.png"), full_page=True)
     p.page.set_viewport_size({"width": 1280, "height": 720})
     p.page.goto(f"{server.http}/?embed=1#dataset=xor")
@@ -304,4 +315,60 @@ def test_uploaded_points_that_were_scaled_say_so(page: Page, tmp_path: Path) -> 
     assert "scaled by" in page.page.text_content("#data-scale")
     assert page.page.is_visible("#own-data")
     assert "fresh run" in page.page.text_content("#notice")
+    assert page.errors == []
+
+
+def test_a_point_added_to_scaled_data_keeps_the_scale(page: Page, tmp_path: Path) -> None:
+    """Bug: the page sent the points back as drawn (already scaled into the plane), so the
+    server saw data that fitted, scaled it by 1, and the note was lost."""
+    csv = tmp_path / "big.csv"
+    csv.write_text("x1,x2,y\n" + "".join(f"{100 * ((i % 9) - 4)},{100 * ((i % 7) - 3)},"
+                                         f"{int(i % 9 > 4)}\n" for i in range(80)))
+    page.page.set_input_files("#upload", str(csv))
+    page.wait("window.playground.config.dataset.name === 'custom'")
+    page.page.wait_for_selector("#data-scale:not([hidden])")
+    scale = page.server_view()["data_scale"]
+    assert scale < 1
+    before = page.js("window.playground.points")
+    page.page.locator("#heatmap").click(position={"x": 75, "y": 75})  # (-3, 3) on the plane
+    page.wait(f"window.playground.points.x_train.length === {len(before['x_train']) + 1}")
+    view = page.server_view()
+    assert abs(view["data_scale"] - scale) < 1e-9  # the same data, in its own units
+    assert page.page.is_visible("#data-scale")
+    assert "scaled by" in page.page.text_content("#data-scale")
+    points = page.js("window.playground.points")
+
+    def near(ps: list[list[float]]) -> int:  # points where the click was
+        return sum(abs(x + 3) < 0.05 and abs(y - 3) < 0.05 for x, y in ps)
+
+    assert near(points["x_train"] + points["x_test"]) == near(
+        before["x_train"] + before["x_test"]) + 1
+    assert page.errors == []
+
+
+def server_bias(page: Page) -> float:
+    return httpx.get(f"{page.server.http}/api/experiments/{page.js('window.playground.id')}"
+                     "/weights").json()["layers"][0]["b"][0]
+
+
+def test_a_bias_square_shows_its_value(page: Page) -> None:
+    """The biases are painted on the thumbnails' canvas (no style change per frame): an
+    edited bias's square takes its colour, orange below zero, blue above."""
+    centre = """(() => { const c = document.getElementById('thumbs'), a = c.getBoundingClientRect();
+        const r = document.querySelectorAll('.neuron .bias')[0].getBoundingClientRect();
+        const k = c.width / a.width;
+        return Array.from(c.getContext('2d').getImageData(
+            Math.floor((r.left + r.width / 2 - a.left) * k),
+            Math.floor((r.top + r.height / 2 - a.top) * k), 1, 1).data); })()"""
+    for value, check in [("-4", lambda p: p[0] > 200 and p[2] < 60),
+                         ("4", lambda p: p[2] > 150 and p[0] < 60)]:
+        page.page.locator(".neuron .bias").first.click()
+        page.page.fill("#editor-value", value)
+        page.page.press("#editor-value", "Enter")
+        page.wait(f"window.playground.frame.header.weights[0].b[0] === {value}")
+        deadline = time.monotonic() + 5
+        while not check(page.js(centre)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # painted at the frame's turn, within the drawing budget
+        assert check(page.js(centre)), (value, page.js(centre))
+        assert server_bias(page) == float(value)
     assert page.errors == []

@@ -252,3 +252,21 @@ def test_slow_speed_paces_the_training(page: Page) -> None:
     page.wait("window.playground.status === 'paused'")
     assert 1 <= epoch <= 5
     assert page.errors == []
+
+
+def test_the_network_fits_a_projector_and_a_desk(browser: Any, server: LiveServer) -> None:
+    """On a 1024 px projector four hidden layers of 8 show whole, the output included (it
+    was cut off behind a scrollbar from three); on 1400 px the Playground's six."""
+    for width, layers in [(1024, 4), (1400, 6)]:
+        p = Page(browser, server, "#dataset=spiral&layers=" + ",".join(["8:leaky_relu"] * layers))
+        p.page.set_viewport_size({"width": width, "height": 768})
+        p.wait(f"document.querySelectorAll('.layer-activation').length === {layers}")
+        p.wait(PAINTED)
+        scroll, client = p.js("(() => { const e = document.getElementById('network');"
+                              " return [e.scrollWidth, e.clientWidth]; })()")
+        assert scroll <= client, (width, layers, scroll, client)
+        out = p.page.locator(".output-node").bounding_box()
+        net = p.page.locator("#network").bounding_box()
+        assert out["x"] + out["width"] <= net["x"] + net["width"], width
+        assert p.errors == []
+        p.page.close()

@@ -1,0 +1,155 @@
+// The data column: the data sets (with real points from each generator), the sliders,
+// Regenerate, uploads, points added by clicking on the output, and what is said about
+// the user's own data (no generator; scaled into the plane).
+
+import { api } from "./api.js";
+import { $, allow } from "./dom.js";
+import { paintPoints } from "./heatmap.js";
+
+// Each slider: its label, the label's text while dragged, its value and label for a
+// config, and what it sends when let go.
+const SLIDERS = {
+  train_fraction: { label: "train-value", text: (v) => `${v}%`,
+    value: (c) => Math.round(c.dataset.train_fraction * 100),
+    send: (v) => ({ dataset: { train_fraction: v / 100 } }) },
+  noise: { label: "noise-value", text: String, value: (c) => Math.round(c.dataset.noise * 100),
+    send: (v) => ({ dataset: { noise: v / 100 } }) },
+  batch_size: { label: "batch-value", text: String,
+    value: (c) => (c.batch_size === "full" ? 30 : Math.min(30, c.batch_size)),
+    shown: (c) => String(c.batch_size), // "full" says so
+    send: (v) => ({ batch_size: v }) },
+  classes: { label: "classes-value", text: String, value: (c) => c.dataset.classes,
+    send: (v) => ({ dataset: { classes: v } }) },
+};
+const OWN = "your own data has no generator: noise and Regenerate apply to built-in sets";
+
+function datasetButtons(meta, onPick) {
+  return meta.datasets.map((d) => {
+    const item = document.createElement("button");
+    item.className = "dataset";
+    item.dataset.name = d.name;
+    item.dataset.problem = d.problem;
+    item.title = `${d.name}: ${d.description}`;
+    item.setAttribute("aria-label", d.name);
+    const picture = document.createElement("img"); // not a canvas: that is a layer per frame
+    picture.alt = "";
+    picture.width = picture.height = 48;
+    const label = document.createElement("span");
+    label.textContent = d.name.replaceAll("_", " "); // lets "gaussian quantiles" wrap
+    item.append(picture, label);
+    item.addEventListener("click", () => onPick(d));
+    return item;
+  });
+}
+
+/** Real points from each generator, as the server makes them. */
+async function paintDatasets(meta, flash) {
+  for (const item of document.querySelectorAll(".dataset")) {
+    const spec = meta.datasets.find((d) => d.name === item.dataset.name);
+    try {
+      const points = await api.preview(spec.name, spec.max_classes > 2 ? 3 : 2);
+      const canvas = document.createElement("canvas");
+      canvas.width = canvas.height = 48;
+      const ctx = canvas.getContext("2d");
+      ctx.fillStyle = "#f8f8f8";
+      ctx.fillRect(0, 0, 48, 48);
+      const scale = Math.max(1e-6, ...points.y.map((y) => Math.abs(y)));
+      paintPoints(ctx, { x_train: points.x, y_train: points.y, x_test: [], y_test: [] }, 6,
+        { showTest: false, regressionScale: spec.problem === "regression" ? scale : 0 });
+      item.querySelector("img").src = canvas.toDataURL();
+    } catch (error) { flash(`no thumbnail for ${spec.name}: ${error.message}`); }
+  }
+}
+
+/**
+ * The points with one more, in the data's own units: the server scales an upload into the
+ * plane, so points sent as drawn (already scaled) would come back unscaled, the note lost.
+ */
+function withPoint(points, [x, y], label) {
+  const s = points.scale || 1;
+  const own = (xs) => xs.map(([a, b]) => [a / s, b / s]);
+  const data = { x: [...own(points.x_train), [x / s, y / s]], y: [...points.y_train, label] };
+  if (points.x_test.length) Object.assign(data, { x_test: own(points.x_test), y_test: points.y_test });
+  return data;
+}
+
+export function bindData(store, { change, flash }) {
+  const { meta } = store.state;
+  $("datasets").append(...datasetButtons(meta, (d) => {
+    const changes = { dataset: { name: d.name } };
+    if (store.state.config.dataset.classes > d.max_classes) changes.dataset.classes = d.max_classes;
+    change(changes);
+  }));
+  [$("classes").min, $("classes").max] = meta.bounds.classes;
+  // Sliders say their value while dragged; the change is sent when they are let go, and a
+  // render meanwhile (a frame of a change made elsewhere) does not snap them back.
+  const dragging = new Set();
+  for (const [id, { label, text, send }] of Object.entries(SLIDERS)) {
+    $(id).addEventListener("input", (e) => {
+      dragging.add(id);
+      $(label).textContent = text(e.target.value);
+    });
+    $(id).addEventListener("change", (e) => {
+      dragging.delete(id);
+      change(send(Number(e.target.value)));
+    });
+  }
+  $("regenerate").addEventListener("click", () =>
+    change({ dataset: { seed: (store.state.config.dataset.seed + 1) % 4294967296 } }));
+
+  const useUpload = (upload) =>
+    change({ problem: upload.problem, dataset: { name: "custom", id: upload.id } });
+  $("upload").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    event.target.value = "";
+    if (!file) return;
+    try { await useUpload(await api.uploadCsv(await file.text())); }
+    catch (error) { flash(`upload refused: ${error.message}`); }
+  });
+  $("heatmap").addEventListener("click", async (event) => {
+    const { points, extent: e, config, editable } = store.state;
+    if (!editable || config.problem !== "classification" || !points) return;
+    const rect = event.target.getBoundingClientRect();
+    const x = ((event.clientX - rect.left) / rect.width) * 2 * e - e;
+    const y = e - ((event.clientY - rect.top) / rect.height) * 2 * e;
+    const label = Number($("paint-class").value || 0);
+    try { await useUpload(await api.uploadJson(withPoint(points, [x, y], label))); }
+    catch (error) { flash(`point refused: ${error.message}`); }
+  });
+
+  store.watch(["config", "mode"], ({ config: c, editable }) => {
+    for (const [id, { label, text, value, shown }] of Object.entries(SLIDERS)) {
+      if (dragging.has(id)) continue;
+      $(id).value = value(c);
+      $(label).textContent = shown ? shown(c) : text(value(c));
+    }
+    const spec = meta.datasets.find((d) => d.name === c.dataset.name);
+    $("classes-row").hidden = !spec || spec.max_classes <= 2;
+    // Your own data (uploaded or clicked) has no generator: no noise, nothing to regenerate.
+    allow($("noise"), Boolean(spec), OWN);
+    allow($("regenerate"), Boolean(spec), OWN);
+    $("own-data").hidden = Boolean(spec) || !editable;
+    document.querySelectorAll(".dataset").forEach((d) => {
+      d.classList.toggle("selected", d.dataset.name === c.dataset.name);
+      d.hidden = d.dataset.problem !== c.problem;
+    });
+  });
+  store.watch(["config", "nClasses", "mode"], ({ config, nClasses, editable }) => {
+    // Clicked points are for classification; the class chosen stays chosen.
+    const paint = $("paint-class");
+    const k = config.problem === "classification" ? (nClasses || config.dataset.classes) : 0;
+    const chosen = Number(paint.value || 0);
+    if (paint.options.length !== k) {
+      paint.replaceChildren(...[...Array(k).keys()].map((i) => new Option(`class ${i}`, String(i))));
+    }
+    paint.value = String(chosen < k ? chosen : 0);
+    $("paint-field").hidden = k === 0 || !editable;
+    $("heatmap").classList.toggle("paintable", k > 0 && editable);
+  });
+  store.watch(["dataScale"], ({ dataScale }) => {
+    $("data-scale").hidden = !(dataScale < 1);
+    $("data-scale").textContent = `Your points were scaled by ${Number(dataScale).toPrecision(2)} ` +
+      "to fit the plane.";
+  });
+  paintDatasets(meta, flash);
+}

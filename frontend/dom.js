@@ -1,0 +1,43 @@
+// Small helpers that the page's modules share: finding, filling and allowing controls, and
+// what the config says about how the output is coloured.
+
+export const $ = (id) => document.getElementById(id);
+
+/** Replace a menu's options: values, with labels or the values as text. */
+export function fill(select, values, labels) {
+  select.replaceChildren();
+  values.forEach((v, i) => {
+    const o = document.createElement("option");
+    o.value = String(v);
+    o.textContent = labels ? labels[i] : String(v);
+    select.appendChild(o);
+  });
+}
+
+/** The value of `values` nearest to v: a menu of steps shows a value set from elsewhere. */
+export function nearest(values, v) {
+  return values.reduce((a, b) => (Math.abs(b - v) < Math.abs(a - v) ? b : a), values[0]);
+}
+
+/** Enable or disable a control; its tooltip says why it is off. */
+export function allow(control, allowed, reason) {
+  control.disabled = !allowed;
+  // no title at all when allowed: an empty one would hide the label's help
+  if (allowed) control.removeAttribute("title"); else control.title = reason;
+}
+
+/** How the output is coloured, from the config (heatmap.js's kinds). */
+export function outputKind(config) {
+  if (config.problem === "regression") return "scale";
+  if (config.dataset.classes > 2 || config.output_activation === "softmax") return "classes";
+  const out = config.output_activation;
+  return out === "auto" || out === "sigmoid" ? "probability" : "signed";
+}
+
+/** The largest target of regression data: full colour there. */
+export function regressionScale(points) {
+  const ys = points ? points.y_train : [];
+  let hi = 1e-6;
+  for (const y of ys) hi = Math.max(hi, Math.abs(y));
+  return hi;
+}

@@ -1,0 +1,49 @@
+// Run, pause, step, reset, the speed and "train exactly N epochs", their keys, and the
+// epoch counter. A lesson's preset (state.stopAt) trains to the epoch its claim names.
+
+import { $ } from "./dom.js";
+
+export function bindPace(store, { command, flash }) {
+  /** The pace chosen (epochs a second), or none: as fast as the server goes. */
+  const speed = () => {
+    const v = Number($("speed").value);
+    return v > 0 ? { speed: v } : {};
+  };
+  const togglePlay = () => {
+    const { status, stopAt, epoch } = store.state;
+    if (status === "running") { command("pause"); return; }
+    const left = stopAt - epoch;
+    command("play", left > 0 ? { epochs: left, ...speed() } : speed());
+  };
+  $("play").addEventListener("click", togglePlay);
+  $("step").addEventListener("click", () => command("step"));
+  $("reset").addEventListener("click", () => command("reset"));
+  $("train-n").addEventListener("click", () => {
+    const epochs = Number($("train-epochs").value);
+    if (!Number.isInteger(epochs) || epochs < 1) {
+      flash("train: a whole number of epochs, 1 or more");
+      return;
+    }
+    command("play", { epochs, ...speed() });
+  });
+  // A new pace applies at once: a play while running changes only the pace.
+  $("speed").addEventListener("change", () => {
+    if (store.state.status === "running") command("play", speed());
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, select, textarea")) return;
+    if (e.key === " " && e.target.closest("button")) return; // Space presses that button
+    if (e.key === " ") { e.preventDefault(); togglePlay(); }
+    else if (e.key === "s") command("step");
+    else if (e.key === "r") command("reset");
+  });
+
+  store.watch(["status"], ({ status }) => {
+    $("play").classList.toggle("playing", status === "running");
+    $("play").setAttribute("aria-label", status === "running" ? "Pause" : "Run");
+  });
+  store.watch(["epoch"], ({ epoch }) => {
+    $("epoch").textContent = epoch.toLocaleString("en-US", { minimumIntegerDigits: 6 });
+  });
+  store.watch(["stopAt"], ({ stopAt }) => { if (stopAt) $("train-epochs").value = stopAt; });
+}

@@ -1,0 +1,99 @@
+// The link with the experiment on the server: its view fetched over REST, its frames and
+// commands over the websocket. Everything it learns goes into the store; it draws nothing.
+
+import { api, decodeFrame, Socket } from "./api.js";
+
+export class Session {
+  constructor(store, { flash, notice }) {
+    Object.assign(this, { store, flash, notice });
+    this.refreshing = null; // the refresh under way; a second request runs once it is done
+    this.again = false;
+  }
+
+  get state() { return this.store.state; }
+
+  /** Show an experiment ({id, token, mode}), then watch it (with a token, command it). */
+  async open(which) {
+    await this.fetch(which);
+    this.connect();
+  }
+
+  connect() {
+    const { id, token } = this.state;
+    const socket = new Socket(id, token, {
+      onFrame: (buffer) => this.frame(buffer),
+      onHello: () => this.store.set({ connection: "open" }),
+      onState: (kind, detail) => {
+        if (kind === "lost") this.store.set({ connection: "lost" });
+        else if (kind === "error") this.store.set({ message: detail });
+        else this.store.touch("connection");
+      },
+    });
+    this.store.set({ socket });
+  }
+
+  /** Send a config change; the reply's config is the page's. */
+  async change(changes) {
+    const { socket, config: before } = this.state;
+    if (!socket || !this.state.editable) return;
+    const reply = await socket.send({ type: "update", config: changes });
+    if (reply.type === "error") {
+      this.flash(reply.message);
+      this.store.touch("config"); // the control shows what holds again
+      return;
+    }
+    this.store.set({ config: reply.config });
+    if (!reply.weights_kept) this.refresh();
+    // The server starts fresh weights for a new data set: say so, the curve restarts too.
+    if (reply.config.dataset.name !== before.dataset.name) {
+      this.notice(`New data set (${reply.config.dataset.name}): a fresh run started, with new ` +
+        "weights and a new loss curve from epoch 0.");
+    }
+  }
+
+  /** play, pause, step, reset, set_weight: a refusal is said in the status line. */
+  async command(type, extra = {}) {
+    const { socket } = this.state;
+    if (!socket || !this.state.editable) return;
+    const reply = await socket.send({ type, ...extra });
+    if (reply.type === "error") this.flash(reply.message);
+  }
+
+  /** Fetch the experiment's view, points and curve again (once at a time, then once more). */
+  refresh() {
+    if (this.refreshing) { this.again = true; return this.refreshing; }
+    this.refreshing = (async () => {
+      do {
+        this.again = false;
+        await this.fetch();
+      } while (this.again);
+      this.refreshing = null;
+    })();
+    return this.refreshing;
+  }
+
+  async fetch(which = {}) {
+    const id = which.id ?? this.state.id;
+    const [exp, points, history] = await Promise.all([
+      api.get(id), api.points(id), api.history(id)]);
+    this.store.set({
+      ...which, config: exp.config, points, extent: points.extent, nClasses: points.n_classes,
+      dataScale: exp.data_scale, revision: exp.revision, status: exp.status,
+      message: exp.message, history: history.rows,
+    });
+  }
+
+  /** A binary frame: decoded and put in the store, where the view draws it from. */
+  frame(buffer) {
+    const started = performance.now();
+    const frame = decodeFrame(buffer);
+    const { header } = frame;
+    if (!this.state.shared && header.revision !== this.state.revision && this.state.revision >= 0) {
+      this.state.revision = header.revision; // set before the refetch, which sets it for good
+      this.refresh();
+    }
+    this.store.set({ frame, epoch: header.epoch, status: header.status, message: header.message });
+    const { frames, ms } = this.state.render;
+    this.state.render = { frames: frames + 1, ms: ms + performance.now() - started };
+  }
+}

@@ -1,0 +1,126 @@
+// The settings bar: one entry per control, with its options (from /api/meta), how it
+// shows the config and what it sends. The optimizer's own fields follow the optimizer.
+
+import { $, allow, fill, nearest } from "./dom.js";
+import { numberInput } from "./numbers.js";
+
+const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+const REG_RATES = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+const DROPOUTS = [0, 0.1, 0.2, 0.3, 0.5];
+const DECAYS = [0, 0.001, 0.01, 0.1, 1];
+const OPTIMIZER_PARAMS = { momentum: null, ema: null, beta1: null, beta2: null, epsilon: null, rho: null };
+const capital = (s) => s[0].toUpperCase() + s.slice(1);
+const steps = (values) => () => [values];
+
+/** id -> {options(meta) -> [values, labels?], show(config) -> value, send(value, state) -> changes} */
+const MENUS = {
+  learning_rate: { options: steps(LEARNING_RATES),
+    show: (c) => nearest(LEARNING_RATES, c.optimizer.learning_rate),
+    send: (v) => ({ optimizer: { learning_rate: Number(v) } }) },
+  optimizer: { options: (m) => [m.optimizers.map((o) => o.name)],
+    show: (c) => c.optimizer.name,
+    send: (v) => ({ optimizer: { name: v, ...OPTIMIZER_PARAMS } }) },
+  decay: { options: steps(DECAYS),
+    show: (c) => nearest(DECAYS, c.optimizer.decay),
+    send: (v) => ({ optimizer: { decay: Number(v) } }) },
+  regularization: {
+    options: (m) => [m.regularizations.map((r) => r.name), m.regularizations.map((r) =>
+      (r.name === "none" ? "None" : r.name.toUpperCase().replace("_", " ")))],
+    show: (c) => c.regularization.name,
+    send: (v) => ({ regularization: { name: v, l1_ratio: null } }) },
+  regularization_rate: { options: steps(REG_RATES),
+    show: (c) => nearest(REG_RATES, c.regularization.rate),
+    send: (v) => ({ regularization: { rate: Number(v) } }) },
+  problem: { options: (m) => [m.problems, m.problems.map(capital)],
+    show: (c) => c.problem,
+    // the first data set of that kind, with two classes: a change of problem is a new start
+    send: (v, { meta }) => ({ problem: v,
+      dataset: { name: meta.datasets.find((d) => d.problem === v).name, classes: 2 } }) },
+  init: { options: (m) => [m.initializers.map((i) => i.name)],
+    show: (c) => c.init.name,
+    send: (v) => ({ init: { name: v, scale: null } }) },
+  dropout: { options: steps(DROPOUTS),
+    show: (c) => nearest(DROPOUTS, c.dropout),
+    send: (v) => ({ dropout: Number(v) }) },
+  // one activation for every hidden layer; each layer's own menu is on the network
+  activation: {
+    options: (m) => {
+      const hidden = m.activations.filter((a) => a.hidden).map((a) => a.name);
+      return [["", ...hidden], ["(per layer)", ...hidden]];
+    },
+    show: (c) => {
+      const acts = new Set(c.hidden_layers.map((l) => l.activation));
+      return acts.size === 1 ? [...acts][0] : "";
+    },
+    send: (v, { config }) => (v
+      ? { hidden_layers: config.hidden_layers.map((l) => ({ ...l, activation: v })) } : null) },
+};
+
+function showActivation(config) {
+  const select = $("activation");
+  const layers = config.hidden_layers.length;
+  select.options[0].textContent = layers ? "(per layer)" : "(no hidden layer)";
+  allow(select, layers > 0, "there is no hidden layer: add one with + above the network");
+}
+
+/** The optimizer's own fields (momentum, beta1, ...), typed numbers checked where typed. */
+class OptimizerFields {
+  constructor(box, change) {
+    Object.assign(this, { box, change, shown: null }); // shown: the optimizer whose fields are up
+  }
+
+  show(meta, config) {
+    const spec = meta.optimizers.find((o) => o.name === config.optimizer.name);
+    const params = Object.entries(spec ? spec.params : {});
+    if (this.shown === config.optimizer.name) {
+      // Same fields: new values, except where someone is typing.
+      for (const [name, p] of params) {
+        const input = $(`opt-${name}`);
+        if (document.activeElement !== input && input.getAttribute("aria-invalid") !== "true") {
+          input.value = config.optimizer[name] ?? p.default;
+        }
+      }
+      return;
+    }
+    this.shown = config.optimizer.name;
+    this.box.replaceChildren(...params.map(([name, p]) => this.field(name, p, config)));
+  }
+
+  field(name, p, config) {
+    const label = document.createElement("label");
+    label.className = "field small";
+    const title = document.createElement("span");
+    title.textContent = name;
+    const input = document.createElement("input");
+    input.value = config.optimizer[name] ?? p.default;
+    input.title = `${p.description} (${p.min} to ${p.max})`;
+    input.id = `opt-${name}`;
+    const message = document.createElement("span");
+    message.className = "field-error";
+    message.setAttribute("role", "alert");
+    const submit = numberInput(input, message, () => ({ min: p.min, max: p.max }),
+      (value) => this.change({ optimizer: { [name]: value } }));
+    input.addEventListener("change", submit);
+    label.append(title, input, message);
+    return label;
+  }
+}
+
+export function bindSettings(store, change) {
+  const { meta } = store.state;
+  for (const [id, menu] of Object.entries(MENUS)) {
+    fill($(id), ...menu.options(meta));
+    $(id).addEventListener("change", (e) => {
+      const changes = menu.send(e.target.value, store.state);
+      if (changes) change(changes);
+    });
+  }
+  $("batch_norm").addEventListener("change", (e) => change({ batch_norm: e.target.checked }));
+  const fields = new OptimizerFields($("optimizer-params"), change);
+  store.watch(["config"], ({ config }) => {
+    for (const [id, menu] of Object.entries(MENUS)) $(id).value = String(menu.show(config));
+    $("batch_norm").checked = config.batch_norm;
+    showActivation(config);
+    fields.show(meta, config);
+  });
+}

@@ -1,0 +1,102 @@
+"""?e=ID without this browser's edit token: the page watches that experiment, read-only,
+live, and offers a copy of one's own (issue 10: a link opened elsewhere, a teacher looking
+at a student's experiment)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from .conftest import LiveServer, Page, wait_for
+
+
+class Elsewhere:
+    """The page in another browser (a context of its own: no sessionStorage in common)."""
+
+    def __init__(self, browser: Any, server: LiveServer, address: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 950})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(f"{server.http}{address}")
+        self.wait("window.playground && window.playground.frame")
+
+    def js(self, expression: str) -> Any:
+        return self.page.evaluate(expression)
+
+    def wait(self, expression: str, timeout: float = 15_000) -> None:
+        wait_for(self.page, expression, timeout)
+
+
+def test_a_link_without_the_token_watches_read_only_and_copies(browser: Any,
+                                                                page: Page) -> None:
+    owner = page
+    for _ in range(3):
+        owner.page.keyboard.press("s")
+    owner.wait("window.playground.epoch === 3")
+    exp_id = owner.js("window.playground.id")
+    url = owner.page.url
+    watcher = Elsewhere(browser, owner.server, url[url.index("/?"):])
+    # the same experiment, not a new one
+    assert watcher.js("window.playground.id") == exp_id
+    assert watcher.js("window.playground.mode") == "watch"
+    assert watcher.js("window.playground.token") is None
+    assert watcher.js("window.playground.epoch") == 3
+    notice = watcher.page.locator("#watching")
+    assert notice.is_visible() and "Watching: read-only" in notice.text_content()
+    assert "watching" in watcher.page.text_content("#status")
+    for control in ["#play", "#step", "#reset", "#train-n", "#learning_rate", "#activation",
+                    "#noise", "#regenerate", ".dataset >> nth=0", "#add-layer", "#share",
+                    "#paint-class"]:
+        loc = watcher.page.locator(control)
+        assert not loc.is_visible() or loc.is_disabled(), control
+    assert watcher.page.locator(".layer-head button").count() == 0  # no neuron + / -
+    assert watcher.page.locator("button.feature").count() == 0
+    # nothing it does reaches the experiment
+    watcher.page.locator(".neuron .bias").first.click()
+    assert not watcher.page.is_visible("#link-editor")
+    watcher.page.keyboard.press("s")
+    watcher.page.locator("#heatmap").click(position={"x": 150, "y": 150})
+    time.sleep(0.5)
+    view = owner.server_view()
+    assert view["epoch"] == 3 and view["config"] == owner.config
+    # live: the owner's training and changes show up
+    owner.page.keyboard.press("s")
+    watcher.wait("window.playground.epoch === 4")
+    owner.page.select_option("#learning_rate", "0.3")
+    watcher.wait("window.playground.config.optimizer.learning_rate === 0.3")
+    assert watcher.page.input_value("#learning_rate") == "0.3"
+    owner.page.click("#add-layer")
+    watcher.wait("document.querySelectorAll('.neuron').length === 4 + 2 + 2 + 1")
+    assert watcher.js("window.playground.config") == owner.server_view()["config"]
+    # a copy of one's own: the same weights and epoch, and this browser may change it
+    weights = httpx.get(f"{owner.server.http}/api/experiments/{exp_id}/weights").json()["layers"]
+    epoch = owner.server_view()["epoch"]
+    watcher.page.click("#copy")
+    watcher.page.wait_for_url(lambda u: "?e=" in u and exp_id not in u)
+    watcher.wait("window.playground && window.playground.socket && "
+                 "window.playground.connection === 'open'")
+    copy_id = watcher.js("window.playground.id")
+    assert copy_id != exp_id and watcher.js("window.playground.mode") == "edit"
+    assert not watcher.page.is_visible("#watching")
+    copied = httpx.get(f"{owner.server.http}/api/experiments/{copy_id}/weights").json()["layers"]
+    assert copied == weights and watcher.js("window.playground.epoch") == epoch
+    watcher.page.keyboard.press("s")
+    watcher.wait(f"window.playground.epoch === {epoch + 1}")
+    assert owner.server_view()["epoch"] == epoch  # the original is untouched
+    assert watcher.errors == [] and owner.errors == []
+    watcher.context.close()
+
+
+def test_an_id_that_is_gone_starts_anew(browser: Any, server: LiveServer) -> None:
+    p = Elsewhere(browser, server, "/?e=nosuchexperiment#dataset=xor")
+    assert p.js("window.playground.mode") == "edit"
+    assert p.js("window.playground.id") != "nosuchexperiment"
+    assert p.js("window.playground.config.dataset.name") == "xor"
+    p.page.keyboard.press("s")
+    p.wait("window.playground.epoch === 1")
+    assert [e for e in p.errors if "404" not in e] == []  # the lookup of the missing id
+    p.context.close()
