@@ -18,10 +18,15 @@ async function main() {
     for (const [k, preset] of lesson.presets.entries()) {
       const li = document.createElement("li");
       const a = document.createElement("a");
+      a.className = "preset";
       a.href = presetHref(lesson, k);
       a.textContent = preset.label;
       li.appendChild(a);
-      li.append(` (trains ${preset.epochs} epochs, then stops)`);
+      const teach = document.createElement("a");
+      teach.href = `/classes/new?lesson=${encodeURIComponent(lesson.id)}&preset=${k}`;
+      teach.className = "teach";
+      teach.textContent = "make a class";
+      li.append(` (trains ${preset.epochs} epochs, then stops; `, teach, ")");
       links.appendChild(li);
     }
     card.append(h, p, links, lessonLinks(lessons, i));

@@ -20,10 +20,15 @@ export function bindTools(store, flash) {
   const { state } = store;
   $("share").addEventListener("click", async () => {
     try {
-      const { url } = await api.share(state.id, state.token);
+      const { url, share_id: shareId } = await api.share(state.id, state.token);
       const a = document.createElement("a");
+      a.id = "share-url";
       a.href = a.textContent = `${location.origin}${url}`;
-      $("share-link").replaceChildren("Read-only snapshot: ", a);
+      const teach = document.createElement("a");
+      teach.id = "share-class";
+      teach.href = `/classes/new?share=${encodeURIComponent(shareId)}`;
+      teach.textContent = "make a class from it";
+      $("share-link").replaceChildren("Read-only snapshot: ", a, " (", teach, ")");
     } catch (error) { flash(`no snapshot: ${error.message}`); }
   });
   $("download").addEventListener("click", async () => {

@@ -213,7 +213,7 @@ def test_controls_when_diverged_shared_and_embedded(browser: Any, server: LiveSe
     p.page.click("#step")
     p.wait("window.playground.epoch === 1")
     p.page.click("#share")
-    url = p.page.locator("#share-link a").get_attribute("href")
+    url = p.page.locator("#share-url").get_attribute("href")
     shared = browser.new_page()
     errors: list[str] = []
     shared.on("pageerror", lambda e: errors.append(str(e)))

@@ -23,9 +23,12 @@ def train(p: Page, epochs: int) -> None:
 def test_a_share_shows_the_network_as_it_was_and_forks(browser: Any, page: Page) -> None:
     train(page, 5)
     page.page.click("#share")
-    link = page.page.locator("#share-link a")
+    link = page.page.locator("#share-url")
     link.wait_for()
     url = link.get_attribute("href")
+    share_id = url.rsplit("/", 1)[1]
+    assert page.page.locator("#share-class").get_attribute("href") == \
+        f"/classes/new?share={share_id}"
     weights = page.js("window.playground.frame.header.weights")
     output = page.js("Array.from(window.playground.frame.grids.output.data)")
     train(page, 8)  # the original goes on; the snapshot must not
@@ -78,11 +81,14 @@ def test_lessons_gallery_opens_each_preset(browser: Any, server: LiveServer) -> 
     p.goto(f"{server.http}/lessons")
     p.wait_for_selector(".lesson")
     assert p.locator(".lesson").count() == len(LESSONS)
-    links = p.locator(".lesson li a")
+    links = p.locator(".lesson li a.preset")
     assert links.count() == sum(len(lesson.presets) for lesson in LESSONS.values())
+    assert p.locator(".lesson li a.teach").count() == links.count()
+    href = p.locator("#xor li a.teach >> nth=1").get_attribute("href")
+    assert href == "/classes/new?lesson=xor&preset=1"
     # back / next: none before the first lesson, none after the last
     assert p.locator(".lesson .lesson-nav a").count() == 2 * len(LESSONS) - 2
-    p.click("#xor li a >> nth=1")
+    p.click("#xor li a.preset >> nth=1")
     wait_for(p, "window.playground && window.playground.frame")
     config = p.evaluate("window.playground.config")
     assert config["features"] == ["x1", "x2", "x1_x2"] and config["hidden_layers"] == []
