@@ -53,7 +53,7 @@ def train(args: argparse.Namespace) -> int:
             upload = load_user_data(Path(args.data), config.problem)
         data = build_data(config, upload)
         backend = get_backend(args.device)
-        model = Model(config.to_spec(data.n_classes), backend)
+        model = Model(config.to_spec(data.n_classes, input_shape=data.input_shape), backend)
     except OSError as exc:
         return _error(str(exc))
     except json.JSONDecodeError as exc:

@@ -33,6 +33,10 @@ from backend.engine import (
 from backend.engine.params import Param, ParamError, fmt
 from backend.experiments.config import (
     BOUNDS,
+    LAYER_BOUNDS,
+    LAYER_CHOICES,
+    LAYER_DESCRIPTIONS,
+    LAYER_TYPES,
     OPTIMIZER_PARAMS,
     InitConfig,
     OptimizerConfig,
@@ -76,6 +80,18 @@ def options_table() -> str:
             rows.append(f"| {kind} | {name} | | | | {_cell(registry.get(name).description)} |")
             rows += [f"| | | `{p}` | {fmt(spec.default)} | {fmt(spec.low)} .. {fmt(spec.high)} "
                      f"| {_cell(spec.description)} |" for p, spec in table.items()]
+    for kind, fields in LAYER_TYPES.items():  # hidden_layers entries: one table for all
+        rows.append(f"| layer | {kind} | | | | {_cell(LAYER_DESCRIPTIONS[kind])} |")
+        for name, default in fields.items():
+            shown = "required" if default is None else str(default)
+            if name in LAYER_BOUNDS:
+                p = LAYER_BOUNDS[name]
+                rows.append(f"| | | `{name}` | {shown} | {fmt(p.low)} .. {fmt(p.high)} | "
+                            f"{_cell(p.description)} |")
+            else:
+                allowed = ("a hidden activation" if name == "activation"
+                           else " \\| ".join(LAYER_CHOICES[name]))
+                rows.append(f"| | | `{name}` | {shown} | {allowed} | |")
     return "\n".join(rows) + "\n"
 
 

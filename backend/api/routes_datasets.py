@@ -1,13 +1,17 @@
-"""/api/datasets: upload points as JSON or CSV, then use {"name": "custom", "id": ...}."""
+"""/api/datasets: upload points as JSON or CSV, or images as an NPZ or MNIST's IDX files,
+then use {"name": "custom", "id": ...}."""
 
 from __future__ import annotations
 
+import asyncio
+import email
+import email.policy
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from backend.data import DATASETS, generate
+from backend.data import DATASETS, DataError, generate
 from backend.engine.params import Param
 from backend.experiments.config import BOUNDS
 
@@ -25,14 +29,17 @@ class CustomDataset(BaseModel):
 class UploadUse(BaseModel):
     dataset: CustomDataset
     problem: Problem
+    features: list[str] | None = Field(None, description="[] for images: no 2-D features")
 
 
 class Uploaded(BaseModel):
     id: str = Field(description="use it as the config's dataset.id")
+    kind: Literal["images"] | None = Field(None, description="images; absent for points")
     problem: Problem
     n_classes: int = Field(description="1 for regression")
     n_train: int
     n_test: int = Field(description="0: the config's train_fraction splits the points")
+    shape: list[int] | None = Field(None, description="images: (channels, height, width)")
     use: UploadUse = Field(description="the part of a config that trains on this upload")
 
 
@@ -48,20 +55,68 @@ def _query(p: Param) -> Any:
     return Query(ge=p.low, le=p.high, allow_inf_nan=False, description=p.description)
 
 
-@router.post("", status_code=201, response_model=Uploaded, openapi_extra={"requestBody": {
+NPZ_TYPES = ("application/octet-stream", "application/x-npz", "application/zip")
+ZIP_MAGIC = b"PK\x03\x04"  # an NPZ is a zip file
+
+
+def form_parts(content_type: str, body: bytes) -> dict[str, bytes]:
+    """A multipart/form-data body's fields (name -> bytes), read with the standard library's
+    MIME parser; only the first of each name counts."""
+    message = email.message_from_bytes(b"Content-Type: " + content_type.encode("latin-1") +
+                                       b"\r\n\r\n" + body, policy=email.policy.HTTP)
+    if not message.is_multipart():
+        raise DataError("the multipart/form-data body could not be read")
+    parts: dict[str, bytes] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            parts.setdefault(name, payload)
+    return parts
+
+
+@router.post("", status_code=201, response_model=Uploaded, response_model_exclude_none=True,
+             openapi_extra={"requestBody": {
     "content": {
         "application/json": {"schema": {"type": "object", "properties": {
             "x": {"type": "array"}, "y": {"type": "array"},
             "x_test": {"type": "array"}, "y_test": {"type": "array"}}}},
-        "text/csv": {"schema": {"type": "string"}}}, "required": True}})
+        "text/csv": {"schema": {"type": "string"}},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary",
+                                                "description": "an NPZ of images"}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "images": {"type": "string", "format": "binary"},
+            "labels": {"type": "string", "format": "binary"},
+            "npz": {"type": "string", "format": "binary"}}}}}, "required": True}})
 async def upload(request: Request, service: ServiceDep,
-                 problem: Annotated[Problem | None, Query()] = None) -> Uploaded:
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    ds_id, data = await service.upload(await request.body(), kind, problem)
-    return Uploaded(id=ds_id, problem=data.problem, n_classes=data.n_classes,
-                    n_train=len(data.y_train),
-                    n_test=0 if data.y_test is None else len(data.y_test),
-                    use=UploadUse(dataset=CustomDataset(id=ds_id), problem=data.problem))
+                 problem: Annotated[Problem | None, Query()] = None,
+                 kind: Annotated[Literal["points", "npz"] | None, Query(
+                     description="npz: the body is an NPZ of images (found by itself from "
+                                 "its content type or its first bytes)")] = None) -> Uploaded:
+    content_type = request.headers.get("content-type", "")
+    mime = content_type.split(";")[0].strip().lower()
+    body = await request.body()
+    if mime == "multipart/form-data":
+        parts = await asyncio.to_thread(form_parts, content_type, body)
+        del body
+        if "npz" in parts:
+            ds_id, images = await service.upload_images(npz=parts["npz"])
+        else:
+            ds_id, images = await service.upload_images(images=parts.get("images"),
+                                                        labels=parts.get("labels"))
+    elif kind == "npz" or (kind is None and (mime in NPZ_TYPES or body[:4] == ZIP_MAGIC)):
+        ds_id, images = await service.upload_images(npz=body)
+    else:
+        ds_id, data = await service.upload(body, mime, problem)
+        return Uploaded(id=ds_id, problem=data.problem, n_classes=data.n_classes,
+                        n_train=len(data.y_train),
+                        n_test=0 if data.y_test is None else len(data.y_test),
+                        use=UploadUse(dataset=CustomDataset(id=ds_id), problem=data.problem))
+    return Uploaded(id=ds_id, kind="images", problem="classification",
+                    n_classes=images.n_classes, n_train=len(images.images.y), n_test=0,
+                    shape=list(images.images.shape),
+                    use=UploadUse(dataset=CustomDataset(id=ds_id), problem="classification",
+                                  features=[]))
 
 
 @router.get("/preview", response_model=Preview)

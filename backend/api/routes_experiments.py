@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Response
 
 from backend.experiments.config import ExperimentConfig
 from backend.experiments.experiment import ExperimentError
+from backend.experiments.frames import build_maps
 from backend.experiments.state import ExportFile
 
 from . import views
@@ -18,6 +19,7 @@ from .schemas import (
     ExperimentView,
     GradientReport,
     HistoryView,
+    MapsRequest,
     PatchResult,
     PointsView,
     PredictRequest,
@@ -103,13 +105,37 @@ async def reset(exp: Editable, service: ServiceDep) -> dict[str, Any]:
 
 @router.post("/{exp_id}/predict", response_model=PredictView)
 def predict(body: PredictRequest, exp: Readable, service: ServiceDep) -> dict[str, Any]:
+    if body.images is not None:
+        return exp.predict_images(service.check_images(exp, body.images))
+    exp.require_points("x")
     return exp.predict(service.check_points(body.x))
+
+
+MAPS = {200: {"content": {"application/octet-stream": {}},
+              "description": "one image's feature maps and class probabilities, in the "
+                             "frame layout (docs/protocol.md, \"Feature maps of one image\")"}}
+
+
+@router.get("/{exp_id}/maps", responses=MAPS)
+def maps(exp: Readable, example: Annotated[int, Query(ge=0, description="a test image's "
+                                                    "index")] = 0) -> Response:
+    """A test image's way through an image experiment's network."""
+    exp.require_images("maps")
+    return Response(build_maps(exp, example=example), media_type="application/octet-stream")
+
+
+@router.post("/{exp_id}/maps", responses=MAPS)
+def maps_of(body: MapsRequest, exp: Readable, service: ServiceDep) -> Response:
+    """A drawing's way through the network: the page's canvas, classified as one draws."""
+    image = service.check_images(exp, [body.image])[0]
+    return Response(build_maps(exp, image=image), media_type="application/octet-stream")
 
 
 @router.get("/{exp_id}/boundary", response_model=BoundaryView)
 def boundary(exp: Readable, settings: SettingsDep,
              resolution: Annotated[int | None, Query(ge=2)] = None,
              neurons: bool = True) -> dict[str, Any]:
+    exp.require_points("boundary")
     res = resolution or settings.grid_resolution
     if res > settings.max_grid_resolution:
         raise ExperimentError(f"resolution: at most {settings.max_grid_resolution}")

@@ -13,10 +13,18 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.data import DATASETS, FEATURES, apply_features
+from backend.data.images import IMAGE_SETS
 from backend.engine import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS
 from backend.engine.params import Param
-from backend.experiments.config import bounds
+from backend.experiments.config import (
+    LAYER_CHOICES,
+    LAYER_DESCRIPTIONS,
+    LAYER_TYPES,
+    bounds,
+    layer_bounds,
+)
 from backend.experiments.dataset import plane_points
+from backend.settings import Settings
 
 from .deps import ServiceDep, SettingsDep
 
@@ -37,6 +45,32 @@ class DatasetInfo(BaseModel):
     description: str
     min_classes: int
     max_classes: int
+
+
+class ImageDatasetInfo(BaseModel):
+    name: str
+    problem: str
+    description: str
+    shape: list[int] = Field(description="one image: (channels, height, width)")
+    min_classes: int
+    max_classes: int
+    size: int | None = Field(description="a fixed set's images (n_samples is ignored); "
+                                         "null: n_samples are generated")
+
+
+class LayerFieldInfo(BaseModel):
+    default: Number | str | None = Field(description="null: required")
+    min: Number | None = None
+    max: Number | None = None
+    choices: list[str] | None = Field(None, description="activation: the hidden activations")
+    description: str = ""
+
+
+class LayerTypeInfo(BaseModel):
+    type: str
+    description: str
+    images_only: bool = Field(description="conv and pool need image data, before any dense")
+    fields: dict[str, LayerFieldInfo]
 
 
 class FeatureInfo(BaseModel):
@@ -65,7 +99,11 @@ class LossInfo(OptionInfo):
 
 class Meta(BaseModel):
     problems: list[str]
-    datasets: list[DatasetInfo]
+    datasets: list[DatasetInfo] = Field(description="the point data sets")
+    image_datasets: list[ImageDatasetInfo] = Field(description="the image data sets (their "
+                                                               "configs have features [])")
+    layer_types: list[LayerTypeInfo] = Field(description="the kinds of hidden_layers entry, "
+                                                         "their fields and bounds")
     features: list[FeatureInfo]
     activations: list[ActivationInfo]
     losses: list[LossInfo]
@@ -91,6 +129,26 @@ def feature_grid(name: str, resolution: int) -> list[list[float]]:
     return np.round(values.reshape(resolution, resolution), 4).tolist()
 
 
+def layer_types(settings: Settings) -> list[LayerTypeInfo]:
+    """LAYER_TYPES with each field's default and bounds (this server's limits applied)."""
+    limits = layer_bounds(settings.limits)
+    hidden = [n for n, a in ACTIVATIONS.items() if a.hidden]
+    out = []
+    for kind, fields in LAYER_TYPES.items():
+        info = {}
+        for name, default in fields.items():
+            if name in limits:
+                p = limits[name]
+                info[name] = LayerFieldInfo(default=default, min=p.low, max=p.high,
+                                            description=p.description)
+            else:
+                choices = hidden if name == "activation" else list(LAYER_CHOICES[name])
+                info[name] = LayerFieldInfo(default=default, choices=choices)
+        out.append(LayerTypeInfo(type=kind, description=LAYER_DESCRIPTIONS[kind],
+                                 images_only=kind != "dense", fields=info))
+    return out
+
+
 def _params(params: Mapping[str, Param]) -> dict[str, ParamInfo]:
     return {name: ParamInfo.model_validate(p.to_dict()) for name, p in params.items()}
 
@@ -102,6 +160,11 @@ def meta(settings: SettingsDep, service: ServiceDep) -> Meta:
         datasets=[DatasetInfo(name=d.name, problem=d.problem, description=d.description,
                               min_classes=d.min_classes, max_classes=d.max_classes)
                   for d in DATASETS.values()],
+        image_datasets=[ImageDatasetInfo(name=d.name, problem="classification",
+                                         description=d.description, shape=list(d.shape),
+                                         min_classes=d.min_classes, max_classes=d.max_classes,
+                                         size=d.size) for d in IMAGE_SETS.values()],
+        layer_types=layer_types(settings),
         features=[FeatureInfo(name=f.name, label=f.label, description=f.description,
                               grid=feature_grid(f.name, settings.neuron_resolution))
                   for f in FEATURES.values()],
@@ -122,6 +185,8 @@ def meta(settings: SettingsDep, service: ServiceDep) -> Meta:
                 "neuron_resolution": settings.neuron_resolution,
                 "max_predict_points": settings.max_predict_points,
                 "max_upload_bytes": settings.max_upload_bytes,
+                "max_images": settings.max_images,
+                "max_image_values": settings.max_image_values,
                 "max_running": settings.max_running, "max_viewers": settings.max_viewers,
                 "max_wait_epochs": settings.max_wait_epochs,
                 "frame_rate": settings.frame_rate, "idle_stop_seconds": settings.idle_stop},

@@ -33,7 +33,22 @@ class StepRequest(Body):
 
 
 class PredictRequest(Body):
-    x: list[list[float]] = Field(description="raw points [[x1, x2], ...]")
+    """Exactly one of x (point experiments) and images (image experiments)."""
+
+    x: list[list[float]] | None = Field(None, description="raw points [[x1, x2], ...]")
+    images: list[Any] | None = Field(None, description="(n, H, W) or (n, C, H, W) pixels "
+                                                       "in [0, 1], for image experiments")
+
+    @model_validator(mode="after")
+    def _one_input(self) -> PredictRequest:
+        if (self.x is None) == (self.images is None):
+            raise ValueError('send {"x": [[x1, x2], ...]} for points or {"images": [...]} '
+                             "for images, one of the two")
+        return self
+
+
+class MapsRequest(Body):
+    image: list[Any] = Field(description="one image, (H, W) or (C, H, W), pixels in [0, 1]")
 
 
 class WeightEdit(Body):
@@ -221,6 +236,7 @@ class LessonView(BaseModel):
     title: str
     text: str
     presets: list[LessonPreset]
+
 
 
 # classes (backend/experiments/classes.py) -------------------------------------------------

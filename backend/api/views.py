@@ -28,6 +28,7 @@ def history(exp: Experiment) -> dict[str, Any]:
 
 
 def points(exp: Experiment) -> dict[str, Any]:
+    exp.require_points("points")
     with exp.lock:
         d, extent = exp.data, exp.extent()
     return {"x_train": d.x_train.tolist(), "y_train": d.y_train.tolist(),

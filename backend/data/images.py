@@ -98,6 +98,38 @@ def shapes(n: int, noise: float, rng: np.random.Generator, size: int = 12,
     return Images(np.clip(x, 0.0, 1.0), y.astype(np.int64), SHAPES[:classes])
 
 
+@dataclass(frozen=True)
+class ImageSet:
+    """A built-in image set, with what a caller must know to validate a request."""
+
+    name: str
+    description: str
+    shape: tuple[int, int, int]  # (channels, height, width) of one image
+    min_classes: int
+    max_classes: int
+    size: int | None = None  # a fixed set's number of images; None: n are generated
+
+
+IMAGE_SETS: dict[str, ImageSet] = {
+    "digits": ImageSet("digits", "the 1 797 handwritten digits of UCI, 8 x 8 grey, 10 "
+                       "classes (every image, whatever n_samples)", (1, 8, 8), 10, 10, 1797),
+    "shapes": ImageSet("shapes", "lines at four angles, crosses, circles and squares, 12 x 12 "
+                       "grey, with speckle by noise", (1, 12, 12), 2, len(SHAPES)),
+}
+
+
+def image_set(name: str, n: int, noise: float = 0.0, seed: int = 0,
+              classes: int | None = None) -> Images:
+    """A built-in image set: the same arguments give the same images."""
+    spec = IMAGE_SETS.get(name)
+    if spec is None:
+        raise DataError(f"unknown image set {name!r}; allowed: {', '.join(IMAGE_SETS)}")
+    if name == "digits":
+        return digits()
+    k = spec.max_classes if classes is None else classes
+    return shapes(n, noise, np.random.default_rng(seed), spec.shape[1], k)
+
+
 # uploads ------------------------------------------------------------------------------
 def _gunzip(raw: bytes, what: str, limit: int) -> bytes:
     """The bytes, un-gzipped if they are gzip; never more than `limit` (a gzip bomb)."""
@@ -156,22 +188,34 @@ def _check(x: np.ndarray, y: np.ndarray, max_images: int) -> Images:
                   tuple(str(i) for i in range(k)))
 
 
-def parse_idx(images: bytes, labels: bytes, max_images: int = MAX_IMAGES) -> Images:
-    """MNIST's two IDX files (train-images-idx3-ubyte and its labels), gzipped or not."""
+def _too_many(shape: tuple[int, ...], max_values: int | None) -> None:
+    if max_values is not None and np.prod(shape, dtype=np.int64) > max_values:
+        raise DataError(f"{' x '.join(map(str, shape))} pixels in all is over the limit of "
+                        f"{max_values}; send fewer or smaller images")
+
+
+def parse_idx(images: bytes, labels: bytes, max_images: int = MAX_IMAGES,
+              max_values: int | None = None) -> Images:
+    """MNIST's two IDX files (train-images-idx3-ubyte and its labels), gzipped or not;
+    at most `max_values` pixels in all, when given."""
     limit = max_images * MAX_SIDE * MAX_SIDE + 16
+    if max_values is not None:
+        limit = min(limit, max_values + 16)
     shape, payload = _idx(_gunzip(images, "images", limit), "images", 3)
     _, label_bytes = _idx(_gunzip(labels, "labels", max_images + 8), "labels", 1)
     n, h, w = shape
     if n > max_images:
         raise DataError(f"send at most {max_images} images, not {n}")
+    _too_many(shape, max_values)
     x = np.frombuffer(payload, np.uint8).reshape(n, 1, h, w).astype(np.float32) / 255.0
     return _check(x, np.frombuffer(label_bytes, np.uint8), max_images)
 
 
-def parse_npz(raw: bytes, max_images: int = MAX_IMAGES) -> Images:
+def parse_npz(raw: bytes, max_images: int = MAX_IMAGES, max_values: int | None = None) -> Images:
     """An NPZ with `x` (n, H, W) or (n, H, W, C) and `y` (n,). Whole numbers 0..255 are
     divided by 255; floats must already lie in [0, 1]. Sizes are read from the headers
-    before any array is: a small file cannot make the server allocate a huge one."""
+    before any array is: a small file cannot make the server allocate a huge one (nor
+    one of over `max_values` pixels, when given)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
     except zipfile.BadZipFile:
@@ -197,6 +241,8 @@ def parse_npz(raw: bytes, max_images: int = MAX_IMAGES) -> Images:
                 if np.prod(shape, dtype=np.int64) > max_images * MAX_SIDE ** 2 * 3:
                     raise DataError(f"{key}: {' x '.join(map(str, shape))} is over the limit "
                                     f"({max_images} images of at most {MAX_SIDE} x {MAX_SIDE})")
+                if key == "x":
+                    _too_many(shape, max_values)
             with archive.open(f"{key}.npy") as member:
                 arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
     x, y = arrays["x"], arrays["y"]

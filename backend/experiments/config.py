@@ -6,6 +6,7 @@ the engine. Every error names the field and what is allowed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -13,12 +14,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from backend.data import DATASETS, FEATURES, MAX_NOISE, MAX_TRAIN_FRACTION, MIN_TRAIN_FRACTION
+from backend.data.images import IMAGE_SETS, MAX_SIDE
 from backend.engine import (
     ACTIVATIONS,
     INITIALIZERS,
@@ -27,6 +31,7 @@ from backend.engine import (
     REGULARIZERS,
     HeadError,
     ModelSpec,
+    SpecError,
     resolve_head,
 )
 from backend.engine.params import Param, resolve
@@ -51,6 +56,29 @@ BOUNDS: dict[str, Param] = {
 }
 # Highs that the server's limits set (they may differ from the defaults above).
 CAPPED = {"n_samples": "max_samples", "batch_size": "max_samples"}
+
+# The kinds of hidden layer and their own numbers and choices, declared once: the checks
+# below, /api/meta's "layer_types" and docs/config.md come from here. Dense entries are
+# written without a type, as they always were.
+LAYER_BOUNDS: dict[str, Param] = {
+    "units": Param(8, 1, DEFAULT_LIMITS.max_units, "neurons of a dense layer"),
+    "filters": Param(8, 1, DEFAULT_LIMITS.max_units, "a conv layer's filters: its feature maps"),
+    "kernel": Param(3, 1, 9, "a conv filter's side in pixels (odd with padding same)"),
+    "stride": Param(1, 1, 4, "pixels a conv filter moves per step"),
+    "size": Param(2, 2, 4, "a pool window's side, which is also its step"),
+}
+LAYER_CAPPED = {"units": "max_units", "filters": "max_units"}
+LAYER_CHOICES: dict[str, tuple[str, ...]] = {"padding": ("same", "valid"), "kind": ("max", "avg")}
+LAYER_TYPES: dict[str, dict[str, Any]] = {  # type -> its fields and their defaults
+    "dense": {"units": None, "activation": "tanh"},
+    "conv": {"filters": None, "kernel": 3, "stride": 1, "padding": "same", "activation": "relu"},
+    "pool": {"kind": "max", "size": 2},
+}
+LAYER_DESCRIPTIONS = {
+    "dense": "every unit sees every input (images are flattened first)",
+    "conv": "filters slid over the image: (n - k + 2p) / s + 1 pixels a side; images only",
+    "pool": "the max or mean of each size x size window; images only",
+}
 # Each optimizer parameter is a field of its own; an optimizer takes only its own.
 OPTIMIZER_PARAMS = tuple(dict.fromkeys(k for _, o in OPTIMIZERS.items() for k in o.params))
 
@@ -59,6 +87,12 @@ def bounds(limits: Limits = DEFAULT_LIMITS) -> dict[str, Param]:
     """BOUNDS with the highs that these limits set."""
     return {name: replace(p, high=getattr(limits, CAPPED[name])) if name in CAPPED else p
             for name, p in BOUNDS.items()}
+
+
+def layer_bounds(limits: Limits = DEFAULT_LIMITS) -> dict[str, Param]:
+    """LAYER_BOUNDS with the highs that these limits set."""
+    return {name: replace(p, high=getattr(limits, LAYER_CAPPED[name]))
+            if name in LAYER_CAPPED else p for name, p in LAYER_BOUNDS.items()}
 
 
 def _field(name: str) -> Any:
@@ -101,7 +135,7 @@ class DatasetConfig(Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        return _one_of(v, [*DATASETS, "custom"], "dataset")
+        return _one_of(v, [*DATASETS, *IMAGE_SETS, "custom"], "dataset")
 
     @field_validator("n_samples")
     @classmethod
@@ -113,7 +147,7 @@ class DatasetConfig(Strict):
         if self.name == "custom" and not self.id:
             raise ValueError("a custom data set needs the 'id' of an uploaded data set")
         if self.name != "custom":
-            spec = DATASETS[self.name]
+            spec = DATASETS.get(self.name) or IMAGE_SETS[self.name]
             if not spec.min_classes <= self.classes <= spec.max_classes:
                 allowed = (str(spec.min_classes) if spec.min_classes == spec.max_classes
                            else f"{spec.min_classes} to {spec.max_classes}")
@@ -123,18 +157,68 @@ class DatasetConfig(Strict):
 
 
 class LayerConfig(Strict):
-    units: int = Field(ge=1)
-    activation: str = "tanh"
+    """One entry of hidden_layers: {"units", "activation"} (type dense, the default),
+    {"type": "conv", "filters", "kernel", "stride", "padding", "activation"} or
+    {"type": "pool", "kind", "size"}. Each type takes only its own fields; a dense entry
+    is written back without its type, as it always was."""
 
-    @field_validator("units")
+    type: Literal["dense", "conv", "pool"] = "dense"
+    units: int | None = Field(None, ge=1, description="dense: neurons")
+    activation: str | None = Field(None, description="dense (tanh) and conv (relu)")
+    filters: int | None = Field(None, ge=1, description="conv: feature maps out")
+    kernel: int | None = Field(None, description="conv: the filters' side")
+    stride: int | None = Field(None, description="conv: the filters' step")
+    padding: Literal["same", "valid"] | None = Field(None, description="conv: same | valid")
+    kind: Literal["max", "avg"] | None = Field(None, description="pool: max | avg")
+    size: int | None = Field(None, description="pool: the windows' side and step")
+
+    @field_validator("units", "filters", "kernel", "stride", "size")
     @classmethod
-    def _bounded(cls, v: int, info: ValidationInfo) -> int:
-        return _at_most(v, _limits(info).max_units, "units per layer")
+    def _bounded(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is None:
+            return v
+        p = layer_bounds(_limits(info))[info.field_name or ""]
+        if v < p.low:
+            raise ValueError(f"must be at least {p.low}")
+        if info.field_name == "units":
+            return _at_most(v, p.high, "units per layer")
+        if info.field_name == "filters":
+            return _at_most(v, p.high, "filters per layer")
+        if v > p.high:
+            raise ValueError(f"must be at most {p.high}")
+        return v
 
     @field_validator("activation")
     @classmethod
-    def _known(cls, v: str) -> str:
+    def _known(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         return _one_of(v, [n for n, a in ACTIVATIONS.items() if a.hidden], "activation")
+
+    @model_validator(mode="after")
+    def _its_own_fields(self) -> LayerConfig:
+        own = LAYER_TYPES[self.type]
+        foreign = [k for k in self.model_fields_set if k != "type" and k not in own
+                   and getattr(self, k) is not None]
+        if foreign:
+            raise ValueError(f"a {self.type} layer takes no {', '.join(sorted(foreign))}; it "
+                             f"takes {', '.join(own)}")
+        for name, default in own.items():
+            if getattr(self, name) is None:
+                if default is None:
+                    raise ValueError(f"a {self.type} layer needs {name}")
+                setattr(self, name, default)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_its_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        own = {k: data[k] for k in LAYER_TYPES[self.type]}
+        return own if self.type == "dense" else {"type": self.type, **own}
+
+    def spec_entry(self) -> dict[str, Any]:
+        """The engine's entry of ModelSpec.hidden."""
+        return self.model_dump()
 
 
 class InitConfig(Strict):
@@ -205,7 +289,8 @@ class RegularizationConfig(Strict):
 class ExperimentConfig(Strict):
     problem: Literal["classification", "regression"] = "classification"
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
-    features: list[str] = Field(default_factory=lambda: ["x1", "x2"], min_length=1)
+    features: list[str] = Field(default_factory=lambda: ["x1", "x2"],
+                                description="[] for images")
     hidden_layers: list[LayerConfig] = Field(
         default_factory=lambda: [LayerConfig(units=4), LayerConfig(units=2)])
     output_activation: str = "auto"
@@ -220,19 +305,65 @@ class ExperimentConfig(Strict):
     batch_norm: bool = False
     seed: int = _field("seed")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _image_defaults(cls, data: Any) -> Any:
+        """A built-in image set given without features or classes gets [] and its own."""
+        if not isinstance(data, dict) or not isinstance(data.get("dataset"), dict):
+            return data
+        name = data["dataset"].get("name")
+        spec = IMAGE_SETS.get(name) if isinstance(name, str) else None
+        if spec is None:
+            return data
+        data = {**data, "features": data.get("features", [])}
+        if "classes" not in data["dataset"]:
+            data["dataset"] = {**data["dataset"], "classes": spec.max_classes}
+        return data
+
     @field_validator("features")
     @classmethod
-    def _features(cls, v: list[str]) -> list[str]:
+    def _features(cls, v: list[str], info: ValidationInfo) -> list[str]:
         for name in v:
             _one_of(name, FEATURES, "feature")
         if len(set(v)) != len(v):
             raise ValueError("each feature at most once")
+        ds = info.data.get("dataset")
+        if ds is not None and ds.name in IMAGE_SETS and v:
+            raise ValueError(f"data set {ds.name!r} is images, which have no x1, x2 "
+                             "features: send [] (the pixels are the input)")
+        if ds is not None and ds.name != "custom" and ds.name not in IMAGE_SETS and not v:
+            raise ValueError("choose at least one input feature for points ([] is for image "
+                             "data sets)")
         return v
 
     @field_validator("hidden_layers")
     @classmethod
     def _depth(cls, v: list[LayerConfig], info: ValidationInfo) -> list[LayerConfig]:
-        _at_most(len(v), _limits(info).max_layers, "hidden layers")
+        limits = _limits(info)
+        _at_most(len(v), limits.max_layers, "hidden layers")
+        ds, features = info.data.get("dataset"), info.data.get("features")
+        if ds is None or features is None:
+            return v
+        images = ds.name in IMAGE_SETS or (ds.name == "custom" and not features)
+        if not images:
+            for i, h in enumerate(v):
+                if h.type != "dense":
+                    what = (f"features {features} make this upload 2-D points (send "
+                            "features [] for uploaded images)" if ds.name == "custom" else
+                            f"data set {ds.name!r} is 2-D points")
+                    raise ValueError(f"hidden layer {i + 1}: {h.type} layers need image data "
+                                     f"(digits, shapes, or uploaded images); {what}")
+            return v
+        # Images of a built-in set have a known shape; an upload's is checked against its
+        # own when the experiment is made (the largest image allowed stands in here).
+        shape = IMAGE_SETS[ds.name].shape if ds.name in IMAGE_SETS else (3, MAX_SIDE, MAX_SIDE)
+        try:
+            spec = ModelSpec(n_inputs=math.prod(shape), input_shape=shape,
+                             hidden=[h.spec_entry() for h in v])
+        except SpecError as exc:
+            raise ValueError(str(exc)) from None
+        if ds.name in IMAGE_SETS:
+            check_size(spec, ds.classes, limits)
         return v
 
     @field_validator("batch_size")
@@ -248,9 +379,15 @@ class ExperimentConfig(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
         ds = self.dataset
-        if ds.name != "custom" and DATASETS[ds.name].problem != self.problem:
+        if ds.name in IMAGE_SETS and self.problem != "classification":
+            raise ValueError(f"data set {ds.name!r} is for classification; set problem to "
+                             "'classification' or pick another")
+        if ds.name in DATASETS and DATASETS[ds.name].problem != self.problem:
             raise ValueError(f"data set {ds.name!r} is for {DATASETS[ds.name].problem}; "
                              f"set problem to {DATASETS[ds.name].problem!r} or pick another")
+        if self.input_kind == "images" and self.problem != "classification":
+            raise ValueError("images are for classification: set problem to "
+                             "'classification'")
         try:
             resolve_head(self.problem, self.n_classes, self.output_activation, self.loss,
                          self.loss_params)
@@ -262,12 +399,34 @@ class ExperimentConfig(Strict):
     def n_classes(self) -> int:
         return self.dataset.classes if self.problem == "classification" else 1
 
-    def to_spec(self, n_classes: int | None = None, dtype: str = "float32") -> ModelSpec:
-        """The engine's spec; an uploaded data set may bring its own number of classes."""
+    @property
+    def input_kind(self) -> Literal["points", "images"]:
+        """Which kind of data the network takes: a built-in image set, or an upload with
+        features [] (an image upload), is images; everything else 2-D points."""
+        ds = self.dataset
+        if ds.name in IMAGE_SETS or (ds.name == "custom" and not self.features):
+            return "images"
+        return "points"
+
+    def check_images(self, shape: tuple[int, int, int], n_classes: int,
+                     limits: Limits = DEFAULT_LIMITS) -> None:
+        """A ValueError that says why, if the layers do not fit images of this shape (an
+        upload's, known only once it is read) or make a network past max_params."""
+        try:
+            spec = self.to_spec(n_classes, input_shape=shape)
+        except SpecError as exc:
+            raise ValueError(str(exc)) from None
+        check_size(spec, n_classes, limits)
+
+    def to_spec(self, n_classes: int | None = None, dtype: str = "float32",
+                input_shape: tuple[int, int, int] | None = None) -> ModelSpec:
+        """The engine's spec; an uploaded data set may bring its own number of classes,
+        and images their shape (channels, height, width)."""
         classes = n_classes if n_classes is not None else self.dataset.classes
         return ModelSpec(
-            n_inputs=len(self.features),
-            hidden=[{"units": h.units, "activation": h.activation} for h in self.hidden_layers],
+            n_inputs=math.prod(input_shape) if input_shape else len(self.features),
+            input_shape=input_shape,
+            hidden=[h.spec_entry() for h in self.hidden_layers],
             problem=self.problem, n_classes=classes if self.problem == "classification" else 2,
             output_activation=self.output_activation, loss=self.loss,
             loss_params=dict(self.loss_params), init=self.init.name, init_scale=self.init.scale,
@@ -277,6 +436,29 @@ class ExperimentConfig(Strict):
             regularization_rate=self.regularization.rate,
             regularization_params=self.regularization.params(),
             dropout=self.dropout, batch_norm=self.batch_norm, seed=self.seed, dtype=dtype)
+
+
+def n_params(spec: ModelSpec, n_outputs: int) -> int:
+    """Trainable parameters of the network a spec builds (biases included, batch norm's
+    gamma and beta aside), from its shapes alone: nothing is allocated."""
+    shape: tuple[int, ...] = spec.input_shape if spec.images else (spec.n_inputs,)
+    total = 0
+    for entry, out in zip(spec.hidden, spec.layer_shapes(), strict=True):
+        if entry.type == "conv":
+            total += out[0] * (shape[0] * entry.kernel ** 2 + 1)  # type: ignore[union-attr]
+        elif entry.type == "dense":
+            total += out[0] * (math.prod(shape) + 1)
+        shape = out
+    return total + n_outputs * (math.prod(shape) + 1)
+
+
+def check_size(spec: ModelSpec, n_classes: int, limits: Limits) -> None:
+    """A network past max_params is refused (images make big layers easy to ask for)."""
+    count = n_params(spec, n_classes if n_classes > 2 else 1)
+    if count > limits.max_params:
+        raise ValueError(f"the network has {count} parameters, over the limit of "
+                         f"{limits.max_params} (max_params): use fewer filters or units, "
+                         "or a pool layer before the first dense layer")
 
 
 def parse_config(data: Any, limits: Limits = DEFAULT_LIMITS) -> ExperimentConfig:

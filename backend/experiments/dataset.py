@@ -1,21 +1,82 @@
-"""An experiment's points: generated or uploaded, split, and turned into input features."""
+"""An experiment's data: points (generated or uploaded, split, turned into input features)
+or images (a built-in set or an upload, split; the pixels are the input)."""
 
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import dataclass
 
 import numpy as np
 
-from backend.data import UserData, apply_features, generate, split
+from backend.data import DataError, UserData, apply_features, generate, split
+from backend.data.images import MAX_IMAGES, Images, image_set, parse_npz
 
 from .config import ExperimentConfig
 
 PLANE = 6.0  # the plane shown is [-6, 6]^2, as in the TensorFlow Playground
 
 
+@dataclass(frozen=True, eq=False)
+class ImageUpload:
+    """Uploaded images, checked, with the compact form they are stored in (an NPZ):
+    it pickles, so it travels to the training processes as UserData does."""
+
+    images: Images
+    npz: bytes
+
+    problem = "classification"
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.images.classes)
+
+    @classmethod
+    def of(cls, images: Images, raw_npz: bytes | None = None) -> ImageUpload:
+        """Stored as whole-number pixels when they are (IDX files, 0..255 NPZs), else as
+        float32; compressed; or as the uploaded NPZ itself when that is smaller."""
+        x = np.moveaxis(images.x, 1, 3)  # (n, H, W, C), as uploads give them
+        q = np.round(x * 255).astype(np.uint8)
+        exact = np.array_equal(q.astype(np.float32) / 255.0, x)  # as parse_npz reads q back
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, x=q if exact else x, y=images.y)
+        npz = buffer.getvalue()
+        if raw_npz is not None and len(raw_npz) < len(npz):
+            npz = raw_npz
+        return cls(images, npz)
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": "images", "npz": base64.b64encode(self.npz).decode("ascii")}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object], max_images: int = MAX_IMAGES,
+                  max_values: int | None = None) -> ImageUpload:
+        """Checked again as it is read: an import's data are a stranger's."""
+        blob = data.get("npz")
+        if not isinstance(blob, str):
+            raise DataError("the images' 'npz' must be the NPZ file in base64")
+        try:
+            raw = base64.b64decode(blob, validate=True)
+        except ValueError:
+            raise DataError("the images' 'npz' is not base64") from None
+        return cls(parse_npz(raw, max_images, max_values), raw)
+
+
+Upload = UserData | ImageUpload
+
+
+def read_upload(data: dict[str, object], max_images: int = MAX_IMAGES,
+                max_values: int | None = None) -> Upload:
+    """A stored upload (or an export's data) back: images or points."""
+    if data.get("kind") == "images":
+        return ImageUpload.from_json(data, max_images, max_values)
+    return UserData.from_json(data)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class ExperimentData:
-    """Points (x1, x2) on the plane, for drawing; feature matrices for the network."""
+    """Points (x1, x2) on the plane, for drawing, and feature matrices for the network;
+    or images (n, C, H, W), which are the network's input as they are."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -23,15 +84,42 @@ class ExperimentData:
     y_test: np.ndarray
     n_classes: int
     scale: float = 1.0  # plane units per unit of the uploaded points; 1: as they came
+    input_shape: tuple[int, int, int] | None = None  # (C, H, W): images
+    labels: tuple[str, ...] = ()  # the classes' names, where the data set has them
+
+    @property
+    def images(self) -> bool:
+        return self.input_shape is not None
 
     def features(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        if self.images:
+            return self.x_train, self.x_test
         return apply_features(names, self.x_train), apply_features(names, self.x_test)
 
 
-def build_data(config: ExperimentConfig, upload: UserData | None = None) -> ExperimentData:
+def _image_data(config: ExperimentConfig, images: Images,
+                rng: np.random.Generator) -> ExperimentData:
+    x, y, x_test, y_test = split(images.x, images.y, config.dataset.train_fraction, rng)
+    return ExperimentData(x, y, x_test, y_test, len(images.classes),
+                          input_shape=images.shape, labels=images.classes)
+
+
+def build_data(config: ExperimentConfig, upload: Upload | None = None) -> ExperimentData:
     """Generate the configured data set (or take the upload) and split it."""
     ds = config.dataset
     rng = np.random.default_rng([ds.seed, 1])  # a stream apart from the generator's
+    images = config.input_kind == "images"
+    if isinstance(upload, ImageUpload):
+        if not images:
+            raise DataError(f"data set {ds.id!r} holds images: send features [] to train "
+                            "on them")
+        return _image_data(config, upload.images, rng)
+    if images and ds.name == "custom":
+        raise DataError(f"data set {ds.id!r} holds 2-D points, not images: give it "
+                        "features (x1, x2, ...)")
+    if images:
+        return _image_data(config, image_set(ds.name, ds.n_samples, ds.noise, ds.seed,
+                                             ds.classes), rng)
     if upload is not None:
         s = fit_scale(upload)
         if upload.x_test is not None and upload.y_test is not None:

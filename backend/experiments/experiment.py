@@ -16,16 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from backend.data import UserData, apply_features
-from backend.engine import Backend, Model, get_backend
+from backend.data import apply_features
+from backend.engine import Backend, Model, SpecError, get_backend
 from backend.engine.model import ModelState
 
 from .config import ExperimentConfig
-from .dataset import PLANE, ExperimentData, build_data, plane_points
+from .dataset import PLANE, ExperimentData, Upload, build_data, plane_points
 from .history import History
 
 STATUSES = ("paused", "running", "diverged")
 MAX_WEIGHT = 1e6
+N_EXAMPLES = 16  # test images whose class probabilities every image frame carries
 
 Persist = Callable[["Experiment"], None]  # saves the experiment as it is now, or raises
 
@@ -38,23 +39,70 @@ class Deleted(LookupError):
     """The experiment was deleted while the request was under way."""
 
 
+def _layer_key(entry: Any) -> Any:
+    if entry.type == "conv":
+        return ("conv", entry.filters, entry.kernel, entry.stride, entry.padding)
+    if entry.type == "pool":
+        return ("pool", entry.kind, entry.size)
+    return entry.units
+
+
 def _structure(config: ExperimentConfig) -> tuple[Any, ...]:
     """What needs fresh weights when it changes; everything else keeps them."""
     return (config.problem, tuple(config.features),
-            tuple(h.units for h in config.hidden_layers), config.batch_norm,
+            tuple(_layer_key(h) for h in config.hidden_layers), config.batch_norm,
             config.output_activation, config.loss, config.dataset.name,
             config.dataset.classes, config.dataset.id)
 
 
+def build_model(config: ExperimentConfig, data: ExperimentData, backend: Backend) -> Model:
+    """The config's network for this data; images of an upload are only now known, so
+    a network that does not fit them is refused here, with the engine's reason."""
+    try:
+        spec = config.to_spec(data.n_classes, input_shape=data.input_shape)
+    except SpecError as exc:
+        raise ExperimentError(f"hidden_layers: {exc}") from None
+    return Model(spec, backend)
+
+
 def _evaluate(model: Model, data: ExperimentData, x_train: np.ndarray,
               x_test: np.ndarray) -> dict[str, float]:
+    return _measure(model, data, x_train, x_test)[0]
+
+
+def _measure(model: Model, data: ExperimentData, x_train: np.ndarray,
+             x_test: np.ndarray) -> tuple[dict[str, float], np.ndarray | None]:
+    """The metrics; for images also the test set's confusion matrix, from the same pass."""
     out: dict[str, float] = {"epoch": model.epoch}
+    confusion = None
     for part, x, y in (("train", x_train, data.y_train), ("test", x_test, data.y_test)):
-        if len(y):
-            for key, value in model.evaluate(x, y).items():
-                out[f"{part}_{key}"] = value
+        if not len(y):
+            continue
+        if part == "test" and data.images:
+            scores, confusion = _scores(model, x, y, data.n_classes)
+        else:
+            scores = model.evaluate(x, y)
+        for key, value in scores.items():
+            out[f"{part}_{key}"] = value
     out["learning_rate"] = model.learning_rate
-    return out
+    return out, confusion
+
+
+def _scores(model: Model, x: np.ndarray, y: np.ndarray,
+            k: int) -> tuple[dict[str, float], np.ndarray]:
+    """Model.evaluate's loss and accuracy, and the confusion matrix (k, k) int32 (row =
+    true class, column = predicted) of the same predictions."""
+    xp, head = model.xp, model.head
+    with np.errstate(all="ignore"):
+        z = model.forward(model.as_x(x))
+        a = model.output(z)
+        loss = head.loss.value(xp, z, a, model.targets(y), head.activation, **head.loss_params)
+        predicted = head.classes(xp, a)
+        scores = {"loss": float(loss.mean()),
+                  "accuracy": float((predicted == xp.asarray(y)).mean())}
+    cells = np.bincount(y.astype(np.int64) * k + model.backend.to_numpy(predicted).astype(
+        np.int64), minlength=k * k)
+    return scores, cells.reshape(k, k).astype(np.int32)
 
 
 class Experiment:
@@ -62,7 +110,7 @@ class Experiment:
     PARTS = ("config", "upload", "data", "x_train", "x_test", "model", "history", "metrics",
              "status", "message", "revision", "updated", "_steps")
 
-    def __init__(self, id: str, config: ExperimentConfig, upload: UserData | None = None,
+    def __init__(self, id: str, config: ExperimentConfig, upload: Upload | None = None,
                  backend: Backend | None = None) -> None:
         self.id = id
         self.token_hash = ""  # set by the service; saved with the experiment
@@ -73,7 +121,7 @@ class Experiment:
         self.upload = upload
         self.data: ExperimentData = build_data(config, upload)
         self.x_train, self.x_test = self.data.features(config.features)
-        self.model = Model(config.to_spec(self.data.n_classes), self.backend)
+        self.model = build_model(config, self.data, self.backend)
         self.status = "paused"
         self.message = ""
         self.revision = 0  # bumped by every change of config or weights made by a person
@@ -85,6 +133,7 @@ class Experiment:
         self._good: ModelState | None = None  # the model at the start of the current epoch
         self._steps: Iterator[int] | None = None  # the epoch in progress, batch by batch
         self._grid_cache: dict[int, tuple[Any, np.ndarray]] = {}
+        self._confusion: tuple[Any, np.ndarray] | None = None
         self.record()
 
     # training ---------------------------------------------------------------------------
@@ -96,7 +145,9 @@ class Experiment:
         return _evaluate(self.model, self.data, self.x_train, self.x_test)
 
     def record(self) -> dict[str, float]:
-        self.metrics = self.evaluate()
+        self.metrics, confusion = _measure(self.model, self.data, self.x_train, self.x_test)
+        if confusion is not None:
+            self._confusion = (self._confusion_key(), confusion)
         self.history.add(self.metrics)
         return self.metrics
 
@@ -171,7 +222,7 @@ class Experiment:
                 raise
 
     def reset(self, persist: Persist | None = None) -> None:
-        model = Model(self.config.to_spec(self.data.n_classes), self.backend)
+        model = build_model(self.config, self.data, self.backend)
         with self.lock:
             history = History()
             metrics = _evaluate(model, self.data, self.x_train, self.x_test)
@@ -179,7 +230,7 @@ class Experiment:
             self._commit(persist, model=model, history=history, metrics=metrics,
                          status="paused", message="")
 
-    def apply_config(self, config: ExperimentConfig, upload: UserData | None,
+    def apply_config(self, config: ExperimentConfig, upload: Upload | None,
                      persist: Persist | None = None) -> bool:
         """Switch to a new (validated) config; returns whether the weights were kept.
         The data, its feature matrices and the model are all rebuilt from the new config,
@@ -191,7 +242,7 @@ class Experiment:
                      and upload is old_upload)
         data = old_data if same_data else build_data(config, upload)
         x_train, x_test = data.features(config.features)
-        model = Model(config.to_spec(data.n_classes), self.backend)
+        model = build_model(config, data, self.backend)
         with self.lock:
             if keep:
                 model.carry_from(self.model, optimizer=config.optimizer.name ==
@@ -243,12 +294,35 @@ class Experiment:
     def features(self, points: np.ndarray) -> np.ndarray:
         return apply_features(self.config.features, points)
 
+    def require_points(self, what: str) -> None:
+        """Views of the plane (grids, points, predict with x) need a point data set."""
+        if self.data.images:
+            raise ExperimentError(f"{what}: this experiment's data are images, which have no "
+                                  "plane; see its frames (docs/protocol.md), and predict "
+                                  'with {"images": ...}')
+
+    def require_images(self, what: str) -> None:
+        if not self.data.images:
+            raise ExperimentError(f"{what}: this experiment's data are points; it has no "
+                                  "images (see /boundary for its neurons over the plane)")
+
     def predict(self, points: np.ndarray) -> dict[str, Any]:
         """Outputs at points given in the data's own units (as uploaded)."""
+        self.require_points("x")
         with self.lock, np.errstate(all="ignore"):  # overflow: inf, then null in the JSON
-            model, x = self.model, self.features(points * self.data.scale)
-            a = model.predict(x)
-        head, xp = model.head, model.xp
+            a = self.model.predict(self.features(points * self.data.scale))
+            return self._answer(a)
+
+    def predict_images(self, images: np.ndarray) -> dict[str, Any]:
+        """Outputs for images (n, C, H, W) or (n, H, W), pixels in [0, 1]."""
+        if not self.data.images:
+            raise ExperimentError('images: this experiment\'s data are points; send {"x": '
+                                  "[[x1, x2], ...]}")
+        with self.lock, np.errstate(all="ignore"):
+            return self._answer(self.model.predict(images))
+
+    def _answer(self, a: Any) -> dict[str, Any]:
+        head, xp = self.model.head, self.model.xp
         out: dict[str, Any] = {"outputs": self.backend.to_numpy(a).tolist()}
         if head.problem == "classification":
             out["probabilities"] = self.backend.to_numpy(head.probabilities(xp, a)).tolist()
@@ -261,6 +335,7 @@ class Experiment:
 
     def grid_features(self, resolution: int) -> np.ndarray:
         """The input features at the grid's points, cached: frames ask for them often."""
+        self.require_points("grids")
         with self.lock:
             key = (tuple(self.config.features), resolution, self.extent())
             cached = self._grid_cache.get(resolution)
@@ -268,6 +343,71 @@ class Experiment:
                 cached = (key, self.features(plane_points(resolution, self.extent())))
                 self._grid_cache[resolution] = cached
             return cached[1]
+
+    # images -----------------------------------------------------------------------------
+    def image_views(self, example: int = 0) -> dict[str, Any]:
+        """What an image frame shows, of the weights as they are now: the first
+        N_EXAMPLES test images with their labels and class probabilities, the output of
+        every hidden entry for one of them (`example`), every conv layer's filters
+        (filters, channels, k, k), and the test set's confusion matrix."""
+        with self.lock:
+            model, d, xp = self.model, self.data, self.model.xp
+            x = d.x_test[:N_EXAMPLES]
+            with np.errstate(all="ignore"):
+                outs = model.layer_outputs(x) if len(x) else []
+                probabilities = (self.backend.to_numpy(model.head.probabilities(
+                    xp, xp.asarray(outs[-1]))) if outs else np.zeros((0, d.n_classes)))
+            chosen = min(max(example, 0), len(x) - 1)
+            return {
+                "examples": x, "labels": d.y_test[:N_EXAMPLES],
+                "probabilities": probabilities, "example": chosen,
+                "outputs": [o[chosen] for o in outs[:-1]] if outs else [],
+                "filters": {i: self.backend.to_numpy(layer.W) for i, layer in
+                            zip(self._conv_entries(), model.conv_layers, strict=True)},
+                "confusion": self.confusion(),
+            }
+
+    def image_maps(self, image: np.ndarray | None = None,
+                   example: int | None = None) -> dict[str, Any]:
+        """One image's way through the network: the output of every hidden entry (feature
+        maps (C, H, W) after conv and pool, (units,) after dense) and its class
+        probabilities; the image is given (a drawing), or test example `example`."""
+        with self.lock:
+            d, model = self.data, self.model
+            if image is None:
+                if example is None or not 0 <= example < len(d.y_test):
+                    raise ExperimentError(f"example must be 0..{len(d.y_test) - 1}, an index "
+                                          "into the test set")
+                image, label = d.x_test[example], int(d.y_test[example])
+            else:
+                label = None
+            with np.errstate(all="ignore"):
+                outs = model.layer_outputs(image[None])
+                probabilities = self.backend.to_numpy(model.head.probabilities(
+                    model.xp, model.xp.asarray(outs[-1])))[0]
+            return {"image": image, "label": label, "example": example,
+                    "outputs": [o[0] for o in outs[:-1]], "probabilities": probabilities}
+
+    def _conv_entries(self) -> list[int]:
+        """The hidden entry (from 1) of each conv layer, in order."""
+        return [i + 1 for i, h in enumerate(self.config.hidden_layers) if h.type == "conv"]
+
+    def _confusion_key(self) -> tuple[Any, ...]:
+        return (id(self.model), self.model.epoch, self.revision)
+
+    def confusion(self) -> np.ndarray:
+        """The test set's confusion matrix, (k, k) int32, row = true class, column =
+        predicted, of the weights at the last epoch's end, as the metrics are: measured
+        by the same pass (record), or here when the weights came from elsewhere."""
+        with self.lock:
+            if self._confusion is None or self._confusion[0] != self._confusion_key():
+                d = self.data
+                if len(d.y_test):
+                    _, cells = _scores(self.model, self.x_test, d.y_test, d.n_classes)
+                else:
+                    cells = np.zeros((d.n_classes, d.n_classes), np.int32)
+                self._confusion = (self._confusion_key(), cells)
+            return self._confusion[1]
 
     def unit_grids(self, resolution: int) -> list[np.ndarray]:
         """Every hidden unit's and the output's value over the grid: (units, res, res) each."""

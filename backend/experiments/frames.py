@@ -53,22 +53,28 @@ class FrameWriter:
         return struct.pack("<I", len(head)) + head + b"".join(self.blobs)
 
 
+def _header(exp: Experiment, version: int) -> dict[str, Any]:
+    return {
+        "type": "frame", "version": version, "revision": exp.revision, "id": exp.id,
+        "time": time.time(), "status": exp.status, "message": exp.message,
+        "epoch": exp.epoch, "metrics": exp.public_metrics(),
+        "learning_rate": exp.model.learning_rate, "extent": exp.extent(),
+        "grad_norms": exp.model.grad_norms(),
+    }
+
+
 def build_frame(exp: Experiment, version: int, resolution: int,
                 neuron_resolution: int) -> bytes:
     """Everything a viewer draws, for the experiment as it is now."""
+    if exp.data.images:
+        return build_image_frame(exp, version)
     with exp.lock:
         output_grids = exp.unit_grids(resolution)
         neuron_grids = exp.unit_grids(neuron_resolution)
         inputs = exp.input_grids(neuron_resolution)
         weights = [(exp.backend.to_numpy(d.W), None if d.b is None else exp.backend.to_numpy(d.b))
                    for d in exp.model.dense_layers]
-        header = {
-            "type": "frame", "version": version, "revision": exp.revision, "id": exp.id,
-            "time": time.time(), "status": exp.status, "message": exp.message,
-            "epoch": exp.epoch, "metrics": exp.public_metrics(),
-            "learning_rate": exp.model.learning_rate, "extent": exp.extent(),
-            "grad_norms": exp.model.grad_norms(),
-        }
+        header = _header(exp, version)
     w = FrameWriter()
     # float16 holds up to 65504: a huge output (a weight set to 1e6) is drawn at the edge
     # of the scale instead of as infinity.
@@ -82,6 +88,55 @@ def build_frame(exp: Experiment, version: int, resolution: int,
         w.add(f"weights{i}", W.astype("<f4"))
         if b is not None:
             w.add(f"biases{i}", b.astype("<f4"))
+    return w.encode(header)
+
+
+def build_image_frame(exp: Experiment, version: int) -> bytes:
+    """An image experiment's frame (docs/protocol.md, "Image frames"): the header as for
+    points plus what the grids hold, then the first test images (uint8, pixel * 255),
+    their class probabilities, every hidden entry's output for the chosen one of them,
+    every conv layer's filters and the test set's confusion matrix."""
+    with exp.lock:
+        views = exp.image_views()
+        header = _header(exp, version)
+        labels = exp.data.labels
+        entries = [h.type for h in exp.config.hidden_layers]
+    header.update({"input": "images", "classes": list(labels), "layers": entries,
+                   "example": views["example"],
+                   "example_labels": views["labels"].astype(int).tolist()})
+    w = FrameWriter()
+    w.add("examples", np.round(views["examples"] * 255).astype(np.uint8))
+    w.add("probabilities", views["probabilities"].astype("<f4"))
+    _add_outputs(w, views["outputs"])
+    for i, filters in views["filters"].items():
+        w.add(f"filters{i}", filters.astype("<f4"))
+    w.add("confusion", views["confusion"].astype("<i4"))
+    return w.encode(header)
+
+
+def _add_outputs(w: FrameWriter, outputs: list[np.ndarray]) -> None:
+    """Each hidden entry's output for one image: mapsN (uint8 per channel) or unitsN."""
+    for i, out in enumerate(outputs, start=1):
+        if out.ndim == 3:
+            w.add_quantized(f"maps{i}", out)
+        else:
+            w.add(f"units{i}", out.astype("<f4"))
+
+
+def build_maps(exp: Experiment, image: np.ndarray | None = None,
+               example: int | None = None) -> bytes:
+    """One image's feature maps and class probabilities (GET or POST .../maps), in the
+    frame layout: a test example's, or a drawing's."""
+    with exp.lock:
+        views = exp.image_maps(image, example)
+        header = {"type": "maps", "id": exp.id, "revision": exp.revision,
+                  "epoch": exp.epoch, "time": time.time(), "example": views["example"],
+                  "label": views["label"], "classes": list(exp.data.labels),
+                  "layers": [h.type for h in exp.config.hidden_layers]}
+    w = FrameWriter()
+    w.add("image", np.round(views["image"] * 255).astype(np.uint8))
+    w.add("probabilities", views["probabilities"].astype("<f4"))
+    _add_outputs(w, views["outputs"])
     return w.encode(header)
 
 

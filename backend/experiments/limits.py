@@ -11,6 +11,7 @@ class Limits:
     max_units: int = 64
     max_samples: int = 10_000
     max_epochs_per_call: int = 100_000
+    max_params: int = 1_000_000  # trainable parameters of one network
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

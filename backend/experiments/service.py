@@ -16,12 +16,15 @@ import time
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from backend.data import DataError, UserData, parse_csv, parse_json, read_json
+from backend.data.images import parse_idx, parse_npz
 from backend.engine import Backend
 from backend.settings import Settings
 
 from .config import ExperimentConfig, parse_config
+from .dataset import ImageUpload, Upload, read_upload
 from .experiment import Deleted, Experiment, ExperimentError
 from .runner import Runner, Watch
 from .state import check_state, from_state, to_state
@@ -160,7 +163,7 @@ class Service:
                             "(Authorization: Bearer <edit_token>)")
         return exp
 
-    def _upload_of(self, config: dict[str, Any]) -> UserData | None:
+    def _upload_of(self, config: dict[str, Any]) -> Upload | None:
         dataset = config.get("dataset", {})
         if dataset.get("name") != "custom":
             return None
@@ -168,7 +171,15 @@ class Service:
         if stored is None:
             raise ExperimentError(f"no uploaded data set {dataset.get('id')!r}; upload it "
                                   "with POST /api/datasets first")
-        return UserData.from_json(stored)
+        return read_upload(stored)
+
+    def _fits(self, config: ExperimentConfig, upload: Upload | None) -> None:
+        """Uploaded images' shape is known only now: the layers must fit it."""
+        if isinstance(upload, ImageUpload) and config.input_kind == "images":
+            try:
+                config.check_images(upload.images.shape, upload.n_classes, self.limits)
+            except ValueError as exc:
+                raise ExperimentError(f"hidden_layers: {exc}") from None
 
     # saving -------------------------------------------------------------------------------
     def _persist(self, exp: Experiment,
@@ -189,7 +200,8 @@ class Service:
 
     # experiments --------------------------------------------------------------------------
     async def create(self, config: ExperimentConfig) -> tuple[Experiment, str]:
-        upload = self._upload_of(config.model_dump(mode="json"))
+        upload = await asyncio.to_thread(self._upload_of, config.model_dump(mode="json"))
+        self._fits(config, upload)
         exp = await asyncio.to_thread(Experiment, new_id(), config, upload, self.backend)
         return await self._adopt(exp)
 
@@ -210,7 +222,8 @@ class Service:
         if not isinstance(changes, dict):
             raise ExperimentError("send an object with the config fields to change")
         config = self.parse(merge(exp.config.model_dump(mode="json"), changes))
-        upload = self._upload_of(config.model_dump(mode="json"))
+        upload = await asyncio.to_thread(self._upload_of, config.model_dump(mode="json"))
+        self._fits(config, upload)
         try:
             kept = await asyncio.to_thread(exp.apply_config, config, upload, self._persist)
         except Deleted as exc:
@@ -341,6 +354,32 @@ class Service:
             raise ExperimentError("every coordinate must be a finite number with |x| <= 1e6")
         return x
 
+    def check_images(self, exp: Experiment, images: Any) -> np.ndarray:
+        """(n, H, W) or (n, C, H, W) pixels in [0, 1], the experiment's image shape."""
+        shape = exp.data.input_shape
+        if shape is None:
+            raise ExperimentError('images: this experiment\'s data are points; send {"x": '
+                                  "[[x1, x2], ...]}")
+        c, h, w = shape
+        want = f"(n, {c}, {h}, {w})" + (f" or (n, {h}, {w})" if c == 1 else "")
+        try:
+            x = np.asarray(images, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ExperimentError(f"images must be a list of images {want} (channels first) "
+                                  "of numbers, every row as long") from None
+        if x.ndim == 3 and c == 1:
+            x = x[:, None]
+        if x.ndim != 4 or x.shape[1:] != shape:
+            raise ExperimentError(f"images must be {want} (channels first) for this "
+                                  f"experiment, not {tuple(x.shape)}")
+        if not 1 <= len(x) <= self.settings.max_predict_points:
+            raise ExperimentError(f"images must hold 1 to {self.settings.max_predict_points} "
+                                  "images")
+        if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+            raise ExperimentError("every pixel must be a number in [0, 1] (the data's own "
+                                  "scale: 0..255 divided by 255)")
+        return x
+
     async def gradient_check(self, exp: Experiment, n_points: int,
                              client: str = "") -> dict[str, Any]:
         """On the engine, counted as a run; a pause, reset or delete stops it, and so does
@@ -375,6 +414,28 @@ class Service:
         await asyncio.to_thread(self.store.save_dataset, ds_id, data.to_json())
         return ds_id, data
 
+    async def upload_images(self, npz: bytes | None = None, images: bytes | None = None,
+                            labels: bytes | None = None) -> tuple[str, ImageUpload]:
+        """Images as an NPZ, or as MNIST's two IDX files; parsed off the event loop and
+        stored compactly (an NPZ in base64), never over max_upload_bytes."""
+        s = self.settings
+
+        def parse() -> ImageUpload:
+            if npz is not None:
+                return ImageUpload.of(parse_npz(npz, s.max_images, s.max_image_values), npz)
+            if images is None or labels is None:
+                raise DataError("send MNIST's two IDX files as the form fields 'images' and "
+                                "'labels'")
+            return ImageUpload.of(parse_idx(images, labels, s.max_images, s.max_image_values))
+
+        data = await asyncio.to_thread(parse)
+        if len(data.npz) > s.max_upload_bytes:
+            raise DataError(f"these images take {len(data.npz)} bytes even compressed, over "
+                            f"the limit (max_upload_bytes, {s.max_upload_bytes}): send fewer")
+        ds_id = new_id()
+        await asyncio.to_thread(self.store.save_dataset, ds_id, data.to_json())
+        return ds_id, data
+
     async def export(self, exp: Experiment) -> dict[str, Any]:
         return await asyncio.to_thread(to_state, exp, True)
 
@@ -386,14 +447,21 @@ class Service:
         upload, dataset = None, None
         if file.data is not None:
             try:
-                upload = parse_json(file.data, file.data.get("problem"),
-                                    max_rows=self.settings.max_samples)
+                if file.data.get("kind") == "images":
+                    upload = await asyncio.to_thread(
+                        ImageUpload.from_json, file.data, self.settings.max_images,
+                        self.settings.max_image_values)
+                else:
+                    upload = parse_json(file.data, file.data.get("problem"),
+                                        max_rows=self.settings.max_samples)
             except (DataError, KeyError, TypeError) as exc:
                 raise ExperimentError(f"the export's data: {exc}") from None
             dataset = (new_id(), upload.to_json())
             state = merge(state, {"config": {"dataset": {"name": "custom", "id": dataset[0]}}})
         else:
-            upload = self._upload_of(file.config)
+            upload = await asyncio.to_thread(self._upload_of, file.config)
+        with contextlib.suppress(ValidationError):  # from_state says what is wrong
+            self._fits(parse_config(file.config, self.limits), upload)
         exp = await asyncio.to_thread(from_state, new_id(), state, upload, self.backend,
                                       self.limits)
         return await self._adopt(exp, dataset)
@@ -409,7 +477,7 @@ class Service:
         exp = self.share_views.get(share_id)
         if exp is None:
             state = self.load_share(share_id)
-            upload = UserData.from_json(state["data"]) if "data" in state else None
+            upload = read_upload(state["data"]) if "data" in state else None
             exp = from_state(share_id, state, upload, self.backend, self.limits)
             exp.status = state.get("status", "paused")
             if len(self.share_views) >= 32:

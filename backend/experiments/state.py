@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from backend.data import UserData
 from backend.engine import Backend
 
 from .config import parse_config
+from .dataset import Upload
 from .experiment import Experiment, ExperimentError
 from .history import History
 from .limits import DEFAULT_LIMITS, Limits
@@ -56,7 +56,8 @@ class ExportFile(BaseModel):
     message: str = Field("", max_length=2000)
     created: float | None = None
     updated: float | None = None
-    data: dict[str, Any] | None = Field(None, description="the uploaded points, if any")
+    data: dict[str, Any] | None = Field(None, description="the uploaded points, if any, or "
+                                       'images: {"kind": "images", "npz": base64}')
 
 
 def to_state(exp: Experiment, with_data: bool = False) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def check_state(state: Any) -> ExportFile:
         raise ExperimentError(f"{where}: {first['msg']}") from None
 
 
-def from_state(id: str, state: Any, upload: UserData | None, backend: Backend,
+def from_state(id: str, state: Any, upload: Upload | None, backend: Backend,
                limits: Limits = DEFAULT_LIMITS) -> Experiment:
     """Rebuild an experiment; anything inconsistent is an ExperimentError that says what."""
     file = check_state(state)
