@@ -430,3 +430,23 @@ def test_a_student_who_joins_during_a_new_start_gets_it(client: TestClient) -> N
     assert r.status_code == 201, r.text
     config = client.get(f"/api/experiments/{r.json()['experiment_id']}").json()["config"]
     assert config["dataset"]["name"] == "xor"
+
+
+def test_a_class_of_image_networks_streams_rows_without_plane_thumbnails(
+        client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    """An image network has no output over the plane: its card goes without a picture,
+    and nothing fails in the log."""
+    digits = {"dataset": {"name": "digits"}, "features": [],
+              "hidden_layers": [{"type": "conv", "filters": 4}, {"type": "pool"}],
+              "optimizer": {"name": "adam", "learning_rate": 0.01}, "batch_size": 32}
+    cls = make(client, config=digits)
+    ana = cls.join("Ana")
+    ana.post("/train", {"epochs": 1, "wait": True})
+    with client.websocket_connect(f"/ws/classes/{cls.id}") as ws:
+        ws.receive_json()
+        ws.send_json({"type": "auth", "token": cls.token})
+        ws.receive_json()
+        header, grids = decode_frame(ws.receive_bytes())
+    rows = {s["name"]: s for s in header["students"]}
+    assert rows["Ana"]["epoch"] == 1 and not rows["Ana"].get("thumb") and grids == {}
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

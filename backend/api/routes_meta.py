@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from backend.data import DATASETS, FEATURES, apply_features
@@ -24,6 +24,7 @@ from backend.experiments.config import (
     layer_bounds,
 )
 from backend.experiments.dataset import plane_points
+from backend.experiments.service import Service
 from backend.settings import Settings
 
 from .deps import ServiceDep, SettingsDep
@@ -154,7 +155,16 @@ def _params(params: Mapping[str, Param]) -> dict[str, ParamInfo]:
 
 
 @router.get("/api/meta", response_model=Meta)
-def meta(settings: SettingsDep, service: ServiceDep) -> Meta:
+def meta(request: Request, settings: SettingsDep, service: ServiceDep) -> Meta:
+    """The same for the server's whole life (a class asks it on every page load): built
+    once."""
+    built: Meta | None = getattr(request.app.state, "meta", None)
+    if built is None:
+        built = request.app.state.meta = build_meta(settings, service)
+    return built
+
+
+def build_meta(settings: Settings, service: Service) -> Meta:
     return Meta(
         problems=["classification", "regression"],
         datasets=[DatasetInfo(name=d.name, problem=d.problem, description=d.description,

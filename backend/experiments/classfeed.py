@@ -113,7 +113,8 @@ class ClassFeed:
         for i in range(n):
             k = (first + i) % n
             exp = exps[k]
-            if exp is not None:
+            # an output over the plane is what a card shows: image networks have none
+            if exp is not None and exp.config.input_kind == "points":
                 version = (service.watch(exp).version, exp.revision)
                 if self.sent.get(exp.id) != version:
                     due.append((k, exp, version))
