@@ -393,32 +393,6 @@ class Classes:
     async def _restart_one(self, exp: Experiment, summary: dict[str, Any],
                            state: dict[str, Any]) -> None:
         if self.service.running(exp):
-            await self.service.pause(exp)
-        await replace_state(self.service, exp, state,
-                            f"Your teacher sent a new starting point: {summary['label']}")
-
-
-async def replace_state(service: Service, exp: Experiment, state: dict[str, Any],
-                        message: str) -> None:
-    """Reset an experiment, in place (same id, same token, its viewers stay), to an
-    export: config, data, weights, optimizer state and curve, whole or not at all.
-
-    The service has no such method yet (see the report of issue 11: `Service.replace(exp,
-    state)`), so it is composed here: the service's import builds and checks the new
-    experiment aside (its uploaded points stored, if any), then its parts are swapped into
-    the student's experiment the way every change is (Experiment._commit: under its lock,
-    saved, the old parts put back if the save fails, the revision bumped so that every
-    page and worker copy reloads), and the aside one is deleted."""
-    fresh, _ = await service.import_(state)
-    keep = {"revision", "updated", "_steps", "status", "message"}
-    try:
-        def swap() -> None:
-            parts = {name: getattr(fresh, name) for name in Experiment.PARTS
-                     if name not in keep}
-            status = "running" if service.running(exp) else "paused"
-            exp._commit(service._persist, **parts, status=status, message=message)
-
-        await asyncio.to_thread(swap)
-    finally:
-        await service.delete(fresh)
-    service.runner.changed(exp)
+            await self.service.pause(exp)  # saved as it was, before it changes
+        await self.service.replace(exp, state,
+                                   f"Your teacher sent a new starting point: {summary['label']}")

@@ -261,6 +261,15 @@ class Experiment:
                          status=status, message=message)
         return keep
 
+    def become(self, other: Experiment, message: str = "",
+               persist: Persist | None = None) -> None:
+        """Take every part of `other` (built aside, from an export), keeping this one's id,
+        token and viewers; paused (or diverged, if it was) with `message`."""
+        parts = {name: getattr(other, name) for name in self.PARTS
+                 if name not in ("revision", "updated", "_steps")}
+        parts["status"] = "diverged" if other.status == "diverged" else "paused"
+        self._commit(persist, **{**parts, "message": message})
+
     def set_weight(self, layer: int, source: int | None, target: int, value: float,
                    persist: Persist | None = None) -> None:
         """Set W[layer][source, target], or the bias b[layer][target] when source is None.

@@ -213,7 +213,7 @@ class Runner:
         frames, down to the slowest rate allowed."""
         n = self.engine.load(exp_id)
         interval = min(self.max_frame_interval, max(self.frame_interval, n * TURN))
-        return interval, max(MIN_SLICE, 0.8 * interval / n - self.frame_cost), n > BUSY
+        return interval, max(MIN_SLICE, 0.7 * interval / n - self.frame_cost), n > BUSY
 
     async def _run(self, run: Run) -> None:
         exp, watch = run.exp, self.watch(run.exp.id)

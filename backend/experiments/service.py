@@ -443,6 +443,26 @@ class Service:
         """A new experiment from an export. Everything is checked (the file, its config
         against the limits, its points, its arrays against the model the config builds)
         before anything is stored; its points are stored with it, in one transaction."""
+        exp, dataset = await self._from_export(new_id(), state)
+        return await self._adopt(exp, dataset)
+
+    async def replace(self, exp: Experiment, state: Any, message: str = "") -> None:
+        """Put an export into an experiment in place: same id, same token, its viewers stay
+        (a class's new starting point). Config, data, weights, optimizer state and curve
+        change whole or not at all; a run on it is paused first."""
+        fresh, dataset = await self._from_export(exp.id, state)
+        await self.runner.pause(exp)
+        try:
+            await asyncio.to_thread(exp.become, fresh, message,
+                                    lambda e: self._persist(e, dataset))
+        except Deleted as exc:
+            raise NotFound(str(exc)) from None
+        self.runner.changed(exp)
+
+    async def _from_export(self, exp_id: str,
+                           state: Any) -> tuple[Experiment, tuple[str, dict[str, Any]] | None]:
+        """An experiment built from an export, checked whole, stored nowhere yet; and the
+        points it brought (to store with it), if any."""
         file = check_state(state)
         upload, dataset = None, None
         if file.data is not None:
@@ -462,9 +482,9 @@ class Service:
             upload = await asyncio.to_thread(self._upload_of, file.config)
         with contextlib.suppress(ValidationError):  # from_state says what is wrong
             self._fits(parse_config(file.config, self.limits), upload)
-        exp = await asyncio.to_thread(from_state, new_id(), state, upload, self.backend,
+        exp = await asyncio.to_thread(from_state, exp_id, state, upload, self.backend,
                                       self.limits)
-        return await self._adopt(exp, dataset)
+        return exp, dataset
 
     async def share(self, exp: Experiment) -> str:
         share_id = new_short_id()
