@@ -187,7 +187,7 @@ class Experiment:
     def _diverge(self) -> None:
         assert self._good is not None
         self.model.restore(self._good)
-        self.history.rows = [r for r in self.history.rows if r["epoch"] <= self.epoch]
+        self.history.trim(self.epoch)
         self.metrics = self.evaluate()
         self.status = "diverged"
         self.message = (f"the loss became NaN or infinite at epoch {self.epoch + 1}; the "
