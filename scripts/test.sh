@@ -10,4 +10,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 ./scripts/install.sh dev
 .venv/bin/ruff check .
+# One BLAS thread, as `playground serve` has: small networks gain nothing from more, and
+# on a busy machine their spinning slowed the conv tests tenfold.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 exec .venv/bin/python -m pytest "$@"
