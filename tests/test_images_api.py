@@ -645,3 +645,22 @@ def test_point_experiments_have_no_maps(client: TestClient, exp: Exp) -> None:
     assert r.status_code == 422 and "data are points" in r.json()["error"]
     r = client.post(exp.url("/maps"), json={"image": [[0.5] * 8] * 8})
     assert r.status_code == 422 and "data are points" in r.json()["error"]
+
+
+def test_a_frame_after_a_pause_mid_epoch_agrees_with_the_metrics(client: TestClient) -> None:
+    """The confusion matrix goes with the metrics (the last epoch's end), also when the
+    training process stopped mid-epoch and the frame is built in the server."""
+    exp = create(client, {**FAST, "batch_size": 1})  # an epoch takes longer than a slice
+    assert exp.post("/train", {}).status_code == 202
+    deadline = time.monotonic() + 20
+    while exp.get().json()["epoch"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.1)
+    view = exp.post("/pause").json()
+    with client.websocket_connect(exp.url().replace("/api/", "/ws/")) as ws:
+        ws.receive_json()
+        header, grids = decode_frame(ws.receive_bytes())
+    assert header["epoch"] == view["epoch"] and header["metrics"] == view["metrics"]
+    confusion = grids["confusion"]
+    assert abs(np.trace(confusion) / confusion.sum() - view["metrics"]["test_accuracy"]) < 1e-9

@@ -404,6 +404,18 @@ class Experiment:
     def _confusion_key(self) -> tuple[Any, ...]:
         return (id(self.model), self.model.epoch, self.revision)
 
+    def recorded_confusion(self) -> np.ndarray | None:
+        """The confusion matrix measured with the current metrics, if it was."""
+        with self.lock:
+            c = self._confusion
+            return c[1] if c is not None and c[0] == self._confusion_key() else None
+
+    def keep_confusion(self, cells: np.ndarray) -> None:
+        """A confusion matrix measured elsewhere (a training process) with the metrics it
+        sent: a frame built here then agrees with them, mid-epoch too."""
+        with self.lock:
+            self._confusion = (self._confusion_key(), cells)
+
     def confusion(self) -> np.ndarray:
         """The test set's confusion matrix, (k, k) int32, row = true class, column =
         predicted, of the weights at the last epoch's end, as the metrics are: measured

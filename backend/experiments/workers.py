@@ -93,6 +93,7 @@ class Result:
     metrics: dict[str, float] = field(default_factory=dict)
     status: str = "running"
     message: str = ""
+    confusion: np.ndarray | None = None  # image networks: measured with `metrics`
     frame: bytes | None = None
     frame_seconds: float = 0.0
     check: dict[str, Any] | None = None
@@ -149,7 +150,8 @@ class Worker:
                                 until=lambda: job.target)
         result = Result(job.id, job.revision, done,
                         portable(exp.model.snapshot(), self.backend.to_numpy),
-                        exp.history.rows, dict(exp.metrics), exp.status, exp.message)
+                        exp.history.rows, dict(exp.metrics), exp.status, exp.message,
+                        exp.recorded_confusion())
         if job.frame is not None:
             began = time.monotonic()
             version, resolution, neurons = job.frame
@@ -289,6 +291,8 @@ class _Base:
             for row in result.rows:
                 exp.history.add(row)
             exp.metrics = result.metrics
+            if result.confusion is not None:
+                exp.keep_confusion(result.confusion)
             if result.status == "diverged" or exp.status == "running":
                 exp.status, exp.message = result.status, result.message
             if result.epochs or result.rows:
