@@ -43,6 +43,23 @@ export const api = {
     if (!response.ok) throw new ApiError(response.status, "the snapshot cannot be drawn");
     return response.arrayBuffer();
   },
+  summary: (id) => call("GET", `/api/experiments/${id}/summary`),
+  /** One test image's feature maps and probabilities, binary in the frame layout. */
+  async maps(id, example) {
+    const response = await fetch(`/api/experiments/${id}/maps?example=${example}`);
+    if (!response.ok) throw new ApiError(response.status, "no feature maps for that image");
+    return response.arrayBuffer();
+  },
+  /** The same for a drawing ({image: (H, W) or (C, H, W) pixels in [0, 1]}). */
+  async mapsOfDrawing(id, image) {
+    const response = await fetch(`/api/experiments/${id}/maps`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ image }) });
+    if (!response.ok) {
+      const data = await response.json().catch(() => null);
+      throw new ApiError(response.status, (data && data.error) || "the drawing was refused");
+    }
+    return response.arrayBuffer();
+  },
   uploadCsv: (text) => call("POST", "/api/datasets", { body: text, contentType: "text/csv" }),
 };
 
@@ -68,11 +85,14 @@ function decodeGrid(buffer, base, g) {
     for (let i = 0; i < count; i++) out[i] = HALF[raw[i]];
   } else if (g.dtype === "uint8") {
     const raw = new Uint8Array(buffer, base + g.offset, count);
+    if (!g.low) { out.set(raw); return out; } // plain bytes (an image's pixels * 255)
     const per = count / g.shape[0];
     for (let c = 0; c < g.shape[0]; c++) {
       const lo = g.low[c], span = (g.high[c] - g.low[c]) / 255;
       for (let i = c * per; i < (c + 1) * per; i++) out[i] = lo + span * raw[i];
     }
+  } else if (g.dtype === "int32") {
+    out.set(new Int32Array(buffer.slice(base + g.offset, base + g.offset + g.length)));
   } else {
     out.set(new Float32Array(buffer.slice(base + g.offset, base + g.offset + g.length)));
   }

@@ -3,8 +3,9 @@
 // the user's own data (no generator; scaled into the plane).
 
 import { api } from "./api.js";
-import { $, allow } from "./dom.js";
+import { $, allow, isImages } from "./dom.js";
 import { paintPoints } from "./heatmap.js";
+import { imageNet, POINT_NET } from "./imagelayers.js";
 
 // Each slider: its label, the label's text while dragged, its value and label for a
 // config, and what it sends when let go.
@@ -23,10 +24,45 @@ const SLIDERS = {
 };
 const OWN = "your own data has no generator: noise and Regenerate apply to built-in sets";
 
+/** A data set's spec, a point or an image set (none: the user's own data). */
+function specOf(meta, name) {
+  return meta.datasets.find((d) => d.name === name) ||
+    meta.image_datasets.find((d) => d.name === name);
+}
+
+/** An image set's button picture: a few strokes of what it holds, drawn here. */
+function imagePicture(name) {
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 48;
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#f8f8f8";
+  ctx.fillRect(0, 0, 48, 48);
+  ctx.fillStyle = ctx.strokeStyle = "#222";
+  ctx.lineWidth = 4;
+  if (name === "digits") {
+    ctx.font = "bold 22px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillText("3", 14, 15);
+    ctx.fillText("7", 34, 15);
+    ctx.fillText("0", 14, 35);
+    ctx.fillText("4", 34, 35);
+  } else {
+    ctx.beginPath();
+    ctx.moveTo(6, 6); ctx.lineTo(20, 20); ctx.moveTo(20, 6); ctx.lineTo(6, 20);
+    ctx.moveTo(28, 13); ctx.lineTo(42, 13);
+    ctx.rect(7, 29, 13, 13);
+    ctx.moveTo(42, 35); ctx.arc(35, 35, 7, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
+  return canvas.toDataURL();
+}
+
 function datasetButtons(meta, onPick) {
-  return meta.datasets.map((d) => {
+  const images = meta.image_datasets.map((d) => ({ ...d, images: true }));
+  return [...meta.datasets, ...images].map((d) => {
     const item = document.createElement("button");
-    item.className = "dataset";
+    item.className = d.images ? "dataset image-set" : "dataset";
     item.dataset.name = d.name;
     item.dataset.problem = d.problem;
     item.title = `${d.name}: ${d.description}`;
@@ -36,6 +72,7 @@ function datasetButtons(meta, onPick) {
     picture.width = picture.height = 48;
     const label = document.createElement("span");
     label.textContent = d.name.replaceAll("_", " "); // lets "gaussian quantiles" wrap
+    if (d.images) picture.src = imagePicture(d.name);
     item.append(picture, label);
     item.addEventListener("click", () => onPick(d));
     return item;
@@ -44,7 +81,7 @@ function datasetButtons(meta, onPick) {
 
 /** Real points from each generator, as the server makes them. */
 async function paintDatasets(meta, flash) {
-  for (const item of document.querySelectorAll(".dataset")) {
+  for (const item of document.querySelectorAll(".dataset:not(.image-set)")) {
     const spec = meta.datasets.find((d) => d.name === item.dataset.name);
     try {
       const points = await api.preview(spec.name, spec.max_classes > 2 ? 3 : 2);
@@ -76,8 +113,16 @@ function withPoint(points, [x, y], label) {
 export function bindData(store, { change, flash }) {
   const { meta } = store.state;
   $("datasets").append(...datasetButtons(meta, (d) => {
+    const { config } = store.state;
     const changes = { dataset: { name: d.name } };
-    if (store.state.config.dataset.classes > d.max_classes) changes.dataset.classes = d.max_classes;
+    if (config.dataset.classes > d.max_classes) changes.dataset.classes = d.max_classes;
+    if (config.dataset.classes < d.min_classes) changes.dataset.classes = d.min_classes;
+    // Points and images take other inputs and other layers: a default network comes along.
+    if (d.images && !isImages(config)) {
+      Object.assign(changes, imageNet(d));
+      if (d.max_classes > d.min_classes) changes.dataset.classes = Math.min(4, d.max_classes);
+    }
+    if (!d.images && isImages(config)) Object.assign(changes, POINT_NET);
     change(changes);
   }));
   [$("classes").min, $("classes").max] = meta.bounds.classes;
@@ -118,20 +163,27 @@ export function bindData(store, { change, flash }) {
   });
 
   store.watch(["config", "mode"], ({ config: c, editable }) => {
+    // the classes a data set can have (the shapes: 2 to 7), before the slider shows its value
+    const range = specOf(meta, c.dataset.name) || { min_classes: meta.bounds.classes[0],
+      max_classes: meta.bounds.classes[1] };
+    [$("classes").min, $("classes").max] = [range.min_classes, range.max_classes];
     for (const [id, { label, text, value, shown }] of Object.entries(SLIDERS)) {
       if (dragging.has(id)) continue;
       $(id).value = value(c);
       $(label).textContent = shown ? shown(c) : text(value(c));
     }
-    const spec = meta.datasets.find((d) => d.name === c.dataset.name);
-    $("classes-row").hidden = !spec || spec.max_classes <= 2;
+    const spec = specOf(meta, c.dataset.name);
+    $("classes-row").hidden = !spec || spec.max_classes <= 2 || spec.max_classes === spec.min_classes;
     // Your own data (uploaded or clicked) has no generator: no noise, nothing to regenerate.
-    allow($("noise"), Boolean(spec), OWN);
+    // A fixed image set (the digits) has no noise either; Regenerate draws a new split.
+    const fixed = Boolean(spec && spec.size);
+    allow($("noise"), Boolean(spec) && !fixed,
+      fixed ? `${spec.name} are fixed images: noise applies to generated sets` : OWN);
     allow($("regenerate"), Boolean(spec), OWN);
     $("own-data").hidden = Boolean(spec) || !editable;
     document.querySelectorAll(".dataset").forEach((d) => {
       d.classList.toggle("selected", d.dataset.name === c.dataset.name);
-      d.hidden = d.dataset.problem !== c.problem;
+      d.hidden = d.dataset.problem !== c.problem; // image sets are classification
     });
   });
   store.watch(["config", "nClasses", "mode"], ({ config, nClasses, editable }) => {
@@ -143,7 +195,7 @@ export function bindData(store, { change, flash }) {
       paint.replaceChildren(...[...Array(k).keys()].map((i) => new Option(`class ${i}`, String(i))));
     }
     paint.value = String(chosen < k ? chosen : 0);
-    $("paint-field").hidden = k === 0 || !editable;
+    $("paint-field").hidden = k === 0 || !editable || isImages(config);
     $("heatmap").classList.toggle("paintable", k > 0 && editable);
   });
   store.watch(["dataScale"], ({ dataScale }) => {

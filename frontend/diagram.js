@@ -1,7 +1,7 @@
 // The network column: the diagram (network.js) built from the config and painted from
 // each frame, the layer buttons, the weight and bias editor, and the weight under the pointer.
 
-import { $, outputKind } from "./dom.js";
+import { $, isImages, outputKind } from "./dom.js";
 import { Editor } from "./editor.js";
 import { Network } from "./network.js";
 
@@ -61,10 +61,13 @@ export function bindDiagram(store, { change, command, flash }) {
   });
 
   store.watch(["config", "extent", "nClasses", "mode"], ({ config, extent, nClasses, editable }) => {
+    if (isImages(config)) return; // imagelayers.js shows an image network
     const nOutputs = outputKind(config) === "classes" ? nClasses : 1;
     network.build(config, { meta, extent, editable, nOutputs });
     $("layer-count").textContent = config.hidden_layers.length;
     for (const id of ["add-layer", "remove-layer"]) $(id).hidden = !editable;
   });
-  store.watch(["frame"], ({ frame, config }) => network.update(frame, outputKind(config)));
+  store.watch(["frame"], ({ frame, config }) => {
+    if (!frame.header.input) network.update(frame, outputKind(config)); // a frame of points
+  });
 }

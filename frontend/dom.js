@@ -41,3 +41,8 @@ export function regressionScale(points) {
   for (const y of ys) hi = Math.max(hi, Math.abs(y));
   return hi;
 }
+
+/** Image data: its pixels are the input, so it has no 2-D features (docs/config.md). */
+export function isImages(config) {
+  return Boolean(config) && config.features.length === 0;
+}

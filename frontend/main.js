@@ -7,6 +7,9 @@ import { api } from "./api.js";
 import { bindData } from "./datapanel.js";
 import { bindDiagram } from "./diagram.js";
 import { $ } from "./dom.js";
+import { bindDraw } from "./draw.js";
+import { bindImageLayers } from "./imagelayers.js";
+import { bindImages } from "./images.js";
 import { showLesson } from "./lesson.js";
 import { bindModes } from "./modes.js";
 import { bindOutput } from "./output.js";
@@ -33,16 +36,21 @@ function bind() {
   bindData(store, { change, flash });
   bindDiagram(store, { change, command, flash });
   bindOutput(store);
+  bindImageLayers(store, { change });
+  bindImages(store);
+  bindDraw(store);
   bindTools(store, flash);
 }
 
 /** A snapshot: drawn once from its REST routes, never changing; no websocket. */
 async function startShared(shareId) {
-  const [snapshot, points, frame] = await Promise.all([
-    api.snapshot(shareId), api.snapshotPoints(shareId), api.snapshotFrame(shareId)]);
+  const snapshot = await api.snapshot(shareId);
+  const [points, frame] = await Promise.all([ // images have no points: their frame has it all
+    snapshot.config.features.length ? api.snapshotPoints(shareId) : null,
+    api.snapshotFrame(shareId)]);
   store.set({
-    mode: "shared", shareId, config: snapshot.config, points, extent: points.extent,
-    nClasses: points.n_classes, dataScale: snapshot.data_scale, history: snapshot.history.rows,
+    mode: "shared", shareId, config: snapshot.config, points, extent: points ? points.extent : snapshot.extent,
+    nClasses: points ? points.n_classes : snapshot.n_classes, dataScale: snapshot.data_scale, history: snapshot.history.rows,
     connection: "open",
   });
   session.frame(frame);

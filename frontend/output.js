@@ -54,7 +54,7 @@ export function bindOutput(store) {
     }
   });
   store.watch(["frame", "hover", "view", "config", "points"], (state) => {
-    if (state.frame && state.config) drawHeatmap(heatmap, state);
+    if (state.frame && state.config && state.frame.grids.output) drawHeatmap(heatmap, state);
   });
   store.watch(["points", "view", "config", "extent"], ({ points, view: v, config, extent }) => {
     pointsLayer.clearRect(0, 0, pointsLayer.canvas.width, pointsLayer.canvas.height);

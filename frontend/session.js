@@ -2,6 +2,7 @@
 // commands over the websocket. Everything it learns goes into the store; it draws nothing.
 
 import { api, decodeFrame, Socket } from "./api.js";
+import { isImages } from "./dom.js";
 
 export class Session {
   constructor(store, { flash, notice }) {
@@ -35,12 +36,12 @@ export class Session {
   /** Send a config change; the reply's config is the page's. */
   async change(changes) {
     const { socket, config: before } = this.state;
-    if (!socket || !this.state.editable) return;
+    if (!socket || !this.state.editable) return null;
     const reply = await socket.send({ type: "update", config: changes });
     if (reply.type === "error") {
       this.flash(reply.message);
       this.store.touch("config"); // the control shows what holds again
-      return;
+      return reply;
     }
     this.store.set({ config: reply.config });
     if (!reply.weights_kept) this.refresh();
@@ -49,6 +50,7 @@ export class Session {
       this.notice(`New data set (${reply.config.dataset.name}): a fresh run started, with new ` +
         "weights and a new loss curve from epoch 0.");
     }
+    return reply;
   }
 
   /** play, pause, step, reset, set_weight: a refusal is said in the status line. */
@@ -74,10 +76,13 @@ export class Session {
 
   async fetch(which = {}) {
     const id = which.id ?? this.state.id;
-    const [exp, points, history] = await Promise.all([
-      api.get(id), api.points(id), api.history(id)]);
+    const exp = await api.get(id);
+    // Images have no plane and no points (their frames carry the examples).
+    const [points, history] = await Promise.all([
+      isImages(exp.config) ? null : api.points(id), api.history(id)]);
     this.store.set({
-      ...which, config: exp.config, points, extent: points.extent, nClasses: points.n_classes,
+      ...which, config: exp.config, points, extent: points ? points.extent : exp.extent,
+      nClasses: points ? points.n_classes : exp.n_classes,
       dataScale: exp.data_scale, revision: exp.revision, status: exp.status,
       message: exp.message, history: history.rows,
     });

@@ -1,7 +1,8 @@
 // The settings bar: one entry per control, with its options (from /api/meta), how it
 // shows the config and what it sends. The optimizer's own fields follow the optimizer.
 
-import { $, allow, fill, nearest } from "./dom.js";
+import { $, allow, fill, isImages, nearest } from "./dom.js";
+import { POINT_NET } from "./imagelayers.js";
 import { numberInput } from "./numbers.js";
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
@@ -34,8 +35,9 @@ const MENUS = {
   problem: { options: (m) => [m.problems, m.problems.map(capital)],
     show: (c) => c.problem,
     // the first data set of that kind, with two classes: a change of problem is a new start
-    send: (v, { meta }) => ({ problem: v,
-      dataset: { name: meta.datasets.find((d) => d.problem === v).name, classes: 2 } }) },
+    send: (v, { meta, config }) => ({ problem: v,
+      dataset: { name: meta.datasets.find((d) => d.problem === v).name, classes: 2 },
+      ...(isImages(config) ? POINT_NET : {}) }) },
   init: { options: (m) => [m.initializers.map((i) => i.name)],
     show: (c) => c.init.name,
     send: (v) => ({ init: { name: v, scale: null } }) },
@@ -49,11 +51,12 @@ const MENUS = {
       return [["", ...hidden], ["(per layer)", ...hidden]];
     },
     show: (c) => {
-      const acts = new Set(c.hidden_layers.map((l) => l.activation));
+      const acts = new Set(c.hidden_layers.filter((l) => l.type !== "pool").map((l) => l.activation));
       return acts.size === 1 ? [...acts][0] : "";
     },
-    send: (v, { config }) => (v
-      ? { hidden_layers: config.hidden_layers.map((l) => ({ ...l, activation: v })) } : null) },
+    // a pool layer has no activation
+    send: (v, { config }) => (v ? { hidden_layers: config.hidden_layers.map((l) =>
+      (l.type === "pool" ? l : { ...l, activation: v })) } : null) },
 };
 
 function showActivation(config) {

@@ -11,6 +11,9 @@ export function initialState() {
     config: null, points: null, extent: 6, nClasses: 2, dataScale: 1, history: [],
     revision: -1, status: "paused", message: "", connection: "connecting",
     epoch: 0, frame: null, stopAt: 0, hover: null,
+    // images: the test example chosen, and its maps when not the frame's; or ("drawing")
+    // the user's drawing, read by POST /maps
+    example: 0, maps: null, source: "example", drawn: null,
     view: { showTest: false, discretize: false, accuracy: false },
     socket: null,
     render: { frames: 0, ms: 0 }, // frames drawn and the milliseconds spent decoding and drawing them

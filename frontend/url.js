@@ -26,13 +26,28 @@ const bool = {
 };
 const list = { parse: (s) => (s ? s.split(",") : []), format: (v) => v.join(",") };
 const batch = { parse: (s) => (s === "full" ? "full" : whole(s)), format: (v) => String(v) };
+// one entry per hidden layer: "8:tanh" (dense), "conv:8:3:1:same:relu", "pool:max:2";
+// "none" for no hidden layer
+function layerEntry(part) {
+  const [head, ...rest] = part.split(":");
+  if (head === "conv") {
+    const [filters, kernel, stride, padding, activation] = rest;
+    return { type: "conv", filters: whole(filters), kernel: whole(kernel), stride: whole(stride),
+      padding, activation };
+  }
+  if (head === "pool") return { type: "pool", kind: rest[0], size: whole(rest[1]) };
+  return rest[0] ? { units: whole(head), activation: rest[0] } : { units: whole(head) };
+}
+
+function layerText(l) {
+  if (l.type === "conv") return ["conv", l.filters, l.kernel, l.stride, l.padding, l.activation].join(":");
+  if (l.type === "pool") return ["pool", l.kind, l.size].join(":");
+  return `${l.units}:${l.activation}`;
+}
+
 const layers = {
-  // "8:tanh,4:relu"; "none" for no hidden layer
-  parse: (s) => (s === "none" ? [] : s.split(",").map((part) => {
-    const [units, activation] = part.split(":");
-    return activation ? { units: whole(units), activation } : { units: whole(units) };
-  })),
-  format: (v) => (v.length ? v.map((l) => `${l.units}:${l.activation}`).join(",") : "none"),
+  parse: (s) => (s === "none" ? [] : s.split(",").map(layerEntry)),
+  format: (v) => (v.length ? v.map(layerText).join(",") : "none"),
 };
 
 const FIELDS = [

@@ -1,0 +1,331 @@
+// What an image experiment's frames show (docs/protocol.md, "Image frames"): the strip of
+// test examples with their labels and predictions, the chosen example as it goes through
+// the network (every layer's feature maps, every conv layer's filters, the class
+// probabilities), and the test set's confusion matrix. Frames carry the first example's
+// maps; another one's come from GET /maps, asked again at most every MAPS_EVERY ms.
+
+import { api, decodeFrame } from "./api.js";
+import { DIVERGING_TABLE, divergingIndex } from "./colors.js";
+import { $, isImages } from "./dom.js";
+
+const MAPS_EVERY = 250; // ms between two requests for the chosen example's maps
+const MAP_SIZE = 44; // CSS pixels of a feature map's side
+
+/** A small canvas of w x h pixels, shown pixelated. */
+function pixels(w, h, cls) {
+  const c = document.createElement("canvas");
+  c.width = w;
+  c.height = h;
+  c.className = cls;
+  return c;
+}
+
+/** One channel of an image (values in [0, 1]) as ink on paper: 1 is black. */
+function paintInk(canvas, data, offset) {
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(canvas.width, canvas.height);
+  for (let i = 0; i < canvas.width * canvas.height; i++) {
+    const v = 255 - Math.round(255 * Math.max(0, Math.min(1, data[offset + i])));
+    image.data.set([v, v, v, 255], 4 * i);
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+/** Cells of values, orange (negative) to blue (positive), divided by `scale`. */
+function paintSigned(data, offset, n, scale, put) {
+  for (let i = 0; i < n; i++) {
+    const k = divergingIndex(data[offset + i] / scale);
+    put(i, DIVERGING_TABLE[k], DIVERGING_TABLE[k + 1], DIVERGING_TABLE[k + 2]);
+  }
+}
+
+function largest(data, from = 0, to = data.length) {
+  let hi = 1e-9;
+  for (let i = from; i < to; i++) hi = Math.max(hi, Math.abs(data[i]));
+  return hi;
+}
+
+/** A conv or pool entry's maps [C, H, W]: one canvas per channel, each on its own scale. */
+function paintMaps(box, grid) {
+  const [C, H, W] = grid.shape;
+  let canvases = box.querySelectorAll("canvas");
+  if (canvases.length !== C || canvases[0].width !== W || canvases[0].height !== H) {
+    box.replaceChildren(...Array.from({ length: C }, (_, c) => {
+      const canvas = pixels(W, H, "map");
+      canvas.title = `feature map ${c + 1} (orange negative, blue positive)`;
+      return canvas;
+    }));
+    canvases = box.querySelectorAll("canvas");
+  }
+  const { data } = grid;
+  canvases.forEach((canvas, c) => {
+    const ctx = canvas.getContext("2d");
+    const image = ctx.createImageData(W, H);
+    const n = H * W;
+    paintSigned(data, c * n, n, largest(data, c * n, (c + 1) * n), (i, r, g, b) => {
+      image.data[4 * i] = r; image.data[4 * i + 1] = g; image.data[4 * i + 2] = b;
+      image.data[4 * i + 3] = 255;
+    });
+    ctx.putImageData(image, 0, 0);
+  });
+}
+
+/** A dense entry's units [units]: one row of squares, on one scale. */
+function paintUnits(box, grid) {
+  const n = grid.shape[0];
+  let canvas = box.querySelector("canvas");
+  if (!canvas || canvas.width !== n) {
+    canvas = pixels(n, 1, "units");
+    canvas.title = "what each unit outputs for this image (orange negative, blue positive)";
+    box.replaceChildren(canvas);
+  }
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(n, 1);
+  paintSigned(grid.data, 0, n, largest(grid.data), (i, r, g, b) => {
+    image.data.set([r, g, b, 255], 4 * i);
+  });
+  ctx.putImageData(image, 0, 0);
+  canvas.style.width = `${Math.min(n * 12, 12 * 32)}px`;
+}
+
+/**
+ * A conv entry's filters [F, C, k, k] on one canvas, one scale for the layer: a row of
+ * filters (one input channel), or a row per filter with a cell per input channel.
+ */
+function paintFilters(box, grid) {
+  const [F, C, k] = grid.shape;
+  const cols = C === 1 ? Math.min(F, 8) : C;
+  const rows = C === 1 ? Math.ceil(F / cols) : F;
+  const w = cols * (k + 1) - 1, h = rows * (k + 1) - 1;
+  let canvas = box.querySelector("canvas");
+  if (!canvas || canvas.width !== w || canvas.height !== h) {
+    canvas = pixels(w, h, "filter-grid");
+    canvas.title = C === 1 ? "each filter's weights (orange negative, blue positive)"
+      : "a row per filter, a cell per input map (orange negative, blue positive)";
+    const scale = Math.max(3, Math.floor(24 / k)); // a 3 x 3 filter is 24 px a side
+    canvas.style.width = `${w * scale}px`;
+    box.replaceChildren(canvas);
+  }
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(w, h);
+  image.data.fill(255);
+  const { data } = grid;
+  const scale = largest(data);
+  const kk = k * k;
+  for (let f = 0; f < F; f++) {
+    for (let c = 0; c < C; c++) {
+      const cell = C === 1 ? f : f * C + c;
+      const x0 = (cell % cols) * (k + 1), y0 = Math.floor(cell / cols) * (k + 1);
+      paintSigned(data, (f * C + c) * kk, kk, scale, (i, r, g, b) => {
+        const o = 4 * ((y0 + Math.floor(i / k)) * w + x0 + (i % k));
+        image.data[o] = r; image.data[o + 1] = g; image.data[o + 2] = b;
+      });
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+const argmax = (data, from, k) => {
+  let best = 0;
+  for (let c = 1; c < k; c++) if (data[from + c] > data[from + best]) best = c;
+  return best;
+};
+
+export function bindImages(store) {
+  const strip = $("examples");
+  let stripRevision = null; // the examples are the same in every frame of a revision
+  let asking = false, askedAt = 0;
+
+  const choose = (example) => {
+    if (!store.state.id) return; // a snapshot carries the first example's maps only
+    askedAt = 0; // at once, not after the pause between two requests
+    store.set({ example, maps: null, source: "example" });
+  };
+
+  /** The chosen example's maps: from the frame (the first) or from GET /maps. */
+  async function fetchMaps() {
+    const { example, id } = store.state;
+    if (!example || asking || performance.now() - askedAt < MAPS_EVERY) return;
+    asking = true;
+    askedAt = performance.now();
+    try {
+      const maps = decodeFrame(await api.maps(id, example));
+      if (maps.header.example === store.state.example) store.set({ maps });
+    } catch { /* the next frame asks again */ }
+    asking = false;
+    if (store.state.example !== example) { askedAt = 0; fetchMaps(); } // chosen meanwhile
+  }
+
+  function paintStrip(frame) {
+    const examples = frame.grids.examples;
+    const [n, , H, W] = examples.shape;
+    if (stripRevision !== frame.header.revision || strip.children.length !== n) {
+      stripRevision = frame.header.revision;
+      // short class names (digits): 8 a row; names (shapes): 4 a row, room to read them
+      strip.classList.toggle("named", frame.header.classes.some((c) => c.length > 2));
+      const data = examples.data.map((v) => v / 255);
+      strip.replaceChildren(...Array.from({ length: n }, (_, i) => {
+        const item = document.createElement("button");
+        item.className = "example";
+        item.dataset.example = i;
+        const canvas = pixels(W, H, "example-image");
+        paintInk(canvas, data, i * examples.shape[1] * H * W);
+        const label = document.createElement("span");
+        item.append(canvas, label);
+        item.addEventListener("click", () => choose(i));
+        return item;
+      }));
+    }
+    const { classes, example_labels: labels } = frame.header;
+    const probabilities = frame.grids.probabilities;
+    const k = probabilities.shape[1];
+    [...strip.children].forEach((item, i) => {
+      const predicted = argmax(probabilities.data, i * k, k);
+      const right = predicted === labels[i];
+      const text = right ? `\u2713${classes[predicted]}` : `${classes[labels[i]]}\u2192${classes[predicted]}`;
+      const label = item.lastChild;
+      if (label.textContent !== text) label.textContent = text;
+      item.classList.toggle("right", right);
+      item.classList.toggle("wrong", !right);
+      item.classList.toggle("chosen", i === store.state.example && store.state.source !== "drawing");
+      item.title = `test image ${i + 1}: a ${classes[labels[i]]}, the network says ` +
+        `${classes[predicted]} (${Math.round(100 * probabilities.data[i * k + predicted])} %)` +
+        `${right ? "" : ": wrong"}. Click to see it go through the network.`;
+      item.setAttribute("aria-label", `test image ${i + 1}: ${classes[labels[i]]}, ` +
+        `predicted ${classes[predicted]}`);
+    });
+  }
+
+  /**
+   * What goes through the network on show: the chosen test example (its maps from the
+   * frame or from /maps) or the drawing ({grids} of POST /maps).
+   */
+  function chosen(frame, maps) {
+    const { example, source, drawn } = store.state;
+    const { classes, example_labels: labels } = frame.header;
+    if (source === "drawing" && drawn) {
+      const image = drawn.grids.image;
+      return { grids: drawn.grids, pixels: image.data.map((v) => v / 255), offset: 0,
+        shape: image.shape, truth: null, probs: drawn.grids.probabilities.data, at: 0,
+        text: "your drawing" };
+    }
+    const [, C, H, W] = frame.grids.examples.shape;
+    return { grids: example && maps ? maps.grids : example ? null : frame.grids,
+      pixels: frame.grids.examples.data.map((v) => v / 255), offset: example * C * H * W,
+      shape: [C, H, W], truth: labels[example], probs: frame.grids.probabilities.data,
+      at: example * frame.grids.probabilities.shape[1],
+      text: `test image ${example + 1}, a ${classes[labels[example]]}` };
+  }
+
+  function paintChosen(frame, maps) {
+    const { classes, layers } = frame.header;
+    const input = chosen(frame, maps);
+    const source = input.grids;
+    const [C, H, W] = input.shape;
+    let picture = $("input-image").querySelector("canvas");
+    if (!picture || picture.width !== W || picture.height !== H) {
+      picture = pixels(W, H, "input-picture");
+      $("input-image").replaceChildren(picture);
+    }
+    paintInk(picture, input.pixels, input.offset);
+    $("input-shape").textContent = `${C} × ${H} × ${W} · ${input.text}`;
+    // each layer
+    layers.forEach((type, i) => {
+      const item = document.querySelector(`.image-layer[data-entry='${i + 1}']`);
+      if (!item) return;
+      const box = item.querySelector(".maps");
+      const grid = source && source[type === "dense" ? `units${i + 1}` : `maps${i + 1}`];
+      if (grid) (type === "dense" ? paintUnits : paintMaps)(box, grid);
+      const filters = frame.grids[`filters${i + 1}`];
+      if (filters && item.querySelector(".filters")) paintFilters(item.querySelector(".filters"), filters);
+    });
+    // the probabilities, as bars
+    const k = frame.grids.probabilities.shape[1];
+    const box = $("probabilities");
+    if (box.children.length !== k) {
+      box.replaceChildren(...classes.map((name) => {
+        const row = document.createElement("div");
+        row.className = "probability";
+        row.innerHTML = "<span class=\"class-name\"></span><span class=\"bar\"><span></span></span>" +
+          "<span class=\"value\"></span>";
+        row.firstChild.textContent = name;
+        row.title = name;
+        return row;
+      }));
+    }
+    const best = argmax(input.probs, input.at, k);
+    [...box.children].forEach((row, c) => {
+      const p = input.probs[input.at + c];
+      row.querySelector(".bar > span").style.width = `${(100 * p).toFixed(1)}%`;
+      row.querySelector(".value").textContent = `${Math.round(100 * p)}%`;
+      row.classList.toggle("truth", c === input.truth);
+      row.classList.toggle("wrong", c === best && input.truth !== null && best !== input.truth);
+    });
+  }
+
+  function paintConfusion(frame) {
+    const grid = frame.grids.confusion;
+    const k = grid.shape[0];
+    const { classes } = frame.header;
+    const table = $("confusion");
+    if (table.dataset.k !== String(k) || table.dataset.classes !== classes.join("|")) {
+      table.dataset.k = String(k);
+      table.dataset.classes = classes.join("|");
+      table.dataset.counts = "";
+      table.replaceChildren();
+      const head = table.insertRow();
+      head.append(Object.assign(document.createElement("th"), {
+        textContent: "", title: "rows: the true class; columns: the class the network said" }));
+      // names (the shapes) head the rows; the columns get their number, the name as a tooltip
+      const named = classes.some((c) => c.length > 2);
+      classes.forEach((name, c) => {
+        head.append(Object.assign(document.createElement("th"),
+          { textContent: named ? String(c) : name, title: name }));
+      });
+      classes.forEach((name, t) => {
+        const row = table.insertRow();
+        row.append(Object.assign(document.createElement("th"),
+          { textContent: named ? `${t} ${name}` : name, title: name }));
+        for (let c = 0; c < k; c++) row.insertCell();
+      });
+    }
+    const data = grid.data;
+    const counts = data.join(",");
+    if (table.dataset.counts === counts) return; // it changes at an epoch's end only
+    table.dataset.counts = counts;
+    for (let t = 0; t < k; t++) {
+      let total = 0;
+      for (let c = 0; c < k; c++) total += data[t * k + c];
+      const cells = table.rows[t + 1].cells;
+      for (let c = 0; c < k; c++) {
+        const count = data[t * k + c];
+        const cell = cells[c + 1];
+        const text = String(count);
+        if (cell.textContent !== text) cell.textContent = text;
+        const share = total ? count / total : 0;
+        // the diagonal (right) in blue, mistakes in orange, stronger the more there are
+        const k3 = divergingIndex(t === c ? share : -Math.min(1, 3 * share));
+        cell.style.background = count ? `rgb(${DIVERGING_TABLE[k3]},${DIVERGING_TABLE[k3 + 1]},` +
+          `${DIVERGING_TABLE[k3 + 2]})` : "";
+        cell.style.color = (t === c ? share : 3 * share) > 0.6 ? "#fff" : "";
+        cell.className = t === c ? "diagonal" : "";
+      }
+    }
+  }
+
+  store.watch(["config"], ({ config }) => {
+    document.body.classList.toggle("images", isImages(config));
+  });
+  store.watch(["config"], ({ config }) => {
+    // a new network or data set: its example 0 is the one the frames carry
+    if (!isImages(config) && store.state.example) choose(0);
+  });
+  store.watch(["frame", "example", "maps", "drawn", "source"], ({ frame, maps }) => {
+    if (!frame || frame.header.input !== "images") return;
+    paintStrip(frame);
+    paintChosen(frame, maps);
+    paintConfusion(frame);
+    fetchMaps();
+  });
+  store.watch(["example"], () => fetchMaps());
+}

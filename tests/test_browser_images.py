@@ -1,0 +1,208 @@
+"""The page for image experiments in a real Chromium, against a live server: the image data
+sets, the strip of test examples, the chosen example's maps, the confusion matrix and the
+layer editor, each compared with what the server says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend.experiments.frames import decode_frame
+
+from .conftest import LiveServer, Page
+from .test_browser import shots
+
+DIGITS = 1797
+# Every example's picture has ink: some pixel darker than the paper.
+STRIP_PAINTED = """Array.from(document.querySelectorAll('#examples .example canvas')).filter((c) =>
+    c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+      .some((v, i) => i % 4 !== 3 && v < 200)).length"""
+CONFUSION = """Array.from(document.querySelectorAll('#confusion tr')).slice(1)
+    .map((r) => Array.from(r.querySelectorAll('td')).map((c) => Number(c.textContent)))"""
+
+
+def choose_digits(page: Page) -> None:
+    page.page.click(".dataset[data-name='digits']")
+    page.wait("window.playground.config.dataset.name === 'digits' && "
+              "document.body.classList.contains('images') && "
+              "window.playground.frame.header.input === 'images'")
+
+
+def test_digits_train_and_show_examples_maps_and_confusion(page: Page) -> None:
+    choose_digits(page)
+    config = page.server_view()["config"]
+    assert config["features"] == [] and config["hidden_layers"][0]["type"] == "conv"
+    # the point view is gone: no features, no plane
+    assert not page.page.is_visible("#network")
+    assert not page.page.is_visible("#heatmap")
+    assert page.page.is_visible("#image-net") and page.page.is_visible("#examples")
+
+    page.page.click("#play")
+    page.wait("window.playground.epoch >= 2", timeout=30_000)
+    page.page.click("#play")
+    page.wait("window.playground.status === 'paused'")
+    # A pause stops within an epoch; a step ends at an epoch's end, where the metrics and
+    # the confusion matrix come from one evaluation of the same weights.
+    paused = page.epoch()
+    page.page.keyboard.press("s")
+    page.wait(f"window.playground.epoch === {paused + 1}")
+    view = page.server_view()
+    page.wait(f"window.playground.frame.header.epoch === {view['epoch']}")
+
+    # the strip: 16 test images, painted, each with its prediction marked right or wrong
+    assert page.page.locator("#examples .example").count() == 16
+    assert page.js(STRIP_PAINTED) == 16
+    marked = page.js("document.querySelectorAll('#examples .right, #examples .wrong').length")
+    assert marked == 16
+
+    # the confusion matrix: every test image once, its diagonal the server's test accuracy
+    matrix = page.js(CONFUSION)
+    assert len(matrix) == 10 and all(len(row) == 10 for row in matrix)
+    total = sum(map(sum, matrix))
+    assert total == DIGITS - int(DIGITS * config["dataset"]["train_fraction"])
+    trace = sum(matrix[i][i] for i in range(10))
+    assert abs(trace / total - view["metrics"]["test_accuracy"]) < 1e-6
+
+    # a chosen example: its maps through every layer and its probabilities, as /maps says
+    page.page.click("#examples .example[data-example='5']")
+    page.wait("window.playground.maps && window.playground.maps.header.example === 5")
+    assert page.page.locator(".image-layer[data-entry='1'] .maps canvas").count() == 8
+    assert page.page.locator(".image-layer[data-entry='2'] .maps canvas").count() == 8
+    assert page.page.locator(".image-layer[data-entry='1'] .filters canvas").count() == 1
+    assert "chosen" in page.page.get_attribute("#examples .example[data-example='5']", "class")
+    header, grids = decode_frame(httpx.get(
+        f"{page.server.http}/api/experiments/{view['id']}/maps?example=5").content)
+    assert header["example"] == 5
+    shown = page.js("Array.from(document.querySelectorAll('#probabilities .value'))"
+                    ".map((e) => Number(e.textContent.replace('%', '')))")
+    assert shown == [round(100 * float(p)) for p in grids["probabilities"]]
+    assert page.js("document.querySelector('#probabilities .truth .class-name').textContent") \
+        == header["classes"][header["label"]]
+    # the curves keep working
+    assert page.page.text_content("#test-accuracy") != "-"
+    assert page.js("document.getElementById('chart').width") > 0
+
+    # a drawing: read by the server as it is drawn, through the same layers
+    box = page.page.locator("#draw").bounding_box()
+    assert box is not None
+    mouse, x, y, side = page.page.mouse, box["x"], box["y"], box["width"]
+    mouse.move(x + 0.3 * side, y + 0.2 * side)
+    mouse.down()
+    for t in range(11):
+        mouse.move(x + side * (0.3 + 0.4 * t / 10), y + 0.2 * side)
+    for t in range(11):
+        mouse.move(x + side * (0.7 - 0.3 * t / 10), y + side * (0.2 + 0.65 * t / 10))
+    mouse.up()
+    page.wait("window.playground.source === 'drawing' && window.playground.drawn")
+    page.page.wait_for_timeout(300)  # the last reading, after the pen is lifted
+    sent = page.js("Array.from(window.playground.drawn.grids.image.data)")
+    assert len(sent) == 64 and max(sent) > 200 and min(sent) == 0  # ink and paper, 8 x 8
+    image = [[v / 255 for v in sent[r * 8:(r + 1) * 8]] for r in range(8)]
+    _, grids = decode_frame(httpx.post(
+        f"{page.server.http}/api/experiments/{view['id']}/maps", json={"image": image}).content)
+    shown = page.js("Array.from(document.querySelectorAll('#probabilities .value'))"
+                    ".map((e) => Number(e.textContent.replace('%', '')))")
+    # the page sent floats, /maps answers its pixels as bytes: within a percent
+    assert all(abs(a - 100 * float(p)) <= 1 for a, p in zip(shown, grids["probabilities"],
+                                                           strict=True))
+    assert "your drawing" in page.page.text_content("#input-shape")
+    best = max(range(10), key=lambda c: float(grids["probabilities"][c]))
+    assert page.page.text_content("#draw-verdict").startswith(f"The network says: {best} (")
+    assert page.page.locator("#examples .chosen").count() == 0
+    page.page.click("#draw-clear")
+    page.wait("window.playground.source === 'example'")
+    assert page.errors == []
+
+
+def summary(page: Page) -> dict[str, Any]:
+    return httpx.get(f"{page.server.http}/api/experiments/{page.js('window.playground.id')}"
+                     "/summary").json()
+
+
+def test_layer_editor_changes_the_server_and_shows_its_summary(page: Page) -> None:
+    choose_digits(page)
+    page.wait("document.getElementById('total-params').textContent !== '-'")
+    assert page.page.text_content("#total-params") == f"{summary(page)['total_params']:,}"
+
+    page.page.click("#add-conv")
+    page.wait("window.playground.config.hidden_layers.length === 3")
+    layers = page.server_view()["config"]["hidden_layers"]
+    assert [layer["type"] for layer in layers] == ["conv", "pool", "conv"]
+    expected = f"{summary(page)['total_params']:,}"
+    page.wait(f"document.getElementById('total-params').textContent === '{expected}'")
+    shape = page.page.text_content(".image-layer[data-entry='3'] .layer-shape")
+    assert shape.startswith("8 × 4 × 4")
+
+    page.page.click("#add-dense")
+    page.wait("window.playground.config.hidden_layers.length === 4")
+    page.page.fill("[aria-label='units of layer 4']", "24")
+    page.page.press("[aria-label='units of layer 4']", "Enter")
+    page.wait("window.playground.config.hidden_layers[3].units === 24")
+    assert page.server_view()["config"]["hidden_layers"][3] == {"units": 24, "activation": "tanh"}
+    expected = f"{summary(page)['total_params']:,}"
+    page.wait(f"document.getElementById('total-params').textContent === '{expected}'")
+
+    # a refused change: the server's reason, and nothing changes
+    before = page.server_view()["config"]
+    page.page.select_option("[aria-label='kernel of layer 1']", "4")
+    page.wait("!document.getElementById('layers-error').hidden")
+    assert "odd kernel" in page.page.text_content("#layers-error")
+    assert page.server_view()["config"] == before
+    page.wait("document.querySelector(\"[aria-label='kernel of layer 1']\").value === '3'")
+
+    page.page.click("[aria-label='Remove layer 3']")
+    page.wait("window.playground.config.hidden_layers.length === 3")
+    assert [layer.get("type", "dense") for layer in page.server_view()["config"]["hidden_layers"]] \
+        == ["conv", "pool", "dense"]
+    page.page.keyboard.press("s")
+    page.wait("window.playground.epoch === 1")
+
+    # back to points: the plane and a dense network, as before
+    page.page.click(".dataset[data-name='circle']")
+    page.wait("window.playground.config.features.length === 2 && "
+              "!document.body.classList.contains('images')")
+    page.wait("document.querySelectorAll('.neuron').length === 4 + 2 + 1")
+    assert page.page.is_visible("#heatmap") and not page.page.is_visible("#image-net")
+    assert page.errors == []
+
+
+def test_image_view_screenshots(page: Page, server: LiveServer, tmp_path: Path) -> None:
+    choose_digits(page)
+    page.page.select_option("#optimizer", "adam")
+    page.page.select_option("#learning_rate", "0.01")
+    page.page.click("#add-dense")
+    page.wait("window.playground.config.hidden_layers.length === 3")
+    page.page.fill("#train-epochs", "8")
+    page.page.click("#train-n")
+    page.wait("window.playground.epoch === 8 && window.playground.status === 'paused'", 60_000)
+    page.page.click("#examples .example[data-example='3']")
+    page.wait("window.playground.maps && window.playground.maps.header.example === 3")
+    out = shots(tmp_path)
+    for width, height in [(1400, 900), (1024, 768), (390, 844)]:
+        page.page.set_viewport_size({"width": width, "height": height})
+        page.page.wait_for_timeout(300)
+        assert page.js("document.documentElement.scrollWidth") <= width, width
+        page.page.screenshot(path=str(out / f"images-{width}.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_a_snapshot_of_an_image_experiment(browser: Any, server: LiveServer) -> None:
+    net = {"dataset": {"name": "shapes", "classes": 4}, "features": [],
+           "hidden_layers": [{"type": "conv", "filters": 4, "kernel": 3},
+                             {"type": "pool", "kind": "max", "size": 2}]}
+    made = httpx.post(f"{server.http}/api/experiments", json=net).json()
+    auth = {"Authorization": f"Bearer {made['edit_token']}"}
+    httpx.post(f"{server.http}/api/experiments/{made['id']}/train",
+               json={"epochs": 2, "wait": True}, headers=auth, timeout=60)
+    share = httpx.post(f"{server.http}/api/experiments/{made['id']}/share", headers=auth)
+    url = share.json()["url"]
+    p = Page(browser, server, url.lstrip("/"))
+    p.wait("document.querySelectorAll('#examples .example').length === 16")
+    assert p.js("window.playground.mode") == "shared"
+    assert p.page.locator(".image-layer[data-entry='1'] .maps canvas").count() == 4
+    assert len(p.js(CONFUSION)) == 4
+    assert not p.page.is_visible("#draw")  # a snapshot has no network to ask
+    assert p.errors == []
+    p.page.close()
