@@ -664,3 +664,33 @@ def test_a_frame_after_a_pause_mid_epoch_agrees_with_the_metrics(client: TestCli
     assert header["epoch"] == view["epoch"] and header["metrics"] == view["metrics"]
     confusion = grids["confusion"]
     assert abs(np.trace(confusion) / confusion.sum() - view["metrics"]["test_accuracy"]) < 1e-9
+
+
+def test_mistakes_list_the_confusion_matrix_cells_worst_first(client: TestClient) -> None:
+    exp = create(client, FAST)
+    train(exp, 1)
+    with client.websocket_connect(exp.url().replace("/api/", "/ws/")) as ws:
+        ws.receive_json()
+        confusion = decode_frame(ws.receive_bytes())[1]["confusion"]
+    wrong = client.get(exp.url("/mistakes"), params={"limit": 64}).json()
+    assert wrong["count"] == confusion.sum() - np.trace(confusion) > 0
+    sure = [m["probability"] for m in wrong["items"]]
+    assert sure == sorted(sure, reverse=True)
+    assert all(m["label"] != m["predicted"] for m in wrong["items"])
+    worst = wrong["items"][0]
+    cell = client.get(exp.url("/mistakes"), params={"true": worst["label"],
+                                                    "predicted": worst["predicted"]}).json()
+    assert cell["count"] == confusion[worst["label"], worst["predicted"]]
+    assert cell["items"][0]["index"] == worst["index"]
+    right = client.get(exp.url("/mistakes"), params={"true": 3, "predicted": 3, "limit": 1})
+    assert right.json()["count"] == confusion[3, 3]
+    server = client.app.state.service.get(exp.id)  # type: ignore[attr-defined]
+    assert np.array_equal(np.asarray(worst["image"], np.float32),
+                          server.data.x_test[worst["index"]])
+    probabilities = client.post(exp.url("/predict"), json={"images": [worst["image"]]}).json()
+    assert abs(probabilities["probabilities"][0][worst["predicted"]] - worst["probability"]) \
+        < 1e-6
+    points = create(client)
+    r = client.get(points.url("/mistakes"))
+    assert r.status_code == 422 and "points" in r.json()["error"]
+    assert client.get(exp.url("/mistakes"), params={"limit": 65}).status_code == 422

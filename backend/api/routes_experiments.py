@@ -20,6 +20,7 @@ from .schemas import (
     GradientReport,
     HistoryView,
     MapsRequest,
+    MistakesView,
     PatchResult,
     PointsView,
     PredictRequest,
@@ -129,6 +130,17 @@ def maps_of(body: MapsRequest, exp: Readable, service: ServiceDep) -> Response:
     """A drawing's way through the network: the page's canvas, classified as one draws."""
     image = service.check_images(exp, [body.image])[0]
     return Response(build_maps(exp, image=image), media_type="application/octet-stream")
+
+
+@router.get("/{exp_id}/mistakes", response_model=MistakesView)
+def mistakes(exp: Readable,
+             true: Annotated[int | None, Query(ge=0, lt=10, description="a true class")] = None,
+             predicted: Annotated[int | None, Query(ge=0, lt=10,
+                                                    description="a predicted class")] = None,
+             limit: Annotated[int, Query(ge=1, le=64)] = 16) -> dict[str, Any]:
+    """The test images an image network gets wrong, the most confident first; or one
+    row, column or cell of its confusion matrix."""
+    return exp.mistakes(true, predicted, limit)
 
 
 @router.get("/{exp_id}/boundary", response_model=BoundaryView)

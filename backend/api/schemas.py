@@ -350,3 +350,16 @@ class Joined(BaseModel):
     experiment_id: str
     edit_token: str
     playground_url: str
+
+
+class Mistake(BaseModel):
+    index: int = Field(description="the test image's index (GET /maps?example=index)")
+    label: int
+    predicted: int
+    probability: float = Field(description="the network's probability of its prediction")
+    image: list[Any] = Field(description="(C, H, W) pixels in [0, 1]")
+
+
+class MistakesView(BaseModel):
+    count: int = Field(description="test images that match, however many are listed")
+    items: list[Mistake]

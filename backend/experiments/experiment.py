@@ -315,6 +315,31 @@ class Experiment:
             raise ExperimentError(f"{what}: this experiment's data are points; it has no "
                                   "images (see /boundary for its neurons over the plane)")
 
+    def mistakes(self, true: int | None = None, predicted: int | None = None,
+                 limit: int = 16) -> dict[str, Any]:
+        """Test images the network gets wrong, the most confident first (of the weights as
+        they are now); given a true and/or a predicted class, those of that row, column or
+        cell of the confusion matrix (the diagonal: the ones it gets right)."""
+        self.require_images("mistakes")
+        with self.lock, np.errstate(all="ignore"):
+            d, model = self.data, self.model
+            x, y = d.x_test, d.y_test
+            a = model.predict(x) if len(y) else model.xp.zeros((0, d.n_classes))
+            probabilities = self.backend.to_numpy(model.head.probabilities(model.xp, a))
+            guess = self.backend.to_numpy(model.head.classes(model.xp, a))
+        mask = guess != y if true is None and predicted is None else np.ones(len(y), bool)
+        if true is not None:
+            mask &= y == true
+        if predicted is not None:
+            mask &= guess == predicted
+        found = np.nonzero(mask)[0]
+        sure = probabilities[found, guess[found]]
+        worst = found[np.argsort(-sure, kind="stable")][:limit]
+        return {"count": len(found),
+                "items": [{"index": int(i), "label": int(y[i]), "predicted": int(guess[i]),
+                           "probability": float(probabilities[i, guess[i]]),
+                           "image": x[i].tolist()} for i in worst]}
+
     def predict(self, points: np.ndarray) -> dict[str, Any]:
         """Outputs at points given in the data's own units (as uploaded)."""
         self.require_points("x")
