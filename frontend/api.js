@@ -8,7 +8,9 @@ async function call(method, path, { body, token, contentType } = {}) {
   const headers = {};
   if (token) headers.Authorization = `Bearer ${token}`;
   let payload;
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    payload = body; // the browser writes its multipart Content-Type, with the boundary
+  } else if (body !== undefined) {
     headers["Content-Type"] = contentType || "application/json";
     payload = contentType ? body : JSON.stringify(body);
   }
@@ -60,6 +62,21 @@ export const api = {
     }
     return response.arrayBuffer();
   },
+  /**
+   * The test images the network gets wrong, surest first: {count, items: [{index, label,
+   * predicted, probability, image (C, H, W)}]}; with `true` and `predicted`, one confusion
+   * cell's images (the diagonal: right ones).
+   */
+  mistakes(id, { true: t, predicted, limit }) {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (t !== undefined) query.set("true", String(t));
+    if (predicted !== undefined) query.set("predicted", String(predicted));
+    return call("GET", `/api/experiments/${id}/mistakes?${query}`);
+  },
+  /** Images: an NPZ file as the body, or a FormData with MNIST's IDX files. */
+  uploadImages: (body) => (body instanceof FormData
+    ? call("POST", "/api/datasets", { body })
+    : call("POST", "/api/datasets?kind=npz", { body, contentType: "application/octet-stream" })),
   uploadCsv: (text) => call("POST", "/api/datasets", { body: text, contentType: "text/csv" }),
 };
 

@@ -24,6 +24,36 @@ const SLIDERS = {
 };
 const OWN = "your own data has no generator: noise and Regenerate apply to built-in sets";
 
+/**
+ * How many dimensions an IDX file says it has (its 4th byte: 3 for images, 1 for labels),
+ * read through gzip when it is gzipped; null when it cannot be read.
+ */
+async function idxDims(file) {
+  let head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+  if (head[0] === 0x1f && head[1] === 0x8b && typeof DecompressionStream === "function") {
+    const reader = file.stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+    try { head = (await reader.read()).value || new Uint8Array(); } catch { return null; }
+    reader.cancel().catch(() => {});
+  }
+  return head.length >= 4 && head[0] === 0 && head[1] === 0 ? head[3] : null;
+}
+
+/** The upload's body: one NPZ file, or MNIST's two IDX files (images, labels) as a form. */
+async function imageBody(files) {
+  if (files.length === 1) return files[0];
+  if (files.length !== 2) {
+    throw new Error("choose one NPZ file, or MNIST's two IDX files (images and labels) together");
+  }
+  // the labels file: one dimension in its header, or "label" in its name
+  const dims = await Promise.all(files.map(idxDims));
+  let labels = dims.indexOf(1);
+  if (labels < 0) labels = /label/i.test(files[1].name) ? 1 : 0;
+  const form = new FormData();
+  form.append("images", files[1 - labels]);
+  form.append("labels", files[labels]);
+  return form;
+}
+
 /** A data set's spec, a point or an image set (none: the user's own data). */
 function specOf(meta, name) {
   return meta.datasets.find((d) => d.name === name) ||
@@ -150,6 +180,34 @@ export function bindData(store, { change, flash }) {
     if (!file) return;
     try { await useUpload(await api.uploadCsv(await file.text())); }
     catch (error) { flash(`upload refused: ${error.message}`); }
+  });
+  // Images: on success the experiment trains on them (a small conv net if it had a point
+  // net); a refusal, of the files or of the change, is said here and changes nothing.
+  const uploadError = (text) => {
+    $("upload-error").textContent = text;
+    $("upload-error").hidden = !text;
+  };
+  $("upload-images").addEventListener("change", async (event) => {
+    const files = [...event.target.files];
+    event.target.value = "";
+    uploadError("");
+    if (!files.length) return;
+    let upload;
+    try { upload = await api.uploadImages(await imageBody(files)); }
+    catch (error) {
+      const details = (error.details || []).map((d) => d.message).filter((m) => m && m !== error.message);
+      uploadError(`Images refused: ${[error.message, ...details].join("; ")}`);
+      return;
+    }
+    const changes = isImages(store.state.config) ? { ...upload.use } : { ...imageNet(), ...upload.use };
+    const reply = await change(changes);
+    if (reply && reply.type === "error") uploadError(`The network refused these images: ${reply.message}`);
+  });
+  let data = null; // another data set, chosen since: the refusal is old news
+  store.watch(["config"], ({ config }) => {
+    const now = JSON.stringify(config.dataset);
+    if (data !== null && now !== data) uploadError("");
+    data = now;
   });
   $("heatmap").addEventListener("click", async (event) => {
     const { points, extent: e, config, editable } = store.state;

@@ -2,7 +2,8 @@
 // test examples with their labels and predictions, the chosen example as it goes through
 // the network (every layer's feature maps, every conv layer's filters, the class
 // probabilities), and the test set's confusion matrix. Frames carry the first example's
-// maps; another one's come from GET /maps, asked again at most every MAPS_EVERY ms.
+// maps; another one's (any test image: one of the strip, or a mistake clicked in
+// mistakes.js) come from GET /maps, asked again at most every MAPS_EVERY ms.
 
 import { api, decodeFrame } from "./api.js";
 import { DIVERGING_TABLE, divergingIndex } from "./colors.js";
@@ -12,7 +13,7 @@ const MAPS_EVERY = 250; // ms between two requests for the chosen example's maps
 const MAP_SIZE = 44; // CSS pixels of a feature map's side
 
 /** A small canvas of w x h pixels, shown pixelated. */
-function pixels(w, h, cls) {
+export function pixels(w, h, cls) {
   const c = document.createElement("canvas");
   c.width = w;
   c.height = h;
@@ -21,7 +22,7 @@ function pixels(w, h, cls) {
 }
 
 /** One channel of an image (values in [0, 1]) as ink on paper: 1 is black. */
-function paintInk(canvas, data, offset) {
+export function paintInk(canvas, data, offset) {
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(canvas.width, canvas.height);
   for (let i = 0; i < canvas.width * canvas.height; i++) {
@@ -209,7 +210,14 @@ export function bindImages(store) {
         shape: image.shape, truth: null, probs: drawn.grids.probabilities.data, at: 0,
         text: "your drawing" };
     }
-    const [, C, H, W] = frame.grids.examples.shape;
+    const [n, C, H, W] = frame.grids.examples.shape;
+    if (example >= n) { // a test image beyond the strip: all of it from /maps
+      if (!maps) return null; // asked for: the picture on show stays until it comes
+      const image = maps.grids.image, label = maps.header.label;
+      return { grids: maps.grids, pixels: image.data.map((v) => v / 255), offset: 0,
+        shape: image.shape, truth: label, probs: maps.grids.probabilities.data, at: 0,
+        text: `test image ${example + 1}, a ${classes[label]}` };
+    }
     return { grids: example && maps ? maps.grids : example ? null : frame.grids,
       pixels: frame.grids.examples.data.map((v) => v / 255), offset: example * C * H * W,
       shape: [C, H, W], truth: labels[example], probs: frame.grids.probabilities.data,
@@ -220,6 +228,7 @@ export function bindImages(store) {
   function paintChosen(frame, maps) {
     const { classes, layers } = frame.header;
     const input = chosen(frame, maps);
+    if (!input) return;
     const source = input.grids;
     const [C, H, W] = input.shape;
     let picture = $("input-image").querySelector("canvas");
@@ -308,7 +317,14 @@ export function bindImages(store) {
         cell.style.background = count ? `rgb(${DIVERGING_TABLE[k3]},${DIVERGING_TABLE[k3 + 1]},` +
           `${DIVERGING_TABLE[k3 + 2]})` : "";
         cell.style.color = (t === c ? share : 3 * share) > 0.6 ? "#fff" : "";
-        cell.className = t === c ? "diagonal" : "";
+        cell.classList.toggle("diagonal", t === c);
+        // a cell with images opens them (mistakes.js): by click, Enter or Space
+        // (a snapshot has no experiment to ask for them)
+        const opens = Boolean(count && store.state.id);
+        if (opens) cell.tabIndex = 0; else cell.removeAttribute("tabindex");
+        if (opens) cell.setAttribute("role", "button"); else cell.removeAttribute("role");
+        cell.setAttribute("aria-label", `${count} test image${count === 1 ? "" : "s"} of ` +
+          `${classes[t]} taken for ${classes[c]}${opens ? ": show them" : ""}`);
       }
     }
   }
@@ -316,9 +332,12 @@ export function bindImages(store) {
   store.watch(["config"], ({ config }) => {
     document.body.classList.toggle("images", isImages(config));
   });
+  let data = null; // the data set's fields: another test set, another example 0
   store.watch(["config"], ({ config }) => {
     // a new network or data set: its example 0 is the one the frames carry
-    if (!isImages(config) && store.state.example) choose(0);
+    const now = config && JSON.stringify(config.dataset);
+    if (store.state.example && (!isImages(config) || (data !== null && now !== data))) choose(0);
+    data = now;
   });
   store.watch(["frame", "example", "maps", "drawn", "source"], ({ frame, maps }) => {
     if (!frame || frame.header.input !== "images") return;
@@ -328,4 +347,5 @@ export function bindImages(store) {
     fetchMaps();
   });
   store.watch(["example"], () => fetchMaps());
+  return { choose };
 }

@@ -11,6 +11,7 @@ import { bindDraw } from "./draw.js";
 import { bindImageLayers } from "./imagelayers.js";
 import { bindImages } from "./images.js";
 import { showLesson } from "./lesson.js";
+import { bindMistakes } from "./mistakes.js";
 import { bindModes } from "./modes.js";
 import { bindOutput } from "./output.js";
 import { bindPace } from "./pace.js";
@@ -37,7 +38,7 @@ function bind() {
   bindDiagram(store, { change, command, flash });
   bindOutput(store);
   bindImageLayers(store, { change });
-  bindImages(store);
+  bindMistakes(store, bindImages(store));
   bindDraw(store);
   bindTools(store, flash);
 }

@@ -1,13 +1,18 @@
 """The page for image experiments in a real Chromium, against a live server: the image data
-sets, the strip of test examples, the chosen example's maps, the confusion matrix and the
-layer editor, each compared with what the server says."""
+sets, the strip of test examples, the chosen example's maps, the confusion matrix with the
+images of its cells, the worst mistakes, image uploads and the layer editor, each compared
+with what the server says."""
 
 from __future__ import annotations
 
+import gzip
+import io
+import struct
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from backend.experiments.frames import decode_frame
 
@@ -116,6 +121,156 @@ def test_digits_train_and_show_examples_maps_and_confusion(page: Page) -> None:
     assert page.errors == []
 
 
+TILES = """(box) => Array.from(document.querySelectorAll(box + ' .example')).map((e) =>
+    [Number(e.dataset.index), e.querySelector('span').textContent])"""
+
+
+def tiles(answer: dict[str, Any], classes: list[str]) -> list[list[Any]]:
+    """What the page should show of a /mistakes answer: index and "true→predicted, p %"."""
+    return [[i["index"], f"{classes[i['label']]}\u2192{classes[i['predicted']]}, "
+             f"{round(100 * i['probability'])} %"] for i in answer["items"]]
+
+
+def train_to_epoch_end(page: Page, epochs: int) -> dict[str, Any]:
+    """Train exactly `epochs` epochs: the frame's confusion matrix is then of the weights
+    /mistakes reads (both of the last epoch's end)."""
+    page.page.fill("#train-epochs", str(epochs))
+    page.page.click("#train-n")
+    page.wait(f"window.playground.epoch === {epochs} && window.playground.status === 'paused'",
+              60_000)
+    view = page.server_view()
+    page.wait(f"window.playground.frame.header.epoch === {view['epoch']} && "
+              "window.playground.frame.header.status === 'paused'")
+    return view
+
+
+def test_confusion_cells_and_worst_mistakes_show_the_servers_images(page: Page) -> None:
+    choose_digits(page)
+    view = train_to_epoch_end(page, 1)
+    api = f"{page.server.http}/api/experiments/{view['id']}/mistakes"
+    classes = page.js("window.playground.frame.header.classes")
+
+    # the worst mistakes: the server's, in its order, with their labels and probabilities
+    page.wait("document.getElementById('mistakes').dataset.epoch === '1' && "
+              "document.getElementById('mistakes').dataset.status === 'paused'")
+    worst = httpx.get(api, params={"limit": 8}).json()
+    assert worst["count"] > 0 and len(worst["items"]) == 8
+    assert page.js(f"({TILES})('#mistakes')") == tiles(worst, classes)
+    assert page.page.is_hidden("#cell-view")
+
+    # the off-diagonal cell with the most images: exactly the server's, as many as it counts
+    matrix = page.js(CONFUSION)
+    t, p = max(((t, p) for t in range(10) for p in range(10) if t != p),
+               key=lambda tp: matrix[tp[0]][tp[1]])
+    assert matrix[t][p] > 0
+    page.page.locator("#confusion tr").nth(t + 1).locator("td").nth(p).click()
+    page.wait("!document.getElementById('cell-view').hidden")
+    cell = httpx.get(api, params={"true": t, "predicted": p, "limit": 16}).json()
+    assert cell["count"] == matrix[t][p]
+    assert page.js("document.getElementById('cell-images').dataset.count") == str(matrix[t][p])
+    assert page.js(f"({TILES})('#cell-images')") == tiles(cell, classes)
+    assert page.page.text_content("#cell-title").startswith(
+        f"{classes[t]} \u2192 {classes[p]}: {matrix[t][p]} test image")
+    assert "open" in page.page.locator("#confusion tr").nth(t + 1).locator("td").nth(p) \
+        .get_attribute("class")
+
+    # by keyboard: a diagonal cell opens its (right) images with Enter, Close closes them
+    page.page.locator("#confusion tr").nth(3).locator("td").nth(2).focus()
+    page.page.keyboard.press("Enter")
+    page.wait("document.getElementById('cell-title').textContent.includes('(right)')")
+    right = httpx.get(api, params={"true": 2, "predicted": 2, "limit": 16}).json()
+    assert right["count"] == matrix[2][2]
+    assert page.js(f"({TILES})('#cell-images')") == tiles(right, classes)
+    page.page.click("#cell-close")
+    assert page.page.is_hidden("#cell-view")
+
+    # a mistake clicked goes through the network, even one beyond the strip of 16
+    index = worst["items"][0]["index"]
+    page.page.click(f"#mistakes .example[data-index='{index}']")
+    page.wait(f"window.playground.maps && window.playground.maps.header.example === {index}")
+    page.wait(f"document.getElementById('input-shape').textContent.includes("
+              f"'test image {index + 1}, a {classes[worst['items'][0]['label']]}')")
+    header, grids = decode_frame(httpx.get(
+        f"{page.server.http}/api/experiments/{view['id']}/maps?example={index}").content)
+    shown = page.js("Array.from(document.querySelectorAll('#probabilities .value'))"
+                    ".map((e) => Number(e.textContent.replace('%', '')))")
+    assert shown == [round(100 * float(q)) for q in grids["probabilities"]]
+    assert page.js("document.querySelector('#probabilities .truth .class-name').textContent") \
+        == classes[header["label"]]
+    assert page.errors == []
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An IDX file of unsigned bytes, as MNIST's."""
+    return (struct.pack(">HBB", 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+            + array.astype(np.uint8).tobytes())
+
+
+def bars(n: int, k: int, side: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """n images of k classes: a bright row at a height that says the class."""
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % k
+    x = rng.random((n, side, side)) * 0.2
+    for i, c in enumerate(y):
+        x[i, 1 + c * (side - 2) // k] = 1.0
+    return x, y
+
+
+def test_uploading_images_from_the_page(page: Page, tmp_path: Path) -> None:
+    before = page.server_view()["config"]
+    assert before["features"] == ["x1", "x2"]
+
+    # a bad file: the server's own message where one uploaded, and nothing changes
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip at all")
+    said = httpx.post(f"{page.server.http}/api/datasets?kind=npz", content=bad.read_bytes(),
+                      headers={"content-type": "application/octet-stream"})
+    assert said.status_code == 422
+    page.page.set_input_files("#upload-images", str(bad))
+    page.wait("!document.getElementById('upload-error').hidden")
+    assert said.json()["error"] in page.page.text_content("#upload-error")
+    assert page.page.is_visible("#upload-error")
+    assert page.server_view()["config"] == before
+    assert not page.js("document.body.classList.contains('images')")
+
+    # an NPZ of 3 classes: the experiment trains on it, in the image view
+    x, y = bars(60, 3)
+    good = tmp_path / "bars.npz"
+    good.write_bytes(npz_bytes(x=x.astype(np.float32), y=y))
+    page.page.set_input_files("#upload-images", str(good))
+    page.wait("window.playground.config.dataset.name === 'custom' && "
+              "document.body.classList.contains('images') && "
+              "window.playground.frame.header.input === 'images' && "
+              "window.playground.frame.header.classes.length === 3", 30_000)
+    config = page.server_view()["config"]
+    assert config["features"] == [] and config["dataset"]["name"] == "custom"
+    assert page.server_view()["n_classes"] == 3
+    assert page.page.is_hidden("#upload-error") and page.page.is_visible("#image-net")
+    page.wait(f"({CONFUSION}).length === 3")
+    tested = 60 - int(60 * config["dataset"]["train_fraction"])
+    assert sum(map(sum, page.js(CONFUSION))) == tested
+    assert page.page.locator("#examples .example").count() == min(16, tested)
+
+    # MNIST's two IDX files (the labels gzipped), chosen together in either order
+    x, y = bars(80, 4, side=12)
+    images, labels = tmp_path / "images-idx3-ubyte", tmp_path / "labels-idx1-ubyte.gz"
+    images.write_bytes(idx_bytes(np.round(x * 255)))
+    labels.write_bytes(gzip.compress(idx_bytes(y)))
+    page.page.set_input_files("#upload-images", [str(labels), str(images)])
+    page.wait("window.playground.frame.header.classes.length === 4 && "
+              f"window.playground.config.dataset.id !== {config['dataset']['id']!r}", 30_000)
+    assert page.js("window.playground.frame.grids.examples.shape.slice(1)") == [1, 12, 12]
+    assert page.server_view()["n_classes"] == 4
+    assert [e for e in page.errors if "status of 422" not in e] == []  # the bad file's refusal
+    assert len(page.errors) == 1
+
+
 def summary(page: Page) -> dict[str, Any]:
     return httpx.get(f"{page.server.http}/api/experiments/{page.js('window.playground.id')}"
                      "/summary").json()
@@ -179,6 +334,15 @@ def test_image_view_screenshots(page: Page, server: LiveServer, tmp_path: Path) 
     page.wait("window.playground.epoch === 8 && window.playground.status === 'paused'", 60_000)
     page.page.click("#examples .example[data-example='3']")
     page.wait("window.playground.maps && window.playground.maps.header.example === 3")
+    # the worst mistakes, and the images of the confusion cell with the most mistakes
+    page.wait("document.getElementById('mistakes').dataset.epoch === '8' && "
+              "document.getElementById('mistakes').dataset.status === 'paused'")
+    matrix = page.js(CONFUSION)
+    t, p = max(((t, p) for t in range(10) for p in range(10) if t != p),
+               key=lambda tp: matrix[tp[0]][tp[1]])
+    if matrix[t][p]:
+        page.page.locator("#confusion tr").nth(t + 1).locator("td").nth(p).click()
+        page.wait("!document.getElementById('cell-view').hidden")
     out = shots(tmp_path)
     for width, height in [(1400, 900), (1024, 768), (390, 844)]:
         page.page.set_viewport_size({"width": width, "height": height})
@@ -204,5 +368,8 @@ def test_a_snapshot_of_an_image_experiment(browser: Any, server: LiveServer) -> 
     assert p.page.locator(".image-layer[data-entry='1'] .maps canvas").count() == 4
     assert len(p.js(CONFUSION)) == 4
     assert not p.page.is_visible("#draw")  # a snapshot has no network to ask
+    # nor mistakes to list: its confusion cells open nothing
+    assert not p.page.is_visible("#mistakes-box")
+    assert p.js("document.querySelectorAll('#confusion td[tabindex]').length") == 0
     assert p.errors == []
     p.page.close()
