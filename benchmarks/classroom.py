@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import statistics
-import struct
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.server import cpu_seconds, free_port, start_server
+from benchmarks.server import cpu_seconds, free_port, messages, start_server
 
 SPIRAL = {
     "dataset": {"name": "spiral", "n_samples": 500, "train_fraction": 0.5},
@@ -80,14 +79,9 @@ async def view(url: str, token: str, stop: asyncio.Event, v: Viewer) -> None:
     async with websockets.connect(url, max_size=1 << 24) as ws:
         await ws.send(json.dumps({"type": "auth", "token": token}))
         await ws.send(json.dumps({"type": "play"}))
-        while not stop.is_set():
-            try:
-                msg = await asyncio.wait_for(ws.recv(), 0.5)
-            except TimeoutError:
-                continue
-            if isinstance(msg, bytes):
-                (n,) = struct.unpack_from("<I", msg)
-                v.frames.append((time.monotonic(), json.loads(msg[4:4 + n])["epoch"]))
+        async for is_frame, message in messages(ws, stop):
+            if is_frame:
+                v.frames.append((time.monotonic(), message["epoch"]))
         await ws.send(json.dumps({"type": "pause"}))
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
-import struct
 import sys
 import tempfile
 import time
@@ -22,7 +20,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.server import CONFIG, free_port, start_server
+from benchmarks.server import CONFIG, free_port, messages, start_server
 
 LATE = 1.0  # seconds
 
@@ -39,17 +37,12 @@ async def viewer(url: str, stop: asyncio.Event, stats: dict[str, list[float]],
     frames = late = 0
     try:
         async with websockets.connect(url, max_size=1 << 24) as ws:
-            while not stop.is_set():
-                try:
-                    msg = await asyncio.wait_for(ws.recv(), 0.5)
-                except TimeoutError:
-                    continue
-                if isinstance(msg, bytes):
-                    (n,) = struct.unpack_from("<I", msg)
+            async for is_frame, message in messages(ws, stop):
+                if is_frame:
                     frames += 1
-                    late += time.time() - json.loads(msg[4:4 + n])["time"] > LATE
-                elif json.loads(msg).get("type") == "error":
-                    errors.append(json.loads(msg)["message"])
+                    late += time.time() - message["time"] > LATE
+                elif message.get("type") == "error":
+                    errors.append(message["message"])
     except Exception as exc:  # a benchmark counts failures instead of stopping
         errors.append(repr(exc))
     stats["frames"].append(frames)

@@ -5,14 +5,20 @@ are classroom.py (K experiments, each watched), load.py and page.py.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = {
@@ -66,3 +72,19 @@ def start_server(port: int, data_dir: str, **env_over: str) -> subprocess.Popen[
             time.sleep(0.1)
     proc.kill()
     raise SystemExit("the server did not start")
+
+
+async def messages(ws: websockets.ClientConnection,
+                   stop: asyncio.Event) -> AsyncIterator[tuple[bool, dict[str, Any]]]:
+    """What a websocket viewer receives until `stop`: (True, a frame's header) or (False, a
+    text message), each as JSON."""
+    while not stop.is_set():
+        try:
+            msg = await asyncio.wait_for(ws.recv(), 0.5)
+        except TimeoutError:
+            continue
+        if isinstance(msg, bytes):
+            (n,) = struct.unpack_from("<I", msg)
+            yield True, json.loads(msg[4:4 + n])
+        else:
+            yield False, json.loads(msg)
