@@ -305,13 +305,18 @@ def test_uploaded_csv_becomes_the_data(page: Page, tmp_path: Path) -> None:
     assert json.dumps(page.errors) == "[]"
 
 
-def test_uploaded_points_that_were_scaled_say_so(page: Page, tmp_path: Path) -> None:
+def upload_points_spanning_500(page: Page, tmp_path: Path) -> None:
+    """80 points spanning +-400 x +-300: the server scales them into the plane."""
     csv = tmp_path / "big.csv"
     csv.write_text("x1,x2,y\n" + "".join(f"{100 * ((i % 9) - 4)},{100 * ((i % 7) - 3)},"
                                          f"{int(i % 9 > 4)}\n" for i in range(80)))
     page.page.set_input_files("#upload", str(csv))
     page.wait("window.playground.config.dataset.name === 'custom'")
     page.page.wait_for_selector("#data-scale:not([hidden])")
+
+
+def test_uploaded_points_that_were_scaled_say_so(page: Page, tmp_path: Path) -> None:
+    upload_points_spanning_500(page, tmp_path)
     assert "scaled by" in page.page.text_content("#data-scale")
     assert page.page.is_visible("#own-data")
     assert "fresh run" in page.page.text_content("#notice")
@@ -321,12 +326,7 @@ def test_uploaded_points_that_were_scaled_say_so(page: Page, tmp_path: Path) -> 
 def test_a_point_added_to_scaled_data_keeps_the_scale(page: Page, tmp_path: Path) -> None:
     """Bug: the page sent the points back as drawn (already scaled into the plane), so the
     server saw data that fitted, scaled it by 1, and the note was lost."""
-    csv = tmp_path / "big.csv"
-    csv.write_text("x1,x2,y\n" + "".join(f"{100 * ((i % 9) - 4)},{100 * ((i % 7) - 3)},"
-                                         f"{int(i % 9 > 4)}\n" for i in range(80)))
-    page.page.set_input_files("#upload", str(csv))
-    page.wait("window.playground.config.dataset.name === 'custom'")
-    page.page.wait_for_selector("#data-scale:not([hidden])")
+    upload_points_spanning_500(page, tmp_path)
     scale = page.server_view()["data_scale"]
     assert scale < 1
     before = page.js("window.playground.points")
