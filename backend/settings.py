@@ -47,7 +47,10 @@ class Settings(BaseSettings):
     max_students: int = Field(300, ge=1, le=10_000, description="students per class")
 
     max_layers: int = Field(12, ge=1, le=64)
-    max_units: int = Field(64, ge=1, le=1024)
+    max_units: int = Field(64, ge=1, le=1024, description="units of a dense layer on 2-D "
+                           "points, and filters of a conv layer")
+    max_image_units: int = Field(128, ge=1, le=4096, description="units of a dense layer in "
+                                 "an image network (the page draws no neuron of those)")
     max_samples: int = Field(10_000, ge=10, le=1_000_000)
     max_params: int = Field(1_000_000, ge=1_000, description="trainable parameters of one "
                                                              "network (conv nets grow fast)")
@@ -91,5 +94,6 @@ class Settings(BaseSettings):
     @property
     def limits(self) -> Limits:
         return Limits(max_layers=self.max_layers, max_units=self.max_units,
+                      max_image_units=self.max_image_units,
                       max_samples=self.max_samples, max_epochs_per_call=self.max_epochs_per_call,
                       max_params=self.max_params)

@@ -21,6 +21,8 @@ const SLIDERS = {
     send: (v) => ({ batch_size: v }) },
   classes: { label: "classes-value", text: String, value: (c) => c.dataset.classes,
     send: (v) => ({ dataset: { classes: v } }) },
+  side: { label: "side-value", text: (v) => `${v} × ${v}`, value: (c, meta) => sideOf(meta, c),
+    send: (v) => ({ dataset: { side: v } }) },
 };
 const OWN = "your own data has no generator: noise and Regenerate apply to built-in sets";
 
@@ -58,6 +60,12 @@ async function imageBody(files) {
 function specOf(meta, name) {
   return meta.datasets.find((d) => d.name === name) ||
     meta.image_datasets.find((d) => d.name === name);
+}
+
+/** A built-in image set's side in pixels: the config's, or the set's own. */
+function sideOf(meta, config) {
+  const spec = meta.image_datasets.find((d) => d.name === config.dataset.name);
+  return spec ? config.dataset.side ?? spec.shape[1] : null;
 }
 
 /** An image set's button picture: a few strokes of what it holds, drawn here. */
@@ -147,6 +155,9 @@ export function bindData(store, { change, flash }) {
     const changes = { dataset: { name: d.name } };
     if (config.dataset.classes > d.max_classes) changes.dataset.classes = d.max_classes;
     if (config.dataset.classes < d.min_classes) changes.dataset.classes = d.min_classes;
+    // a side is an image set's; the other image set takes it where it can
+    const side = config.dataset.side;
+    if (side != null && (!d.images || side < d.sides[0] || side > d.sides[1])) changes.dataset.side = null;
     // Points and images take other inputs and other layers: a default network comes along.
     if (d.images && !isImages(config)) {
       Object.assign(changes, imageNet(d));
@@ -173,7 +184,7 @@ export function bindData(store, { change, flash }) {
     change({ dataset: { seed: (store.state.config.dataset.seed + 1) % 4294967296 } }));
 
   const useUpload = (upload) =>
-    change({ problem: upload.problem, dataset: { name: "custom", id: upload.id } });
+    change({ problem: upload.problem, dataset: { name: "custom", id: upload.id, side: null } });
   $("upload").addEventListener("change", async (event) => {
     const file = event.target.files[0];
     event.target.value = "";
@@ -199,7 +210,8 @@ export function bindData(store, { change, flash }) {
       uploadError(`Images refused: ${[error.message, ...details].join("; ")}`);
       return;
     }
-    const changes = isImages(store.state.config) ? { ...upload.use } : { ...imageNet(), ...upload.use };
+    const use = { ...upload.use, dataset: { ...upload.use.dataset, side: null } }; // its own size
+    const changes = isImages(store.state.config) ? use : { ...imageNet(), ...use };
     const reply = await change(changes);
     if (reply && reply.type === "error") uploadError(`The network refused these images: ${reply.message}`);
   });
@@ -225,13 +237,15 @@ export function bindData(store, { change, flash }) {
     const range = specOf(meta, c.dataset.name) || { min_classes: meta.bounds.classes[0],
       max_classes: meta.bounds.classes[1] };
     [$("classes").min, $("classes").max] = [range.min_classes, range.max_classes];
+    const spec = specOf(meta, c.dataset.name);
+    if (spec && spec.sides) [$("side").min, $("side").max] = spec.sides;
     for (const [id, { label, text, value, shown }] of Object.entries(SLIDERS)) {
       if (dragging.has(id)) continue;
-      $(id).value = value(c);
-      $(label).textContent = shown ? shown(c) : text(value(c));
+      $(id).value = value(c, meta);
+      $(label).textContent = shown ? shown(c) : text(value(c, meta));
     }
-    const spec = specOf(meta, c.dataset.name);
     $("classes-row").hidden = !spec || spec.max_classes <= 2 || spec.max_classes === spec.min_classes;
+    $("side-row").hidden = !(spec && spec.sides);
     // Your own data (uploaded or clicked) has no generator: no noise, nothing to regenerate.
     // A fixed image set (the digits) has no noise either; Regenerate draws a new split.
     const fixed = Boolean(spec && spec.size);

@@ -59,6 +59,7 @@ const FIELDS = [
   ["train", "dataset.train_fraction", num],
   ["dataSeed", "dataset.seed", num],
   ["classes", "dataset.classes", num],
+  ["side", "dataset.side", num],
   ["features", "features", list],
   ["layers", "hidden_layers", layers],
   ["output", "output_activation", str],

@@ -323,6 +323,29 @@ def test_layer_editor_changes_the_server_and_shows_its_summary(page: Page) -> No
     assert page.errors == []
 
 
+def test_the_image_size_resizes_the_digits_and_stays_with_images(page: Page) -> None:
+    assert not page.page.is_visible("#side-row")  # points have no pixels
+    choose_digits(page)
+    assert page.page.text_content("#side-value") == "8 × 8"
+    page.page.fill("#side", "32")
+    page.wait("window.playground.config.dataset.side === 32")
+    assert page.server_view()["config"]["dataset"]["side"] == 32
+    page.wait("window.playground.frame.grids.examples.shape[2] === 32")
+    page.wait("document.querySelector(\".image-layer[data-entry='1'] .layer-shape\")"
+              ".textContent.startsWith('8 × 32 × 32')")
+    assert page.page.text_content("#side-value") == "32 × 32"
+    assert "side=32" in page.page.evaluate("location.hash")
+    # the shapes take the same side; points let it go
+    page.page.click(".dataset[data-name='shapes']")
+    page.wait("window.playground.config.dataset.name === 'shapes'")
+    assert page.server_view()["config"]["dataset"]["side"] == 32
+    page.page.click(".dataset[data-name='circle']")
+    page.wait("window.playground.config.dataset.name === 'circle'")
+    assert page.server_view()["config"]["dataset"]["side"] is None
+    assert not page.page.is_visible("#side-row")
+    assert page.errors == []
+
+
 def test_image_view_screenshots(page: Page, server: LiveServer, tmp_path: Path) -> None:
     choose_digits(page)
     page.page.select_option("#optimizer", "adam")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from backend.data import DataError
-from backend.data.images import SHAPES, digits, parse_idx, parse_npz, shapes
+from backend.data.images import SHAPES, digits, image_set, parse_idx, parse_npz, resampled, shapes
 
 
 def test_the_digits_are_the_1797_images_of_ten_classes() -> None:
@@ -38,6 +38,25 @@ def test_shapes_are_seeded_balanced_and_drawn() -> None:
         assert len(lit_rows) <= 3 and len(lit_cols) >= 5
     with pytest.raises(DataError, match="2 to 7 classes"):
         shapes(10, 0, np.random.default_rng(0), classes=9)
+
+
+def test_a_side_resamples_the_digits_and_draws_the_shapes_at_it() -> None:
+    d, big = digits(), image_set("digits", 0, side=32)
+    assert big.x.shape == (1797, 1, 32, 32) and np.array_equal(big.y, d.y)
+    assert big.x.min() >= 0 and big.x.max() <= 1
+    # bilinear between pixel centres: 32 / 8 = 4, so pixel (4i + 1.5) is the old pixel i's
+    # centre, halfway between output pixels 4i + 1 and 4i + 2
+    centres = (big.x[:, :, 1::4, 1::4] + big.x[:, :, 2::4, 1::4] + big.x[:, :, 1::4, 2::4]
+               + big.x[:, :, 2::4, 2::4]) / 4
+    assert np.abs(centres - d.x).max() < 0.25
+    ramp = np.tile(np.linspace(0, 1, 8, dtype=np.float32), (8, 1))[None, None]
+    stretched = resampled(type(d)(ramp, np.zeros(1, np.int64), ("0",)), 16).x[0, 0]
+    inner = stretched[:, 1:-1]  # away from the clamped edges, a ramp stays a ramp
+    assert np.allclose(np.diff(inner, axis=1), 1 / 14, atol=1e-6)
+    assert resampled(d, 8) is d
+    assert image_set("shapes", 20, side=24).x.shape == (20, 1, 24, 24)
+    with pytest.raises(DataError, match="8 to 32 pixels a side, not 40"):
+        image_set("digits", 0, side=40)
 
 
 def idx(kind_dims: bytes, shape: tuple[int, ...], payload: bytes) -> bytes:

@@ -102,6 +102,21 @@ def npz(**arrays: np.ndarray) -> bytes:
     ({"dataset": {"name": "digits", "classes": 3}}, "dataset", "has 10 classes, not 3"),
     ({"dataset": {"name": "shapes", "classes": 8}}, "dataset", "has 2 to 7 classes"),
     ({"dataset": DIGITS, "problem": "regression"}, "", "is for classification"),
+    ({"dataset": {"name": "circle", "side": 32}}, "dataset",
+     "side is for the built-in image sets (digits, shapes): 'circle' has no pixels to resize; "
+     "send side null"),
+    ({"dataset": {"name": "custom", "id": "abc", "side": 16}, "features": []}, "dataset",
+     "'custom' has no pixels to resize"),
+    ({"dataset": {**DIGITS, "side": 33}}, "dataset", "digits can be had at 8 to 32 pixels"),
+    ({"dataset": {"name": "shapes", "side": 7}}, "dataset", "shapes can be had at 8 to 32"),
+    ({"dataset": {**DIGITS, "side": 16}, "hidden_layers": [  # the side sets the sizes
+        {"type": "conv", "filters": 4, "kernel": 9, "padding": "valid"}] * 2},
+     "hidden_layers", "hidden layer 2: a 9x9 kernel does not fit its 8x8 input"),
+    ({"hidden_layers": [{"units": 65}]}, "hidden_layers",
+     "hidden layer 1: at most 64 units per layer on 2-D points, where the page draws every "
+     "neuron (an image network may have 128)"),
+    ({"dataset": DIGITS, "hidden_layers": [{"units": 129}]}, "hidden_layers.0.units",
+     "at most 128 units per layer"),
 ])
 def test_each_bad_combination_is_refused_with_its_reason(config: dict[str, Any], where: str,
                                                          words: str) -> None:
@@ -177,6 +192,41 @@ def test_bad_combinations_are_422_over_http(client: TestClient) -> None:
     assert r.status_code == 422 and "does not fit its 8x8 input" in r.json()["error"]
 
 
+def test_a_side_resizes_the_images_and_leaving_images_clears_it(client: TestClient) -> None:
+    lenet = [{"type": "conv", "filters": 6, "kernel": 5, "padding": "valid"},
+             {"type": "pool", "kind": "avg"}, {"type": "conv", "filters": 16, "kernel": 5,
+                                               "padding": "valid"},
+             {"type": "pool", "kind": "avg"}, {"units": 120}, {"units": 84}]
+    exp = create(client, {"dataset": {**DIGITS, "side": 32}, "hidden_layers": lenet})
+    summary = exp.get("/summary").json()
+    assert summary["trainable_params"] == 61706
+    assert summary["layers"][0]["output_shape"] == [None, 6, 28, 28]
+    train(exp, 1)
+    image = np.zeros((32, 32))
+    assert exp.post("/predict", {"images": [image.tolist()]}).status_code == 200
+    r = exp.post("/predict", {"images": [np.zeros((8, 8)).tolist()]})
+    assert r.status_code == 422 and "(n, 1, 32, 32)" in r.json()["error"]
+    # another side is other images and another network: fresh weights, never a 500
+    r = client.patch(exp.url(), json={"dataset": {"side": 28}}, headers=exp.auth)
+    assert r.status_code == 200 and r.json()["weights_kept"] is False
+    assert exp.get("/summary").json()["layers"][0]["output_shape"] == [None, 6, 24, 24]
+    r = client.patch(exp.url(), json={"dataset": {"side": 12}}, headers=exp.auth)
+    assert r.status_code == 422
+    assert "hidden layer 3: a 5x5 kernel does not fit its 4x4" in r.json()["error"]
+    r = client.patch(exp.url(), json={"dataset": {"side": 32}}, headers=exp.auth)
+    assert r.status_code == 200
+    # back to points: a side left behind is refused with what to send, and nothing changes
+    points = {"dataset": {"name": "circle", "classes": 2}, "features": ["x1", "x2"],
+              "hidden_layers": [{"units": 4}]}
+    r = client.patch(exp.url(), json=points, headers=exp.auth)
+    assert r.status_code == 422 and "send side null" in r.json()["error"]
+    assert exp.get("").json()["config"]["dataset"]["side"] == 32
+    points["dataset"]["side"] = None
+    r = client.patch(exp.url(), json=points, headers=exp.auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["config"]["dataset"]["side"] is None
+
+
 # meta -------------------------------------------------------------------------------------
 
 
@@ -187,8 +237,8 @@ def test_meta_lists_layer_types_and_image_sets_apart_from_the_point_sets(
     assert [d["name"] for d in meta["image_datasets"]] == list(IMAGE_SETS)
     assert meta["image_datasets"][0] == {
         "name": "digits", "problem": "classification", "description": IMAGE_SETS[
-            "digits"].description, "shape": [1, 8, 8], "min_classes": 10, "max_classes": 10,
-        "size": 1797}
+            "digits"].description, "shape": [1, 8, 8], "sides": [8, 32], "min_classes": 10,
+        "max_classes": 10, "size": 1797}
     types = {t["type"]: t for t in meta["layer_types"]}
     assert list(types) == list(LAYER_TYPES)
     for kind, fields in LAYER_TYPES.items():
@@ -200,6 +250,7 @@ def test_meta_lists_layer_types_and_image_sets_apart_from_the_point_sets(
                                                         LAYER_BOUNDS[name].high]
     assert types["conv"]["fields"]["padding"]["choices"] == ["same", "valid"]
     assert types["conv"]["fields"]["filters"]["max"] == meta["limits"]["max_units"]
+    assert types["dense"]["fields"]["units"]["max"] == meta["limits"]["max_image_units"] == 128
     assert types["conv"]["images_only"] and not types["dense"]["images_only"]
     assert {"max_images", "max_image_values", "max_params"} <= set(meta["limits"])
 

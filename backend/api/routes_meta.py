@@ -52,7 +52,9 @@ class ImageDatasetInfo(BaseModel):
     name: str
     problem: str
     description: str
-    shape: list[int] = Field(description="one image: (channels, height, width)")
+    shape: list[int] = Field(description="one image: (channels, height, width), at the "
+                                         "set's own side")
+    sides: list[int] = Field(description="[min, max] of dataset.side, in pixels")
     min_classes: int
     max_classes: int
     size: int | None = Field(description="a fixed set's images (n_samples is ignored); "
@@ -173,7 +175,8 @@ def build_meta(settings: Settings, service: Service) -> Meta:
         image_datasets=[ImageDatasetInfo(name=d.name, problem="classification",
                                          description=d.description, shape=list(d.shape),
                                          min_classes=d.min_classes, max_classes=d.max_classes,
-                                         size=d.size) for d in IMAGE_SETS.values()],
+                                         sides=list(d.sides), size=d.size)
+                        for d in IMAGE_SETS.values()],
         layer_types=layer_types(settings),
         features=[FeatureInfo(name=f.name, label=f.label, description=f.description,
                               grid=feature_grid(f.name, settings.neuron_resolution))

@@ -53,6 +53,28 @@ def digits() -> Images:
                   tuple(str(d) for d in range(10)))
 
 
+def _stretch(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights of linear interpolation between pixel centres: each row sums
+    to 1, so the resampled pixels stay in [0, 1]."""
+    at = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    low = np.floor(at).astype(int)
+    high = np.minimum(low + 1, n_in - 1)
+    m = np.zeros((n_out, n_in), np.float32)
+    np.add.at(m, (np.arange(n_out), low), 1 - (at - low))
+    np.add.at(m, (np.arange(n_out), high), at - low)
+    return m
+
+
+def resampled(images: Images, side: int) -> Images:
+    """The images bilinearly resampled to side x side: LeNet-5 wants 32 x 32, as MNIST's
+    28 x 28 digits were padded to it."""
+    _, _, h, w = images.x.shape
+    if (h, w) == (side, side):
+        return images
+    x = _stretch(h, side) @ images.x @ _stretch(w, side).T
+    return Images(np.ascontiguousarray(x, np.float32), images.y, images.classes)
+
+
 SHAPES = ("horizontal line", "vertical line", "diagonal \\", "diagonal /", "cross",
           "circle", "square")
 
@@ -108,26 +130,38 @@ class ImageSet:
     min_classes: int
     max_classes: int
     size: int | None = None  # a fixed set's number of images; None: n are generated
+    sides: tuple[int, int] = (8, 32)  # the sides, in pixels, it can be had at
+
+    def shape_at(self, side: int | None) -> tuple[int, int, int]:
+        """One image's (channels, height, width) at this side (None: the set's own)."""
+        return self.shape if side is None else (self.shape[0], side, side)
 
 
 IMAGE_SETS: dict[str, ImageSet] = {
-    "digits": ImageSet("digits", "the 1 797 handwritten digits of UCI, 8 x 8 grey, 10 "
-                       "classes (every image, whatever n_samples)", (1, 8, 8), 10, 10, 1797),
+    "digits": ImageSet("digits", "the 1 797 handwritten digits of UCI, 8 x 8 grey (resampled "
+                       "to side), 10 classes (every image, whatever n_samples)", (1, 8, 8), 10,
+                       10, 1797),
     "shapes": ImageSet("shapes", "lines at four angles, crosses, circles and squares, 12 x 12 "
-                       "grey, with speckle by noise", (1, 12, 12), 2, len(SHAPES)),
+                       "grey (drawn at side), with speckle by noise", (1, 12, 12), 2,
+                       len(SHAPES)),
 }
 
 
 def image_set(name: str, n: int, noise: float = 0.0, seed: int = 0,
-              classes: int | None = None) -> Images:
-    """A built-in image set: the same arguments give the same images."""
+              classes: int | None = None, side: int | None = None) -> Images:
+    """A built-in image set, at `side` pixels a side (None: its own): the same arguments
+    give the same images."""
     spec = IMAGE_SETS.get(name)
     if spec is None:
         raise DataError(f"unknown image set {name!r}; allowed: {', '.join(IMAGE_SETS)}")
+    _, own, _ = spec.shape
+    if side is not None and not spec.sides[0] <= side <= spec.sides[1]:
+        raise DataError(f"{name} can be had at {spec.sides[0]} to {spec.sides[1]} pixels a "
+                        f"side, not {side}")
     if name == "digits":
-        return digits()
+        return resampled(digits(), side or own)
     k = spec.max_classes if classes is None else classes
-    return shapes(n, noise, np.random.default_rng(seed), spec.shape[1], k)
+    return shapes(n, noise, np.random.default_rng(seed), side or own, k)
 
 
 # uploads ------------------------------------------------------------------------------

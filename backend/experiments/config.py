@@ -61,13 +61,14 @@ CAPPED = {"n_samples": "max_samples", "batch_size": "max_samples"}
 # below, /api/meta's "layer_types" and docs/config.md come from here. Dense entries are
 # written without a type, as they always were.
 LAYER_BOUNDS: dict[str, Param] = {
-    "units": Param(8, 1, DEFAULT_LIMITS.max_units, "neurons of a dense layer"),
+    "units": Param(8, 1, DEFAULT_LIMITS.max_image_units, "neurons of a dense layer: at most "
+                   "max_units on 2-D points (the page draws each), max_image_units on images"),
     "filters": Param(8, 1, DEFAULT_LIMITS.max_units, "a conv layer's filters: its feature maps"),
     "kernel": Param(3, 1, 9, "a conv filter's side in pixels (odd with padding same)"),
     "stride": Param(1, 1, 4, "pixels a conv filter moves per step"),
     "size": Param(2, 2, 4, "a pool window's side, which is also its step"),
 }
-LAYER_CAPPED = {"units": "max_units", "filters": "max_units"}
+LAYER_CAPPED = {"units": "max_image_units", "filters": "max_units"}
 LAYER_CHOICES: dict[str, tuple[str, ...]] = {"padding": ("same", "valid"), "kind": ("max", "avg")}
 LAYER_TYPES: dict[str, dict[str, Any]] = {  # type -> its fields and their defaults
     "dense": {"units": None, "activation": "tanh"},
@@ -131,6 +132,8 @@ class DatasetConfig(Strict):
     seed: int = _field("seed")
     classes: int = _field("classes")
     id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    side: int | None = Field(None, description="a built-in image set's side in pixels: the "
+                             "digits resampled to it, the shapes drawn at it; null: its own")
 
     @field_validator("name")
     @classmethod
@@ -153,7 +156,23 @@ class DatasetConfig(Strict):
                            else f"{spec.min_classes} to {spec.max_classes}")
                 raise ValueError(f"data set {self.name!r} has {allowed} classes, not "
                                  f"{self.classes}")
+        if self.side is not None:
+            image_set = IMAGE_SETS.get(self.name)
+            if image_set is None:
+                raise ValueError(f"side is for the built-in image sets ({', '.join(IMAGE_SETS)})"
+                                 f": {self.name!r} has no pixels to resize; send side null")
+            low, high = image_set.sides
+            if not low <= self.side <= high:
+                raise ValueError(f"side: {self.name} can be had at {low} to {high} pixels a "
+                                 f"side, not {self.side}")
         return self
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """One image's (channels, height, width) for a built-in image set; None otherwise
+        (an upload's is known once it is read)."""
+        spec = IMAGE_SETS.get(self.name)
+        return None if spec is None else spec.shape_at(self.side)
 
 
 class LayerConfig(Strict):
@@ -177,11 +196,12 @@ class LayerConfig(Strict):
     def _bounded(cls, v: int | None, info: ValidationInfo) -> int | None:
         if v is None:
             return v
-        p = layer_bounds(_limits(info))[info.field_name or ""]
+        limits = _limits(info)
+        p = layer_bounds(limits)[info.field_name or ""]
         if v < p.low:
             raise ValueError(f"must be at least {p.low}")
-        if info.field_name == "units":
-            return _at_most(v, p.high, "units per layer")
+        if info.field_name == "units":  # the kind of data sets the tighter cap: see _depth
+            return _at_most(v, max(p.high, limits.max_units), "units per layer")
         if info.field_name == "filters":
             return _at_most(v, p.high, "filters per layer")
         if v > p.high:
@@ -347,6 +367,11 @@ class ExperimentConfig(Strict):
         images = ds.name in IMAGE_SETS or (ds.name == "custom" and not features)
         if not images:
             for i, h in enumerate(v):
+                if h.type == "dense" and h.units is not None and h.units > limits.max_units:
+                    raise ValueError(f"hidden layer {i + 1}: at most {limits.max_units} units "
+                                     "per layer on 2-D points, where the page draws every "
+                                     f"neuron (an image network may have "
+                                     f"{limits.max_image_units})")
                 if h.type != "dense":
                     what = (f"features {features} make this upload 2-D points (send "
                             "features [] for uploaded images)" if ds.name == "custom" else
@@ -356,12 +381,16 @@ class ExperimentConfig(Strict):
             return v
         # Images of a built-in set have a known shape; an upload's is checked against its
         # own when the experiment is made (the largest image allowed stands in here).
-        shape = IMAGE_SETS[ds.name].shape if ds.name in IMAGE_SETS else (3, MAX_SIDE, MAX_SIDE)
+        shape = ds.image_shape or (3, MAX_SIDE, MAX_SIDE)
         try:
             spec = ModelSpec(n_inputs=math.prod(shape), input_shape=shape,
                              hidden=[h.spec_entry() for h in v])
         except SpecError as exc:
             raise ValueError(str(exc)) from None
+        for i, h in enumerate(v):
+            if h.type == "dense" and h.units is not None and h.units > limits.max_image_units:
+                raise ValueError(f"hidden layer {i + 1}: at most {limits.max_image_units} units "
+                                 "per layer (max_image_units)")
         if ds.name in IMAGE_SETS:
             check_size(spec, ds.classes, limits)
         return v

@@ -119,7 +119,7 @@ def build_data(config: ExperimentConfig, upload: Upload | None = None) -> Experi
                         "features (x1, x2, ...)")
     if images:
         return _image_data(config, image_set(ds.name, ds.n_samples, ds.noise, ds.seed,
-                                             ds.classes), rng)
+                                             ds.classes, ds.side), rng)
     if upload is not None:
         s = fit_scale(upload)
         if upload.x_test is not None and upload.y_test is not None:

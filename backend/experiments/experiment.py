@@ -52,7 +52,7 @@ def _structure(config: ExperimentConfig) -> tuple[Any, ...]:
     return (config.problem, tuple(config.features),
             tuple(_layer_key(h) for h in config.hidden_layers), config.batch_norm,
             config.output_activation, config.loss, config.dataset.name,
-            config.dataset.classes, config.dataset.id)
+            config.dataset.classes, config.dataset.id, config.dataset.side)
 
 
 def build_model(config: ExperimentConfig, data: ExperimentData, backend: Backend) -> Model:

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class Limits:
     max_layers: int = 12
-    max_units: int = 64
+    max_units: int = 64  # of a dense layer on 2-D points: the page draws each neuron
+    max_image_units: int = 128  # of a dense layer in an image network (LeNet-5 has 120)
     max_samples: int = 10_000
     max_epochs_per_call: int = 100_000
     max_params: int = 1_000_000  # trainable parameters of one network
