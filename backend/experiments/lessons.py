@@ -169,19 +169,21 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
                  for label, extra in (("8 filters 5 x 5, L2 0.01", {"regularization": {
                                           "name": "l2", "rate": 0.01}}),
                                       ("the same without L2", {})))),
-    Lesson("lenet-5", "LeNet-5, as near as the digits allow",
-           "The course's LeNet-5 is conv 6 filters 5 x 5, average pool 2, conv 16 filters "
-           "5 x 5, average pool 2, dense 120, dense 84, softmax 10, all tanh: 61 706 "
-           "parameters on 32 x 32 grey images. The built-in images are smaller and a dense "
-           "layer here has at most 64 units, so this one runs on the 8 x 8 digits with two "
-           "changes. Both convs pad 'same' (unpadded, the second would not fit its 4 x 4 "
-           "map), so by (n - f + 2p) / s + 1 the maps go 8 x 8, 4 x 4, 4 x 4, 2 x 2; and the "
-           "dense layers have 64 units, not 120 and 84. That makes 11 542 parameters: the "
-           "original's first dense layer alone has 400 x 120 + 120 = 48 120. The loss starts "
-           "near ln 10 = 2.30 (an even guess over 10 classes), and plain SGD gets about 96 % "
-           "of the test digits right in 30 epochs.",
-           (Preset("LeNet-5, dense 64 and 64", _cfg(
-               "digits", [_conv(6, 5, "tanh"), _pool("avg"), _conv(16, 5, "tanh"),
-                          _pool("avg"), *_net(64, 64)], features=[],
-               optimizer={"name": "sgd", "learning_rate": 0.1}), 30),)),
+    Lesson("lenet-5", "LeNet-5, as the course gives it",
+           "LeNet-5 is conv 6 filters 5 x 5, average pool 2, conv 16 filters 5 x 5, average "
+           "pool 2, dense 120, dense 84, softmax 10, all tanh, on 32 x 32 grey images. The "
+           "digits here are 8 x 8, and by (n - f + 2p) / s + 1 an unpadded 5 x 5 filter "
+           "leaves 4 x 4 of them and the pool 2 x 2, where the second conv's 5 x 5 cannot "
+           "fit. So, as MNIST's 28 x 28 digits were padded to 32 x 32 for LeNet, these are "
+           "resampled to 32 x 32 (the data set's side). The maps then go 28 x 28, 14 x 14, "
+           "10 x 10, 5 x 5, and the network has "
+           "61 706 parameters, 48 120 of them in the first dense layer (400 x 120 + 120): "
+           "the two convs, which do the seeing, have 2 572. The loss starts near ln 10 = 2.30 "
+           "(an even guess over 10 classes), and plain SGD gets about 97 % of the test "
+           "digits right in 20 epochs.",
+           (Preset("LeNet-5 on the digits at 32 x 32", _cfg(
+               "digits", [_conv(6, 5, "tanh", "valid"), _pool("avg"),
+                          _conv(16, 5, "tanh", "valid"), _pool("avg"), *_net(120, 84)],
+               data={"side": 32}, features=[],
+               optimizer={"name": "sgd", "learning_rate": 0.1}), 20),)),
 )}
