@@ -18,8 +18,12 @@ def test_a_long_run_is_thinned_to_its_capacity_evenly() -> None:
         h.add(row(epoch, train_accuracy=0.5))
     assert len(h) <= 100 and h.stride == 128
     epochs = [r["epoch"] for r in h.rows]
-    assert epochs == list(range(0, 10_000, 128))[:len(epochs)]
+    assert epochs == [*range(0, 10_000, 128), 9999]  # evenly, and the newest
     assert h.rows[3] == row(3 * 128, train_accuracy=0.5)
+    for epoch in range(10_000, 10_300):  # the newest, between the strides, moves on
+        h.add(row(epoch, train_accuracy=0.5))
+        assert h.last == row(epoch, train_accuracy=0.5) and len(h) <= 100
+    assert [r["epoch"] for r in h.rows][-4:] == [9984, 10_112, 10_240, 10_299]
 
 
 def test_a_row_for_the_same_epoch_replaces_the_last() -> None:

@@ -17,7 +17,9 @@ COLUMNS = ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy"
 class History:
     """Keeps at most `capacity` rows: when full, every other row goes and the stride doubles,
     so a run of a million epochs still draws its whole curve from a few thousand points.
-    A value a row lacks is stored as NaN; a key no row has is left out again."""
+    The newest row is always kept, between the strides if it falls there (the next row
+    replaces it), so the curve ends where the network is. A value a row lacks is stored
+    as NaN; a key no row has is left out again."""
 
     def __init__(self, capacity: int = 4000) -> None:
         self.capacity = capacity
@@ -35,16 +37,16 @@ class History:
             if key not in self._columns:  # a new kind of value: earlier rows lack it
                 self._columns[key] = array("d", [math.nan] * len(self))
         epochs = self._columns["epoch"]
-        if epochs and epochs[-1] == row["epoch"]:
+        between = len(epochs) > 1 and int(epochs[-1]) % self.stride  # kept as the newest
+        if epochs and (epochs[-1] == row["epoch"] or between):
             for key, column in self._columns.items():
                 column[-1] = row.get(key, math.nan)
-            return
-        if epochs and int(row["epoch"]) % self.stride:
             return
         for key, column in self._columns.items():
             column.append(row.get(key, math.nan))
         if len(self) > self.capacity:
-            self._columns = {k: c[::2] for k, c in self._columns.items()}
+            # every other row of the stride, and the newest row whatever its epoch
+            self._columns = {k: c[:-1:2] + c[-1:] for k, c in self._columns.items()}
             self.stride *= 2
 
     def trim(self, epoch: int) -> None:
