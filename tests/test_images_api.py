@@ -116,7 +116,7 @@ def npz(**arrays: np.ndarray) -> bytes:
      "hidden layer 1: at most 64 units per layer on 2-D points, where the page draws every "
      "neuron (an image network may have 128)"),
     ({"dataset": DIGITS, "hidden_layers": [{"units": 129}]}, "hidden_layers.0.units",
-     "at most 128 units per layer"),
+     "at most 128 units per layer (on images; 64 on 2-D points)"),
 ])
 def test_each_bad_combination_is_refused_with_its_reason(config: dict[str, Any], where: str,
                                                          words: str) -> None:

@@ -223,7 +223,14 @@ def test_viewers_per_experiment_and_per_address_are_limited(tmp_path: Any, setti
             with pytest.raises(ConnectionClosed):
                 third.recv(timeout=5)
             assert third.close_code == 4429
-        with open_ws(server, exp_id):  # the counts go down again when they close
+        # The counts go down again when they close: the server counts a viewer out just
+        # after it has answered the viewer's close, so a client can be back before that.
+        watch = server.app.state.service.runner.watch(exp_id)
+        deadline = time.monotonic() + 10
+        while (watch.viewers or server.app.state.sockets) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert watch.viewers == 0 and not server.app.state.sockets
+        with open_ws(server, exp_id):
             pass
     finally:
         server.stop()

@@ -201,7 +201,11 @@ class LayerConfig(Strict):
         if v < p.low:
             raise ValueError(f"must be at least {p.low}")
         if info.field_name == "units":  # the kind of data sets the tighter cap: see _depth
-            return _at_most(v, max(p.high, limits.max_units), "units per layer")
+            high = max(p.high, limits.max_units)
+            if v > high:
+                raise ValueError(f"at most {high} units per layer (on images; "
+                                 f"{limits.max_units} on 2-D points)")
+            return v
         if info.field_name == "filters":
             return _at_most(v, p.high, "filters per layer")
         if v > p.high:
