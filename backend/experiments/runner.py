@@ -207,13 +207,13 @@ class Runner:
         for run in list(self.runs.values()):
             await self.pause(run.exp)
 
-    def _turn(self, exp_id: str) -> tuple[float, float, bool]:
-        """(seconds between frames, seconds of training per slice, busy): the experiments
-        on one worker take turns; the more of them, the longer a round and the fewer the
+    def _turn(self, exp_id: str) -> tuple[float, float, int]:
+        """(seconds between frames, seconds of training per slice, experiments taking
+        turns on its worker): the more of them, the longer a round and the fewer the
         frames, down to the slowest rate allowed."""
         n = self.engine.load(exp_id)
         interval = min(self.max_frame_interval, max(self.frame_interval, n * TURN))
-        return interval, max(MIN_SLICE, 0.7 * interval / n - self.frame_cost), n > BUSY
+        return interval, max(MIN_SLICE, 0.7 * interval / n - self.frame_cost), n
 
     async def _run(self, run: Run) -> None:
         exp, watch = run.exp, self.watch(run.exp.id)
@@ -237,11 +237,13 @@ class Runner:
                         await asyncio.wait_for(run.stop.wait(),
                                                min(0.25, (1 - allowed) / (run.speed or 1)))
                     continue
-                interval, seconds, busy = self._turn(exp.id)
+                interval, seconds, n = self._turn(exp.id)
                 frame = None
-                # a frame after this slice if it ends at least half an interval after the last
-                if watch.viewers and time.monotonic() + seconds - last_frame >= interval / 2:
-                    resolution = self.frames.resolution_for(busy)
+                # A frame after this slice if it ends at least half an interval after the
+                # last. It ends after the others' turns too: judged by `seconds` alone, every
+                # other slice of a shared worker came without one.
+                if watch.viewers and time.monotonic() + n * seconds - last_frame >= interval / 2:
+                    resolution = self.frames.resolution_for(n > BUSY)
                     frame = (watch.version + 1, resolution, self.frames.neuron_resolution)
                 run.job = Job(exp.id, epochs=min(left or 1_000_000, int(min(allowed, 1e6))),
                               seconds=seconds, target=run.target, frame=frame)
