@@ -16,6 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
+from backend.experiments.config import parse_config
+from backend.experiments.experiment import Experiment
+from backend.experiments.workers import InlineEngine, Job, Worker
 
 from .conftest import SMALL, LiveServer, create, make_settings
 from .test_websocket import command, next_frame, open_ws
@@ -174,3 +177,21 @@ def test_placement_spreads_and_rebalances() -> None:
     moved = engine._place(exps[2])  # type: ignore[arg-type]
     assert moved.slot == 1 and moved.revision is None and engine.forgotten == [(0, "e2")]
     assert at_work.slot == 0  # at work: never moved under its job
+
+
+def test_a_slice_mid_epoch_on_a_fresh_copy_answers_the_last_epochs_metrics() -> None:
+    """Bug: a worker's copy was measured when it was built, before the weights it was sent
+    went in, so a slice that ended mid-epoch answered epoch 0's metrics (a trained digits
+    net showed 0.117 test accuracy for the 20 s of a long epoch)."""
+    config = parse_config({"dataset": {"name": "digits"}, "hidden_layers": [
+        {"type": "conv", "filters": 4, "kernel": 3}, {"type": "pool"}],
+        "optimizer": {"name": "adam", "learning_rate": 0.01}, "batch_size": 1})
+    exp = Experiment("mid", config)
+    exp.train_epochs(1)
+    assert exp.metrics["epoch"] == 1 and exp.metrics["test_accuracy"] > 0.5
+    engine = InlineEngine()
+    job = Job(exp.id, epochs=1, seconds=0.01)  # a few of the epoch's 898 steps
+    engine._prepare(exp, job, engine._place(exp))
+    result = Worker().handle(job, lambda: False)
+    assert result.epochs == 0 and result.rows == [] and result.metrics == exp.metrics
+    assert np.array_equal(result.confusion, exp.confusion())

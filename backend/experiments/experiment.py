@@ -111,7 +111,10 @@ class Experiment:
              "status", "message", "revision", "updated", "_steps")
 
     def __init__(self, id: str, config: ExperimentConfig, upload: Upload | None = None,
-                 backend: Backend | None = None) -> None:
+                 backend: Backend | None = None, measure: bool = True) -> None:
+        """A new experiment at epoch 0, measured (its curve's first row); `measure` False
+        for one whose weights are restored next: measuring them first is wasted (a big
+        conv net took seconds), and their metrics then belong to other weights."""
         self.id = id
         self.token_hash = ""  # set by the service; saved with the experiment
         self.backend = backend or get_backend("cpu")
@@ -134,7 +137,8 @@ class Experiment:
         self._steps: Iterator[int] | None = None  # the epoch in progress, batch by batch
         self._grid_cache: dict[int, tuple[Any, np.ndarray]] = {}
         self._confusion: tuple[Any, np.ndarray] | None = None
-        self.record()
+        if measure:
+            self.record()
 
     # training ---------------------------------------------------------------------------
     @property
@@ -144,11 +148,17 @@ class Experiment:
     def evaluate(self) -> dict[str, float]:
         return _evaluate(self.model, self.data, self.x_train, self.x_test)
 
-    def record(self) -> dict[str, float]:
+    def measure(self) -> dict[str, float]:
+        """The metrics of the weights as they are, and for images the confusion matrix of
+        the same pass."""
         self.metrics, confusion = _measure(self.model, self.data, self.x_train, self.x_test)
         if confusion is not None:
             self._confusion = (self._confusion_key(), confusion)
-        self.history.add(self.metrics)
+        return self.metrics
+
+    def record(self) -> dict[str, float]:
+        """Measure, and add the metrics to the curve."""
+        self.history.add(self.measure())
         return self.metrics
 
     def train_epochs(self, n: int, deadline: float | None = None,

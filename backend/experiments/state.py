@@ -98,7 +98,7 @@ def from_state(id: str, state: Any, upload: Upload | None, backend: Backend,
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ExperimentError(f"config.{where}: {first['msg']}") from None
-    exp = Experiment(id, config, upload, backend)
+    exp = Experiment(id, config, upload, backend, measure=False)
     try:
         exp.model.load_dict(file.model)
     except ValueError as exc:
@@ -106,7 +106,7 @@ def from_state(id: str, state: Any, upload: Upload | None, backend: Backend,
     if file.history.rows and file.history.rows[-1]["epoch"] > exp.epoch:  # type: ignore[operator]
         raise ExperimentError("history: it goes past the model's epoch")
     exp.history = History.from_dict(file.history.model_dump())
-    exp.metrics = exp.evaluate()  # of the loaded weights, whatever the file says
+    exp.measure()  # the loaded weights, whatever the file says
     exp.status = "diverged" if file.status == "diverged" else "paused"
     exp.message = file.message
     exp.created = file.created if file.created is not None else exp.created

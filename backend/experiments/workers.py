@@ -62,6 +62,8 @@ class Sync:
     config: ExperimentConfig
     upload: UserData | None
     state: ModelState
+    metrics: dict[str, float]  # of the last epoch's end: a slice mid-epoch answers them
+    confusion: np.ndarray | None  # measured with them (image networks)
 
 
 @dataclass
@@ -133,15 +135,18 @@ class Worker:
     def _copy(self, job: Job) -> Experiment:
         if job.sync is not None:
             s = job.sync
-            exp = Experiment(job.exp_id, s.config, s.upload, self.backend)
+            exp = Experiment(job.exp_id, s.config, s.upload, self.backend, measure=False)
             exp.model.restore(ModelState([exp.model.xp.asarray(a) for a in s.state.arrays],
                                          s.state.t, s.state.epoch, s.state.rng))
+            exp.metrics = dict(s.metrics)
             self.copies[job.exp_id] = exp
         exp = self.copies[job.exp_id]  # a KeyError here is a bug of the engine's bookkeeping
         self.copies.move_to_end(job.exp_id)
         while len(self.copies) > CACHED:
             self.copies.popitem(last=False)
         exp.revision, exp.status, exp.message = job.revision, job.status, job.message
+        if job.sync is not None and job.sync.confusion is not None:
+            exp.keep_confusion(job.sync.confusion)
         exp.history = History()  # collects this job's rows, which go back to the server
         return exp
 
@@ -270,7 +275,8 @@ class _Base:
             job.revision, job.status, job.message = exp.revision, exp.status, exp.message
             if place.revision != exp.revision:
                 job.sync = Sync(exp.config, exp.upload,
-                                portable(exp.model.snapshot(), exp.backend.to_numpy))
+                                portable(exp.model.snapshot(), exp.backend.to_numpy),
+                                dict(exp.metrics), exp.recorded_confusion())
                 place.revision = exp.revision
 
     def _absorb(self, exp: Experiment, job: Job, result: Result, place: _Placed) -> bool:
