@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     max_samples: int = Field(10_000, ge=10, le=1_000_000)
     max_params: int = Field(1_000_000, ge=1_000, description="trainable parameters of one "
                                                              "network (conv nets grow fast)")
+    max_pass_mults: int = Field(
+        10_000_000_000, ge=1_000_000, description="multiply-adds of one forward pass over "
+        "all the data (examples x the network's per example): about 0.5 s on one core; an "
+        "epoch ends with one, which holds the experiments sharing its training process")
     max_images: int = Field(10_000, ge=10, le=70_000, description="images in one upload")
     max_image_values: int = Field(8_000_000, ge=1_000, description="pixels in one upload "
                                   "(images x channels x height x width): 10 000 MNIST digits")
@@ -96,4 +100,4 @@ class Settings(BaseSettings):
         return Limits(max_layers=self.max_layers, max_units=self.max_units,
                       max_image_units=self.max_image_units,
                       max_samples=self.max_samples, max_epochs_per_call=self.max_epochs_per_call,
-                      max_params=self.max_params)
+                      max_params=self.max_params, max_pass_mults=self.max_pass_mults)

@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import struct
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from pydantic import ValidationError
 
 from backend.api.app import create_app
 from backend.data.images import IMAGE_SETS, digits
-from backend.experiments.config import LAYER_BOUNDS, LAYER_TYPES, parse_config
+from backend.engine import Model
+from backend.experiments.config import LAYER_BOUNDS, LAYER_TYPES, n_mults, parse_config
 from backend.experiments.experiment import Experiment
 from backend.experiments.frames import build_frame, decode_frame
 from backend.experiments.limits import Limits
@@ -137,6 +139,25 @@ def test_layer_numbers_are_bounded_by_one_table(field: str) -> None:
     if field == "filters":  # capped by the server's max_units, as units are
         config = {"dataset": {"name": "shapes"}, "hidden_layers": [{**base, field: 9}]}
         assert "at most 8 filters" in refusal(config, Limits(max_units=8))
+
+
+def test_a_network_whose_pass_over_the_data_is_too_slow_is_refused() -> None:
+    lenet = parse_config({"dataset": {**DIGITS, "side": 32}, "hidden_layers": [
+        {"type": "conv", "filters": 6, "kernel": 5, "padding": "valid"}, {"type": "pool"},
+        {"type": "conv", "filters": 16, "kernel": 5, "padding": "valid"}, {"type": "pool"},
+        {"units": 120}, {"units": 84}]})
+    # by hand: 6*28*28*25 + 16*10*10*150 + 400*120 + 120*84 + 84*10
+    assert n_mults(lenet.to_spec(10, input_shape=(1, 32, 32)), 10) == 416_520
+    # a newcomer's attack: 999 026 parameters, 47 s an epoch, frames of others stalled 19 s
+    slow = {"dataset": {**DIGITS, "side": 32}, "hidden_layers": [
+        {"type": "conv", "filters": 64, "kernel": 9, "padding": "valid"}] * 2 + [
+        {"type": "pool"}, {"units": 40}, {"units": 128}]}
+    assert "one pass over the 1797 images takes 158 G multiply-adds, over the limit of 10 G " \
+        "(max_pass_mults)" in refusal(slow)
+    shapes = {"dataset": {"name": "shapes", "side": 32, "n_samples": 2000},
+              "hidden_layers": [{"type": "conv", "filters": 16, "kernel": 5}]}
+    parse_config(shapes)  # 2000 x 524 288 = 1.05 G
+    assert "one pass over the 2000 images" in refusal(shapes, Limits(max_pass_mults=10**9))
 
 
 def test_a_network_past_max_params_is_refused() -> None:
@@ -452,6 +473,18 @@ def test_image_upload_limits_come_from_the_settings(tmp_path: Path) -> None:
         r = client.post("/api/datasets", files={"images": ("i", idx(x[:40])),
                                                 "labels": ("l", idx(np.arange(40) % 2))})
         assert r.status_code == 201, r.text
+        # the network's pass over the upload's 40 images: 40 x 8 x 64 x 9 = 184 320
+        conv = {"dataset": {"name": "custom", "id": r.json()["id"]}, "features": [],
+                "hidden_layers": [{"type": "conv", "filters": 8, "kernel": 3}]}
+        assert client.post("/api/experiments", json=conv).status_code == 201
+    settings = make_settings(tmp_path / "c", max_pass_mults=2 * 10**6)
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/api/datasets", content=npz(x=np.zeros((40, 8, 8), np.uint8),
+                                                     y=np.arange(40) % 2))
+        conv["dataset"]["id"] = r.json()["id"]  # type: ignore[index]
+        conv["hidden_layers"] = [{"type": "conv", "filters": 64, "kernel": 5}]  # 4.3 M
+        r = client.post("/api/experiments", json=conv)
+        assert r.status_code == 422 and "one pass over the 40 images" in r.json()["error"]
     settings = make_settings(tmp_path / "b", max_upload_bytes=5_000)
     with TestClient(create_app(settings)) as client:
         big = np.random.default_rng(0).integers(0, 256, (100, 8, 8), dtype=np.uint8)
@@ -745,3 +778,31 @@ def test_mistakes_list_the_confusion_matrix_cells_worst_first(client: TestClient
     r = client.get(points.url("/mistakes"))
     assert r.status_code == 422 and "points" in r.json()["error"]
     assert client.get(exp.url("/mistakes"), params={"limit": 65}).status_code == 422
+
+
+def test_mistakes_are_worked_out_once_per_weights_and_off_the_lock(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newcomer's big net: each /mistakes took 9 to 16 s, holding the experiment's lock,
+    so a pause waited 14 s; the page asks on every epoch, from every viewer."""
+    exp = Experiment("m", parse_config(FAST))
+    exp.train_epochs(1)
+    calls: list[bool] = []
+    predict = Model.predict
+
+    def take() -> None:  # from another thread, as training would
+        calls.append(exp.lock.acquire(timeout=1))
+        if calls[-1]:
+            exp.lock.release()
+
+    def watched(model: Model, x: Any) -> Any:
+        other = threading.Thread(target=take)
+        other.start()
+        other.join()
+        return predict(model, x)
+
+    monkeypatch.setattr(Model, "predict", watched)
+    first = exp.mistakes()
+    assert exp.mistakes() == first and calls == [True]  # once, and another took the lock
+    exp.train_epochs(1)
+    assert exp.mistakes()["count"] == exp.confusion().sum() - np.trace(exp.confusion())
+    assert calls == [True, True]

@@ -396,7 +396,8 @@ class ExperimentConfig(Strict):
                 raise ValueError(f"hidden layer {i + 1}: at most {limits.max_image_units} units "
                                  "per layer (max_image_units)")
         if ds.name in IMAGE_SETS:
-            check_size(spec, ds.classes, limits)
+            image_set = IMAGE_SETS[ds.name]
+            check_size(spec, ds.classes, limits, image_set.size or ds.n_samples)
         return v
 
     @field_validator("batch_size")
@@ -441,15 +442,16 @@ class ExperimentConfig(Strict):
             return "images"
         return "points"
 
-    def check_images(self, shape: tuple[int, int, int], n_classes: int,
+    def check_images(self, shape: tuple[int, int, int], n_classes: int, examples: int,
                      limits: Limits = DEFAULT_LIMITS) -> None:
-        """A ValueError that says why, if the layers do not fit images of this shape (an
-        upload's, known only once it is read) or make a network past max_params."""
+        """A ValueError that says why, if the layers do not fit `examples` images of this
+        shape (an upload's, known only once it is read) or make a network too big or too
+        slow for the limits."""
         try:
             spec = self.to_spec(n_classes, input_shape=shape)
         except SpecError as exc:
             raise ValueError(str(exc)) from None
-        check_size(spec, n_classes, limits)
+        check_size(spec, n_classes, limits, examples)
 
     def to_spec(self, n_classes: int | None = None, dtype: str = "float32",
                 input_shape: tuple[int, int, int] | None = None) -> ModelSpec:
@@ -485,13 +487,39 @@ def n_params(spec: ModelSpec, n_outputs: int) -> int:
     return total + n_outputs * (math.prod(shape) + 1)
 
 
-def check_size(spec: ModelSpec, n_classes: int, limits: Limits) -> None:
-    """A network past max_params is refused (images make big layers easy to ask for)."""
-    count = n_params(spec, n_classes if n_classes > 2 else 1)
+def n_mults(spec: ModelSpec, n_outputs: int) -> int:
+    """Multiply-adds of one example's forward pass through a spec's network: conv and
+    dense layers, where nearly all the work is."""
+    shape: tuple[int, ...] = spec.input_shape if spec.images else (spec.n_inputs,)
+    total = 0
+    for entry, out in zip(spec.hidden, spec.layer_shapes(), strict=True):
+        if entry.type == "conv":
+            total += math.prod(out) * shape[0] * entry.kernel ** 2  # type: ignore[union-attr]
+        elif entry.type == "dense":
+            total += out[0] * math.prod(shape)
+        shape = out
+    return total + n_outputs * math.prod(shape)
+
+
+def _giga(n: int) -> str:
+    return f"{n / 1e9:.3g} G"
+
+
+def check_size(spec: ModelSpec, n_classes: int, limits: Limits, examples: int) -> None:
+    """A network past max_params, or one whose pass over the `examples` costs more than
+    max_pass_mults, is refused: images make big layers and slow ones easy to ask for."""
+    outputs = n_classes if n_classes > 2 else 1
+    count = n_params(spec, outputs)
     if count > limits.max_params:
         raise ValueError(f"the network has {count} parameters, over the limit of "
                          f"{limits.max_params} (max_params): use fewer filters or units, "
                          "or a pool layer before the first dense layer")
+    work = n_mults(spec, outputs) * examples
+    if work > limits.max_pass_mults:
+        raise ValueError(f"one pass over the {examples} images takes {_giga(work)} "
+                         f"multiply-adds, over the limit of {_giga(limits.max_pass_mults)} "
+                         "(max_pass_mults): use fewer filters, smaller kernels, a stride or "
+                         "an earlier pool layer, or smaller or fewer images")
 
 
 def parse_config(data: Any, limits: Limits = DEFAULT_LIMITS) -> ExperimentConfig:

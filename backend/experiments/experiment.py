@@ -136,6 +136,7 @@ class Experiment:
         self._good: ModelState | None = None  # the model at the start of the current epoch
         self._steps: Iterator[int] | None = None  # the epoch in progress, batch by batch
         self._grid_cache: dict[int, tuple[Any, np.ndarray]] = {}
+        self._answers: tuple[Any, tuple[np.ndarray, np.ndarray]] | None = None
         self._confusion: tuple[Any, np.ndarray] | None = None
         if measure:
             self.record()
@@ -331,12 +332,8 @@ class Experiment:
         they are now); given a true and/or a predicted class, those of that row, column or
         cell of the confusion matrix (the diagonal: the ones it gets right)."""
         self.require_images("mistakes")
-        with self.lock, np.errstate(all="ignore"):
-            d, model = self.data, self.model
-            x, y = d.x_test, d.y_test
-            a = model.predict(x) if len(y) else model.xp.zeros((0, d.n_classes))
-            probabilities = self.backend.to_numpy(model.head.probabilities(model.xp, a))
-            guess = self.backend.to_numpy(model.head.classes(model.xp, a))
+        data, (probabilities, guess) = self._test_answers()
+        x, y = data.x_test, data.y_test
         mask = guess != y if true is None and predicted is None else np.ones(len(y), bool)
         if true is not None:
             mask &= y == true
@@ -349,6 +346,26 @@ class Experiment:
                 "items": [{"index": int(i), "label": int(y[i]), "predicted": int(guess[i]),
                            "probability": float(probabilities[i, guess[i]]),
                            "image": x[i].tolist()} for i in worst]}
+
+    def _test_answers(self) -> tuple[ExperimentData, tuple[np.ndarray, np.ndarray]]:
+        """The test set's class probabilities and guesses, of the weights as they are now:
+        worked out on a copy, outside the lock (a big conv net took seconds, and training
+        and pausing waited), and kept for the next ask of the same weights (the page asks
+        on every epoch, from every viewer)."""
+        with self.lock:
+            model, data = self.model, self.data
+            key = (id(model), id(data), self.revision, model.epoch, model.optimizer.t)
+            if self._answers is not None and self._answers[0] == key:
+                return data, self._answers[1]
+            model = model.copy()
+        with np.errstate(all="ignore"):
+            x = data.x_test
+            a = model.predict(x) if len(x) else model.xp.zeros((0, data.n_classes))
+            answers = (self.backend.to_numpy(model.head.probabilities(model.xp, a)),
+                       self.backend.to_numpy(model.head.classes(model.xp, a)))
+        with self.lock:
+            self._answers = (key, answers)
+        return data, answers
 
     def predict(self, points: np.ndarray) -> dict[str, Any]:
         """Outputs at points given in the data's own units (as uploaded)."""

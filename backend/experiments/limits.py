@@ -13,6 +13,9 @@ class Limits:
     max_samples: int = 10_000
     max_epochs_per_call: int = 100_000
     max_params: int = 1_000_000  # trainable parameters of one network
+    # multiply-adds of one forward pass over all the data: an epoch ends with one, which
+    # holds its training process (and every experiment sharing it) until done
+    max_pass_mults: int = 10_000_000_000
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

@@ -177,7 +177,8 @@ class Service:
         """Uploaded images' shape is known only now: the layers must fit it."""
         if isinstance(upload, ImageUpload) and config.input_kind == "images":
             try:
-                config.check_images(upload.images.shape, upload.n_classes, self.limits)
+                config.check_images(upload.images.shape, upload.n_classes,
+                                    len(upload.images.y), self.limits)
             except ValueError as exc:
                 raise ExperimentError(f"hidden_layers: {exc}") from None
 
