@@ -71,6 +71,9 @@ class Settings(BaseSettings):
         600.0, gt=0, description="seconds an experiment nobody uses stays in memory")
     max_predict_points: int = Field(10_000, ge=1)
     max_upload_bytes: int = Field(2_000_000, ge=1_000)
+    max_import_bytes: int = Field(
+        64_000_000, ge=1_000, description="an import's body: an export of the largest "
+        "network allowed (1 000 000 parameters, Adam's two slots) is about 61 MB")
     max_running: int = Field(64, ge=1, description="experiments training at once per server")
     # A class behind one school address shares these two: raise them for such a server.
     max_running_per_client: int = Field(16, ge=1, description="running, per client address")

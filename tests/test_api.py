@@ -275,6 +275,8 @@ def test_upload_json_with_test_split_and_errors(client: TestClient) -> None:
     r = client.post("/api/datasets", content="x" * 3_000_000,
                     headers={"content-type": "text/csv"})
     assert r.status_code == 413
+    assert r.json()["error"] == ("the request body is over 2000000 bytes, the server's limit "
+                                 "(max_upload_bytes): send a smaller file")
     config = {**SMALL, "dataset": {"name": "custom", "id": "missing"}}
     r = client.post("/api/experiments", json=config)
     assert r.status_code == 422 and "upload" in r.json()["error"]

@@ -806,3 +806,22 @@ def test_mistakes_are_worked_out_once_per_weights_and_off_the_lock(
     exp.train_epochs(1)
     assert exp.mistakes()["count"] == exp.confusion().sum() - np.trace(exp.confusion())
     assert calls == [True, True]
+
+
+def test_an_export_larger_than_an_upload_imports_back(client: TestClient) -> None:
+    """A newcomer's 66 410-parameter digits net with Adam exported 3.9 MB, and its import
+    was refused by the 2 MB limit of uploads: a model saved here could not be loaded."""
+    exp = create(client, {"dataset": {**DIGITS, "side": 16}, "hidden_layers": [
+        {"type": "conv", "filters": 16, "kernel": 3}, {"type": "pool"},
+        {"units": 64, "activation": "relu"}], "optimizer": {"name": "adam"}})
+    train(exp, 1)
+    export = exp.get("/export").content
+    assert len(export) > 2_000_000
+    r = client.post("/api/experiments/import", content=export,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 201, r.text
+    twin = client.get(f"/api/experiments/{r.json()['id']}/weights").json()
+    assert twin == exp.get("/weights").json()
+    r = client.post("/api/experiments/import", content=b"{" + b" " * 64_000_000 + b"}",
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "(max_import_bytes)" in r.json()["error"]

@@ -84,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for name in ("static", "frontend"):
         app.mount(f"/{name}", StaticFiles(directory=routes_pages.ROOT / name), name=name)
     app.add_middleware(RequestLimits, max_bytes=settings.max_upload_bytes,
-                       seconds=settings.request_timeout)
+                       seconds=settings.request_timeout, name="max_upload_bytes",
+                       larger={"/api/experiments/import": (settings.max_import_bytes,
+                                                           "max_import_bytes")})
     app.add_middleware(SecurityHeaders)
     return app

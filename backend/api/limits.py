@@ -15,19 +15,27 @@ class BodyTooLarge(Exception):
 
 
 class RequestLimits:
-    def __init__(self, app: ASGIApp, max_bytes: int, seconds: float) -> None:
+    """`max_bytes` a body (the setting that names it: `name`); the paths in `larger` take
+    their own (an export of a big network is larger than any upload)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, seconds: float, name: str = "",
+                 larger: dict[str, tuple[int, str]] | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.limit = (max_bytes, name)
+        self.larger = larger or {}
         self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes, name = self.larger.get(scope.get("path", ""), self.limit)
+        too_large = (f"the request body is over {max_bytes} bytes, the server's limit "
+                     f"({name}): send a smaller file")
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send, 413, self._too_large)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject(send, 413, too_large)
             return
         seen = 0
         started = False
@@ -37,7 +45,7 @@ class RequestLimits:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise BodyTooLarge
             return message
 
@@ -51,15 +59,11 @@ class RequestLimits:
                 await self.app(scope, limited, tracking)
         except BodyTooLarge:
             if not started:
-                await self._reject(send, 413, self._too_large)
+                await self._reject(send, 413, too_large)
         except TimeoutError:
             if not started:
                 await self._reject(send, 503, f"the request took over {self.seconds:g} s, the "
                                               "limit; for long training use wait: false")
-
-    @property
-    def _too_large(self) -> str:
-        return f"the request body is over {self.max_bytes} bytes, the limit (see /api/meta)"
 
     @staticmethod
     async def _reject(send: Send, status: int, message: str) -> None:

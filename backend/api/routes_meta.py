@@ -198,6 +198,7 @@ def build_meta(settings: Settings, service: Service) -> Meta:
                 "neuron_resolution": settings.neuron_resolution,
                 "max_predict_points": settings.max_predict_points,
                 "max_upload_bytes": settings.max_upload_bytes,
+                "max_import_bytes": settings.max_import_bytes,
                 "max_images": settings.max_images,
                 "max_image_values": settings.max_image_values,
                 "max_running": settings.max_running, "max_viewers": settings.max_viewers,
