@@ -447,3 +447,11 @@ def test_a_paced_run_trains_at_its_speed_and_stops_at_its_epoch(client: TestClie
     assert 5 <= epochs <= 13
     r = exp.post("/train", {"epochs": 20_000, "speed": 1, "wait": True})
     assert r.status_code == 422 and "wait: false" in r.json()["error"]
+
+
+def test_truncated_json_says_where_it_breaks(client: TestClient) -> None:
+    r = client.post("/api/experiments", content=b'{"dataset": {"na',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["error"] == ("the body is not valid JSON at character 13 (Unterminated "
+                                 "string starting at)")

@@ -126,6 +126,10 @@ def test_npz_grey_or_colour_whole_numbers_or_floats() -> None:
     (npz(x=np.full((2, 8, 8), np.nan), y=np.array([0, 1])), "finite"),
     (npz(x=np.full((2, 8, 8), 2.0), y=np.array([0, 1])), "pixels must lie in [0, 1]"),
     (npz(x=np.zeros((2, 8, 8, 2)), y=np.array([0, 1])), "1 (grey) or 3 (RGB) channels"),
+    (npz(x=np.zeros((2, 3, 8, 8)), y=np.array([0, 1])), "x is 2 x 3 x 8 x 8: channels go "
+     "last, (n, H, W, C); np.moveaxis(x, 1, 3) turns (n, C, H, W) into it"),
+    (npz(x=np.zeros((3, 8, 8)), y=np.zeros(3, int)), "every label is 0: images are for "
+     "classification, which needs at least 2 classes"),
     (npz(x=np.zeros((2, 8, 8)), y=np.array([0.5, 1])), "whole numbers"),
     (npz(x=np.zeros((2, 8, 8)), y=np.array([[0], [1]])), "a list of labels"),
     (npz(x=np.array([[[None]]], dtype=object), y=np.array([0])), "Python objects"),

@@ -24,6 +24,12 @@ def describe(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
     """pydantic's errors as one readable line plus details (field path and message)."""
     details = []
     for e in errors:
+        if e.get("type") == "json_invalid":  # its loc is a character's place, not a field
+            at = next((p for p in e.get("loc", ()) if isinstance(p, int)), None)
+            where = f" at character {at}" if at is not None else ""
+            details.append({"field": "", "message": f"the body is not valid JSON{where} "
+                            f"({e.get('ctx', {}).get('error', 'unreadable')})"})
+            continue
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
         msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
         details.append({"field": ".".join(loc), "message": msg})

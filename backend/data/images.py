@@ -215,6 +215,9 @@ def _check(x: np.ndarray, y: np.ndarray, max_images: int) -> Images:
     if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= MAX_CLASSES:
         raise DataError(f"labels must be whole numbers 0..{MAX_CLASSES - 1}")
     k = int(y.max()) + 1
+    if k < 2:
+        raise DataError("every label is 0: images are for classification, which needs at "
+                        "least 2 classes (labels 0 and 1)")
     missing = sorted(set(range(k)) - set(np.unique(y).tolist()))
     if missing:
         raise DataError(f"labels must be 0..k-1 with each used; missing {missing[:5]}")
@@ -283,6 +286,9 @@ def parse_npz(raw: bytes, max_images: int = MAX_IMAGES, max_values: int | None =
     if x.ndim == 3:
         x = x[:, None]
     elif x.ndim == 4:
+        if x.shape[3] not in CHANNELS and x.shape[1] in CHANNELS:
+            raise DataError(f"x is {' x '.join(map(str, x.shape))}: channels go last, "
+                            "(n, H, W, C); np.moveaxis(x, 1, 3) turns (n, C, H, W) into it")
         x = np.moveaxis(x, 3, 1)
     else:
         raise DataError(f"x must be (n, H, W) or (n, H, W, C), not {x.shape}")
