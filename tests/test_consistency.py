@@ -263,8 +263,12 @@ def huge_spec(units: int) -> Any:
     (lambda s: s["history"].__setitem__("stride", 0), "history.stride"),
     (lambda s: s["history"]["rows"].append({"epoch": 10**6}), "past the model's epoch"),
     (lambda s: s["model"]["rng"].__setitem__("shuffle", {"x": 1}), "rng.shuffle"),
-    (lambda s: s["model"]["layers"][0]["arrays"]["W"].__setitem__("data", [1.0] * 10**5),
-     "shape"),
+    (lambda s: s["model"]["layers"][0]["arrays"]["W"].__setitem__("base64", "AAAA" * 10**5),
+     "base64 of 400000 characters where 8 float32 values take 44"),
+    (lambda s: s["model"]["layers"][0]["arrays"]["W"].update(  # as files of before wrote it
+        base64=None, data=[1.0] * 10**5), "shape"),
+    (lambda s: s["model"]["layers"][0]["arrays"]["W"].update(base64="!" * 44),
+     "base64 is not 8 float32 values"),
 ])
 def test_import_checks_everything_before_allocating_or_storing(
         client: TestClient, exp: Exp, change: Any, words: str) -> None:

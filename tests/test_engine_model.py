@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
 
 from backend.engine import DeviceError, HeadError, Model, ModelSpec, SpecError, get_backend
 from backend.engine import arrays as arrays_module
+from backend.engine.serialize import decode_array
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(64, 2))
@@ -70,6 +72,32 @@ def test_float64_round_trip() -> None:
     copy = Model.from_dict(json.loads(json.dumps(model.to_dict())))
     assert all(np.array_equal(a, b) for a, b in zip(weights(model), weights(copy), strict=True))
     assert copy.params()[0].dtype == np.float64
+
+
+def as_lists(a: dict[str, Any]) -> dict[str, Any]:
+    """An array as files written before base64 held it: a list of numbers."""
+    values = decode_array(a, tuple(a["shape"]))
+    return {"dtype": a["dtype"], "shape": a["shape"], "data": values.ravel().tolist()}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_arrays_travel_as_base64_and_lists_of_numbers_still_load(dtype: str) -> None:
+    model, _ = trained(deep_spec(dtype=dtype, optimizer="adam", batch_norm=False), 1)
+    data = model.to_dict()
+    assert set(data["layers"][0]["arrays"]["W"]) == {"dtype", "shape", "base64"}
+    old = json.loads(json.dumps(data))
+    for layer in old["layers"]:
+        layer["arrays"] = {n: as_lists(a) for n, a in layer["arrays"].items()}
+    old["optimizer"]["state"] = [[as_lists(a) for a in slots]
+                                 for slots in old["optimizer"]["state"]]
+    assert len(json.dumps(old)) > 1.5 * len(json.dumps(data))
+    for saved in (data, old):
+        copy = Model.from_dict(json.loads(json.dumps(saved)))
+        for wa, wb in zip(weights(model), weights(copy), strict=True):
+            assert wa.dtype == wb.dtype and np.array_equal(wa, wb)
+        assert all(np.array_equal(a, b) for sa, sb in zip(
+            model.optimizer.state, copy.optimizer.state, strict=True)
+            for a, b in zip(sa, sb, strict=True))
 
 
 def test_a_saved_model_with_wrong_shapes_is_refused() -> None:
