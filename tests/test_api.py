@@ -266,6 +266,11 @@ def test_upload_json_with_test_split_and_errors(client: TestClient) -> None:
             "x_test": [[1, 0]], "y_test": [1]}
     r = client.post("/api/datasets", json=body)
     assert r.status_code == 201 and r.json()["n_classes"] == 3
+    # the config says the upload's 3 classes, not the 2 it was sent with
+    exp = create(client, {**SMALL, "dataset": {"name": "custom", "id": r.json()["id"]}})
+    assert exp.get().json()["config"]["dataset"]["classes"] == 3
+    r = client.patch(exp.url(), json={"seed": 4}, headers=exp.auth)
+    assert r.status_code == 200 and r.json()["config"]["dataset"]["classes"] == 3
     r = client.post("/api/datasets", content='{"x": [[0, 0], [1, NaN]], "y": [0, 1]}',
                     headers={"content-type": "application/json"})
     assert r.status_code == 422 and "x[1][1]" in r.json()["error"]

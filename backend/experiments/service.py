@@ -173,6 +173,15 @@ class Service:
                                   "with POST /api/datasets first")
         return read_upload(stored)
 
+    @staticmethod
+    def _classes_of(config: ExperimentConfig, upload: Upload | None) -> ExperimentConfig:
+        """An upload brings its own classes: the config says how many, not the 2 it had."""
+        if upload is None or config.problem != "classification" or \
+                not 2 <= upload.n_classes != config.dataset.classes:
+            return config
+        dataset = config.dataset.model_copy(update={"classes": upload.n_classes})
+        return config.model_copy(update={"dataset": dataset})
+
     def _fits(self, config: ExperimentConfig, upload: Upload | None) -> None:
         """Uploaded images' shape is known only now: the layers must fit it."""
         if isinstance(upload, ImageUpload) and config.input_kind == "images":
@@ -203,6 +212,7 @@ class Service:
     async def create(self, config: ExperimentConfig) -> tuple[Experiment, str]:
         upload = await asyncio.to_thread(self._upload_of, config.model_dump(mode="json"))
         self._fits(config, upload)
+        config = self._classes_of(config, upload)
         exp = await asyncio.to_thread(Experiment, new_id(), config, upload, self.backend)
         return await self._adopt(exp)
 
@@ -225,6 +235,7 @@ class Service:
         config = self.parse(merge(exp.config.model_dump(mode="json"), changes))
         upload = await asyncio.to_thread(self._upload_of, config.model_dump(mode="json"))
         self._fits(config, upload)
+        config = self._classes_of(config, upload)
         try:
             kept = await asyncio.to_thread(exp.apply_config, config, upload, self._persist)
         except Deleted as exc:
