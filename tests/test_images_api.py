@@ -826,3 +826,27 @@ def test_an_export_larger_than_an_upload_imports_back(client: TestClient) -> Non
     r = client.post("/api/experiments/import", content=b"{" + b" " * 64_000_000 + b"}",
                     headers={"content-type": "application/json"})
     assert r.status_code == 413 and "(max_import_bytes)" in r.json()["error"]
+
+
+def test_a_snapshot_can_be_looked_inside_but_not_changed(client: TestClient) -> None:
+    """A newcomer's snapshot of a digits net: clicking a test image, a confusion cell or
+    the layers showed nothing, since a snapshot had no maps, mistakes or summary."""
+    exp = create(client, FAST)
+    train(exp, 1)
+    share = exp.post("/share").json()["share_id"]
+    train(exp, 1)  # the experiment moves on; the snapshot does not
+    base = f"/api/shares/{share}"
+    snapshot = client.app.state.service.shared(share)  # type: ignore[attr-defined]
+    assert snapshot.epoch == 1
+    header, grids = decode_frame(client.get(f"{base}/maps", params={"example": 3}).content)
+    assert header["example"] == 3 and header["epoch"] == 1
+    assert np.allclose(grids["probabilities"], snapshot.model.predict(
+        snapshot.data.x_test[3:4])[0], atol=1e-6)
+    drawing = client.post(f"{base}/maps", json={"image": np.zeros((8, 8)).tolist()})
+    assert drawing.status_code == 200
+    assert client.get(f"{base}/mistakes").json() == snapshot.mistakes()
+    assert client.get(f"{base}/summary").json()["trainable_params"] == 17258
+    assert client.get(f"{base}/maps", params={"example": 10**6}).status_code == 422
+    assert client.get("/api/shares/nope/mistakes").status_code == 404
+    for path in ("/train", "/reset", "/weights"):  # nothing changes a snapshot
+        assert client.post(f"{base}{path}", json={}).status_code in (404, 405)

@@ -45,6 +45,12 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+def shared(share_id: Annotated[str, Path(max_length=64)], service: ServiceDep) -> Experiment:
+    """A snapshot, read-only: what can be looked at in it, but never changed."""
+    return service.shared(share_id)
+
+
 Readable = Annotated[Experiment, Depends(readable)]
+Shared = Annotated[Experiment, Depends(shared)]
 ClientAddress = Annotated[str, Depends(client_address)]
 Editable = Annotated[Experiment, Depends(editable)]

@@ -117,9 +117,15 @@ MAPS = {200: {"content": {"application/octet-stream": {}},
                              "frame layout (docs/protocol.md, \"Feature maps of one image\")"}}
 
 
+# Looking inside a network: the same for an experiment and a snapshot (routes_shares).
+Example = Annotated[int, Query(ge=0, description="a test image's index")]
+TrueClass = Annotated[int | None, Query(ge=0, lt=10, description="a true class")]
+Predicted = Annotated[int | None, Query(ge=0, lt=10, description="a predicted class")]
+Limit = Annotated[int, Query(ge=1, le=64)]
+
+
 @router.get("/{exp_id}/maps", responses=MAPS)
-def maps(exp: Readable, example: Annotated[int, Query(ge=0, description="a test image's "
-                                                    "index")] = 0) -> Response:
+def maps(exp: Readable, example: Example = 0) -> Response:
     """A test image's way through an image experiment's network."""
     exp.require_images("maps")
     return Response(build_maps(exp, example=example), media_type="application/octet-stream")
@@ -133,11 +139,8 @@ def maps_of(body: MapsRequest, exp: Readable, service: ServiceDep) -> Response:
 
 
 @router.get("/{exp_id}/mistakes", response_model=MistakesView)
-def mistakes(exp: Readable,
-             true: Annotated[int | None, Query(ge=0, lt=10, description="a true class")] = None,
-             predicted: Annotated[int | None, Query(ge=0, lt=10,
-                                                    description="a predicted class")] = None,
-             limit: Annotated[int, Query(ge=1, le=64)] = 16) -> dict[str, Any]:
+def mistakes(exp: Readable, true: TrueClass = None, predicted: Predicted = None,
+             limit: Limit = 16) -> dict[str, Any]:
     """The test images an image network gets wrong, the most confident first; or one
     row, column or cell of its confusion matrix."""
     return exp.mistakes(true, predicted, limit)

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
+from . import routes_experiments as experiments
 from . import views
-from .deps import ServiceDep
-from .schemas import Created, PointsView, ShareView
+from .deps import ServiceDep, Shared
+from .schemas import Created, MapsRequest, MistakesView, PointsView, ShareView, SummaryView
 
 router = APIRouter(prefix="/api/shares", tags=["shares"])
 ShareId = Annotated[str, Path(max_length=64)]
@@ -37,3 +38,26 @@ def points(share_id: ShareId, service: ServiceDep) -> dict[str, Any]:
 def frame(share_id: ShareId, service: ServiceDep) -> Response:
     """The snapshot as one websocket frame, to draw it exactly as it was."""
     return Response(service.share_frame(share_id), media_type="application/octet-stream")
+
+
+# Looking inside a snapshot is not changing it: maps, a drawing's way, mistakes, summary.
+@router.get("/{share_id}/maps", responses=experiments.MAPS)
+def maps(exp: Shared, example: experiments.Example = 0) -> Response:
+    return experiments.maps(exp, example)
+
+
+@router.post("/{share_id}/maps", responses=experiments.MAPS)
+def maps_of(body: MapsRequest, exp: Shared, service: ServiceDep) -> Response:
+    return experiments.maps_of(body, exp, service)
+
+
+@router.get("/{share_id}/mistakes", response_model=MistakesView)
+def mistakes(exp: Shared, true: experiments.TrueClass = None,
+             predicted: experiments.Predicted = None,
+             limit: experiments.Limit = 16) -> dict[str, Any]:
+    return experiments.mistakes(exp, true, predicted, limit)
+
+
+@router.get("/{share_id}/summary", response_model=SummaryView)
+def summary(exp: Shared) -> dict[str, Any]:
+    return experiments.summary(exp)
