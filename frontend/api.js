@@ -45,16 +45,18 @@ export const api = {
     if (!response.ok) throw new ApiError(response.status, "the snapshot cannot be drawn");
     return response.arrayBuffer();
   },
-  summary: (id) => call("GET", `/api/experiments/${id}/summary`),
+  // Looking inside an image network, an experiment's or a snapshot's: `at` is its path
+  // (state.reads), /api/experiments/ID or /api/shares/ID.
+  summary: (at) => call("GET", `${at}/summary`),
   /** One test image's feature maps and probabilities, binary in the frame layout. */
-  async maps(id, example) {
-    const response = await fetch(`/api/experiments/${id}/maps?example=${example}`);
+  async maps(at, example) {
+    const response = await fetch(`${at}/maps?example=${example}`);
     if (!response.ok) throw new ApiError(response.status, "no feature maps for that image");
     return response.arrayBuffer();
   },
   /** The same for a drawing ({image: (H, W) or (C, H, W) pixels in [0, 1]}). */
-  async mapsOfDrawing(id, image) {
-    const response = await fetch(`/api/experiments/${id}/maps`, {
+  async mapsOfDrawing(at, image) {
+    const response = await fetch(`${at}/maps`, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ image }) });
     if (!response.ok) {
       const data = await response.json().catch(() => null);
@@ -67,11 +69,11 @@ export const api = {
    * predicted, probability, image (C, H, W)}]}; with `true` and `predicted`, one confusion
    * cell's images (the diagonal: right ones).
    */
-  mistakes(id, { true: t, predicted, limit }) {
+  mistakes(at, { true: t, predicted, limit }) {
     const query = new URLSearchParams({ limit: String(limit) });
     if (t !== undefined) query.set("true", String(t));
     if (predicted !== undefined) query.set("predicted", String(predicted));
-    return call("GET", `/api/experiments/${id}/mistakes?${query}`);
+    return call("GET", `${at}/mistakes?${query}`);
   },
   /** Images: an NPZ file as the body, or a FormData with MNIST's IDX files. */
   uploadImages: (body) => (body instanceof FormData

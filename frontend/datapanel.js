@@ -27,8 +27,9 @@ const SLIDERS = {
 const OWN = "your own data has no generator: noise and Regenerate apply to built-in sets";
 
 /**
- * How many dimensions an IDX file says it has (its 4th byte: 3 for images, 1 for labels),
- * read through gzip when it is gzipped; null when it cannot be read.
+ * How many dimensions an IDX file of bytes (00 00 08, as MNIST's) says it has (its 4th
+ * byte: 3 for images, 1 for labels), read through gzip when it is gzipped; null when it
+ * is no such file or cannot be read.
  */
 async function idxDims(file) {
   let head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
@@ -37,12 +38,19 @@ async function idxDims(file) {
     try { head = (await reader.read()).value || new Uint8Array(); } catch { return null; }
     reader.cancel().catch(() => {});
   }
-  return head.length >= 4 && head[0] === 0 && head[1] === 0 ? head[3] : null;
+  return head.length >= 4 && head[0] === 0 && head[1] === 0 && head[2] === 8 ? head[3] : null;
 }
 
 /** The upload's body: one NPZ file, or MNIST's two IDX files (images, labels) as a form. */
 async function imageBody(files) {
-  if (files.length === 1) return files[0];
+  if (files.length === 1) {
+    // one IDX file alone is half of MNIST's pair: say so, rather than send it as an NPZ
+    if (await idxDims(files[0]) !== null) {
+      throw new Error(`${files[0].name} is an IDX file: choose MNIST's two IDX files, images ` +
+        "and labels, together");
+    }
+    return files[0];
+  }
   if (files.length !== 2) {
     throw new Error("choose one NPZ file, or MNIST's two IDX files (images and labels) together");
   }

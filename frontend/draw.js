@@ -45,7 +45,8 @@ export function bindDraw(store) {
       again = false;
       const [h, w, k] = size;
       try {
-        const drawn = decodeFrame(await api.mapsOfDrawing(store.state.id, downscale(ctx, h, w, k)));
+        const image = downscale(ctx, h, w, k);
+        const drawn = decodeFrame(await api.mapsOfDrawing(store.state.reads, image));
         store.set({ drawn, source: "drawing" });
       } catch (error) {
         store.set({ message: `the drawing was not read: ${error.message}` });
@@ -93,7 +94,7 @@ export function bindDraw(store) {
   store.watch(["frame"], ({ frame }) => {
     if (!frame || frame.header.input !== "images") return;
     const [, C, H, W] = frame.grids.examples.shape;
-    $("draw-box").hidden = C !== 1 || !store.state.id; // grey, one channel; not in a snapshot
+    $("draw-box").hidden = C !== 1; // grey, one channel
     fit(H, W);
   });
   // what the network says, here: on a phone the layers are further down the page

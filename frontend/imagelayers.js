@@ -143,11 +143,11 @@ export function bindImageLayers(store, { change }) {
     return item;
   }
 
-  async function summarize(id) {
-    if (!id) return; // a snapshot: no experiment to ask
+  async function summarize(at) {
+    if (!at) return; // no experiment yet
     const mine = ++asked;
     let summary;
-    try { summary = await api.summary(id); } catch { return; } // the next change asks again
+    try { summary = await api.summary(at); } catch { return; } // the next change asks again
     if (mine !== asked) return;
     const parts = groups(summary);
     box.querySelectorAll(".image-layer").forEach((item, i) => {
@@ -160,7 +160,7 @@ export function bindImageLayers(store, { change }) {
     $("total-params").textContent = summary.total_params.toLocaleString("en-US");
   }
 
-  store.watch(["config", "mode"], ({ config, editable, id }) => {
+  store.watch(["config", "mode"], ({ config, editable, reads }) => {
     if (!isImages(config)) { key = null; return; }
     const next = JSON.stringify([config.hidden_layers, editable]);
     if (next !== key) {
@@ -177,6 +177,6 @@ export function bindImageLayers(store, { change }) {
       });
     }
     $("image-add").hidden = !editable;
-    summarize(id);
+    summarize(reads);
   });
 }

@@ -3,7 +3,8 @@
 // the network (every layer's feature maps, every conv layer's filters, the class
 // probabilities), and the test set's confusion matrix. Frames carry the first example's
 // maps; another one's (any test image: one of the strip, or a mistake clicked in
-// mistakes.js) come from GET /maps, asked again at most every MAPS_EVERY ms.
+// mistakes.js) come from GET /maps (an experiment's or a snapshot's), asked again at most
+// every MAPS_EVERY ms.
 
 import { api, decodeFrame } from "./api.js";
 import { DIVERGING_TABLE, divergingIndex } from "./colors.js";
@@ -132,25 +133,35 @@ const argmax = (data, from, k) => {
   return best;
 };
 
+/**
+ * A caption "true\u2192said": it may wrap at spaces and after the arrow, never inside a
+ * class name (the CSS breaks a word only where it cannot fit at all).
+ */
+export function caption(span, text) {
+  if (span.textContent === text) return;
+  const parts = text.split("\u2192");
+  span.replaceChildren(...parts.flatMap((part, i) =>
+    (i < parts.length - 1 ? [`${part}\u2192`, document.createElement("wbr")] : [part])));
+}
+
 export function bindImages(store) {
   const strip = $("examples");
   let stripRevision = null; // the examples are the same in every frame of a revision
   let asking = false, askedAt = 0;
 
   const choose = (example) => {
-    if (!store.state.id) return; // a snapshot carries the first example's maps only
     askedAt = 0; // at once, not after the pause between two requests
     store.set({ example, maps: null, source: "example" });
   };
 
   /** The chosen example's maps: from the frame (the first) or from GET /maps. */
   async function fetchMaps() {
-    const { example, id } = store.state;
+    const { example, reads } = store.state;
     if (!example || asking || performance.now() - askedAt < MAPS_EVERY) return;
     asking = true;
     askedAt = performance.now();
     try {
-      const maps = decodeFrame(await api.maps(id, example));
+      const maps = decodeFrame(await api.maps(reads, example));
       if (maps.header.example === store.state.example) store.set({ maps });
     } catch { /* the next frame asks again */ }
     asking = false;
@@ -184,8 +195,7 @@ export function bindImages(store) {
       const predicted = argmax(probabilities.data, i * k, k);
       const right = predicted === labels[i];
       const text = right ? `\u2713${classes[predicted]}` : `${classes[labels[i]]}\u2192${classes[predicted]}`;
-      const label = item.lastChild;
-      if (label.textContent !== text) label.textContent = text;
+      caption(item.lastChild, text);
       item.classList.toggle("right", right);
       item.classList.toggle("wrong", !right);
       item.classList.toggle("chosen", i === store.state.example && store.state.source !== "drawing");
@@ -251,7 +261,8 @@ export function bindImages(store) {
     // the probabilities, as bars
     const k = frame.grids.probabilities.shape[1];
     const box = $("probabilities");
-    if (box.children.length !== k) {
+    if (box.dataset.classes !== classes.join("|")) { // other names, even as many of them
+      box.dataset.classes = classes.join("|");
       box.replaceChildren(...classes.map((name) => {
         const row = document.createElement("div");
         row.className = "probability";
@@ -319,8 +330,7 @@ export function bindImages(store) {
         cell.style.color = (t === c ? share : 3 * share) > 0.6 ? "#fff" : "";
         cell.classList.toggle("diagonal", t === c);
         // a cell with images opens them (mistakes.js): by click, Enter or Space
-        // (a snapshot has no experiment to ask for them)
-        const opens = Boolean(count && store.state.id);
+        const opens = count > 0;
         if (opens) cell.tabIndex = 0; else cell.removeAttribute("tabindex");
         if (opens) cell.setAttribute("role", "button"); else cell.removeAttribute("role");
         cell.setAttribute("aria-label", `${count} test image${count === 1 ? "" : "s"} of ` +

@@ -24,8 +24,8 @@ import { fromHash } from "./url.js";
 
 const store = createStore(initialState());
 window.playground = store.state; // for the curious, and for the browser tests
-const { flash, notice } = bindStatus(store);
-const session = new Session(store, { flash, notice });
+const { flash, notice, acted } = bindStatus(store);
+const session = new Session(store, { flash, notice, acted });
 const change = (changes) => session.change(changes);
 const command = (type, extra) => session.command(type, extra);
 

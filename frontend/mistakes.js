@@ -2,10 +2,11 @@
 // Enter or Space), and a small grid shows the worst mistakes (the surest wrong answers).
 // Both are asked again at most every EVERY ms while training, and after each change.
 // Clicking an image sends it through the network (images.js shows any test image).
+// A snapshot's are asked of its own routes, as an experiment's.
 
 import { api } from "./api.js";
 import { $, isImages } from "./dom.js";
-import { paintInk, pixels } from "./images.js";
+import { caption, paintInk, pixels } from "./images.js";
 
 const EVERY = 1500; // ms between two requests while frames come
 const WORST = 8; // images in the worst-mistakes grid
@@ -23,8 +24,8 @@ function tile(item, classes, onPick) {
   const canvas = pixels(W, H, "example-image");
   paintInk(canvas, item.image[0].flat(), 0);
   const label = document.createElement("span");
-  label.textContent = `${classes[item.label]}\u2192${classes[item.predicted]}, ` +
-    `${percent(item.probability)}`;
+  caption(label, `${classes[item.label]}\u2192${classes[item.predicted]}, ` +
+    `${percent(item.probability)}`);
   button.append(canvas, label);
   button.title = `test image ${item.index + 1}: a ${classes[item.label]}, the network says ` +
     `${classes[item.predicted]} (${percent(item.probability)}). Click to see it go through ` +
@@ -42,8 +43,8 @@ export function bindMistakes(store, { choose }) {
   let key = null; // what the shown answers are of: experiment, revision, epoch, status, cell
   let busy = false, last = 0, timer = null;
 
-  const keyOf = ({ id, frame }) => `${id}:${frame.header.revision}:${frame.header.epoch}:` +
-    `${frame.header.status}:${cell ? `${cell.t},${cell.p}` : ""}`;
+  const keyOf = ({ reads, frame }) => `${reads}:${frame.header.revision}:` +
+    `${frame.header.epoch}:${frame.header.status}:${cell ? `${cell.t},${cell.p}` : ""}`;
 
   /** The image going through the network, marked where it is shown here too. */
   function markChosen() {
@@ -73,9 +74,9 @@ export function bindMistakes(store, { choose }) {
 
   /** Ask again, once the pause since the last request is over; a newer key asks once more. */
   async function refresh() {
-    const { id, frame } = store.state;
+    const { reads, frame } = store.state;
     clearTimeout(timer);
-    if (!id || !frame || frame.header.input !== "images" || busy) return;
+    if (!reads || !frame || frame.header.input !== "images" || busy) return;
     const k = keyOf(store.state);
     if (k === key) return;
     const wait = last + EVERY - performance.now();
@@ -85,9 +86,9 @@ export function bindMistakes(store, { choose }) {
     const open = cell;
     try {
       const [answer, ofCell] = await Promise.all([
-        api.mistakes(id, { limit: WORST }),
-        open ? api.mistakes(id, { true: open.t, predicted: open.p, limit: CELL }) : null]);
-      if (store.state.id === id && cell === open) {
+        api.mistakes(reads, { limit: WORST }),
+        open ? api.mistakes(reads, { true: open.t, predicted: open.p, limit: CELL }) : null]);
+      if (store.state.reads === reads && cell === open) {
         const { classes } = frame.header;
         paint(worst, answer, classes);
         worst.dataset.epoch = String(frame.header.epoch);
@@ -117,7 +118,7 @@ export function bindMistakes(store, { choose }) {
   }
 
   function open(td) {
-    if (!td || td.tagName !== "TD" || !Number(td.textContent) || !store.state.id) return;
+    if (!td || td.tagName !== "TD" || !Number(td.textContent)) return;
     const t = td.parentElement.rowIndex - 1, p = td.cellIndex - 1;
     if (cell && cell.t === t && cell.p === p) { close(); return; }
     cell = { t, p };
@@ -144,10 +145,8 @@ export function bindMistakes(store, { choose }) {
     refresh();
   });
   store.watch(["example", "source"], markChosen);
-  store.watch(["config", "mode"], ({ config, id }) => {
-    // a snapshot has no experiment to ask
-    $("mistakes-box").hidden = !id || !isImages(config);
-    $("cell-hint").hidden = !id;
+  store.watch(["config", "mode"], ({ config }) => {
+    $("mistakes-box").hidden = !isImages(config);
     if (!isImages(config)) close();
   });
 }

@@ -5,8 +5,8 @@ import { api, decodeFrame, Socket } from "./api.js";
 import { isImages } from "./dom.js";
 
 export class Session {
-  constructor(store, { flash, notice }) {
-    Object.assign(this, { store, flash, notice });
+  constructor(store, { flash, notice, acted }) {
+    Object.assign(this, { store, flash, notice, acted });
     this.refreshing = null; // the refresh under way; a second request runs once it is done
     this.again = false;
   }
@@ -37,6 +37,7 @@ export class Session {
   async change(changes) {
     const { socket, config: before } = this.state;
     if (!socket || !this.state.editable) return null;
+    this.acted();
     const reply = await socket.send({ type: "update", config: changes });
     if (reply.type === "error") {
       this.flash(reply.message);
@@ -48,7 +49,7 @@ export class Session {
     // The server starts fresh weights for a new data set: say so, the curve restarts too.
     if (reply.config.dataset.name !== before.dataset.name) {
       this.notice(`New data set (${reply.config.dataset.name}): a fresh run started, with new ` +
-        "weights and a new loss curve from epoch 0.");
+        "weights and a new loss curve from epoch 0.", { passing: true });
     }
     return reply;
   }
@@ -57,6 +58,7 @@ export class Session {
   async command(type, extra = {}) {
     const { socket } = this.state;
     if (!socket || !this.state.editable) return;
+    this.acted();
     const reply = await socket.send({ type, ...extra });
     if (reply.type === "error") this.flash(reply.message);
   }

@@ -18,6 +18,10 @@ export function initialState() {
     socket: null,
     render: { frames: 0, ms: 0 }, // frames drawn and the milliseconds spent decoding and drawing them
     get shared() { return this.mode === "shared"; },
+    /** Where maps, mistakes and summary are read: the snapshot's routes or the experiment's. */
+    get reads() {
+      return this.shareId ? `/api/shares/${this.shareId}` : this.id && `/api/experiments/${this.id}`;
+    },
     get editable() { return this.mode === "edit"; },
   };
 }

@@ -1,5 +1,7 @@
 // The status line (connection, training status, the server's message) and the notice, a
-// message that stays until dismissed: the status line is rewritten by every frame.
+// message that stays until dismissed: the status line is rewritten by every frame. A
+// notice about a change the user made ("passing") goes at their next action: it is news
+// only until then. Errors and refusals stay.
 
 const $ = (id) => document.getElementById(id);
 const STATUS_TEXT = {
@@ -20,13 +22,21 @@ export function bindStatus(store) {
     $("status").textContent = text;
     $("status").className = `status ${kind}`;
   });
+  let passing = false; // the notice on show is about the last change
   $("notice-close").addEventListener("click", () => { $("notice").hidden = true; });
   return {
     /** A message in the status line, until the next frame says otherwise. */
     flash: (message) => store.set({ message }),
-    notice: (text) => {
+    /** A message that stays until dismissed; with {passing}, until the user's next action. */
+    notice: (text, { passing: until = false } = {}) => {
       $("notice-text").textContent = text;
       $("notice").hidden = false;
+      passing = until;
+    },
+    /** The user did something (a change, a command): a passing notice has had its time. */
+    acted: () => {
+      if (passing) $("notice").hidden = true;
+      passing = false;
     },
   };
 }

@@ -16,7 +16,7 @@ import numpy as np
 
 from backend.experiments.frames import decode_frame
 
-from .conftest import LiveServer, Page
+from .conftest import LiveServer, Page, wait_for
 from .test_browser import shots
 
 DIGITS = 1797
@@ -271,6 +271,124 @@ def test_uploading_images_from_the_page(page: Page, tmp_path: Path) -> None:
     assert len(page.errors) == 1
 
 
+def test_one_idx_file_alone_is_not_sent(page: Page, tmp_path: Path) -> None:
+    """MNIST's images without their labels (or the labels alone), plain or gzipped: the page
+    says that both are needed, instead of sending one as an NPZ for the server to refuse."""
+    sent: list[str] = []
+    page.page.on("request", lambda r: r.method == "POST" and "/api/datasets" in r.url
+                 and sent.append(r.url))
+    x, y = bars(20, 2)
+    images, labels = tmp_path / "train-images-idx3-ubyte", tmp_path / "train-labels-idx1-ubyte.gz"
+    images.write_bytes(idx_bytes(np.round(x * 255)))
+    labels.write_bytes(gzip.compress(idx_bytes(y)))
+    for one in (images, labels):
+        page.js("document.getElementById('upload-error').textContent = ''")
+        page.page.set_input_files("#upload-images", str(one))
+        page.wait("document.getElementById('upload-error').textContent !== ''")
+        said = page.page.text_content("#upload-error")
+        assert f"{one.name} is an IDX file" in said and "images and labels, together" in said
+        assert "NPZ" not in said
+    assert sent == []
+    assert page.server_view()["config"]["features"] == ["x1", "x2"]  # nothing changed
+    assert page.errors == []
+
+
+# Each caption's words: none cut off (an ellipsis) and none broken across two lines.
+BROKEN_WORDS = """(selector) => Array.from(document.querySelectorAll(selector)).flatMap((span) => {
+  const bad = span.scrollWidth > span.clientWidth + 1 ? [`cut: ${span.textContent}`] : [];
+  for (const node of span.childNodes) {
+    if (node.nodeType !== Node.TEXT_NODE) continue;
+    for (const m of node.data.matchAll(/[^\\s\u2192]+/g)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      if (range.getClientRects().length > 1) bad.push(`broken: ${m[0]}`);
+    }
+  }
+  return bad;
+})"""
+
+
+def test_the_shapes_names_on_the_bars_and_the_captions(page: Page, tmp_path: Path) -> None:
+    page.page.click(".dataset[data-name='shapes']")
+    page.wait("window.playground.config.dataset.name === 'shapes'")
+    page.page.fill("#classes", "7")
+    page.page.dispatch_event("#classes", "change")
+    page.wait("window.playground.frame.header.classes?.length === 7")
+    names = page.js("window.playground.frame.header.classes")
+    assert names[0] == "horizontal line"
+    bar_names = ("Array.from(document.querySelectorAll('#probabilities .class-name'))"
+                 ".map((e) => e.textContent)")
+    assert page.js(bar_names) == names
+
+    # the captions of the strip and of the mistakes: whole names, wrapped at spaces
+    page.wait("document.querySelectorAll('#mistakes .example').length === 8")
+    for width, height in [(1400, 900), (1024, 768), (390, 844)]:
+        page.page.set_viewport_size({"width": width, "height": height})
+        page.page.wait_for_timeout(200)
+        for box in ("#examples", "#mistakes"):
+            assert page.js(f"({BROKEN_WORDS})('{box} .example span')") == [], (width, box)
+    captions = page.js("Array.from(document.querySelectorAll('#examples .example span'))"
+                       ".map((e) => e.textContent)")
+    assert all(c.startswith("\u2713") or "\u2192" in c for c in captions)
+    assert any(name in c for c in captions for name in names if " " in name)
+
+    # as many classes, other names (images of 7 numbered classes): the bars take the new ones
+    x, y = bars(70, 7)
+    seven = tmp_path / "seven.npz"
+    seven.write_bytes(npz_bytes(x=x.astype(np.float32), y=y))
+    page.page.set_input_files("#upload-images", str(seven))
+    page.wait("window.playground.config.dataset.name === 'custom' && "
+              "window.playground.frame.header.classes[0] === '0'", 30_000)
+    assert page.js(bar_names) == [str(c) for c in range(7)]
+    assert page.errors == []
+
+
+def test_lenet5_fits_a_phone(browser: Any, server: LiveServer) -> None:
+    """The lesson's network (a dense layer of 120 units) at 390 px: nothing sticks out."""
+    p = browser.new_page(viewport={"width": 390, "height": 844})
+    p.goto(f"{server.http}/lessons")
+    p.click("#lenet-5 li a.preset")
+    wait_for(p, "window.playground && window.playground.frame && "
+                "document.querySelector(\".image-layer[data-entry='5'] .maps canvas\")", 30_000)
+    assert p.evaluate("document.querySelector(\".image-layer[data-entry='5'] .maps canvas\")"
+                      ".width") == 120
+    assert p.evaluate("document.documentElement.scrollWidth") <= 390
+    assert p.evaluate("""Array.from(document.querySelectorAll('body *')).filter((e) => {
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && r.right > innerWidth + 0.5; }).map((e) => e.className)""") == []
+    p.close()
+
+
+def test_a_notice_about_a_change_goes_at_the_next_action(page: Page) -> None:
+    notice = "!document.getElementById('notice').hidden"
+    choose_digits(page)
+    page.wait(notice)
+    assert page.page.text_content("#notice-text").startswith("New data set (digits)")
+    page.page.click("#step")  # something else: the news is old
+    page.wait("document.getElementById('notice').hidden")
+    page.page.click(".dataset[data-name='shapes']")
+    page.wait(f"{notice} && document.getElementById('notice-text').textContent"
+              ".startsWith('New data set (shapes)')")
+    page.page.select_option("#learning_rate", "0.1")  # the next change
+    page.wait("document.getElementById('notice').hidden")
+    page.page.click("#play")
+    page.wait("window.playground.status === 'running'")
+    page.page.click("#play")
+    # a refusal stays until read and dismissed, whatever one does meanwhile
+    page.js("location.hash = location.hash.replace(/([#&])lr=[^&]*/, '$1lr=banana')")
+    page.wait(f"{notice} && document.getElementById('notice-text').textContent"
+              ".includes('refused')")
+    page.wait("window.playground.status === 'paused'")
+    page.page.click("#step")
+    page.wait("window.playground.epoch >= 1")
+    page.page.wait_for_timeout(300)
+    assert page.page.is_visible("#notice")
+    page.page.click("#notice-close")
+    assert page.page.is_hidden("#notice")
+    assert page.errors == []
+
+
 def summary(page: Page) -> dict[str, Any]:
     return httpx.get(f"{page.server.http}/api/experiments/{page.js('window.playground.id')}"
                      "/summary").json()
@@ -376,23 +494,68 @@ def test_image_view_screenshots(page: Page, server: LiveServer, tmp_path: Path) 
 
 
 def test_a_snapshot_of_an_image_experiment(browser: Any, server: LiveServer) -> None:
+    """Read-only, but all there is to look at, read from the snapshot's own routes: any test
+    image's maps, the layers' shapes and parameters, the confusion cells, the mistakes and a
+    drawing. Only changing it is off."""
     net = {"dataset": {"name": "shapes", "classes": 4}, "features": [],
            "hidden_layers": [{"type": "conv", "filters": 4, "kernel": 3},
-                             {"type": "pool", "kind": "max", "size": 2}]}
+                             {"type": "pool", "kind": "max", "size": 2}, {"units": 10}]}
     made = httpx.post(f"{server.http}/api/experiments", json=net).json()
     auth = {"Authorization": f"Bearer {made['edit_token']}"}
     httpx.post(f"{server.http}/api/experiments/{made['id']}/train",
                json={"epochs": 2, "wait": True}, headers=auth, timeout=60)
-    share = httpx.post(f"{server.http}/api/experiments/{made['id']}/share", headers=auth)
-    url = share.json()["url"]
-    p = Page(browser, server, url.lstrip("/"))
+    share = httpx.post(f"{server.http}/api/experiments/{made['id']}/share", headers=auth).json()
+    api = f"{server.http}/api/shares/{share['share_id']}"
+    # the original trains on: the snapshot must show its own weights, not these
+    httpx.post(f"{server.http}/api/experiments/{made['id']}/train",
+               json={"epochs": 2, "wait": True}, headers=auth, timeout=60)
+    p = Page(browser, server, share["url"].lstrip("/"))
     p.wait("document.querySelectorAll('#examples .example').length === 16")
     assert p.js("window.playground.mode") == "shared"
     assert p.page.locator(".image-layer[data-entry='1'] .maps canvas").count() == 4
-    assert len(p.js(CONFUSION)) == 4
-    assert not p.page.is_visible("#draw")  # a snapshot has no network to ask
-    # nor mistakes to list: its confusion cells open nothing
-    assert not p.page.is_visible("#mistakes-box")
-    assert p.js("document.querySelectorAll('#confusion td[tabindex]').length") == 0
+    assert not p.page.is_visible("#image-add")  # nothing to change
+    assert p.page.locator(".image-layer select:not([disabled])").count() == 0
+
+    # the layers: shapes and parameters, as the snapshot's summary says
+    summary = httpx.get(f"{api}/summary").json()
+    p.wait(f"document.getElementById('total-params').textContent === "
+           f"'{summary['total_params']:,}'")
+    assert p.page.text_content(".image-layer[data-entry='2'] .layer-shape").startswith("4 × 6 × 6")
+
+    # a test image of the strip: its maps through every layer, from the snapshot's /maps
+    p.page.click("#examples .example[data-example='5']")
+    p.wait("window.playground.maps && window.playground.maps.header.example === 5")
+    header, grids = decode_frame(httpx.get(f"{api}/maps?example=5").content)
+    assert p.page.text_content("#input-shape").endswith(
+        f"test image 6, a {header['classes'][header['label']]}")
+    shown = p.js("Array.from(document.querySelectorAll('#probabilities .value'))"
+                 ".map((e) => Number(e.textContent.replace('%', '')))")
+    assert shown == [round(100 * float(q)) for q in grids["probabilities"]]
+    assert p.page.locator(".image-layer[data-entry='3'] .maps canvas").count() == 1  # 10 units
+
+    # the worst mistakes and a confusion cell's images: the snapshot's
+    classes = header["classes"]
+    worst = httpx.get(f"{api}/mistakes", params={"limit": 8}).json()
+    p.wait(f"document.querySelectorAll('#mistakes .example').length === {len(worst['items'])}")
+    assert p.js(f"({TILES})('#mistakes')") == tiles(worst, classes)
+    matrix = p.js(CONFUSION)
+    t, q = max(((t, q) for t in range(4) for q in range(4)), key=lambda c: matrix[c[0]][c[1]])
+    p.page.locator("#confusion tr").nth(t + 1).locator("td").nth(q).click()
+    p.wait("!document.getElementById('cell-view').hidden")
+    cell = httpx.get(f"{api}/mistakes", params={"true": t, "predicted": q, "limit": 16}).json()
+    assert cell["count"] == matrix[t][q]
+    assert p.js(f"({TILES})('#cell-images')") == tiles(cell, classes)
+
+    # a drawing, read by the snapshot's network
+    assert p.page.is_visible("#draw")
+    box = p.page.locator("#draw").bounding_box()
+    assert box is not None
+    p.page.mouse.move(box["x"] + 20, box["y"] + 60)
+    p.page.mouse.down()
+    p.page.mouse.move(box["x"] + 100, box["y"] + 60, steps=8)
+    p.page.mouse.up()
+    p.wait("window.playground.source === 'drawing' && window.playground.drawn")
+    assert p.page.text_content("#draw-verdict").startswith("The network says: ")
+    assert p.js("window.playground.frame.header.epoch") == 2  # and it never changes
     assert p.errors == []
     p.page.close()
