@@ -327,7 +327,9 @@ def test_predict_takes_images_in_either_shape(client: TestClient) -> None:
     ({"images": [[[0.5] * 7] * 8]}, "images must be (n, 1, 8, 8) or (n, 8, 8)"),
     ({"images": [[[0.5] * 8] * 8, [[0.5] * 8] * 7]}, "every row as long"),
     ({"images": [[[2.0] * 8] * 8]}, "every pixel must be a number in [0, 1]"),
-    ({"images": [[["a"] * 8] * 8]}, "images must be a list of images"),
+    ({"images": [[["a"] * 8] * 8]}, "images must be (n, 1, 8, 8) or (n, 8, 8) (channels "
+     "first) of numbers"),
+    ({"images": [[[True] * 8] * 8]}, "of numbers"),
     ({"images": []}, "images must be (n, 1, 8, 8)"),
     ({"x": [[1, 2]]}, "this experiment's data are images"),
     ({"x": [[1, 2]], "images": [[[0.5] * 8] * 8]}, "one of the two"),
@@ -717,7 +719,9 @@ def test_maps_of_a_test_image_or_a_drawing(client: TestClient) -> None:
     assert header["example"] is None and header["label"] is None
     assert grids["image"].shape == (1, 8, 8) and grids["image"].max() == 255
     for bad, words in [({"image": [[2.0] * 8] * 8}, "in [0, 1]"),
-                       ({"image": [[0.5] * 7] * 8}, "images must be (n, 1, 8, 8)")]:
+                       ({"image": [[0.5] * 7] * 8},
+                        "image must be (1, 8, 8) or (8, 8) (channels first) for this "
+                        "experiment, not (8, 7)")]:
         r = client.post(exp.url("/maps"), json=bad)
         assert r.status_code == 422 and words in r.json()["error"]
     r = client.get(exp.url("/maps"), params={"example": len(d.y_test)})

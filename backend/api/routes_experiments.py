@@ -134,7 +134,7 @@ def maps(exp: Readable, example: Example = 0) -> Response:
 @router.post("/{exp_id}/maps", responses=MAPS)
 def maps_of(body: MapsRequest, exp: Readable, service: ServiceDep) -> Response:
     """A drawing's way through the network: the page's canvas, classified as one draws."""
-    image = service.check_images(exp, [body.image])[0]
+    image = service.check_images(exp, [body.image], one=True)[0]
     return Response(build_maps(exp, image=image), media_type="application/octet-stream")
 
 

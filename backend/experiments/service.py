@@ -366,24 +366,30 @@ class Service:
             raise ExperimentError("every coordinate must be a finite number with |x| <= 1e6")
         return x
 
-    def check_images(self, exp: Experiment, images: Any) -> np.ndarray:
-        """(n, H, W) or (n, C, H, W) pixels in [0, 1], the experiment's image shape."""
+    def check_images(self, exp: Experiment, images: Any, one: bool = False) -> np.ndarray:
+        """(n, H, W) or (n, C, H, W) pixels in [0, 1], the experiment's image shape; `one`:
+        a list of the one image that was sent, (H, W) or (C, H, W), said so if wrong."""
         shape = exp.data.input_shape
         if shape is None:
             raise ExperimentError('images: this experiment\'s data are points; send {"x": '
                                   "[[x1, x2], ...]}")
         c, h, w = shape
-        want = f"(n, {c}, {h}, {w})" + (f" or (n, {h}, {w})" if c == 1 else "")
+        n, what = ("", "image") if one else ("n, ", "images")
+        want = f"({n}{c}, {h}, {w})" + (f" or ({n}{h}, {w})" if c == 1 else "")
         try:
-            x = np.asarray(images, dtype=np.float32)
+            raw = np.asarray(images)
+            if raw.dtype.kind not in "iuf":
+                raise ValueError
+            x = raw.astype(np.float32)
         except (TypeError, ValueError):
-            raise ExperimentError(f"images must be a list of images {want} (channels first) "
-                                  "of numbers, every row as long") from None
+            raise ExperimentError(f"{what} must be {want} (channels first) of numbers, "
+                                  "every row as long") from None
         if x.ndim == 3 and c == 1:
             x = x[:, None]
         if x.ndim != 4 or x.shape[1:] != shape:
-            raise ExperimentError(f"images must be {want} (channels first) for this "
-                                  f"experiment, not {tuple(x.shape)}")
+            got = raw.shape[1:] if one else raw.shape
+            raise ExperimentError(f"{what} must be {want} (channels first) for this "
+                                  f"experiment, not {tuple(got)}")
         if not 1 <= len(x) <= self.settings.max_predict_points:
             raise ExperimentError(f"images must hold 1 to {self.settings.max_predict_points} "
                                   "images")
