@@ -25,6 +25,9 @@ const SLIDERS = {
     send: (v) => ({ dataset: { side: v } }) },
 };
 const OWN = "your own data has no generator: noise and Regenerate apply to built-in sets";
+// Uploads that brought their own test points (a JSON x_test, a CSV's split column, and so
+// every clicked point): the ratio does not split them (the points say so: own_split).
+const SPLIT = "your data brought its own test points: the ratio applies to data without them";
 
 /**
  * How many dimensions an IDX file of bytes (00 00 08, as MNIST's) says it has (its 4th
@@ -160,7 +163,7 @@ export function bindData(store, { change, flash }) {
   const { meta } = store.state;
   $("datasets").append(...datasetButtons(meta, (d) => {
     const { config } = store.state;
-    const changes = { dataset: { name: d.name } };
+    const changes = { dataset: { name: d.name, id: null } }; // an upload's id goes with it
     if (config.dataset.classes > d.max_classes) changes.dataset.classes = d.max_classes;
     if (config.dataset.classes < d.min_classes) changes.dataset.classes = d.min_classes;
     // a side is an image set's; the other image set takes it where it can
@@ -240,7 +243,7 @@ export function bindData(store, { change, flash }) {
     catch (error) { flash(`point refused: ${error.message}`); }
   });
 
-  store.watch(["config", "mode"], ({ config: c, editable }) => {
+  store.watch(["config", "mode", "points"], ({ config: c, editable, points }) => {
     // the classes a data set can have (the shapes: 2 to 7), before the slider shows its value
     const range = specOf(meta, c.dataset.name) || { min_classes: meta.bounds.classes[0],
       max_classes: meta.bounds.classes[1] };
@@ -260,6 +263,12 @@ export function bindData(store, { change, flash }) {
     allow($("noise"), Boolean(spec) && !fixed,
       fixed ? `${spec.name} are fixed images: noise applies to generated sets` : OWN);
     allow($("regenerate"), Boolean(spec), OWN);
+    const ownSplit = c.dataset.name === "custom" && Boolean(points && points.own_split);
+    allow($("train_fraction"), !ownSplit, SPLIT);
+    if (ownSplit && points) {
+      const [train, test] = [points.x_train.length, points.x_test.length];
+      $("train-value").textContent = `its own (${train} train, ${test} test)`;
+    }
     $("own-data").hidden = Boolean(spec) || !editable;
     document.querySelectorAll(".dataset").forEach((d) => {
       d.classList.toggle("selected", d.dataset.name === c.dataset.name);

@@ -259,6 +259,7 @@ def test_upload_csv_and_train_on_it(client: TestClient) -> None:
     exp.post("/train", {"epochs": 100, "wait": True})
     assert exp.get().json()["metrics"]["test_accuracy"] >= 0.9
     assert len(exp.get("/points").json()["x_test"]) == 24
+    assert exp.get("/points").json()["own_split"] is False
 
 
 def test_upload_json_with_test_split_and_errors(client: TestClient) -> None:
@@ -269,6 +270,7 @@ def test_upload_json_with_test_split_and_errors(client: TestClient) -> None:
     # the config says the upload's 3 classes, not the 2 it was sent with
     exp = create(client, {**SMALL, "dataset": {"name": "custom", "id": r.json()["id"]}})
     assert exp.get().json()["config"]["dataset"]["classes"] == 3
+    assert exp.get("/points").json()["own_split"] is True  # the ratio does not split it
     r = client.patch(exp.url(), json={"seed": 4}, headers=exp.auth)
     assert r.status_code == 200 and r.json()["config"]["dataset"]["classes"] == 3
     r = client.post("/api/datasets", content='{"x": [[0, 0], [1, NaN]], "y": [0, 1]}',

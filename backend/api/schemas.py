@@ -174,6 +174,8 @@ class PointsView(BaseModel):
     n_classes: int
     extent: float
     scale: float = Field(description="the points are the data times this (see data_scale)")
+    own_split: bool = Field(description="the upload brought its own test points: "
+                                        "dataset.train_fraction does not split them")
 
 
 class LayerWeights(BaseModel):

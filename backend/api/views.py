@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.data import UserData
 from backend.experiments.experiment import Experiment
 from backend.experiments.service import Service
 
@@ -30,7 +31,9 @@ def history(exp: Experiment) -> dict[str, Any]:
 def points(exp: Experiment) -> dict[str, Any]:
     exp.require_points("points")
     with exp.lock:
-        d, extent = exp.data, exp.extent()
+        d, extent, upload = exp.data, exp.extent(), exp.upload
+    own_split = isinstance(upload, UserData) and upload.x_test is not None
     return {"x_train": d.x_train.tolist(), "y_train": d.y_train.tolist(),
             "x_test": d.x_test.tolist(), "y_test": d.y_test.tolist(),
-            "n_classes": d.n_classes, "extent": extent, "scale": d.scale}
+            "n_classes": d.n_classes, "extent": extent, "scale": d.scale,
+            "own_split": own_split}
