@@ -54,11 +54,11 @@ export function openExperiment(exp) {
 /**
  * The experiment of the address, or a new one: {exp, mode: "edit" | "watch", refused:
  * ["key=text (reason)", ...]}; exp.edit_token where this tab may edit. Its id goes in the
- * address.
+ * address. A new one with no config in the address starts from `defaults` (a lesson's preset).
  */
-export async function attach(params) {
+export async function attach(params, defaults = DEFAULT_CONFIG) {
   const found = await existing(params.get("e"));
-  const result = found || { ...(await create(DEFAULT_CONFIG)), mode: "edit" };
+  const result = found || { ...(await create(defaults)), mode: "edit" };
   if (result.mode === "edit") rememberToken(result.exp);
   showId(result.exp.id);
   return result;

@@ -10,7 +10,7 @@ import { $ } from "./dom.js";
 import { bindDraw } from "./draw.js";
 import { bindImageLayers } from "./imagelayers.js";
 import { bindImages } from "./images.js";
-import { showLesson } from "./lesson.js";
+import { followClass, lessonOf, showLesson } from "./lesson.js";
 import { bindMistakes } from "./mistakes.js";
 import { bindModes } from "./modes.js";
 import { bindOutput } from "./output.js";
@@ -71,13 +71,16 @@ async function start() {
     await startShared(document.body.dataset.share);
     return;
   }
-  const { exp, mode, refused } = await attach(params);
+  // A lesson's link without the config in its address starts the preset's own config.
+  const lesson = await lessonOf(params);
+  const { exp, mode, refused } = await attach(params, lesson?.preset?.config);
   if (refused.length) {
     notice(`Parts of the address were refused and use the defaults instead: ${refused.join("; ")}.`);
   }
   document.body.dataset.experiment = exp.id;
   await session.open({ id: exp.id, token: exp.edit_token ?? null, mode });
-  showLesson(store, params);
+  showLesson(store, lesson);
+  followClass(store);
 }
 
 start().catch((error) => notice(`The page could not start: ${error.message}. Reload to try again.`));

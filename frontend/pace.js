@@ -30,10 +30,18 @@ export function bindPace(store, { command, flash }) {
   $("speed").addEventListener("change", () => {
     if (store.state.status === "running") command("play", speed());
   });
+  // Space is run/pause everywhere but where typing or choosing takes it (a text field, a
+  // select, a slider): on a button or checkbox just clicked it would press it again.
+  // Some browsers press on keyup even after a prevented keydown: held back there too.
+  // Enter still presses the focused button, and Tab still reaches every control.
+  const typing = (target) => target.closest("input:not([type=checkbox], [type=radio], " +
+    "[type=button], [type=submit], [type=reset], [type=file]), select, textarea, [contenteditable]");
+  document.addEventListener("keyup", (e) => {
+    if (e.key === " " && !typing(e.target)) e.preventDefault();
+  });
   document.addEventListener("keydown", (e) => {
-    if (e.target.closest("input, select, textarea")) return;
-    if (e.key === " " && e.target.closest("button")) return; // Space presses that button
-    if (e.key === " ") { e.preventDefault(); togglePlay(); }
+    if (typing(e.target)) return;
+    if (e.key === " ") { e.preventDefault(); if (!e.repeat) togglePlay(); }
     else if (e.key === "s") command("step");
     else if (e.key === "r") command("reset");
   });
@@ -45,5 +53,8 @@ export function bindPace(store, { command, flash }) {
   store.watch(["epoch"], ({ epoch }) => {
     $("epoch").textContent = epoch.toLocaleString("en-US", { minimumIntegerDigits: 6 });
   });
-  store.watch(["stopAt"], ({ stopAt }) => { if (stopAt) $("train-epochs").value = stopAt; });
+  // no target (a lesson gone): the field's own default again, not the old lesson's
+  store.watch(["stopAt"], ({ stopAt }) => {
+    $("train-epochs").value = stopAt || $("train-epochs").defaultValue;
+  });
 }

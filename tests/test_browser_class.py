@@ -242,3 +242,51 @@ def test_the_teacher_page_at_three_widths(browser: Any, server: LiveServer, tmp_
     teacher.screenshot(path=str(shots(tmp_path) / f"class-{width}.png"), full_page=True)
     assert teacher.errors == []
     teacher.close()
+
+
+def test_a_students_lesson_banner_follows_a_new_starting_point(
+        browser: Any, server: LiveServer) -> None:
+    """Bug: the banner, "train exactly N epochs" and the address kept the class's first
+    lesson preset after the teacher sent another one (and a reload showed it again)."""
+    cls = make_class(server, lesson="xor", preset=2)
+    ana = Student(browser, server, cls["id"], "Ana")
+    page = ana.page
+    try:
+        assert "hidden layer of 6" in page.text_content("#banner-text")
+        assert page.input_value("#train-epochs") == "300"
+        teacher = teacher_page(browser, server, cls)
+        wait_for(teacher, f"{CARDS}.length === 1")
+        teacher.click("#new-start-toggle")
+        teacher.select_option("#start-lesson", "xor/0")
+        teacher.click("#send-start")
+        wait_for(page, "window.playground.config.hidden_layers.length === 0")
+        wait_for(page, "document.getElementById('banner-text').textContent"
+                       ".includes('no hidden layer')")
+        assert "hidden layer of 6" not in page.text_content("#banner-text")
+        assert page.input_value("#train-epochs") == "100"
+        assert "lesson=xor&preset=0" in page.url and f"e={ana.id}" in page.url
+        assert page.locator("#banner .lesson-nav").count() == 1
+        page.reload()
+        wait_for(page, "window.playground && window.playground.frame && "
+                       "document.getElementById('banner-text').textContent.includes('no hidden')")
+        assert page.input_value("#train-epochs") == "100"
+        # play stops at the new preset's epoch
+        page.click("#play")
+        wait_for(page, "window.playground.epoch === 100 && "
+                       "window.playground.status === 'paused'", timeout=30_000)
+
+        # a share is no lesson: the banner goes, and the lesson leaves the address
+        other = httpx.post(f"{server.http}/api/experiments", json=SMALL).json()
+        share = httpx.post(f"{server.http}/api/experiments/{other['id']}/share",
+                           headers={"Authorization": f"Bearer {other['edit_token']}"}).json()
+        teacher.click("#new-start-toggle")
+        teacher.check("input[name=start-kind][value=link]")
+        teacher.fill("#start-link", f"{server.http}{share['url']}")
+        teacher.click("#send-start")
+        wait_for(page, "document.getElementById('banner').hidden")
+        assert "lesson=" not in page.url and f"e={ana.id}" in page.url
+        assert page.evaluate("window.playground.stopAt") == 0  # play trains on, no target
+        assert ana.errors == [] and teacher.errors == []
+        teacher.close()
+    finally:
+        ana.close()

@@ -270,3 +270,85 @@ def test_the_network_fits_a_projector_and_a_desk(browser: Any, server: LiveServe
         assert out["x"] + out["width"] <= net["x"] + net["width"], width
         assert p.errors == []
         p.page.close()
+
+
+def test_space_runs_and_pauses_after_a_click_on_a_button_or_a_checkbox(page: Page) -> None:
+    """Bug: after a click on "+" (or Reset, or the Batch norm box) Space pressed that
+    control again (another layer, a reset, batch norm off) instead of run/pause."""
+    p = page.page
+    layers = len(page.config["hidden_layers"])
+    p.click("#add-layer")  # a real click still works
+    page.wait(f"window.playground.config.hidden_layers.length === {layers + 1}")
+    # the page's refetch after the change would set a paused status over a running one
+    time.sleep(0.5)
+    p.keyboard.press("Space")
+    page.wait("window.playground.status === 'running'")
+    p.keyboard.press("Space")
+    page.wait("window.playground.status === 'paused'")
+    time.sleep(0.3)  # a second layer, if Space added one, is there by now
+    assert len(page.config["hidden_layers"]) == layers + 1
+    p.check("#batch_norm")
+    page.wait("window.playground.config.batch_norm === true")
+    p.keyboard.press("Space")
+    page.wait("window.playground.status === 'running'")
+    p.keyboard.press("Space")
+    page.wait("window.playground.status === 'paused'")
+    time.sleep(0.3)
+    assert page.config["batch_norm"] is True and p.is_checked("#batch_norm")
+    # In a text field Space is a space; Tab reaches the buttons, and Enter presses them.
+    p.click("#train-epochs")
+    p.keyboard.press("Space")
+    time.sleep(0.3)
+    assert page.js("window.playground.status") == "paused"
+    p.click("#reset")
+    page.wait("window.playground.epoch === 0")
+    p.keyboard.press("s")
+    page.wait("window.playground.epoch === 1")
+    p.keyboard.press("Space")  # focus on Reset: it runs, it does not reset
+    page.wait("window.playground.status === 'running'")
+    p.keyboard.press("Space")
+    page.wait("window.playground.status === 'paused' && window.playground.epoch > 1")
+    p.keyboard.press("Tab")
+    assert p.evaluate("document.activeElement.id") == "play"
+    p.keyboard.press("Enter")
+    page.wait("window.playground.status === 'running'")
+    p.keyboard.press("Enter")
+    page.wait("window.playground.status === 'paused'")
+    assert page.errors == []
+
+
+def test_the_ratio_slider_is_off_for_data_with_its_own_test_points(
+        page: Page, tmp_path: Any) -> None:
+    """Bug: on an upload that brings its own test points (every clicked point does) the
+    ratio slider moved and was stored, and the split stayed as it was."""
+    p = page.page
+    csv = tmp_path / "mine.csv"
+    csv.write_text("x1,x2,y\n" + "".join(f"{(i % 9) - 4},{(i % 7) - 3},{int(i % 9 > 4)}\n"
+                                         for i in range(80)))
+    p.set_input_files("#upload", str(csv))
+    page.wait("window.playground.config.dataset.name === 'custom' && window.playground.points"
+              " && window.playground.points.x_train.length === 40")
+    assert p.is_enabled("#train_fraction")  # no test points of its own: the ratio splits it
+    test = page.js("window.playground.points.x_test.length")
+    p.locator("#heatmap").click(position={"x": 150, "y": 150})
+    page.wait("window.playground.points.x_train.length === 41")
+    assert p.is_disabled("#train_fraction")
+    assert "own test points" in p.get_attribute("#train_fraction", "title")
+    assert p.text_content("#train-value") == f"its own (41 train, {test} test)"
+    p.click(".dataset[data-name='xor']")  # a built-in set again: the slider is back
+    page.wait("window.playground.config.dataset.name === 'xor'")
+    assert p.is_enabled("#train_fraction") and p.text_content("#train-value") == "50%"
+    assert page.errors == []
+
+
+def test_a_built_in_data_set_after_an_upload_leaves_the_uploads_id_out(page: Page) -> None:
+    """Bug: the config kept {"name": "circle", "id": <the upload's>} after the switch."""
+    p = page.page
+    p.locator("#heatmap").click(position={"x": 150, "y": 150})
+    page.wait("window.playground.config.dataset.name === 'custom'")
+    assert page.server_view()["config"]["dataset"]["id"]
+    p.click(".dataset[data-name='circle']")
+    page.wait("window.playground.config.dataset.name === 'circle'")
+    assert page.server_view()["config"]["dataset"].get("id") is None
+    assert "data=" not in p.url
+    assert page.errors == []

@@ -101,6 +101,24 @@ def test_lessons_gallery_opens_each_preset(browser: Any, server: LiveServer) -> 
     p.close()
 
 
+def test_a_lesson_link_without_a_config_starts_the_presets_own(
+        browser: Any, server: LiveServer) -> None:
+    """Bug: /?lesson=xor&preset=0 with no #config showed the lesson's text over the default
+    network (circle, 4-2 tanh). A config in the address still wins."""
+    p = Page(browser, server, "?lesson=xor&preset=0")
+    config = p.config
+    assert config["dataset"]["name"] == "xor" and config["hidden_layers"] == []
+    assert config["optimizer"]["learning_rate"] == 0.1
+    assert "no hidden layer" in p.page.text_content("#banner-text")
+    assert "dataset=xor" in p.page.url and "lesson=xor&preset=0" in p.page.url
+    p.page.goto(f"{server.http}/?lesson=xor&preset=0#dataset=circle&layers=3:tanh")
+    p.wait("window.playground && window.playground.frame")
+    config = p.config
+    assert config["dataset"]["name"] == "circle" and len(config["hidden_layers"]) == 1
+    assert p.errors == []
+    p.page.close()
+
+
 def test_embed_mode_is_just_the_playground(browser: Any, server: LiveServer) -> None:
     p = Page(browser, server, "")
     p.page.goto(f"{server.http}/?embed=1#dataset=xor")
