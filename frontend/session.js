@@ -9,6 +9,7 @@ export class Session {
     Object.assign(this, { store, flash, notice, acted });
     this.refreshing = null; // the refresh under way; a second request runs once it is done
     this.again = false;
+    this.frames = 0; // frames taken in: one during a fetch is newer than the fetched status
   }
 
   get state() { return this.store.state; }
@@ -78,15 +79,17 @@ export class Session {
 
   async fetch(which = {}) {
     const id = which.id ?? this.state.id;
+    const framesBefore = this.frames;
     const exp = await api.get(id);
     // Images have no plane and no points (their frames carry the examples).
     const [points, history] = await Promise.all([
       isImages(exp.config) ? null : api.points(id), api.history(id)]);
+    // A frame that came meanwhile (a play just pressed) knows the status better.
+    const status = this.frames === framesBefore ? { status: exp.status, message: exp.message } : {};
     this.store.set({
       ...which, config: exp.config, points, extent: points ? points.extent : exp.extent,
       nClasses: points ? points.n_classes : exp.n_classes,
-      dataScale: exp.data_scale, revision: exp.revision, status: exp.status,
-      message: exp.message, history: history.rows,
+      dataScale: exp.data_scale, revision: exp.revision, ...status, history: history.rows,
     });
   }
 
@@ -95,6 +98,7 @@ export class Session {
     const started = performance.now();
     const frame = decodeFrame(buffer);
     const { header } = frame;
+    this.frames += 1;
     if (!this.state.shared && header.revision !== this.state.revision && this.state.revision >= 0) {
       this.state.revision = header.revision; // set before the refetch, which sets it for good
       this.refresh();

@@ -279,8 +279,7 @@ def test_space_runs_and_pauses_after_a_click_on_a_button_or_a_checkbox(page: Pag
     layers = len(page.config["hidden_layers"])
     p.click("#add-layer")  # a real click still works
     page.wait(f"window.playground.config.hidden_layers.length === {layers + 1}")
-    # the page's refetch after the change would set a paused status over a running one
-    time.sleep(0.5)
+    # at once: the refetch after the change once set its paused over the play's running
     p.keyboard.press("Space")
     page.wait("window.playground.status === 'running'")
     p.keyboard.press("Space")
