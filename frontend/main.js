@@ -55,10 +55,13 @@ async function startShared(shareId) {
     connection: "open",
   });
   session.frame(frame);
-  store.set({ status: "snapshot", message: "" });
+  // a snapshot of a run that diverged says so: its copy starts diverged too
+  const diverged = snapshot.status === "diverged";
+  store.set({ status: "snapshot", message: diverged ? `the run had diverged (${snapshot.message})` : "" });
   const epoch = snapshot.epoch ?? snapshot.model?.epoch; // older servers nest it
   $("banner-text").textContent = `A shared snapshot at epoch ${epoch}: the network ` +
-    "exactly as it was shared. It never changes; make your own copy to train it further.";
+    "exactly as it was shared. It never changes; make your own copy to train it further" +
+    (diverged ? " (it diverged: change the learning rate or reset it there)." : ".");
   $("banner").hidden = false;
 }
 

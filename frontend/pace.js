@@ -42,18 +42,13 @@ export function bindPace(store, { command, flash }) {
   document.addEventListener("keydown", (e) => {
     if (typing(e.target)) return;
     if (e.key === " ") { e.preventDefault(); if (!e.repeat) togglePlay(); }
-    else if (e.key === "s" && store.state.status !== "running") command("step");
+    else if (e.key === "s") command("step");
     else if (e.key === "r") command("reset");
   });
 
   store.watch(["status"], ({ status }) => {
     $("play").classList.toggle("playing", status === "running");
     $("play").setAttribute("aria-label", status === "running" ? "Pause" : "Run");
-    // a step trains one epoch from a pause: while it runs, the server refuses one, and the
-    // refusal in the status line was gone at the next frame
-    $("step").disabled = status === "running";
-    $("step").title = status === "running" ? "Pause first: a step is one epoch from a pause"
-      : "One epoch (s)";
   });
   store.watch(["epoch"], ({ epoch }) => {
     $("epoch").textContent = epoch.toLocaleString("en-US", { minimumIntegerDigits: 6 });

@@ -55,13 +55,15 @@ export class Session {
     return reply;
   }
 
-  /** play, pause, step, reset, set_weight: a refusal is said in the status line. */
+  /** play, pause, step, reset, set_weight: a refusal is said in the notice. */
   async command(type, extra = {}) {
     const { socket } = this.state;
     if (!socket || !this.state.editable) return;
     this.acted();
     const reply = await socket.send({ type, ...extra });
-    if (reply.type === "error") this.flash(reply.message);
+    // a refusal (a step while it runs) stays until the next action: in the status line,
+    // the next frame would overwrite it at once
+    if (reply.type === "error") this.notice(reply.message, { passing: true });
   }
 
   /** Fetch the experiment's view, points and curve again (once at a time, then once more). */

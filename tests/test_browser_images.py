@@ -311,9 +311,12 @@ BROKEN_WORDS = """(selector) => Array.from(document.querySelectorAll(selector)).
 
 def test_the_shapes_names_on_the_bars_and_the_captions(page: Page, tmp_path: Path) -> None:
     page.page.click(".dataset[data-name='shapes']")
-    page.wait("window.playground.config.dataset.name === 'shapes'")
+    page.wait("window.playground.config.dataset.name === 'shapes' && "
+              "document.getElementById('classes').max === '7' && "
+              "window.playground.frame.header.input === 'images'")
     page.page.fill("#classes", "7")
     page.page.dispatch_event("#classes", "change")
+    page.wait("window.playground.config.dataset.classes === 7")
     page.wait("window.playground.frame.header.classes?.length === 7")
     names = page.js("window.playground.frame.header.classes")
     assert names[0] == "horizontal line"
