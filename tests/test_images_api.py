@@ -22,7 +22,13 @@ from pydantic import ValidationError
 from backend.api.app import create_app
 from backend.data.images import IMAGE_SETS, digits
 from backend.engine import Model
-from backend.experiments.config import LAYER_BOUNDS, LAYER_TYPES, n_mults, parse_config
+from backend.experiments.config import (
+    LAYER_BOUNDS,
+    LAYER_TYPES,
+    n_mults,
+    n_params,
+    parse_config,
+)
 from backend.experiments.experiment import Experiment
 from backend.experiments.frames import build_frame, decode_frame
 from backend.experiments.limits import Limits
@@ -148,6 +154,10 @@ def test_a_network_whose_pass_over_the_data_is_too_slow_is_refused() -> None:
         {"units": 120}, {"units": 84}]})
     # by hand: 6*28*28*25 + 16*10*10*150 + 400*120 + 120*84 + 84*10
     assert n_mults(lenet.to_spec(10, input_shape=(1, 32, 32)), 10) == 416_520
+    for config, shape, k in [(lenet, (1, 32, 32), 10), (parse_config(NET), (1, 8, 8), 10),
+                             (parse_config(SMALL), None, 2)]:  # counted as the engine does
+        spec = config.to_spec(k, input_shape=shape)
+        assert n_params(spec, k if k > 2 else 1) == Model(spec).summary()["trainable_params"]
     # a newcomer's attack: 999 026 parameters, 47 s an epoch, frames of others stalled 19 s
     slow = {"dataset": {**DIGITS, "side": 32}, "hidden_layers": [
         {"type": "conv", "filters": 64, "kernel": 9, "padding": "valid"}] * 2 + [

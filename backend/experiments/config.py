@@ -7,6 +7,7 @@ the engine. Every error names the field and what is allowed.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -473,32 +474,30 @@ class ExperimentConfig(Strict):
             dropout=self.dropout, batch_norm=self.batch_norm, seed=self.seed, dtype=dtype)
 
 
-def n_params(spec: ModelSpec, n_outputs: int) -> int:
-    """Trainable parameters of the network a spec builds (biases included, batch norm's
-    gamma and beta aside), from its shapes alone: nothing is allocated."""
+def _weighted(spec: ModelSpec, n_outputs: int) -> Iterator[tuple[int, int, int]]:
+    """For each conv and dense layer, the output layer last, from the spec's shapes alone
+    (nothing is allocated): (inputs each output value weighs, output values, channels out,
+    which a conv's values share their weights across)."""
     shape: tuple[int, ...] = spec.input_shape if spec.images else (spec.n_inputs,)
-    total = 0
     for entry, out in zip(spec.hidden, spec.layer_shapes(), strict=True):
         if entry.type == "conv":
-            total += out[0] * (shape[0] * entry.kernel ** 2 + 1)  # type: ignore[union-attr]
+            yield shape[0] * entry.kernel ** 2, math.prod(out), out[0]  # type: ignore[union-attr]
         elif entry.type == "dense":
-            total += out[0] * (math.prod(shape) + 1)
+            yield math.prod(shape), out[0], out[0]
         shape = out
-    return total + n_outputs * (math.prod(shape) + 1)
+    yield math.prod(shape), n_outputs, n_outputs
+
+
+def n_params(spec: ModelSpec, n_outputs: int) -> int:
+    """Trainable parameters of the network a spec builds (biases included, batch norm's
+    gamma and beta aside)."""
+    return sum(channels * (fan_in + 1) for fan_in, _, channels in _weighted(spec, n_outputs))
 
 
 def n_mults(spec: ModelSpec, n_outputs: int) -> int:
-    """Multiply-adds of one example's forward pass through a spec's network: conv and
-    dense layers, where nearly all the work is."""
-    shape: tuple[int, ...] = spec.input_shape if spec.images else (spec.n_inputs,)
-    total = 0
-    for entry, out in zip(spec.hidden, spec.layer_shapes(), strict=True):
-        if entry.type == "conv":
-            total += math.prod(out) * shape[0] * entry.kernel ** 2  # type: ignore[union-attr]
-        elif entry.type == "dense":
-            total += out[0] * math.prod(shape)
-        shape = out
-    return total + n_outputs * math.prod(shape)
+    """Multiply-adds of one example's forward pass: conv and dense layers, where nearly
+    all the work is."""
+    return sum(fan_in * values for fan_in, values, _ in _weighted(spec, n_outputs))
 
 
 def _giga(n: int) -> str:
