@@ -370,13 +370,14 @@ class ExperimentConfig(Strict):
         if ds is None or features is None:
             return v
         images = ds.name in IMAGE_SETS or (ds.name == "custom" and not features)
+        cap, why = ((limits.max_image_units, "(max_image_units)") if images else
+                    (limits.max_units, "on 2-D points, where the page draws every neuron (an "
+                                       f"image network may have {limits.max_image_units})"))
+        for i, h in enumerate(v):
+            if h.type == "dense" and h.units is not None and h.units > cap:
+                raise ValueError(f"hidden layer {i + 1}: at most {cap} units per layer {why}")
         if not images:
             for i, h in enumerate(v):
-                if h.type == "dense" and h.units is not None and h.units > limits.max_units:
-                    raise ValueError(f"hidden layer {i + 1}: at most {limits.max_units} units "
-                                     "per layer on 2-D points, where the page draws every "
-                                     f"neuron (an image network may have "
-                                     f"{limits.max_image_units})")
                 if h.type != "dense":
                     what = (f"features {features} make this upload 2-D points (send "
                             "features [] for uploaded images)" if ds.name == "custom" else
@@ -392,10 +393,6 @@ class ExperimentConfig(Strict):
                              hidden=[h.spec_entry() for h in v])
         except SpecError as exc:
             raise ValueError(str(exc)) from None
-        for i, h in enumerate(v):
-            if h.type == "dense" and h.units is not None and h.units > limits.max_image_units:
-                raise ValueError(f"hidden layer {i + 1}: at most {limits.max_image_units} units "
-                                 "per layer (max_image_units)")
         if ds.name in IMAGE_SETS:
             image_set = IMAGE_SETS[ds.name]
             check_size(spec, ds.classes, limits, image_set.size or ds.n_samples)
