@@ -375,10 +375,8 @@ class Experiment:
             return self._answer(a)
 
     def predict_images(self, images: np.ndarray) -> dict[str, Any]:
-        """Outputs for images (n, C, H, W) or (n, H, W), pixels in [0, 1]."""
-        if not self.data.images:
-            raise ExperimentError('images: this experiment\'s data are points; send {"x": '
-                                  "[[x1, x2], ...]}")
+        """Outputs for images (n, C, H, W), pixels in [0, 1], as Service.check_images
+        gives them (it refuses them for an experiment on points)."""
         with self.lock, np.errstate(all="ignore"):
             return self._answer(self.model.predict(images))
 
