@@ -173,6 +173,14 @@ class Service:
                                   "with POST /api/datasets first")
         return read_upload(stored)
 
+    async def _with_upload(self,
+                           config: ExperimentConfig) -> tuple[ExperimentConfig, Upload | None]:
+        """The config's upload, read off the event loop and checked against the layers,
+        and the config with the upload's classes."""
+        upload = await asyncio.to_thread(self._upload_of, config.model_dump(mode="json"))
+        self._fits(config, upload)
+        return self._classes_of(config, upload), upload
+
     @staticmethod
     def _classes_of(config: ExperimentConfig, upload: Upload | None) -> ExperimentConfig:
         """An upload brings its own classes: the config says how many, not the 2 it had."""
@@ -210,9 +218,7 @@ class Service:
 
     # experiments --------------------------------------------------------------------------
     async def create(self, config: ExperimentConfig) -> tuple[Experiment, str]:
-        upload = await asyncio.to_thread(self._upload_of, config.model_dump(mode="json"))
-        self._fits(config, upload)
-        config = self._classes_of(config, upload)
+        config, upload = await self._with_upload(config)
         exp = await asyncio.to_thread(Experiment, new_id(), config, upload, self.backend)
         return await self._adopt(exp)
 
@@ -233,9 +239,7 @@ class Service:
         if not isinstance(changes, dict):
             raise ExperimentError("send an object with the config fields to change")
         config = self.parse(merge(exp.config.model_dump(mode="json"), changes))
-        upload = await asyncio.to_thread(self._upload_of, config.model_dump(mode="json"))
-        self._fits(config, upload)
-        config = self._classes_of(config, upload)
+        config, upload = await self._with_upload(config)
         try:
             kept = await asyncio.to_thread(exp.apply_config, config, upload, self._persist)
         except Deleted as exc:
