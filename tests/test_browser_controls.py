@@ -242,6 +242,13 @@ def test_controls_when_diverged_shared_and_embedded(browser: Any, server: LiveSe
     embed.wait("window.playground.status === 'running'")
     embed.page.click("#play")
     agree(embed, "play in embed")
+    # on a phone, one column: the output and the network do not lie over each other
+    embed.page.set_viewport_size({"width": 390, "height": 844})
+    embed.page.wait_for_timeout(200)
+    out = embed.page.locator(".column.output").bounding_box()
+    net = embed.page.locator("#network").bounding_box()
+    assert out["y"] + out["height"] <= net["y"] or net["y"] + net["height"] <= out["y"]
+    assert embed.js("document.documentElement.scrollWidth") <= 390
 
 
 def test_slow_speed_paces_the_training(page: Page) -> None:
