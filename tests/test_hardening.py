@@ -110,7 +110,10 @@ def test_a_step_is_a_run_that_pause_stops(client: TestClient) -> None:
     assert exp.post("/pause").status_code == 200
     thread.join(timeout=10)
     assert time.monotonic() - start < 2
-    assert answer["r"].status_code == 200 and answer["r"].json()["epoch"] < 1000
+    # the step did not do what it was asked: it says who stopped it, and when
+    assert answer["r"].status_code == 409 and "another request paused" in \
+        answer["r"].json()["error"]
+    assert exp.get().json()["epoch"] < 1000
 
 
 def test_a_step_and_a_wait_end_at_the_deadline(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ from hypothesis.stateful import (
 from backend.api.app import create_app
 from backend.data import apply_features
 from backend.engine import Model
+from backend.experiments.config import ExperimentConfig
 from backend.experiments.frames import decode_frame
 
 from .conftest import make_settings
@@ -154,6 +155,43 @@ def merge(base: Any, patch: Any) -> Any:
         out[key] = merge(out[key], value) if isinstance(out.get(key), dict) and \
             isinstance(value, dict) else copy.deepcopy(value)
     return out
+
+
+DEFAULT_CONFIG = ExperimentConfig().model_dump(mode="json")
+KEPT_ACROSS_DATASETS = ("n_samples", "noise", "train_fraction", "seed")
+
+
+def patched(old: dict[str, Any], changes: Any) -> Any:
+    """A PATCH as docs/api.md says: JSON Merge Patch (objects merge, null sets a field back
+    to its default), and a data set of another name keeps only the old one's size, noise,
+    split and seed."""
+    if not isinstance(changes, dict):
+        return changes
+    ds, new_ds = old.get("dataset"), changes.get("dataset")
+    if isinstance(new_ds, dict) and isinstance(ds, dict) and \
+            new_ds.get("name", ds.get("name")) != ds.get("name"):
+        old = {**old, "dataset": {k: ds[k] for k in KEPT_ACROSS_DATASETS if k in ds}}
+    return _defaults(_merge_patch(old, changes), DEFAULT_CONFIG)
+
+
+def _merge_patch(base: Any, patch: Any) -> Any:
+    if not isinstance(base, dict) or not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(out.get(key), value) if isinstance(out.get(key), dict) \
+                else copy.deepcopy(value)
+    return out
+
+
+def _defaults(cfg: Any, defaults: Any) -> Any:
+    if not isinstance(cfg, dict) or not isinstance(defaults, dict):
+        return cfg
+    return {**{k: v for k, v in defaults.items() if k not in cfg},
+            **{k: _defaults(v, defaults.get(k)) for k, v in cfg.items()}}
 
 
 def contains(full: Any, part: Any) -> bool:
@@ -596,7 +634,7 @@ class Playground(RuleBasedStateMachine):
         view = self.view(exp_id)
         old = view["config"]
         if expect == "context":
-            expect = "ok" if context_ok(merge(old, changes)) else "refused"
+            expect = "ok" if context_ok(patched(old, changes)) else "refused"
         before = self.weights(exp_id) if self.quiet(view) else None
         r = self.attempt(exp_id, lambda: self.request("PATCH", self.url(exp_id), token,
                                                       json=changes), expect)
@@ -1135,7 +1173,7 @@ class Playground(RuleBasedStateMachine):
         view = self.view(sock.exp_id)
         old = view["config"]
         if expect == "context":
-            expect = "ok" if context_ok(merge(old, changes)) else "refused"
+            expect = "ok" if context_ok(patched(old, changes)) else "refused"
         before = self.weights(sock.exp_id) if self.quiet(view) else None
         reply = self.ws_attempt(sock, message, expect)
         if reply.ok:

@@ -19,12 +19,11 @@ from starlette.websockets import WebSocketDisconnected
 
 from backend import jsonsafe
 from backend.experiments.experiment import Experiment, ExperimentError
-from backend.experiments.service import Busy, Forbidden, NotFound, Service
-from backend.experiments.store import StoreError
+from backend.experiments.service import NotFound, Service
 from backend.settings import Settings
 
 from .deps import bearer
-from .errors import describe
+from .errors import STATUS, describe
 from .schemas import (
     COMMAND,
     COMMAND_TYPES,
@@ -207,6 +206,6 @@ async def _dispatch(viewer: Viewer, text: str) -> dict[str, Any]:
         result = await viewer.handle(command)
     except ValidationError as exc:
         return {"type": "error", "command": kind, "message": describe(list(exc.errors()))[0]}
-    except (ExperimentError, Forbidden, Busy, NotFound, StoreError) as exc:
+    except tuple(STATUS) as exc:  # the errors REST answers with a status, the same words
         return {"type": "error", "command": kind, "message": str(exc)}
     return {"type": "ack", "command": kind, **result}

@@ -152,6 +152,9 @@ class DatasetConfig(Strict):
             raise ValueError("a custom data set needs the 'id' of an uploaded data set")
         if self.name != "custom":
             spec = DATASETS.get(self.name) or IMAGE_SETS[self.name]
+            if getattr(spec, "problem", "") == "regression" and self.classes != 2:
+                raise ValueError(f"data set {self.name!r} is a regression set: it has no "
+                                 "classes; leave classes out (or send null)")
             if not spec.min_classes <= self.classes <= spec.max_classes:
                 allowed = (str(spec.min_classes) if spec.min_classes == spec.max_classes
                            else f"{spec.min_classes} to {spec.max_classes}")

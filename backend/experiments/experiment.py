@@ -39,6 +39,11 @@ class Deleted(LookupError):
     """The experiment was deleted while the request was under way."""
 
 
+class Conflict(Exception):
+    """The request clashes with another that changed the experiment first; the message
+    says what happened and what to do (409)."""
+
+
 def _layer_key(entry: Any) -> Any:
     if entry.type == "conv":
         return ("conv", entry.filters, entry.kernel, entry.stride, entry.padding)
@@ -248,6 +253,7 @@ class Experiment:
         so they can never disagree with it."""
         with self.lock:
             old, old_data, old_upload = self.config, self.data, self.upload
+            revision = self.revision
         keep = _structure(config) == _structure(old)
         same_data = (config.dataset == old.dataset and config.problem == old.problem
                      and upload is old_upload)
@@ -255,6 +261,9 @@ class Experiment:
         x_train, x_test = data.features(config.features)
         model = build_model(config, data, self.backend)
         with self.lock:
+            if self.revision != revision:  # built against a config that is no more
+                raise Conflict("the experiment was changed by another request while this "
+                               "change was being made; send it again")
             if keep:
                 model.carry_from(self.model, optimizer=config.optimizer.name ==
                                  self.config.optimizer.name)

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .experiment import Experiment
+from .experiment import Conflict, Deleted, Experiment
 from .frames import FrameCache
 from .store import StoreError
 from .workers import Engine, Job, WorkerError
@@ -61,7 +61,29 @@ class Run:
         self.retarget: tuple[int | None] | None = None  # a new count of epochs, from now
         self.done = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.taken_over = False  # another request gave it a new count of epochs or pace
+        self.failure: str | None = None  # why the training process gave up on it
+        self.save_error: StoreError | None = None  # its last save failed
+        self._waiters: list[tuple[int, asyncio.Event]] = []
         self.pace(speed)
+
+    def reached(self, epoch: int) -> asyncio.Event:
+        """Set once the experiment is at `epoch` and saved there, or the run has ended."""
+        event = asyncio.Event()
+        self._waiters.append((epoch, event))
+        return event
+
+    def wake(self, epoch: float) -> None:
+        """Wake those waiting for `epoch` or before (infinity: all, at the run's end)."""
+        for at, event in self._waiters:
+            if at <= epoch:
+                event.set()
+        self._waiters = [(at, e) for at, e in self._waiters if not e.is_set()]
+
+    def interrupted(self) -> bool:
+        """Whether it ended before its count of epochs, other than by diverging."""
+        return self.done.is_set() and self.exp.status != "diverged" and \
+            (self.target is None or self.exp.epoch < self.target)
 
     def pace(self, speed: float | None) -> None:
         """At most `speed` epochs a second from now on (None: as fast as it goes), so a
@@ -140,6 +162,7 @@ class Runner:
             run = self.runs[exp.id]
             # counted from the epoch the slice in flight stops at, now: cancel it
             run.retarget = (epochs,)
+            run.taken_over = True
             run.pace(speed)
             if run.job is not None:
                 self.engine.cancel(run.job)
@@ -172,8 +195,11 @@ class Runner:
                 if check.job is not None:
                     self.engine.cancel(check.job)
         run = self.runs.get(exp.id)
-        if run is None:
-            return
+        if run is not None:
+            await self.stop(run)
+
+    async def stop(self, run: Run) -> None:
+        """Stop this run (not another that has followed it) and wait until it has saved."""
         run.stop.set()
         if run.job is not None:
             self.engine.cancel(run.job)
@@ -187,16 +213,22 @@ class Runner:
         check = Check(client, exp.id)
         self.checks[id(check)] = check
         deadline = time.monotonic() + seconds
+        revision = exp.revision
         try:
             while True:
                 _, turn, _ = self._turn(exp.id)
                 check.job = Job(exp.id, check_points=points, check=id(check), seconds=turn)
                 result = await self.engine.run(exp, check.job)
+                if exp.closed.is_set():
+                    raise Deleted(f"experiment {exp.id!r} was deleted during the gradient "
+                                  "check")
+                if check.stopped or exp.revision != revision or \
+                        (result is not None and result.revision != revision):
+                    # a report on weights that are no more, or half on the old ones
+                    raise Conflict("the gradient check stopped: another request paused, "
+                                   "reset or changed the experiment meanwhile; ask again")
                 if result is not None and result.check is not None:
                     return result.check
-                if check.stopped or exp.closed.is_set():
-                    raise WorkerError("the gradient check stopped: the experiment was paused, "
-                                      "changed or deleted")
                 if time.monotonic() > deadline:
                     raise WorkerError(f"the gradient check took over {seconds:g} s, the limit; "
                                       "try fewer points")
@@ -250,6 +282,7 @@ class Runner:
                 try:
                     result = await self.engine.run(exp, run.job)
                 except WorkerError as exc:
+                    run.failure = str(exc)
                     exp.message = f"training stopped: {exc}"
                     break
                 finally:
@@ -267,20 +300,26 @@ class Runner:
                 if exp.status == "diverged":
                     break
                 if time.monotonic() - last_save > self.save_interval:
-                    await self._save(exp)
+                    run.save_error = await self._save(exp)
                     last_save = time.monotonic()
+                if run.target is None or exp.epoch < run.target:  # it goes on past them
+                    run.wake(exp.epoch)
         finally:
             if exp.status == "running":
                 exp.status = "paused"
             del self.runs[exp.id]
-            await self._save(exp)  # before done: what a train with wait answers is saved
+            # before done: what a train with wait answers is saved, or says it is not
+            run.save_error = await self._save(exp)
             run.done.set()
+            run.wake(float("inf"))
             self.changed(exp)
 
-    async def _save(self, exp: Experiment) -> None:
+    async def _save(self, exp: Experiment) -> StoreError | None:
         """Save in the background; a failure is shown to the viewers, never swallowed."""
         try:
             await self.save(exp)
         except StoreError as exc:
             exp.message = f"not saved: {exc}"
             self.changed(exp)
+            return exc
+        return None

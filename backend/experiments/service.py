@@ -13,6 +13,8 @@ import contextlib
 import copy
 import threading
 import time
+import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -25,8 +27,8 @@ from backend.settings import Settings
 
 from .config import ExperimentConfig, parse_config
 from .dataset import ImageUpload, Upload, read_upload
-from .experiment import Deleted, Experiment, ExperimentError
-from .runner import Runner, Watch
+from .experiment import Conflict, Deleted, Experiment, ExperimentError
+from .runner import Run, Runner, Watch
 from .state import check_state, from_state, to_state
 from .store import Store, StoreError
 from .tokens import hash_token, new_id, new_short_id, new_token, token_matches
@@ -46,14 +48,34 @@ class Busy(RuntimeError):
 
 
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge a partial config into a full one; lists and scalars replace."""
+    """Deep-merge a partial config into a full one, as JSON Merge Patch (RFC 7396) does:
+    objects merge, lists and scalars replace, and null sets a field back to its default."""
     out = copy.deepcopy(base)
     for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value)
         else:
             out[key] = value
     return out
+
+
+# What a data set of another name keeps of the old one; the rest (its classes, upload id,
+# side) belongs to the old set and goes back to the new one's default.
+KEPT_ACROSS_DATASETS = ("n_samples", "noise", "train_fraction", "seed")
+
+
+def merge_config(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A config PATCH: `merge`, except that a data set of another name starts from the
+    new set's defaults (with the old set's size, noise, split and seed), so that no field
+    of the old set survives into one that does not have it."""
+    dataset = patch.get("dataset")
+    old = base.get("dataset")
+    if isinstance(dataset, dict) and isinstance(old, dict) and \
+            dataset.get("name", old.get("name")) != old.get("name"):
+        base = {**base, "dataset": {k: old[k] for k in KEPT_ACROSS_DATASETS if k in old}}
+    return merge(base, patch)
 
 
 class Service:
@@ -65,6 +87,10 @@ class Service:
         self.experiments: dict[str, Experiment] = {}
         self._loading = threading.Lock()  # one load (or delete) at a time: one object per id
         self.share_views: dict[str, Experiment] = {}
+        # One change of an experiment at a time, from its read of the config to its save:
+        # two PATCHes built on the same old config each undid the other's change.
+        self._edits: weakref.WeakKeyDictionary[Experiment, asyncio.Lock] = \
+            weakref.WeakKeyDictionary()
         self.runner = Runner(make_engine(settings.workers, settings.device), self.save,
                              settings.save_interval, settings.idle_stop,
                              settings.max_running, settings.max_running_per_client,
@@ -199,6 +225,14 @@ class Service:
             except ValueError as exc:
                 raise ExperimentError(f"hidden_layers: {exc}") from None
 
+    @contextlib.asynccontextmanager
+    async def editing(self, exp: Experiment) -> AsyncIterator[None]:
+        """Hold the experiment's changes in line: each one is built on the one before."""
+        lock = self._edits.setdefault(exp, asyncio.Lock())
+        async with lock:
+            self._check_open(exp)
+            yield
+
     # saving -------------------------------------------------------------------------------
     def _persist(self, exp: Experiment,
                  dataset: tuple[str, dict[str, Any]] | None = None) -> None:
@@ -238,12 +272,14 @@ class Service:
     async def patch(self, exp: Experiment, changes: dict[str, Any]) -> bool:
         if not isinstance(changes, dict):
             raise ExperimentError("send an object with the config fields to change")
-        config = self.parse(merge(exp.config.model_dump(mode="json"), changes))
-        config, upload = await self._with_upload(config)
-        try:
-            kept = await asyncio.to_thread(exp.apply_config, config, upload, self._persist)
-        except Deleted as exc:
-            raise NotFound(str(exc)) from None
+        async with self.editing(exp):
+            config = self.parse(merge_config(exp.config.model_dump(mode="json"), changes))
+            config, upload = await self._with_upload(config)
+            try:
+                kept = await asyncio.to_thread(exp.apply_config, config, upload,
+                                               self._persist)
+            except Deleted as exc:
+                raise NotFound(str(exc)) from None
         self.runner.changed(exp)
         return kept
 
@@ -267,12 +303,12 @@ class Service:
 
     # training -----------------------------------------------------------------------------
     def play(self, exp: Experiment, epochs: int | None = None, client: str = "",
-             speed: float | None = None) -> None:
+             speed: float | None = None) -> Run:
         self._check_open(exp)
         if exp.status == "diverged":
             raise ExperimentError("the run diverged: change the config or reset first")
         try:
-            self.runner.start(exp, epochs, client, speed)
+            return self.runner.start(exp, epochs, client, speed)
         except RuntimeError as exc:
             raise Busy(str(exc)) from None
 
@@ -287,16 +323,30 @@ class Service:
         if speed is not None and epochs / speed > limit:
             raise ExperimentError(f"wait: {epochs} epochs at {speed:g} a second take over "
                                   f"{limit:g} s; use wait: false and watch")
-        self.play(exp, epochs, client, speed)
-        return await self._wait(exp)
+        run = self.play(exp, epochs, client, speed)
+        return await self._finish(exp, run, None, epochs)
 
-    async def _wait(self, exp: Experiment) -> bool:
-        run = self.runner.runs.get(exp.id)
-        if run is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(run.done.wait(), self.settings.max_wait_seconds)
+    async def _finish(self, exp: Experiment, run: Run, epoch: int | None, asked: int) -> bool:
+        """Wait until this run is at `epoch` (None: its end) and saved; False at the deadline.
+        A run that another request paused first, that the training process gave up, or
+        whose save failed raises: what was asked for was not done, or not kept."""
+        done = run.reached(epoch) if epoch is not None else run.done
+        try:
+            await asyncio.wait_for(done.wait(), self.settings.max_wait_seconds)
+        except TimeoutError:
+            return False
         self._check_open(exp)
-        return not self.runner.running(exp.id)
+        if run.save_error is not None and run.done.is_set():
+            raise StoreError(f"{run.save_error}; the epochs trained are not saved")
+        if run.failure is not None:
+            raise WorkerError(run.failure)
+        short = run.interrupted() if epoch is None else \
+            exp.epoch < epoch and exp.status != "diverged"
+        if short:
+            raise Conflict(f"another request paused, reset or changed the experiment at "
+                           f"epoch {exp.epoch}, before the {asked} epochs asked for were "
+                           "done; see its state, then ask again")
+        return True
 
     async def pause(self, exp: Experiment) -> None:
         """Stop a run and save; if the save fails the run goes on, as before the pause."""
@@ -317,29 +367,33 @@ class Service:
         counts toward the limits, takes turns on the engine, and stops on pause, reset,
         delete or at the deadline (max_wait_seconds)."""
         if self.runner.running(exp.id):
-            raise ExperimentError("the experiment is running; pause it before stepping")
-        self.play(exp, epochs, client)
-        if not await self._wait(exp):
-            await self.runner.pause(exp)
+            raise Conflict("the experiment is running; pause it before stepping")
+        run = self.play(exp, epochs, client)
+        if not await self._finish(exp, run, exp.epoch + epochs, epochs):
+            if run.taken_over:  # another request's run now: it goes on
+                return
+            await self.runner.stop(run)
             exp.message = (f"the step stopped after {self.settings.max_wait_seconds:g} s, at "
                            f"epoch {exp.epoch}; use play to train longer")
             self.runner.changed(exp)
 
     async def reset(self, exp: Experiment) -> None:
-        await self.runner.pause(exp)
-        try:
-            await asyncio.to_thread(exp.reset, self._persist)
-        except Deleted as exc:
-            raise NotFound(str(exc)) from None
+        async with self.editing(exp):
+            await self.runner.pause(exp)
+            try:
+                await asyncio.to_thread(exp.reset, self._persist)
+            except Deleted as exc:
+                raise NotFound(str(exc)) from None
         self.runner.changed(exp)
 
     async def set_weight(self, exp: Experiment, layer: int, source: int | None, target: int,
                          value: float) -> None:
-        try:
-            await asyncio.to_thread(exp.set_weight, layer, source, target, value,
-                                    self._persist)
-        except Deleted as exc:
-            raise NotFound(str(exc)) from None
+        async with self.editing(exp):
+            try:
+                await asyncio.to_thread(exp.set_weight, layer, source, target, value,
+                                        self._persist)
+            except Deleted as exc:
+                raise NotFound(str(exc)) from None
         self.runner.changed(exp)
 
     def _check_open(self, exp: Experiment) -> None:
@@ -473,12 +527,13 @@ class Service:
         (a class's new starting point). Config, data, weights, optimizer state and curve
         change whole or not at all; a run on it is paused first."""
         fresh, dataset = await self._from_export(exp.id, state)
-        await self.runner.pause(exp)
-        try:
-            await asyncio.to_thread(exp.become, fresh, message,
-                                    lambda e: self._persist(e, dataset))
-        except Deleted as exc:
-            raise NotFound(str(exc)) from None
+        async with self.editing(exp):
+            await self.runner.pause(exp)
+            try:
+                await asyncio.to_thread(exp.become, fresh, message,
+                                        lambda e: self._persist(e, dataset))
+            except Deleted as exc:
+                raise NotFound(str(exc)) from None
         self.runner.changed(exp)
 
     async def _from_export(self, exp_id: str,

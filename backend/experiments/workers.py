@@ -101,6 +101,7 @@ class Result:
     frame_seconds: float = 0.0
     check: dict[str, Any] | None = None
     error: str | None = None
+    stale: bool = False  # the worker had no copy to work on: send the state again
 
 
 def portable(state: ModelState, to_numpy: Callable[[Any], np.ndarray]) -> ModelState:
@@ -119,15 +120,20 @@ class Worker:
         self.checks: OrderedDict[int, Generator[None, None, dict[str, Any]]] = OrderedDict()
 
     def handle(self, job: Job, stop: Callable[[], bool]) -> Result:
+        if job.sync is None and job.exp_id not in self.copies:
+            # dropped meanwhile (a job of it failed, or it was forgotten): not an error
+            return Result(job.id, job.revision, stale=True)
         try:
             exp = self._copy(job)
             if job.check_points:
                 return self._check(exp, job, stop)
             return self._slice(exp, job, stop)
-        except Exception as exc:  # reported to the run, which stops and says so
+        except Exception as exc:  # a bug: logged whole, the run stops and says so
             self.copies.pop(job.exp_id, None)
             log.error("job on %s failed:\n%s", job.exp_id, traceback.format_exc())
-            return Result(job.id, job.revision, error=f"{type(exc).__name__}: {exc}")
+            return Result(job.id, job.revision, error="the training process failed on this "
+                          f"experiment ({type(exc).__name__}, logged on the server); press "
+                          "play to try again")
 
     def forget(self, exp_id: str) -> None:
         self.copies.pop(exp_id, None)
@@ -140,7 +146,7 @@ class Worker:
                                          s.state.t, s.state.epoch, s.state.rng))
             exp.metrics = dict(s.metrics)
             self.copies[job.exp_id] = exp
-        exp = self.copies[job.exp_id]  # a KeyError here is a bug of the engine's bookkeeping
+        exp = self.copies[job.exp_id]
         self.copies.move_to_end(job.exp_id)
         while len(self.copies) > CACHED:
             self.copies.popitem(last=False)
@@ -282,7 +288,7 @@ class _Base:
     def _absorb(self, exp: Experiment, job: Job, result: Result, place: _Placed) -> bool:
         """Take what the job changed into the experiment, unless it changed meanwhile (then
         the worker's copy is stale: the next job sends the state again)."""
-        if result.error is not None:
+        if result.error is not None or result.stale:
             place.revision = None
             return False
         if job.check_points:
