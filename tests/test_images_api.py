@@ -246,16 +246,17 @@ def test_a_side_resizes_the_images_and_leaving_images_clears_it(client: TestClie
     assert "hidden layer 3: a 5x5 kernel does not fit its 4x4" in r.json()["error"]
     r = client.patch(exp.url(), json={"dataset": {"side": 32}}, headers=exp.auth)
     assert r.status_code == 200
-    # back to points: a side left behind is refused with what to send, and nothing changes
-    points = {"dataset": {"name": "circle", "classes": 2}, "features": ["x1", "x2"],
+    # back to points: the side belongs to the image set, and stays behind with it
+    points = {"dataset": {"name": "circle"}, "features": ["x1", "x2"],
               "hidden_layers": [{"units": 4}]}
-    r = client.patch(exp.url(), json=points, headers=exp.auth)
-    assert r.status_code == 422 and "send side null" in r.json()["error"]
-    assert exp.get("").json()["config"]["dataset"]["side"] == 32
-    points["dataset"]["side"] = None
     r = client.patch(exp.url(), json=points, headers=exp.auth)
     assert r.status_code == 200, r.text
     assert r.json()["config"]["dataset"]["side"] is None
+    assert r.json()["config"]["dataset"]["classes"] == 2
+    # a side sent with points is still refused with what to send, and nothing changes
+    r = client.patch(exp.url(), json={"dataset": {"side": 16}}, headers=exp.auth)
+    assert r.status_code == 422 and "send side null" in r.json()["error"]
+    assert exp.get("").json()["config"]["dataset"]["side"] is None
 
 
 # meta -------------------------------------------------------------------------------------

@@ -8,10 +8,8 @@ from fastapi import APIRouter, Body, Query, Response
 
 from backend.experiments.config import ExperimentConfig
 from backend.experiments.experiment import ExperimentError
-from backend.experiments.frames import build_maps
 from backend.experiments.state import ExportFile
 
-from . import views
 from .deps import ClientAddress, Editable, Readable, ServiceDep, SettingsDep
 from .schemas import (
     BoundaryView,
@@ -39,7 +37,7 @@ router = APIRouter(prefix="/api/experiments", tags=["experiments"])
 @router.post("", status_code=201, response_model=Created)
 async def create(config: ExperimentConfig, service: ServiceDep) -> dict[str, Any]:
     exp, token = await service.create(service.parse(config.model_dump(mode="json")))
-    return {**views.experiment(exp, service), "edit_token": token}
+    return {**service.view(exp), "edit_token": token}
 
 
 @router.post("/import", status_code=201, response_model=Created)
@@ -47,19 +45,19 @@ async def import_experiment(state: Annotated[dict[str, Any], Body(
         description="an export (GET /export): " + ", ".join(ExportFile.model_fields))],
         service: ServiceDep) -> dict[str, Any]:
     exp, token = await service.import_(state)
-    return {**views.experiment(exp, service), "edit_token": token}
+    return {**service.view(exp), "edit_token": token}
 
 
 @router.get("/{exp_id}", response_model=ExperimentView)
 def get(exp: Readable, service: ServiceDep) -> dict[str, Any]:
-    return views.experiment(exp, service)
+    return service.view(exp)
 
 
 @router.patch("/{exp_id}", response_model=PatchResult)
 async def patch(changes: Annotated[dict[str, Any], Body()], exp: Editable,
                 service: ServiceDep) -> dict[str, Any]:
     kept = await service.patch(exp, changes)
-    return {**views.experiment(exp, service), "weights_kept": kept}
+    return {**service.view(exp), "weights_kept": kept}
 
 
 @router.delete("/{exp_id}", status_code=204)
@@ -82,34 +80,31 @@ async def train(body: TrainRequest, exp: Editable, service: ServiceDep,
     else:
         service.play(exp, body.epochs, client, body.speed)
         response.status_code = 202
-    return views.experiment(exp, service)
+    return service.view(exp)
 
 
 @router.post("/{exp_id}/pause", response_model=ExperimentView)
 async def pause(exp: Editable, service: ServiceDep) -> dict[str, Any]:
     await service.pause(exp)
-    return views.experiment(exp, service)
+    return service.view(exp)
 
 
 @router.post("/{exp_id}/step", response_model=ExperimentView)
 async def step(exp: Editable, service: ServiceDep, client: ClientAddress,
                body: StepRequest | None = None) -> dict[str, Any]:
     await service.step(exp, (body or StepRequest()).epochs, client)
-    return views.experiment(exp, service)
+    return service.view(exp)
 
 
 @router.post("/{exp_id}/reset", response_model=ExperimentView)
 async def reset(exp: Editable, service: ServiceDep) -> dict[str, Any]:
     await service.reset(exp)
-    return views.experiment(exp, service)
+    return service.view(exp)
 
 
 @router.post("/{exp_id}/predict", response_model=PredictView)
 def predict(body: PredictRequest, exp: Readable, service: ServiceDep) -> dict[str, Any]:
-    if body.images is not None:
-        return exp.predict_images(service.check_images(exp, body.images))
-    exp.require_points("x")
-    return exp.predict(service.check_points(body.x))
+    return service.predict(exp, body.x, body.images)
 
 
 MAPS = {200: {"content": {"application/octet-stream": {}},
@@ -125,17 +120,16 @@ Limit = Annotated[int, Query(ge=1, le=64)]
 
 
 @router.get("/{exp_id}/maps", responses=MAPS)
-def maps(exp: Readable, example: Example = 0) -> Response:
+def maps(exp: Readable, service: ServiceDep, example: Example = 0) -> Response:
     """A test image's way through an image experiment's network."""
-    exp.require_images("maps")
-    return Response(build_maps(exp, example=example), media_type="application/octet-stream")
+    return Response(service.maps(exp, example), media_type="application/octet-stream")
 
 
 @router.post("/{exp_id}/maps", responses=MAPS)
 def maps_of(body: MapsRequest, exp: Readable, service: ServiceDep) -> Response:
     """A drawing's way through the network: the page's canvas, classified as one draws."""
-    image = service.check_images(exp, [body.image], one=True)[0]
-    return Response(build_maps(exp, image=image), media_type="application/octet-stream")
+    return Response(service.maps(exp, image=body.image),
+                    media_type="application/octet-stream")
 
 
 @router.get("/{exp_id}/mistakes", response_model=MistakesView)
@@ -147,52 +141,31 @@ def mistakes(exp: Readable, true: TrueClass = None, predicted: Predicted = None,
 
 
 @router.get("/{exp_id}/boundary", response_model=BoundaryView)
-def boundary(exp: Readable, settings: SettingsDep,
+def boundary(exp: Readable, service: ServiceDep,
              resolution: Annotated[int | None, Query(ge=2)] = None,
              neurons: bool = True) -> dict[str, Any]:
-    exp.require_points("boundary")
-    res = resolution or settings.grid_resolution
-    if res > settings.max_grid_resolution:
-        raise ExperimentError(f"resolution: at most {settings.max_grid_resolution}")
-    # The answer grows with the network: a cap tied to its size keeps it bounded.
-    with exp.lock:
-        units = exp.model.head.n_outputs + (sum(h.units for h in exp.config.hidden_layers)
-                                            if neurons else 0)
-    if res * res * units > settings.max_grid_values:
-        most = int((settings.max_grid_values / units) ** 0.5)
-        raise ExperimentError(f"resolution: at most {most} for this network's {units} "
-                              "grids" + (", or ask with neurons=false" if neurons else ""))
-    with exp.lock:
-        grids, epoch, extent = exp.unit_grids(res), exp.epoch, exp.extent()
-    out: dict[str, Any] = {"resolution": res, "extent": extent, "epoch": epoch,
-                           "order": "rows from y = +extent down, x from -extent right",
-                           "output": grids[-1].tolist()}
-    if neurons:
-        out["layers"] = [g.tolist() for g in grids[:-1]]
-    return out
+    return service.boundary(exp, resolution, neurons)
 
 
 @router.get("/{exp_id}/points", response_model=PointsView)
 def points(exp: Readable) -> dict[str, Any]:
-    return views.points(exp)
+    return exp.points_view()
 
 
 @router.get("/{exp_id}/history", response_model=HistoryView)
 def history(exp: Readable) -> dict[str, Any]:
-    return views.history(exp)
+    return exp.history_view()
 
 
 @router.get("/{exp_id}/weights", response_model=WeightsView)
 def weights(exp: Readable) -> dict[str, Any]:
-    with exp.lock:
-        return {"epoch": exp.epoch, "layers": exp.weights()}
+    return exp.weights_view()
 
 
 @router.patch("/{exp_id}/weights", response_model=WeightsView)
 async def edit_weight(body: WeightEdit, exp: Editable, service: ServiceDep) -> dict[str, Any]:
     await service.set_weight(exp, body.layer, body.source, body.target, body.value)
-    with exp.lock:
-        return {"epoch": exp.epoch, "layers": exp.weights(), "metrics": exp.public_metrics()}
+    return exp.weights_view(metrics=True)
 
 
 @router.get("/{exp_id}/gradient-check", response_model=GradientReport)
@@ -203,8 +176,7 @@ async def gradient_check(exp: Readable, service: ServiceDep, client: ClientAddre
 
 @router.get("/{exp_id}/summary", response_model=SummaryView)
 def summary(exp: Readable) -> dict[str, Any]:
-    with exp.lock:
-        return exp.model.summary()
+    return exp.summary()
 
 
 @router.get("/{exp_id}/export", response_model=ExportFile)

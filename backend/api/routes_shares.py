@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from . import routes_experiments as experiments
-from . import views
 from .deps import ServiceDep, Shared
 from .schemas import Created, MapsRequest, MistakesView, PointsView, ShareView, SummaryView
 
@@ -17,19 +16,18 @@ ShareId = Annotated[str, Path(max_length=64)]
 
 @router.get("/{share_id}", response_model=ShareView)
 def get(share_id: ShareId, service: ServiceDep) -> dict[str, Any]:
-    exp = service.shared(share_id)
-    return {**views.snapshot(exp), "share_id": share_id, "history": views.history(exp)}
+    return service.share_view(share_id)
 
 
 @router.post("/{share_id}/fork", status_code=201, response_model=Created)
 async def fork(share_id: ShareId, service: ServiceDep) -> dict[str, Any]:
     exp, token = await service.fork(share_id)
-    return {**views.experiment(exp, service), "edit_token": token}
+    return {**service.view(exp), "edit_token": token}
 
 
 @router.get("/{share_id}/points", response_model=PointsView)
 def points(share_id: ShareId, service: ServiceDep) -> dict[str, Any]:
-    return views.points(service.shared(share_id))
+    return service.shared(share_id).points_view()
 
 
 @router.get("/{share_id}/frame", responses={200: {
@@ -42,8 +40,8 @@ def frame(share_id: ShareId, service: ServiceDep) -> Response:
 
 # Looking inside a snapshot is not changing it: maps, a drawing's way, mistakes, summary.
 @router.get("/{share_id}/maps", responses=experiments.MAPS)
-def maps(exp: Shared, example: experiments.Example = 0) -> Response:
-    return experiments.maps(exp, example)
+def maps(exp: Shared, service: ServiceDep, example: experiments.Example = 0) -> Response:
+    return experiments.maps(exp, service, example)
 
 
 @router.post("/{share_id}/maps", responses=experiments.MAPS)

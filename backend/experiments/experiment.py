@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.data import apply_features
+from backend.data import UserData, apply_features
 from backend.engine import Backend, Model, SpecError, get_backend
 from backend.engine.model import ModelState
 
@@ -505,6 +505,60 @@ class Experiment:
             return [{"layer": i, "W": self.backend.to_numpy(d.W).tolist(),
                      "b": None if d.b is None else self.backend.to_numpy(d.b).tolist()}
                     for i, d in enumerate(self.model.dense_layers)]
+
+    def snapshot(self) -> dict[str, Any]:
+        """What an experiment and a share show alike, read under one lock."""
+        with self.lock:
+            return {"config": self.config.model_dump(mode="json"), "status": self.status,
+                    "message": self.message, "epoch": self.epoch,
+                    "metrics": self.public_metrics(),
+                    "learning_rate": self.model.learning_rate,
+                    "n_classes": self.data.n_classes, "extent": self.extent(),
+                    "data_scale": self.data.scale}
+
+    def history_view(self) -> dict[str, Any]:
+        with self.lock:
+            return {"epoch": self.epoch, **self.history.to_dict()}
+
+    def points_view(self) -> dict[str, Any]:
+        """The training and test points, raw, with labels."""
+        self.require_points("points")
+        with self.lock:
+            d, extent, upload = self.data, self.extent(), self.upload
+        own_split = isinstance(upload, UserData) and upload.x_test is not None
+        return {"x_train": d.x_train.tolist(), "y_train": d.y_train.tolist(),
+                "x_test": d.x_test.tolist(), "y_test": d.y_test.tolist(),
+                "n_classes": d.n_classes, "extent": extent, "scale": d.scale,
+                "own_split": own_split}
+
+    def weights_view(self, metrics: bool = False) -> dict[str, Any]:
+        with self.lock:
+            out: dict[str, Any] = {"epoch": self.epoch, "layers": self.weights()}
+            if metrics:
+                out["metrics"] = self.public_metrics()
+            return out
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            return self.model.summary()
+
+    def grid_count(self, neurons: bool) -> int:
+        """Grids a boundary answer holds: the outputs, and every hidden unit's if asked."""
+        with self.lock:
+            return self.model.head.n_outputs + (
+                sum(h.units or 0 for h in self.config.hidden_layers) if neurons else 0)
+
+    def boundary(self, resolution: int, neurons: bool) -> dict[str, Any]:
+        """The output (and each neuron) over a grid of the plane."""
+        self.require_points("boundary")
+        with self.lock:
+            grids, epoch, extent = self.unit_grids(resolution), self.epoch, self.extent()
+        out: dict[str, Any] = {"resolution": resolution, "extent": extent, "epoch": epoch,
+                               "order": "rows from y = +extent down, x from -extent right",
+                               "output": grids[-1].tolist()}
+        if neurons:
+            out["layers"] = [g.tolist() for g in grids[:-1]]
+        return out
 
     def public_metrics(self) -> dict[str, float | None]:
         """The latest metrics for JSON: a value that is not finite becomes null."""

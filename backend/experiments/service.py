@@ -28,6 +28,7 @@ from backend.settings import Settings
 from .config import ExperimentConfig, parse_config
 from .dataset import ImageUpload, Upload, read_upload
 from .experiment import Conflict, Deleted, Experiment, ExperimentError
+from .frames import build_maps
 from .runner import Run, Runner, Watch
 from .state import check_state, from_state, to_state
 from .store import Store, StoreError
@@ -411,6 +412,43 @@ class Service:
         return self.runner.running(exp.id)
 
     # views --------------------------------------------------------------------------------
+    def view(self, exp: Experiment) -> dict[str, Any]:
+        return {**exp.snapshot(), "id": exp.id, "revision": exp.revision,
+                "running": self.running(exp)}
+
+    def share_view(self, share_id: str) -> dict[str, Any]:
+        exp = self.shared(share_id)
+        return {**exp.snapshot(), "share_id": share_id, "history": exp.history_view()}
+
+    def boundary(self, exp: Experiment, resolution: int | None,
+                 neurons: bool) -> dict[str, Any]:
+        """The grids, bounded: their number grows with the network, so the cap on the
+        values sent is tied to its size."""
+        exp.require_points("boundary")
+        res = resolution or self.settings.grid_resolution
+        if res > self.settings.max_grid_resolution:
+            raise ExperimentError(f"resolution: at most {self.settings.max_grid_resolution}")
+        units = exp.grid_count(neurons)
+        if res * res * units > self.settings.max_grid_values:
+            most = int((self.settings.max_grid_values / units) ** 0.5)
+            raise ExperimentError(f"resolution: at most {most} for this network's {units} "
+                                  "grids" + (", or ask with neurons=false" if neurons else ""))
+        return exp.boundary(res, neurons)
+
+    def predict(self, exp: Experiment, x: Any = None, images: Any = None) -> dict[str, Any]:
+        if images is not None:
+            return exp.predict_images(self.check_images(exp, images))
+        exp.require_points("x")
+        return exp.predict(self.check_points(x))
+
+    def maps(self, exp: Experiment, example: int | None = None, image: Any = None) -> bytes:
+        """One image's way through the network, in the frame layout: a test example's, or
+        a drawing's (checked like a prediction's)."""
+        if image is None:
+            exp.require_images("maps")
+            return build_maps(exp, example=example)
+        return build_maps(exp, image=self.check_images(exp, [image], one=True)[0])
+
     def check_points(self, points: Any) -> np.ndarray:
         try:
             x = np.asarray(points, dtype=np.float64)
