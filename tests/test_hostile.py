@@ -1,0 +1,145 @@
+"""Hostile input, as an attacker sends it: malformed and inflating NPZ headers. Each is
+refused with a 4xx that says what to fix, by what it is (a header, a count), before it
+costs memory or time; the log holds no traceback."""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+import tracemalloc
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.data import DataError
+from backend.data.images import parse_npz
+
+from .conftest import LiveServer, make_settings
+
+
+def npy(descr: str, shape: tuple[int, ...], data: bytes = b"") -> bytes:
+    """A .npy file written by hand, so that its header may claim anything."""
+    header = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode()
+    header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + data
+
+
+def npz(**members: bytes | tuple[bytes, int]) -> bytes:
+    """A zip of name.npy members: bytes are stored, (bytes, method) compressed so."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, member in members.items():
+            raw, method = member if isinstance(member, tuple) else (member, zipfile.ZIP_STORED)
+            z.writestr(f"{name}.npy", raw, compress_type=method)
+    return out.getvalue()
+
+
+def deflated_zeros(name: str, header: bytes, zeros: int) -> bytes:
+    """A zip whose deflated member unpacks to the header and that many zero bytes:
+    a few kB that declare (and would inflate to) far more, written in 1 MB pieces."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x.npy", X, compress_type=zipfile.ZIP_STORED)
+        with z.open(f"{name}.npy", "w") as f:
+            f.write(header)
+            for _ in range(zeros // 2**20):
+                f.write(bytes(2**20))
+    return out.getvalue()
+
+
+X = npy("|u1", (4, 8, 8), bytes(256))
+Y = npy("<i8", (4,), np.array([0, 1, 0, 1]).tobytes())
+ATTACKS: dict[str, tuple[bytes, str]] = {
+    "a negative shape": (npz(x=npy("|u1", (-4, 8, 8)), y=Y),
+                         "x.npy: its shape (-4, 8, 8) must be whole numbers, none negative"),
+    "a shape past int64": (npz(x=npy("|u1", (2**32, 2**32, 8)), y=Y),
+                           "x: 4294967296 x 4294967296 x 8 of uint8 takes "
+                           "147573952589676412928 bytes, over the limit"),
+    "a 2 GB void dtype": (npz(x=X, y=npy("|V2000000000", (1,))),
+                          "y.npy holds |V2000000000; send numbers"),
+    "data shorter than the header": (npz(x=npy("|u1", (4, 8, 8), bytes(10)), y=Y),
+                                     "x.npy is cut short: its header says 4 x 8 x 8 of uint8 "
+                                     "(256 bytes) but holds 10"),
+    "a bzip2 member of 400 MB": (npz(x=X, y=(npy("|V400000000", (1,), bytes(4096)),
+                                             zipfile.ZIP_BZIP2)),
+                                 "y.npy is compressed with bzip2; send it stored or deflated"),
+    "a deflated member of 40 MB": (deflated_zeros("y", npy("|V40000000", (1,)), 40 * 2**20),
+                                   "y.npy unpacks to 41943168 bytes, over the limit of 80000"),
+    "a zip of 100 files": (npz(x=X, y=Y, **{f"m{i}": b"" for i in range(98)}),
+                           "the NPZ holds over 64 files"),
+    "labels over the limit": (npz(x=X, y=npy("<i8", (20_000,))),
+                              "y: 20000 of int64 takes 160000 bytes, over the limit of 80000"),
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_a_hostile_npz_is_refused_by_its_headers_before_anything_is_allocated(
+        attack: str) -> None:
+    """Bug: these answered 500 (a ValueError from numpy), and the 2 GB void dtype and the
+    bzip2 member allocated what they claimed (400 MB and 5.6 s for a 747-byte file)."""
+    raw, words = ATTACKS[attack]
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as refused:
+            parse_npz(raw, max_images=10_000, max_values=8_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert words in str(refused.value)
+    assert peak < 200_000, f"{peak} bytes allocated to refuse a {len(raw)}-byte file"
+
+
+def test_only_the_members_read_are_unpacked_and_a_good_npz_still_reads() -> None:
+    good = npz(x=(X, zipfile.ZIP_DEFLATED), y=Y,
+               x_test=(npy("|V400000000", (1,), bytes(4096)), zipfile.ZIP_BZIP2))
+    images = parse_npz(good)
+    assert images.x.shape == (4, 1, 8, 8) and images.classes == ("0", "1")
+    colour = np.random.default_rng(0).random((3, 8, 8, 3))  # Fortran order, big-endian
+    fortran = io.BytesIO()
+    np.save(fortran, np.asfortranarray(colour).astype(">f8"))
+    images = parse_npz(npz(x=fortran.getvalue(), y=npy("<i8", (3,), bytes(8) + bytes([1]) +
+                                                        bytes(15))))
+    np.testing.assert_allclose(images.x[1, 2], colour[1, :, :, 2].astype(np.float32))
+
+
+def images_export(client: TestClient) -> dict[str, Any]:
+    r = client.post("/api/datasets", content=npz(x=X, y=Y))
+    assert r.status_code == 201, r.text
+    r = client.post("/api/experiments", json={**r.json()["use"],
+                                              "hidden_layers": [{"units": 4}]})
+    assert r.status_code == 201, r.text
+    return client.get(f"/api/experiments/{r.json()['id']}/export").json()
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_a_hostile_npz_upload_or_import_is_a_422_that_says_what_to_fix(
+        client: TestClient, attack: str) -> None:
+    raw, words = ATTACKS[attack]
+    r = client.post("/api/datasets", content=raw,
+                    headers={"content-type": "application/octet-stream"})
+    assert r.status_code == 422 and words in r.json()["error"], r.text
+    state = images_export(client)
+    state["data"]["npz"] = base64.b64encode(raw).decode()
+    r = client.post("/api/experiments/import", json=state)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"].startswith("the export's data: ") and words in r.json()["error"]
+
+
+def test_hostile_uploads_leave_no_traceback_in_the_log(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Bug: each malformed NPZ logged an 80-line traceback and dropped the connection."""
+    live = LiveServer(make_settings(tmp_path))
+    try:
+        for raw, words in ATTACKS.values():
+            r = httpx.post(f"{live.http}/api/datasets", content=raw)
+            assert r.status_code == 422 and words in r.json()["error"]
+    finally:
+        live.stop()
+    logged = capfd.readouterr().err
+    assert "Traceback" not in logged and "Exception in ASGI" not in logged
