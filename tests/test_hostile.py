@@ -1,11 +1,13 @@
-"""Hostile input, as an attacker sends it: malformed and inflating NPZ headers, forms of
-thousands of parts. Each is refused with a 4xx that says what to fix, by what it is (a
-header, a count), before it costs memory or time; the log holds no traceback."""
+"""Hostile input, as an attacker sends it: malformed and inflating NPZ headers, JSON that
+Python cannot read, forms of thousands of parts. Each is refused with a 4xx that says
+what to fix, by what it is (a header, a count), before it costs memory or time; a socket
+answers with an error and stays open; the log holds no traceback."""
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import struct
 import tracemalloc
 import zipfile
@@ -17,11 +19,13 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from starlette.formparsers import MultiPartParser
+from websockets.sync.client import connect
 
 from backend.data import DataError
 from backend.data.images import parse_npz
 
-from .conftest import LiveServer, make_settings
+from .conftest import SMALL, LiveServer, make_settings
+from .test_websocket import command, create, open_ws
 
 
 def npy(descr: str, shape: tuple[int, ...], data: bytes = b"") -> bytes:
@@ -181,3 +185,61 @@ def test_a_form_field_sent_as_text_is_refused_with_how_to_send_it(client: TestCl
     r = client.post("/api/datasets", data={"npz": "PK"}, files={"other": ("o", b"")})
     assert r.status_code == 422
     assert "the form field 'npz' came as text: send it as a file" in r.json()["error"]
+
+
+# JSON that Python cannot read -------------------------------------------------------------
+
+DIGITS = "1" * 4301  # past Python's 4300-digit limit on int("...")
+DEEP = "[" * 2000 + "]" * 2000
+
+
+def test_unreadable_json_on_the_experiment_socket_is_an_error_and_it_stays_open(
+        live: LiveServer, capfd: pytest.CaptureFixture[str]) -> None:
+    """Bug: a number of 4 301 digits raised an uncaught ValueError: the socket dropped
+    (1006) with a 67-line traceback; one of 4 000 digits in a config did the same."""
+    exp_id, token = create(live)
+    with open_ws(live, exp_id, token) as ws:
+        for text, words in [
+            ('{"type": "ping", "x": ' + DIGITS + "}", "not JSON that can be read: a number has "
+             "over 4300 digits"),
+            (DEEP, "not JSON that can be read: lists or objects nest too deeply"),
+            ('{"type": "update", "config": {"dataset": {"n_samples": %s}}}' % ("1" * 4000),
+             "dataset.n_samples: at most"),
+        ]:
+            reply = command(ws, text, raw=True)
+            assert reply["type"] == "error" and words in reply["message"], reply
+        assert command(ws, {"type": "ping"})["type"] == "ack"
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_unreadable_json_on_the_class_socket_is_an_error_and_it_stays_open(
+        live: LiveServer, capfd: pytest.CaptureFixture[str]) -> None:
+    """Bug: 2 000 nested brackets closed the class socket without a word."""
+    r = httpx.post(f"{live.http}/api/classes", json={"config": SMALL})
+    with connect(f"{live.ws}/ws/classes/{r.json()['id']}") as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+        for text, words in [(DEEP, "lists or objects nest too deeply"),
+                            ('{"type": "ping", "x": ' + DIGITS + "}",
+                             "a command is at most 4096 characters")]:
+            ws.send(text)
+            reply = json.loads(ws.recv(timeout=5))
+            assert reply["type"] == "error" and words in reply["message"], reply
+            assert 'commands: {"type": "auth"' in reply["message"]
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=5)) == {"type": "ack", "command": "ping"}
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(("body", "status", "words"), [
+    ('{"dataset": {"n_samples": %s}}' % ("1" * 4000), 422, "dataset.n_samples: at most"),
+    ('{"dataset": {"seed": %s}}' % ("1" * 4000), 422, "dataset.seed: Input should be less"),
+    ('{"seed": ' + DIGITS + "}", 400, "numbers may have at most 4300 digits"),
+    (DEEP, 400, "nest at most 1000 deep"),
+])
+def test_rest_bodies_python_cannot_read_are_a_4xx(client: TestClient, body: str,
+                                                  status: int, words: str) -> None:
+    """Bug: a whole number of 4 000 digits where the config has no upper bound
+    (n_samples: the server's limit) overflowed pydantic's finiteness check: a 500."""
+    r = client.post("/api/experiments", content=body,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == status and words in r.json()["error"], r.text
