@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Annotated, Any
 
@@ -142,6 +141,17 @@ async def remove(cls: Teacher, classes: ClassesDep,
 # the teacher's live view ------------------------------------------------------------------
 
 
+def _command(text: str) -> tuple[Any, str]:
+    """A message read as a command, or None and what was wrong with it ("" if nothing
+    was: a command that is not auth or ping)."""
+    if len(text) > MAX_COMMAND:
+        return None, f"a command is at most {MAX_COMMAND} characters; "
+    try:
+        return jsonsafe.loads(text), ""
+    except ValueError as exc:
+        return None, f"{exc}; "
+
+
 @router.websocket("/ws/classes/{class_id}")
 async def watch_class(ws: WebSocket, class_id: str) -> None:
     """Hello, then (once the teacher's token came, by `auth` command or header) a binary
@@ -202,11 +212,7 @@ async def watch_class(ws: WebSocket, class_id: str) -> None:
             msg = await ws.receive()
             if msg["type"] == "websocket.disconnect":
                 return
-            text = msg.get("text") or ""
-            try:
-                command = json.loads(text) if len(text) <= MAX_COMMAND else None
-            except json.JSONDecodeError:
-                command = None
+            command, problem = _command(msg.get("text") or "")
             kind = command.get("type") if isinstance(command, dict) else None
             if kind == "auth" and isinstance(command.get("token"), str):
                 if not classes.can_teach(cls, command["token"][:200]):
@@ -218,8 +224,8 @@ async def watch_class(ws: WebSocket, class_id: str) -> None:
             elif kind == "ping":
                 await send_json({"type": "ack", "command": "ping"})
             else:
-                await send_json({"type": "error", "message": "commands: {\"type\": \"auth\", "
-                                 "\"token\": <teacher_token>} or {\"type\": \"ping\"}"})
+                await send_json({"type": "error", "message": problem + "commands: {\"type\": "
+                                 "\"auth\", \"token\": <teacher_token>} or {\"type\": \"ping\"}"})
                 await asyncio.sleep(0.1)  # a page that floods us waits
     except (WebSocketDisconnect, WebSocketDisconnected, RuntimeError):
         pass  # the page left, possibly while we were sending

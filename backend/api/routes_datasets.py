@@ -3,17 +3,16 @@ then use {"name": "custom", "id": ...}."""
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from backend.data import DATASETS, DataError, generate
 from backend.engine.params import Param
 from backend.experiments.config import BOUNDS
+from backend.experiments.dataset import ImageUpload
 
 from .deps import ServiceDep
 
@@ -57,21 +56,27 @@ def _query(p: Param) -> Any:
 
 NPZ_TYPES = ("application/octet-stream", "application/x-npz", "application/zip")
 ZIP_MAGIC = b"PK\x03\x04"  # an NPZ is a zip file
+FORM_FILES = ("images", "labels", "npz")
 
 
-def form_parts(content_type: str, body: bytes) -> dict[str, bytes]:
-    """A multipart/form-data body's fields (name -> bytes), read with the standard library's
-    MIME parser; only the first of each name counts."""
-    message = email.message_from_bytes(b"Content-Type: " + content_type.encode("latin-1") +
-                                       b"\r\n\r\n" + body, policy=email.policy.HTTP)
-    if not message.is_multipart():
-        raise DataError("the multipart/form-data body could not be read")
+async def form_parts(request: Request) -> dict[str, bytes]:
+    """A multipart/form-data body's files (name -> bytes), parsed as it streams in: a part
+    past the three files (or three other fields) is refused as it comes, however many
+    follow. Only the first of each name counts."""
+    most = len(FORM_FILES)
     parts: dict[str, bytes] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if isinstance(name, str) and isinstance(payload, bytes):
-            parts.setdefault(name, payload)
+    try:
+        async with request.form(max_files=most, max_fields=most) as form:
+            for name, value in form.multi_items():
+                if name not in FORM_FILES or name in parts:
+                    continue
+                if isinstance(value, str):
+                    raise DataError(f"the form field {name!r} came as text: send it as a file "
+                                    f"(curl -F {name}=@FILE)")
+                parts[name] = await value.read()
+    except HTTPException as exc:  # Starlette's words: too many parts, no boundary, ...
+        raise DataError(f"the multipart form could not be read ({exc.detail}): send the files "
+                        "'images' and 'labels' (MNIST's IDX files), or 'npz'") from None
     return parts
 
 
@@ -95,23 +100,26 @@ async def upload(request: Request, service: ServiceDep,
                                  "its content type or its first bytes)")] = None) -> Uploaded:
     content_type = request.headers.get("content-type", "")
     mime = content_type.split(";")[0].strip().lower()
-    body = await request.body()
     if mime == "multipart/form-data":
-        parts = await asyncio.to_thread(form_parts, content_type, body)
-        del body
+        parts = await form_parts(request)
         if "npz" in parts:
             ds_id, images = await service.upload_images(npz=parts["npz"])
         else:
             ds_id, images = await service.upload_images(images=parts.get("images"),
                                                         labels=parts.get("labels"))
-    elif kind == "npz" or (kind is None and (mime in NPZ_TYPES or body[:4] == ZIP_MAGIC)):
+        return _images(ds_id, images)
+    body = await request.body()
+    if kind == "npz" or (kind is None and (mime in NPZ_TYPES or body[:4] == ZIP_MAGIC)):
         ds_id, images = await service.upload_images(npz=body)
-    else:
-        ds_id, data = await service.upload(body, mime, problem)
-        return Uploaded(id=ds_id, problem=data.problem, n_classes=data.n_classes,
-                        n_train=len(data.y_train),
-                        n_test=0 if data.y_test is None else len(data.y_test),
-                        use=UploadUse(dataset=CustomDataset(id=ds_id), problem=data.problem))
+        return _images(ds_id, images)
+    ds_id, data = await service.upload(body, mime, problem)
+    return Uploaded(id=ds_id, problem=data.problem, n_classes=data.n_classes,
+                    n_train=len(data.y_train),
+                    n_test=0 if data.y_test is None else len(data.y_test),
+                    use=UploadUse(dataset=CustomDataset(id=ds_id), problem=data.problem))
+
+
+def _images(ds_id: str, images: ImageUpload) -> Uploaded:
     return Uploaded(id=ds_id, kind="images", problem="classification",
                     n_classes=images.n_classes, n_train=len(images.images.y), n_test=0,
                     shape=list(images.images.shape),

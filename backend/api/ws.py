@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from typing import Any
 
@@ -188,9 +187,9 @@ async def _serve(viewer: Viewer) -> None:
 
 async def _dispatch(viewer: Viewer, text: str) -> dict[str, Any]:
     try:
-        message = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        return {"type": "error", "message": "not JSON: send {\"type\": \"play\"} and the like"}
+        message = jsonsafe.loads(text)
+    except ValueError as exc:
+        return {"type": "error", "message": f"{exc}: send {{\"type\": \"play\"}} and the like"}
     if not isinstance(message, dict):
         return {"type": "error", "message": "a command is a JSON object with a 'type'"}
     kind = message.get("type")

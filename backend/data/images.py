@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import struct
-import zipfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from . import npz
 from .datasets import MAX_CLASSES
 from .errors import DataError
 
 MAX_IMAGES = 70_000  # MNIST's 60 000 + 10 000
 MAX_SIDE = 64  # pixels, per side
 CHANNELS = (1, 3)  # grey or RGB
+WIDEST = 8  # bytes of a pixel or label as float64 or int64, the widest an NPZ may send
 DIGITS_FILE = Path(__file__).with_name("digits.npz")
 
 
@@ -191,7 +193,7 @@ def _idx(raw: bytes, what: str, dims: int) -> tuple[tuple[int, ...], bytes]:
         raise DataError(f"{what}: has {n_dims} dimensions; expected {dims}")
     shape = struct.unpack_from(f">{dims}I", raw, 4)
     payload = raw[4 + 4 * dims:]
-    if len(payload) != int(np.prod(shape, dtype=np.int64)):
+    if len(payload) != math.prod(shape):
         raise DataError(f"{what}: the header says {' x '.join(map(str, shape))} values but "
                         f"the file holds {len(payload)}")
     return shape, payload
@@ -226,7 +228,7 @@ def _check(x: np.ndarray, y: np.ndarray, max_images: int) -> Images:
 
 
 def _too_many(shape: tuple[int, ...], max_values: int | None) -> None:
-    if max_values is not None and np.prod(shape, dtype=np.int64) > max_values:
+    if max_values is not None and math.prod(shape) > max_values:
         raise DataError(f"{' x '.join(map(str, shape))} pixels in all is over the limit of "
                         f"{max_values}; send fewer or smaller images")
 
@@ -250,56 +252,35 @@ def parse_idx(images: bytes, labels: bytes, max_images: int = MAX_IMAGES,
 
 def parse_npz(raw: bytes, max_images: int = MAX_IMAGES, max_values: int | None = None) -> Images:
     """An NPZ with `x` (n, H, W) or (n, H, W, C) and `y` (n,). Whole numbers 0..255 are
-    divided by 255; floats must already lie in [0, 1]. Sizes are read from the headers
-    before any array is: a small file cannot make the server allocate a huge one (nor
-    one of over `max_values` pixels, when given)."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-    except zipfile.BadZipFile:
-        raise DataError("not an NPZ file (a zip of .npy arrays, as numpy.savez writes)") \
-            from None
-    arrays: dict[str, np.ndarray] = {}
-    with archive:
-        for key in ("x", "y"):
-            try:
-                member = archive.open(f"{key}.npy")
-            except KeyError:
-                raise DataError(f"the NPZ needs an array named {key!r}") from None
-            with member:
-                try:
-                    version = np.lib.format.read_magic(member)
-                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
-                        else np.lib.format.read_array_header_2_0
-                    shape, _, dtype = read_header(member)
-                except ValueError as exc:
-                    raise DataError(f"{key}: not a readable array ({exc})") from None
-                if dtype.hasobject:
-                    raise DataError(f"{key}: holds Python objects; send numbers")
-                if np.prod(shape, dtype=np.int64) > max_images * MAX_SIDE ** 2 * 3:
-                    raise DataError(f"{key}: {' x '.join(map(str, shape))} is over the limit "
-                                    f"({max_images} images of at most {MAX_SIDE} x {MAX_SIDE})")
-                if key == "x":
-                    _too_many(shape, max_values)
-            with archive.open(f"{key}.npy") as member:
-                arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
-    x, y = arrays["x"], arrays["y"]
+    divided by 255; floats must already lie in [0, 1]. Sizes in bytes are read from the
+    headers before any array is (see npz.py): a small file cannot make the server unpack
+    or allocate a huge one (nor one of over `max_values` pixels, when given)."""
+    max_pixels = max_images * MAX_SIDE ** 2 * 3
+    if max_values is not None:
+        max_pixels = min(max_pixels, max_values)
+    with npz.open_npz(raw) as archive:
+        xh = npz.header(archive, "x", "iuf", max_pixels * WIDEST)
+        yh = npz.header(archive, "y", "iuf", max_images * WIDEST)
+        if len(xh.shape) not in (3, 4):
+            raise DataError(f"x must be (n, H, W) or (n, H, W, C), not {xh.shape}")
+        if len(yh.shape) != 1:
+            raise DataError(f"y must be a list of labels (n,), not {yh.shape}")
+        if math.prod(xh.shape) > max_images * MAX_SIDE ** 2 * 3:
+            raise DataError(f"x: {' x '.join(map(str, xh.shape))} is over the limit "
+                            f"({max_images} images of at most {MAX_SIDE} x {MAX_SIDE})")
+        _too_many(xh.shape, max_values)
+        x, y = npz.array(archive, xh), npz.array(archive, yh)
     if x.ndim == 3:
         x = x[:, None]
-    elif x.ndim == 4:
+    else:
         if x.shape[3] not in CHANNELS and x.shape[1] in CHANNELS:
             raise DataError(f"x is {' x '.join(map(str, x.shape))}: channels go last, "
                             "(n, H, W, C); np.moveaxis(x, 1, 3) turns (n, C, H, W) into it")
         x = np.moveaxis(x, 3, 1)
-    else:
-        raise DataError(f"x must be (n, H, W) or (n, H, W, C), not {x.shape}")
-    if y.ndim != 1:
-        raise DataError(f"y must be a list of labels (n,), not {y.shape}")
     if x.dtype.kind in "iu":
         if x.size and (x.min() < 0 or x.max() > 255):
             raise DataError("whole-number pixels must be 0..255")
         x = x.astype(np.float32) / 255.0
-    elif x.dtype.kind != "f":
-        raise DataError(f"x must hold numbers, not {x.dtype}")
     if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
         y = y.astype(np.int64)
     return _check(x.astype(np.float32), y, max_images)

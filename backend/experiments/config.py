@@ -101,8 +101,10 @@ def _field(name: str) -> Any:
     """A Field with BOUNDS[name]'s default and bounds; a capped high is checked by a
     validator against the request's limits."""
     p = BOUNDS[name]
+    # Not on whole numbers: pydantic's check of one of 4000 digits overflows (a 500).
+    finite = {"allow_inf_nan": False} if isinstance(p.default, float) else {}
     return Field(p.default, ge=p.low, le=None if name in CAPPED else p.high,
-                 allow_inf_nan=False, description=p.description)
+                 description=p.description, **finite)
 
 
 def _limits(info: ValidationInfo) -> Limits:
