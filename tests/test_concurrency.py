@@ -175,10 +175,13 @@ def test_a_step_paused_by_another_client_says_so_and_pauses_nobody_else(
 def test_a_step_taken_over_by_a_train_answers_once_its_epochs_are_done(
         server: LiveServer) -> None:
     c = Clients(server)
+    big = {**SMALL, "dataset": {**SMALL["dataset"], "n_samples": 5000}, "batch_size": 1}
+    r = httpx.patch(c.url(), json=big, headers=c.auth)
+    assert r.status_code == 200, r.text
     answer: list[httpx.Response] = []
     epoch = httpx.get(c.url()).json()["epoch"]
     stepping = threading.Thread(target=lambda: answer.append(
-        httpx.post(c.url("/step"), json={"epochs": 50}, headers=c.auth, timeout=90)))
+        httpx.post(c.url("/step"), json={"epochs": 3}, headers=c.auth, timeout=90)))
     stepping.start()
     deadline = time.monotonic() + 30
     while not httpx.get(c.url()).json()["running"]:
@@ -187,7 +190,7 @@ def test_a_step_taken_over_by_a_train_answers_once_its_epochs_are_done(
     httpx.post(c.url("/train"), json={}, headers=c.auth)
     stepping.join(90)
     (r,) = answer
-    assert r.status_code == 200 and r.json()["epoch"] >= epoch + 50
+    assert r.status_code == 200 and r.json()["epoch"] >= epoch + 3
     assert httpx.get(c.url()).json()["running"], "the train goes on after the step's epochs"
     httpx.post(c.url("/pause"), headers=c.auth)
 
