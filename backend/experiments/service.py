@@ -13,6 +13,7 @@ import contextlib
 import copy
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,10 @@ class Busy(RuntimeError):
     """A limit of the server (not of the request) stands in the way; try again later."""
 
 
+class Locked(Forbidden):
+    """The experiment's class is locked by its teacher: no training until unlocked (423)."""
+
+
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge a partial config into a full one; lists and scalars replace."""
     out = copy.deepcopy(base)
@@ -65,6 +70,7 @@ class Service:
         self.experiments: dict[str, Experiment] = {}
         self._loading = threading.Lock()  # one load (or delete) at a time: one object per id
         self.share_views: dict[str, Experiment] = {}
+        self.holds: dict[str, str] = {}  # experiment id -> why it may not train (see hold)
         self.runner = Runner(make_engine(settings.workers, settings.device), self.save,
                              settings.save_interval, settings.idle_stop,
                              settings.max_running, settings.max_running_per_client,
@@ -150,6 +156,7 @@ class Service:
             exp = from_state(exp_id, state, self._upload_of(state["config"]), self.backend,
                              self.limits)
             exp.token_hash = token_hash
+            exp.held = self.holds.get(exp_id, "")
             self.experiments[exp_id] = exp
             return exp
 
@@ -269,6 +276,8 @@ class Service:
     def play(self, exp: Experiment, epochs: int | None = None, client: str = "",
              speed: float | None = None) -> None:
         self._check_open(exp)
+        if exp.id in self.holds:
+            raise Locked(self.holds[exp.id])
         if exp.status == "diverged":
             raise ExperimentError("the run diverged: change the config or reset first")
         try:
@@ -325,10 +334,10 @@ class Service:
                            f"epoch {exp.epoch}; use play to train longer")
             self.runner.changed(exp)
 
-    async def reset(self, exp: Experiment) -> None:
+    async def reset(self, exp: Experiment, seed: int | None = None, message: str = "") -> None:
         await self.runner.pause(exp)
         try:
-            await asyncio.to_thread(exp.reset, self._persist)
+            await asyncio.to_thread(exp.reset, self._persist, seed, message)
         except Deleted as exc:
             raise NotFound(str(exc)) from None
         self.runner.changed(exp)
@@ -345,6 +354,28 @@ class Service:
     def _check_open(self, exp: Experiment) -> None:
         if exp.closed.is_set():
             raise NotFound(f"experiment {exp.id!r} was deleted")
+
+    # holds: a teacher's lock on a class's experiments (backend/experiments/classes.py) ---
+    # Kept here, by id, so that every door to training (REST, websocket, a step, a train
+    # with wait) refuses alike; the class stores the lock itself and sets the holds again
+    # at start. A hold only refuses new runs: the class pauses the running ones after it.
+    def hold(self, exp_ids: Iterable[str], reason: str) -> None:
+        for exp_id in exp_ids:
+            self._set_hold(exp_id, reason)
+
+    def release(self, exp_ids: Iterable[str]) -> None:
+        for exp_id in exp_ids:
+            self._set_hold(exp_id, "")
+
+    def _set_hold(self, exp_id: str, reason: str) -> None:
+        if reason:
+            self.holds[exp_id] = reason
+        else:
+            self.holds.pop(exp_id, None)
+        exp = self.experiments.get(exp_id)
+        if exp is not None and exp.held != reason:
+            exp.held = reason
+            self.runner.changed(exp)  # its pages learn it from the next frame
 
     # watching -----------------------------------------------------------------------------
     def watch(self, exp: Experiment) -> Watch:
