@@ -208,12 +208,15 @@ def test_a_teacher_makes_a_class_from_a_lesson(browser: Any, server: LiveServer)
     page.goto(f"{server.http}/classes/new?lesson=xor&preset=2")
     wait_for(page, "document.getElementById('start-lesson').value === 'xor/2'")
     page.fill("#class-title", "Period 4")
+    assert page.is_checked("#seed-per-student")  # a seed each, unless unticked
+    page.uncheck("#seed-per-student")
     page.click("#make-class")
     page.wait_for_url("**/teacher")
     wait_for(page, "document.getElementById('start-label').textContent.includes('XOR')")
     assert page.text_content("#class-name") == "Period 4"
     assert not page.is_hidden("#empty")
     assert "#token=" in page.input_value("#teacher-link")
+    wait_for(page, "document.getElementById('seeds').textContent.includes('same for everyone')")
     teacher_url = page.url
     page.close()
     # a tab without the token says what it needs; an unknown class, that it is unknown
