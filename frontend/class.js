@@ -1,11 +1,14 @@
 // The teacher's page: every student's network, live, from one class websocket (see
 // backend/experiments/classfeed.py for why one socket and not one per student), sorted as
-// the teacher chooses; pause all; a new starting point for all; the join link, big.
+// the teacher chooses; pause all and lock, unlock; a new starting point for all; the
+// results (frontend/results.js); the join link, big, with its QR code, and a warning when
+// no student's device can reach it.
 // The teacher token comes in the address's #fragment (never sent to a server), moves to
 // this tab's sessionStorage, and leaves the address at once: the page may be projected.
 
 import { ClassSocket, classes } from "./classapi.js";
 import { paintGrid } from "./heatmap.js";
+import { ResultsView } from "./results.js";
 import { StartPicker } from "./startpicker.js";
 
 const classId = document.body.dataset.class;
@@ -15,6 +18,7 @@ const $ = (id) => document.getElementById(id);
 
 const page = {
   token: null, rows: [], cards: new Map(), order: "", sort: "name", socket: null,
+  locked: false, results: null,
   messages: 0, // class messages drawn, for the curious and the tests
 };
 window.playgroundClass = page;
@@ -54,6 +58,33 @@ async function copy(text, input) {
   }
 }
 
+// 127.0.0.1, localhost and ::1 are, on a student's device, that device itself
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i;
+
+function showReach(listening) {
+  const bound = listening.loopback_only;
+  const named = LOOPBACK.test(location.hostname);
+  const warn = bound || named;
+  $("reach-warning").hidden = !warn;
+  $("join-box").classList.toggle("unreachable", warn);
+  if (!warn) return;
+  $("reach-why").textContent = bound
+    ? `The server listens on this computer only (${listening.host}): other devices cannot ` +
+      "reach it, whatever address they try."
+    : `It names ${location.hostname}, which on a student's device is that device itself.`;
+  $("reach-serve").hidden = !bound;
+  $("reach-host").textContent = location.hostname;
+  for (const el of document.querySelectorAll(".reach-port")) {
+    el.textContent = location.port || (location.protocol === "https:" ? "443" : "80");
+  }
+}
+
+// the QR code, as big as the screen, for the back of the room
+$("qr-big-link").textContent = $("join-link").textContent;
+$("qr-open").addEventListener("click", () => $("qr-big").showModal());
+$("qr-close").addEventListener("click", () => $("qr-big").close());
+$("qr-big").addEventListener("click", (e) => { if (e.target === $("qr-big")) $("qr-big").close(); });
+
 $("copy-join").addEventListener("click", async () => {
   await copy(joinUrl);
   $("copied").textContent = "Copied";
@@ -82,7 +113,9 @@ function makeCard(row) {
   epoch.className = "student-epoch";
   const loss = document.createElement("span");
   loss.className = "student-loss";
-  stats.append(epoch, loss);
+  const seed = document.createElement("span");
+  seed.className = "student-seed";
+  stats.append(epoch, loss, seed);
   const status = document.createElement("span");
   status.className = "student-status";
   link.append(canvas, name, stats, status);
@@ -95,7 +128,7 @@ function makeCard(row) {
   const ctx = canvas.getContext("2d");
   ctx.fillStyle = "#eee";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  const entry = { card, link, ctx, name, epoch, loss, status, remove, row, painted: false };
+  const entry = { card, link, ctx, name, epoch, loss, seed, status, remove, row, painted: false };
   return entry;
 }
 
@@ -107,6 +140,7 @@ function fillCard(entry, row) {
   entry.remove.setAttribute("aria-label", entry.remove.title);
   entry.epoch.textContent = row.epoch == null ? "" : `epoch ${row.epoch.toLocaleString("en-US")}`;
   entry.loss.textContent = row.epoch == null ? "" : `test loss ${fmt(row.metrics.test_loss)}`;
+  entry.seed.textContent = row.seed == null ? "" : `seed ${row.seed}`;
   entry.status.textContent = row.status;
   entry.status.className = `student-status ${row.status}`;
   entry.card.dataset.epoch = row.epoch ?? "";
@@ -164,7 +198,7 @@ function render(rows, grids = {}) {
     const grid = $("students");
     for (const row of sorted) grid.appendChild(page.cards.get(row.experiment_id).card);
   }
-  $("empty").hidden = rows.length > 0;
+  $("empty").hidden = rows.length > 0 || !$("results").hidden;
   $("count").textContent = rows.length;
   $("running-count").textContent = rows.filter((r) => r.status === "running").length;
 }
@@ -172,6 +206,23 @@ function render(rows, grids = {}) {
 function showStart(start) {
   $("start-label").textContent = start.label +
     (start.generation > 1 ? ` (starting point ${start.generation})` : "");
+  page.start = start;
+  showSeeds();
+}
+
+function showSeeds() {
+  if (!page.start || page.seedPerStudent == null) return;
+  $("seeds").textContent = !page.seedPerStudent ? "the same for everyone"
+    : page.start.epoch > 0 ? "the same for everyone: the starting point's weights were trained"
+      : "one each: the starting point's seed plus the student's number";
+}
+
+function showLock(locked) {
+  page.locked = locked;
+  document.body.classList.toggle("locked", locked);
+  $("lock-banner").hidden = !locked;
+  $("pause-all").hidden = locked;
+  $("unlock").hidden = !locked;
 }
 
 // actions ------------------------------------------------------------------------------------
@@ -183,17 +234,43 @@ function failures(failed) {
 $("pause-all").addEventListener("click", async () => {
   $("pause-all").disabled = true;
   try {
-    const result = await classes.pause(classId, page.token);
+    const result = await classes.lock(classId, page.token);
     render(result.students);
+    showLock(result.locked);
     const n = result.paused.length;
-    say(`${n ? `Paused ${n} student${n === 1 ? "" : "s"}` : "Nobody was training"}.` +
-      failures(result.failed));
+    say(`${n ? `Paused ${n} student${n === 1 ? "" : "s"}` : "Nobody was training"}; the ` +
+      "class is locked: nobody can train until you unlock." + failures(result.failed));
   } catch (e) {
     say(`Pause all failed: ${e.message}`);
   } finally {
     $("pause-all").disabled = false;
   }
 });
+
+$("unlock").addEventListener("click", async () => {
+  $("unlock").disabled = true;
+  try {
+    const result = await classes.unlock(classId, page.token);
+    showLock(result.locked);
+    say("Unlocked: students may train again.");
+  } catch (e) {
+    say(`Unlock failed: ${e.message}`);
+  } finally {
+    $("unlock").disabled = false;
+  }
+});
+
+// networks or results ------------------------------------------------------------------------
+function showResults(on) {
+  $("show-cards").setAttribute("aria-pressed", String(!on));
+  $("show-results").setAttribute("aria-pressed", String(on));
+  $("students").hidden = on;
+  $("empty").hidden = on || page.rows.length > 0;
+  $("sort").closest(".field").hidden = on; // the table sorts by its own columns
+  if (page.results) page.results.show(on);
+}
+$("show-cards").addEventListener("click", () => showResults(false));
+$("show-results").addEventListener("click", () => showResults(true));
 
 const picker = new StartPicker($("start-picker"));
 function toggleStart(open) {
@@ -267,14 +344,23 @@ async function start() {
     $("connection").textContent = "";
     return;
   }
+  page.seedPerStudent = view.seed_per_student;
   showStart(view.start);
+  showLock(view.locked);
+  showReach(view.listening);
   render(view.students);
+  page.results = new ResultsView($("results"), {
+    load: () => classes.results(classId, page.token),
+    csv: () => classes.resultsCsv(classId, page.token),
+    say,
+  });
   picker.load(classes).catch(() => {});
   page.socket = new ClassSocket(classId, page.token, {
     onMessage: ({ header, grids }) => {
       page.messages += 1;
       $("class-name").textContent = header.name;
       if (header.start) showStart(header.start);
+      if (header.locked !== undefined && header.locked !== page.locked) showLock(header.locked);
       render(header.students, grids);
       $("connection").textContent = "live";
       $("connection").className = "class-connection live";

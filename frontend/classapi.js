@@ -26,12 +26,26 @@ async function call(method, path, { body, token } = {}) {
 
 const base = (id) => `/api/classes/${encodeURIComponent(id)}`;
 
+/** A file (not JSON) that needs the token: the Response itself, or the server's error. */
+async function file(path, token) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) {
+    const data = await response.json().catch(() => null);
+    throw new ApiError(response.status, (data && data.error) || response.statusText);
+  }
+  return response;
+}
+
 export const classes = {
   create: (body) => call("POST", "/api/classes", { body }),
   get: (id, token) => call("GET", base(id), { token }),
   info: (id) => call("GET", `${base(id)}/join`),
   join: (id, name) => call("POST", `${base(id)}/join`, { body: { name } }),
   pause: (id, token) => call("POST", `${base(id)}/pause`, { token }),
+  lock: (id, token) => call("POST", `${base(id)}/lock`, { token }),
+  unlock: (id, token) => call("POST", `${base(id)}/unlock`, { token }),
+  results: (id, token) => call("GET", `${base(id)}/results`, { token }),
+  resultsCsv: (id, token) => file(`${base(id)}/results.csv`, token),
   start: (id, token, source) => call("POST", `${base(id)}/start`, { token, body: source }),
   remove: (id, token, experimentId) => call("DELETE",
     `${base(id)}/students/${encodeURIComponent(experimentId)}`, { token }),

@@ -14,7 +14,8 @@ $("new-class").addEventListener("submit", async (event) => {
   try { source = picker.read(); } catch (e) { $("new-error").textContent = e.message; return; }
   $("make-class").disabled = true;
   try {
-    const made = await classes.create({ ...source, name: $("class-title").value });
+    const made = await classes.create({ ...source, name: $("class-title").value,
+      seed_per_student: $("seed-per-student").checked });
     location.href = made.teacher_url;
   } catch (e) {
     $("new-error").textContent = `The class was not made: ${e.message}.`;

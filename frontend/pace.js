@@ -50,6 +50,14 @@ export function bindPace(store, { command, flash }) {
     $("play").classList.toggle("playing", status === "running");
     $("play").setAttribute("aria-label", status === "running" ? "Pause" : "Run");
   });
+  // a teacher's lock: the server refuses training; the buttons say so before a press
+  store.watch(["held"], ({ held }) => {
+    for (const id of ["play", "step", "train-n"]) {
+      $(id).disabled = Boolean(held);
+      $(id).classList.toggle("held", Boolean(held));
+    }
+    $("play").title = held ? "Your teacher has paused the class" : "Run / pause (space)";
+  });
   store.watch(["epoch"], ({ epoch }) => {
     $("epoch").textContent = epoch.toLocaleString("en-US", { minimumIntegerDigits: 6 });
   });

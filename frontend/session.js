@@ -105,7 +105,8 @@ export class Session {
       this.state.revision = header.revision; // set before the refetch, which sets it for good
       this.refresh();
     }
-    this.store.set({ frame, epoch: header.epoch, status: header.status, message: header.message });
+    this.store.set({ frame, epoch: header.epoch, status: header.status, message: header.message,
+      held: header.held || "" });
     const { frames, ms } = this.state.render;
     this.state.render = { frames: frames + 1, ms: ms + performance.now() - started };
   }

@@ -10,6 +10,7 @@ export function initialState() {
     meta: null, mode: "edit", embed: false, id: null, token: null, shareId: null,
     config: null, points: null, extent: 6, nClasses: 2, dataScale: 1, history: [],
     revision: -1, status: "paused", message: "", connection: "connecting",
+    held: "", // why it may not train now (a teacher locked the class), from the frames
     epoch: 0, frame: null, stopAt: 0, hover: null,
     // images: the test example chosen, and its maps when not the frame's; or ("drawing")
     // the user's drawing, read by POST /maps

@@ -8,16 +8,17 @@ const STATUS_TEXT = {
   running: "Running", paused: "Paused", diverged: "Diverged", snapshot: "Snapshot (read-only)",
 };
 
-function line({ connection, status, message, mode }) {
+function line({ connection, status, message, mode, held }) {
   if (connection === "lost") return ["Connection lost: reconnecting by itself…", "lost"];
   if (connection === "connecting") return ["Connecting…", "lost"];
+  if (held && status !== "running") return [held.charAt(0).toUpperCase() + held.slice(1), "held"];
   let text = STATUS_TEXT[status] || status;
   if (mode === "watch") text += " (watching, read-only)";
   return [message ? `${text}: ${message}` : text, status];
 }
 
 export function bindStatus(store) {
-  store.watch(["status", "message", "connection", "mode"], (state) => {
+  store.watch(["status", "message", "connection", "mode", "held"], (state) => {
     const [text, kind] = line(state);
     $("status").textContent = text;
     $("status").className = `status ${kind}`;

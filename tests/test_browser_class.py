@@ -3,6 +3,8 @@ sends a new starting point; the pages at three widths."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from typing import Any
@@ -44,8 +46,8 @@ class Student:
 
 
 def teacher_page(browser: Any, server: LiveServer, cls: dict[str, Any],
-                 width: int = 1400) -> Any:
-    page = browser.new_page(viewport={"width": width, "height": 900})
+                 width: int = 1400, height: int = 900) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
     page.errors = []  # uncaught errors, and console errors (a refused script or style, say)
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
@@ -102,9 +104,11 @@ def test_three_students_train_and_the_teacher_pauses_them_all(
         assert link.get_attribute("href") == f"/?e={students[0].id}"
         assert link.get_attribute("target") == "_blank"
 
-        teacher.click("#pause-all")
+        teacher.click("#pause-all")  # pause all, and lock
         wait_for(teacher, "document.getElementById('class-status').textContent"
                           ".includes('Paused 3 students')")
+        teacher.click("#unlock")
+        wait_for(teacher, "document.getElementById('lock-banner').hidden")
         for student in view(server, cls)["students"]:
             assert student["status"] == "paused" and student["running"] is False, student
         for s in students:
@@ -204,12 +208,15 @@ def test_a_teacher_makes_a_class_from_a_lesson(browser: Any, server: LiveServer)
     page.goto(f"{server.http}/classes/new?lesson=xor&preset=2")
     wait_for(page, "document.getElementById('start-lesson').value === 'xor/2'")
     page.fill("#class-title", "Period 4")
+    assert page.is_checked("#seed-per-student")  # a seed each, unless unticked
+    page.uncheck("#seed-per-student")
     page.click("#make-class")
     page.wait_for_url("**/teacher")
     wait_for(page, "document.getElementById('start-label').textContent.includes('XOR')")
     assert page.text_content("#class-name") == "Period 4"
     assert not page.is_hidden("#empty")
     assert "#token=" in page.input_value("#teacher-link")
+    wait_for(page, "document.getElementById('seeds').textContent.includes('same for everyone')")
     teacher_url = page.url
     page.close()
     # a tab without the token says what it needs; an unknown class, that it is unknown
@@ -222,9 +229,10 @@ def test_a_teacher_makes_a_class_from_a_lesson(browser: Any, server: LiveServer)
     page.close()
 
 
-@pytest.mark.parametrize("width", [1400, 1024, 390])
+@pytest.mark.parametrize(("width", "height"), [(1400, 900), (1024, 768), (390, 844),
+                                               (1280, 720)])  # the last: a projector
 def test_the_teacher_page_at_three_widths(browser: Any, server: LiveServer, tmp_path: Any,
-                                          width: int) -> None:
+                                          width: int, height: int) -> None:
     cls = make_class(server, lesson="xor", preset=2, name="Year 10 · Neural networks")
     ids = []
     for i, name in enumerate(["Ana", "Bo", "Cy", "Dee", "Eli", "Fatima", "Gus", "Hana"]):
@@ -234,12 +242,18 @@ def test_the_teacher_page_at_three_widths(browser: Any, server: LiveServer, tmp_
         auth = {"Authorization": f"Bearer {joined['edit_token']}"}
         httpx.post(f"{server.http}/api/experiments/{joined['experiment_id']}/train",
                    json={"epochs": 20 + 40 * i, "wait": True}, headers=auth)
-    teacher = teacher_page(browser, server, cls, width)
+    teacher = teacher_page(browser, server, cls, width, height)
     wait_for(teacher, f"{CARDS}.length === 8 && [...{CARDS}]"
                       ".every((c) => c.dataset.painted === 'true')")
     time.sleep(0.3)
     assert teacher.evaluate("document.documentElement.scrollWidth") <= width
     teacher.screenshot(path=str(shots(tmp_path) / f"class-{width}.png"), full_page=True)
+    teacher.click("#show-results")
+    wait_for(teacher, "window.playgroundClass.results.drawn && "
+                      "window.playgroundClass.results.drawn.lines === 8")
+    assert teacher.evaluate("document.documentElement.scrollWidth") <= width
+    teacher.screenshot(path=str(shots(tmp_path) / f"class-results-{width}.png"),
+                       full_page=True)
     assert teacher.errors == []
     teacher.close()
 
@@ -290,3 +304,132 @@ def test_a_students_lesson_banner_follows_a_new_starting_point(
         teacher.close()
     finally:
         ana.close()
+
+
+# the lock, the results, the join link --------------------------------------------------------
+
+
+def test_a_locked_class_refuses_a_students_play_until_unlocked(
+        browser: Any, server: LiveServer) -> None:
+    cls = make_class(server)
+    ana = Student(browser, server, cls["id"], "Ana")
+    page = ana.page
+    try:
+        page.click("#play")
+        wait_for(page, "window.playground.status === 'running'")
+        teacher = teacher_page(browser, server, cls)
+        wait_for(teacher, f"{CARDS}.length === 1")
+        assert teacher.is_hidden("#lock-banner") and teacher.is_hidden("#unlock")
+        teacher.click("#pause-all")
+        wait_for(teacher, "!document.getElementById('lock-banner').hidden")
+        assert "locked" in teacher.text_content("#class-status")
+        assert teacher.is_hidden("#pause-all") and teacher.is_visible("#unlock")
+        # the student's page: paused, says why, its play button off
+        wait_for(page, "window.playground.status === 'paused' && window.playground.held")
+        assert "teacher has paused the class" in page.text_content("#status")
+        assert page.is_disabled("#play") and page.is_disabled("#step")
+        epoch = page.evaluate("window.playground.epoch")
+        # a play that gets through anyway (the space key) is refused by the server
+        page.locator("body").press(" ")
+        wait_for(page, "document.getElementById('notice-text').textContent"
+                       ".includes('teacher has paused the class')")
+        r = httpx.post(f"{server.http}/api/experiments/{ana.id}/step",
+                       headers={"Authorization": "Bearer " + page.evaluate(
+                           "window.playground.token")})
+        assert r.status_code == 423
+        assert page.evaluate("window.playground.status") == "paused"
+        assert httpx.get(f"{server.http}/api/experiments/{ana.id}").json()["epoch"] == epoch
+        # a second teacher tab sees the lock too (it comes with the class's feed)
+        other = teacher_page(browser, server, cls)
+        wait_for(other, "!document.getElementById('lock-banner').hidden")
+        other.close()
+
+        teacher.click("#unlock")
+        wait_for(teacher, "document.getElementById('lock-banner').hidden")
+        assert "Unlocked" in teacher.text_content("#class-status")
+        wait_for(page, "!window.playground.held && "
+                       "!document.getElementById('play').disabled")
+        page.click("#play")
+        wait_for(page, f"window.playground.status === 'running' && "
+                       f"window.playground.epoch > {epoch}")
+        assert ana.errors == [] and teacher.errors == []
+        teacher.close()
+    finally:
+        ana.close()
+
+
+def test_the_results_sort_draw_and_download(browser: Any, server: LiveServer,
+                                            tmp_path: Any) -> None:
+    cls = make_class(server)
+    names = ["Ana", "Bo", "Cy", "Dee"]
+    for i, name in enumerate(names):
+        joined = httpx.post(f"{server.http}/api/classes/{cls['id']}/join",
+                            json={"name": name}).json()
+        httpx.post(f"{server.http}/api/experiments/{joined['experiment_id']}/train",
+                   json={"epochs": 10 + 30 * i, "wait": True},
+                   headers={"Authorization": f"Bearer {joined['edit_token']}"})
+    rows = {s["name"]: s for s in view(server, cls)["students"]}
+    assert len({s["seed"] for s in rows.values()}) == 4  # a seed each, by default
+    teacher = teacher_page(browser, server, cls)
+    wait_for(teacher, f"{CARDS}.length === 4")
+    assert teacher.text_content(f"[data-experiment='{rows['Cy']['experiment_id']}'] "
+                                ".student-seed") == f"seed {rows['Cy']['seed']}"
+    teacher.click("#show-results")
+    wait_for(teacher, "document.querySelectorAll('#results-table tbody tr').length === 4")
+    assert teacher.is_hidden("#students")
+    drawn = teacher.evaluate("window.playgroundClass.results.drawn")
+    assert drawn["lines"] == 4 and len(drawn["yTicks"]) >= 2 and len(drawn["xTicks"]) >= 2
+
+    def column(i: int) -> list[str]:
+        return teacher.evaluate(f"[...document.querySelectorAll('#results-table tbody tr')]"
+                                f".map((tr) => tr.cells[{i}].textContent)")
+
+    by_loss = sorted(names, key=lambda n: rows[n]["metrics"]["test_loss"])
+    assert column(1) == by_loss  # best first, to begin with
+    assert teacher.get_attribute("th:nth-child(5)", "aria-sort") == "ascending"
+    teacher.click("th button[data-key=test_loss]")
+    assert column(1) == by_loss[::-1]
+    assert teacher.get_attribute("th:nth-child(5)", "aria-sort") == "descending"
+    teacher.click("th button[data-key=epoch]")  # most epochs first
+    assert column(1) == ["Dee", "Cy", "Bo", "Ana"] and column(3) == ["100", "70", "40", "10"]
+    teacher.click("th button[data-key=name]")
+    assert column(1) == names
+    assert column(2) == [str(rows[n]["seed"]) for n in names]
+    # a row under the pointer: its line is drawn over the others
+    teacher.hover("#results-table tbody tr:nth-child(2)")
+    wait_for(teacher, "window.playgroundClass.results.focus === 'Bo'")
+
+    with teacher.expect_download() as download:
+        teacher.click("#download-csv")
+    path = tmp_path / "results.csv"
+    download.value.save_as(path)
+    assert download.value.suggested_filename == f"class-{cls['id']}-results.csv"
+    table = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert [t["name"] for t in table] == names
+    assert [int(t["epoch"]) for t in table] == [10, 40, 70, 100]
+    assert float(table[2]["test_loss"]) == pytest.approx(rows["Cy"]["metrics"]["test_loss"])
+    teacher.click("#show-cards")
+    assert teacher.is_visible("#students") and teacher.is_hidden("#results")
+    assert teacher.errors == []
+    teacher.close()
+
+
+def test_the_join_link_has_a_qr_code_and_says_when_students_cannot_reach_it(
+        browser: Any, server: LiveServer) -> None:
+    cls = make_class(server)
+    teacher = teacher_page(browser, server, cls)
+    wait_for(teacher, "document.getElementById('join-qr').complete && "
+                      "document.getElementById('join-qr').naturalWidth > 0")
+    # the test server listens on 127.0.0.1: the page says so, and what to do
+    wait_for(teacher, "!document.getElementById('reach-warning').hidden")
+    warning = teacher.text_content("#reach-warning")
+    assert "Students cannot open this link" in warning
+    assert "./scripts/serve.sh --host 0.0.0.0" in warning and "127.0.0.1" in warning
+    assert teacher.is_visible("#reach-serve")
+    teacher.click("#qr-open")  # big, for the back of the room
+    assert teacher.is_visible("#qr-big img")
+    assert teacher.text_content("#qr-big-link").endswith(f"/c/{cls['id']}")
+    teacher.click("#qr-close")
+    assert teacher.is_hidden("#qr-big")
+    assert teacher.errors == []
+    teacher.close()

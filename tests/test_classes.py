@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import sqlite3
 import time
 from typing import Any
 
 import pytest
+import segno
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from backend.experiments.classes import ClassLimits
+from backend.api.app import create_app
+from backend.api.qr import qr_svg
+from backend.experiments.classes import LOCKED, ClassLimits
 from backend.experiments.frames import decode_frame
 from backend.experiments.lessons import LESSONS
+from backend.experiments.store import Store
 
-from .conftest import SMALL, Exp, create
+from .conftest import SMALL, Exp, create, make_settings
 
 OTHER = {**SMALL, "dataset": {"name": "xor", "n_samples": 200},
          "hidden_layers": [{"units": 3, "activation": "relu"}]}
@@ -71,7 +79,7 @@ def wait_until(predicate: Any, timeout: float = 10) -> None:
 
 def test_a_class_from_a_config(client: TestClient) -> None:
     before = counts(client)
-    cls = make(client, config=SMALL, name="  Maths   3B ")
+    cls = make(client, config=SMALL, name="  Maths   3B ", seed_per_student=False)
     body = cls.body
     assert body["name"] == "Maths 3B" and len(body["teacher_token"]) >= 32
     assert body["join_url"] == f"/c/{cls.id}"
@@ -83,7 +91,7 @@ def test_a_class_from_a_config(client: TestClient) -> None:
     ana = cls.join("Ana")
     fresh = create(client, SMALL)
     assert ana.get().json()["config"] == fresh.get().json()["config"]
-    assert weights(ana) == weights(fresh)  # the same seed: the weights a create makes
+    assert weights(ana) == weights(fresh)  # one seed for all: the weights a create makes
     # the teacher token is stored hashed, never as it is
     row = client.app.state.service.store.load_class(cls.id)  # type: ignore[attr-defined]
     assert cls.token not in str(row)
@@ -229,7 +237,8 @@ def test_a_full_class_says_so(client: TestClient) -> None:
 
 @pytest.mark.parametrize(("method", "tail", "body"), [
     ("GET", "", None), ("POST", "/pause", None), ("POST", "/start", {"lesson": "xor"}),
-    ("DELETE", "/students/abc", None),
+    ("DELETE", "/students/abc", None), ("POST", "/lock", None), ("POST", "/unlock", None),
+    ("GET", "/results", None), ("GET", "/results.csv", None),
 ])
 def test_teacher_routes_need_the_teacher_token(client: TestClient, method: str, tail: str,
                                                body: Any) -> None:
@@ -245,6 +254,7 @@ def test_teacher_routes_need_the_teacher_token(client: TestClient, method: str, 
     r = client.request(method, f"/api/classes/nope{tail}", json=body, headers=cls.auth)
     assert r.status_code == 404 and "no class 'nope'" in r.json()["error"]
     assert ana.get().json()["epoch"] == 0 and cls.view()["start"]["generation"] == 1
+    assert cls.view()["locked"] is False
 
 
 def test_unknown_classes_are_404s(client: TestClient) -> None:
@@ -336,7 +346,9 @@ def test_a_bad_new_starting_point_changes_nothing(client: TestClient) -> None:
         assert r.status_code == 422, r.text
     assert client.get(ana.url("/export")).json() == before
     assert cls.view()["start"]["generation"] == 1
-    assert cls.join("Bo").get().json()["config"] == before["config"]
+    # Bo's own seed (the second to join), otherwise the same config
+    assert cls.join("Bo").get().json()["config"] == {**before["config"],
+                                                     "seed": before["config"]["seed"] + 1}
 
 
 def test_removing_a_student_frees_the_name(client: TestClient) -> None:
@@ -450,3 +462,239 @@ def test_a_class_of_image_networks_streams_rows_without_plane_thumbnails(
     rows = {s["name"]: s for s in header["students"]}
     assert rows["Ana"]["epoch"] == 1 and not rows["Ana"].get("thumb") and grids == {}
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+# the lock ------------------------------------------------------------------------------------
+
+
+def socket_reply(ws: Any, message: dict[str, Any]) -> dict[str, Any]:
+    """Send a command on an experiment's socket; its JSON answer (frames skipped)."""
+    ws.send_json(message)
+    while True:
+        got = ws.receive()
+        if got.get("text"):
+            reply = json.loads(got["text"])
+            if reply.get("command") == message["type"]:
+                return reply
+
+
+def socket_held(ws: Any, want: str) -> dict[str, Any]:
+    """The next frame whose header says `held` is `want`."""
+    while True:
+        got = ws.receive()
+        if got.get("bytes"):
+            header = decode_frame(got["bytes"])[0]
+            if header["held"] == want:
+                return header
+
+
+def test_a_locked_class_refuses_its_students_training_until_unlocked(
+        client: TestClient) -> None:
+    cls = make(client)
+    ana, bo = cls.join("Ana"), cls.join("Bo")
+    assert ana.post("/train", {}).status_code == 202
+    wait_until(lambda: ana.get().json()["epoch"] > 1)
+    with client.websocket_connect(f"/ws/experiments/{bo.id}") as ws:
+        ws.receive_json()  # hello
+        assert socket_reply(ws, {"type": "auth", "token": bo.token})["editable"] is True
+        r = cls.post("lock")
+        assert r.status_code == 200, r.text
+        assert r.json()["locked"] is True and r.json()["paused"] == ["Ana"]
+        assert r.json()["failed"] == []
+        # the student's page learns it from the next frame
+        assert "teacher has paused the class" in socket_held(ws, LOCKED)["held"]
+        # play, step and train are refused on every door, with the reason
+        for tail, body in (("/train", {}), ("/train", {"epochs": 2, "wait": True}),
+                           ("/step", None)):
+            for student in (ana, bo):
+                refused = student.post(tail, body)
+                assert refused.status_code == 423, refused.text
+                assert refused.json()["error"] == LOCKED
+        for command in ({"type": "play"}, {"type": "step"}):
+            reply = socket_reply(ws, command)
+            assert reply["type"] == "error" and reply["message"] == LOCKED
+        epochs = {s.id: s.get().json()["epoch"] for s in (ana, bo)}
+        assert all(not s["running"] for s in cls.view()["students"])
+        # a student who joins a locked class is held as well
+        cy = cls.join("Cy")
+        assert cy.post("/step").status_code == 423
+        # what is not training stays theirs: a config change, a reset
+        assert client.patch(bo.url(), json={"optimizer": {"learning_rate": 0.1}},
+                            headers=bo.auth).status_code == 200
+        assert cls.view()["locked"] is True
+        assert {s.id: s.get().json()["epoch"] for s in (ana, bo)} == epochs
+
+        r = cls.post("unlock")
+        assert r.status_code == 200 and r.json()["locked"] is False, r.text
+        assert socket_held(ws, "")["held"] == ""
+        reply = socket_reply(ws, {"type": "step"})
+        assert reply["type"] == "ack", reply
+    assert bo.get().json()["epoch"] == epochs[bo.id] + 1
+    for student in (ana, cy):
+        r = student.post("/train", {"epochs": 2, "wait": True})
+        assert r.status_code == 200, r.text
+    # the plain pause all still only pauses
+    assert cls.post("pause").json()["locked"] is False
+
+
+def test_the_lock_holds_after_a_restart(settings: Any) -> None:
+    with TestClient(create_app(settings)) as client:
+        cls = make(client)
+        ana = cls.join("Ana")
+        assert cls.post("lock").status_code == 200
+    with TestClient(create_app(settings)) as client:
+        cls.client = ana.client = client
+        assert cls.view()["locked"] is True
+        r = ana.post("/train", {})
+        assert r.status_code == 423 and r.json()["error"] == LOCKED
+        assert cls.post("unlock").status_code == 200
+    with TestClient(create_app(settings)) as client:
+        ana.client = client
+        assert ana.post("/train", {"epochs": 1, "wait": True}).status_code == 200
+
+
+def test_the_lock_refuses_a_student_only_in_their_class(client: TestClient, exp: Exp) -> None:
+    cls, other = make(client), make(client)
+    ana, bo = cls.join("Ana"), other.join("Bo")
+    cls.post("lock")
+    assert ana.post("/step").status_code == 423
+    assert bo.post("/step").status_code == 200 and exp.post("/step").status_code == 200
+    # a student taken off a locked class keeps nothing of it (their experiment is gone)
+    client.delete(f"/api/classes/{cls.id}/students/{ana.id}", headers=cls.auth)
+    assert client.app.state.service.holds == {}  # type: ignore[attr-defined]
+
+
+# seeds ---------------------------------------------------------------------------------------
+
+
+def test_each_student_starts_from_their_own_seed(client: TestClient) -> None:
+    cls = make(client)
+    assert cls.view()["seed_per_student"] is True
+    base = cls.view()["start"]["config"]["seed"]
+    ana, bo, cy = cls.join("Ana"), cls.join("Bo"), cls.join("Cy")
+    rows = {s["name"]: s for s in cls.view()["students"]}
+    assert [rows[n]["number"] for n in ("Ana", "Bo", "Cy")] == [1, 2, 3]
+    assert [rows[n]["seed"] for n in ("Ana", "Bo", "Cy")] == [base + 1, base + 2, base + 3]
+    assert ana.get().json()["config"]["seed"] == base + 1
+    assert len({str(weights(s)) for s in (ana, bo, cy)}) == 3  # three networks
+    points = ana.get("/points").json()
+    assert bo.get("/points").json() == points  # on the same data
+    for s in (ana, bo):
+        assert s.get().json()["epoch"] == 0 and s.get("/history").json()["rows"][0]["epoch"] == 0
+    # the seed is the one a new experiment of that seed gets: the same network
+    assert weights(bo) == weights(create(client, {**SMALL, "seed": base + 2}))
+    # a number is never reused: after Bo leaves, the next is 4
+    client.delete(f"/api/classes/{cls.id}/students/{bo.id}", headers=cls.auth)
+    cls.join("Dee")
+    assert [s["seed"] for s in cls.view()["students"]][-1] == base + 4
+
+    # a new starting point: each their own again, from its seed
+    r = cls.post("start", {"config": {**OTHER, "seed": 50}})
+    assert r.status_code == 200 and r.json()["failed"] == [], r.text
+    assert ana.get().json()["config"]["seed"] == 51
+    assert "new starting point" in ana.get().json()["message"]
+    assert cy.get().json()["config"]["seed"] == 53
+    assert weights(ana) != weights(cy)
+
+
+def test_one_seed_for_all_and_trained_starting_points(client: TestClient, exp: Exp) -> None:
+    same = make(client, config=SMALL, seed_per_student=False)
+    assert same.view()["seed_per_student"] is False
+    ana, bo = same.join("Ana"), same.join("Bo")
+    assert weights(ana) == weights(bo)
+    assert {s["seed"] for s in same.view()["students"]} == {SMALL.get("seed", 0)}
+    # a starting point with training behind it is given as it is: its weights are the point
+    exp.post("/train", {"epochs": 3, "wait": True})
+    trained = make(client, experiment_id=exp.id)
+    cy, dee = trained.join("Cy"), trained.join("Dee")
+    assert weights(cy) == weights(dee) == weights(exp)
+    assert cy.get().json()["epoch"] == 3
+
+
+# results -------------------------------------------------------------------------------------
+
+
+def test_results_give_every_students_numbers_and_curve(client: TestClient) -> None:
+    cls = make(client)
+    ana, bo = cls.join("Ana"), cls.join("=HYPERLINK(1)")
+    ana.post("/train", {"epochs": 600, "wait": True})
+    bo.post("/train", {"epochs": 3, "wait": True})
+    r = client.get(f"/api/classes/{cls.id}/results", headers=cls.auth)
+    assert r.status_code == 200, r.text
+    rows = {s["name"]: s for s in r.json()["students"]}
+    a, b = rows["Ana"], rows["=HYPERLINK(1)"]
+    assert a["epoch"] == 600 and b["epoch"] == 3
+    assert a["curve"][0][0] == 0 and a["curve"][-1][0] == 600  # from the first to the last
+    assert len(a["curve"]) <= 200 and [e for e, _ in a["curve"]] == sorted(
+        e for e, _ in a["curve"])
+    history = ana.get("/history").json()["rows"]
+    assert a["curve"][-1][1] == pytest.approx(history[-1]["test_loss"])
+    assert a["curve"][-1][1] == pytest.approx(a["metrics"]["test_loss"])
+    assert [e for e, _ in b["curve"]] == [0, 1, 2, 3]
+
+    r = client.get(f"/api/classes/{cls.id}/results.csv", headers=cls.auth)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    table = list(csv.DictReader(io.StringIO(r.text)))
+    assert [t["name"] for t in table] == ["Ana", "'=HYPERLINK(1)"]  # no formula
+    assert table[0]["epoch"] == "600" and table[0]["number"] == "1"
+    assert table[0]["seed"] == str(a["seed"])
+    assert float(table[0]["test_loss"]) == pytest.approx(a["metrics"]["test_loss"])
+    assert float(table[1]["test_accuracy"]) == pytest.approx(b["metrics"]["test_accuracy"])
+    # a student who deleted their experiment: listed, with no numbers
+    client.delete(bo.url(), headers=bo.auth)
+    table = list(csv.DictReader(io.StringIO(
+        client.get(f"/api/classes/{cls.id}/results.csv", headers=cls.auth).text)))
+    assert table[1]["status"] == "gone" and table[1]["test_loss"] == ""
+
+
+# the join link -------------------------------------------------------------------------------
+
+
+def test_the_join_link_as_a_qr_code(client: TestClient) -> None:
+    cls = make(client)
+    r = client.get(f"/api/classes/{cls.id}/qr.svg")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
+    assert r.content.startswith(b"<svg") and b"viewBox" in r.content
+    assert r.content == qr_svg(f"http://testserver/c/{cls.id}")
+    # the address the page was opened by is the one in the code
+    r = client.get(f"/api/classes/{cls.id}/qr.svg", headers={"host": "10.0.0.7:8000"})
+    assert r.content == qr_svg(f"http://10.0.0.7:8000/c/{cls.id}")
+    matrix = segno.make(f"http://10.0.0.7:8000/c/{cls.id}", error="m", micro=False)
+    assert f'viewBox="0 0 {matrix.symbol_size(scale=1, border=4)[0]}'.encode() in r.content
+    assert client.get("/api/classes/nope/qr.svg").status_code == 404
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("::1", True), ("localhost", True), ("127.0.1.1", True),
+    ("0.0.0.0", False), ("::", False), ("192.168.1.20", False), ("school.example", False),
+])
+def test_the_class_says_whether_students_can_reach_the_server(
+        tmp_path: Any, host: str, loopback: bool) -> None:
+    with TestClient(create_app(make_settings(tmp_path, host=host))) as client:
+        cls = make(client)
+        assert cls.view()["listening"] == {"host": host, "loopback_only": loopback}
+
+
+def test_a_database_from_before_locks_and_seeds_opens(tmp_path: Any) -> None:
+    """Classes made by the first release: no lock, one seed for all, numbered by joining."""
+    db = sqlite3.connect(tmp_path / "playground.sqlite3")
+    db.executescript("""
+        CREATE TABLE classes (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, name TEXT NOT
+            NULL, start TEXT NOT NULL, state TEXT NOT NULL, created REAL NOT NULL,
+            updated REAL NOT NULL);
+        CREATE TABLE class_students (class_id TEXT NOT NULL, name_key TEXT NOT NULL,
+            name TEXT NOT NULL, experiment_id TEXT NOT NULL, joined REAL NOT NULL,
+            PRIMARY KEY (class_id, name_key));
+        INSERT INTO classes VALUES ('old', 'h', 'Old', '{"epoch": 0}', '{}', 1, 1);
+        INSERT INTO class_students VALUES ('old', 'ana', 'Ana', 'e1', 1);
+        INSERT INTO class_students VALUES ('old', 'bo', 'Bo', 'e2', 2);
+    """)
+    db.close()
+    store = Store(tmp_path / "playground.sqlite3")
+    row = store.load_class("old")
+    assert row is not None and row["locked"] is False and row["options"] == {}
+    assert [s["number"] for s in store.class_students("old")] == [1, 2]
+    assert store.add_student("old", "cy", "Cy", "e3", 10) == "added"
+    assert [s["number"] for s in store.class_students("old")] == [1, 2, 3]
+    store.close()

@@ -15,7 +15,7 @@ from backend import jsonsafe
 from backend.data import DataError
 from backend.engine import DeviceError
 from backend.experiments.experiment import Conflict, Deleted, ExperimentError
-from backend.experiments.service import Busy, Forbidden, NotFound
+from backend.experiments.service import Busy, Forbidden, Locked, NotFound
 from backend.experiments.store import StoreError
 from backend.experiments.workers import WorkerError
 
@@ -58,8 +58,8 @@ UNREADABLE = ("the body is not JSON that can be read: check its syntax; numbers 
               "most 4300 digits and objects or lists nest at most 1000 deep")
 
 STATUS: dict[type[Exception], int] = {
-    NotFound: 404, Deleted: 404, Forbidden: 403, Conflict: 409, ExperimentError: 422,
-    DataError: 422,
+    NotFound: 404, Deleted: 404, Forbidden: 403, Conflict: 409, Locked: 423,
+    ExperimentError: 422, DataError: 422,
     DeviceError: 503, WorkerError: 503, Busy: 429, StoreError: 507,
 }
 

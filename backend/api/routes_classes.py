@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from typing import Annotated, Any
 
@@ -15,15 +16,17 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Re
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
 
 from backend import jsonsafe
-from backend.experiments.classes import Class, Classes, Conflict, Source
+from backend.experiments.classes import Class, Classes, Conflict, Source, results_csv
 from backend.experiments.classfeed import RATE, ClassFeed
 from backend.experiments.service import NotFound
 
 from .deps import bearer
+from .qr import qr_svg
 from .schemas import (
     ClassCreate,
     ClassCreated,
     ClassJoinInfo,
+    ClassResults,
     ClassStart,
     ClassView,
     Joined,
@@ -68,15 +71,28 @@ def source(body: ClassStart) -> Source:
     return Source("experiment", ref=body.experiment_id or "")
 
 
+def loopback(host: str) -> bool:
+    """A bind address that only this machine reaches."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may be anything
+        return False
+
+
 async def view(classes: Classes, cls: Class) -> dict[str, Any]:
+    host = classes.service.settings.host
     return {"id": cls.id, "name": cls.name, "created": cls.created, "join_url": f"/c/{cls.id}",
-            "max_students": classes.limits.max_students, "start": cls.start,
-            "students": await classes.roster(cls.id)}
+            "max_students": classes.limits.max_students, "locked": cls.locked,
+            "seed_per_student": cls.seed_per_student,
+            "listening": {"host": host, "loopback_only": loopback(host)},
+            "start": cls.start, "students": await classes.roster(cls.id)}
 
 
 @router.post("/api/classes", status_code=201, response_model=ClassCreated)
 async def create(body: ClassCreate, classes: ClassesDep) -> dict[str, Any]:
-    cls, token = await classes.create(body.name, source(body))
+    cls, token = await classes.create(body.name, source(body), body.seed_per_student)
     return {"id": cls.id, "name": cls.name, "teacher_token": token, "join_url": f"/c/{cls.id}",
             "teacher_url": f"/c/{cls.id}/teacher#token={token}", "start": cls.start}
 
@@ -122,6 +138,46 @@ def playground_url(exp_id: str, start: dict[str, Any]) -> str:
 async def pause(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
     paused, failed = await classes.pause_all(cls)
     return {**await view(classes, cls), "paused": paused, "failed": failed}
+
+
+@router.post("/api/classes/{class_id}/lock", response_model=PauseResult)
+async def lock(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
+    """Pause all and keep them paused: students' play, step and train answer 423 until
+    unlock (stored with the class: a restart keeps it)."""
+    paused, failed = await classes.lock(cls)
+    now = await asyncio.to_thread(classes.get, cls.id)
+    return {**await view(classes, now), "paused": paused, "failed": failed}
+
+
+@router.post("/api/classes/{class_id}/unlock", response_model=ClassView)
+async def unlock(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
+    await classes.unlock(cls)
+    return await view(classes, await asyncio.to_thread(classes.get, cls.id))
+
+
+@router.get("/api/classes/{class_id}/results", response_model=ClassResults)
+async def results(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
+    return {"id": cls.id, "name": cls.name, "students": await classes.results(cls)}
+
+
+@router.get("/api/classes/{class_id}/results.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}},
+                             "description": "one line per student"}})
+async def results_table(cls: Teacher, classes: ClassesDep) -> Response:
+    filename = f"class-{cls.id}-results.csv"
+    return Response(results_csv(await classes.results(cls)), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/api/classes/{class_id}/qr.svg", response_class=Response,
+            responses={200: {"content": {"image/svg+xml": {}},
+                             "description": "a QR code of the join link"}})
+def qr(class_id: ClassId, classes: ClassesDep, request: Request) -> Response:
+    """The join link as a QR code, for the address this request came by (the teacher's
+    page asks by the address it was opened at, which is the one it shows)."""
+    cls = classes.get(class_id)
+    return Response(qr_svg(f"{request.base_url}c/{cls.id}"), media_type="image/svg+xml",
+                    headers={"Cache-Control": "no-cache"})
 
 
 @router.post("/api/classes/{class_id}/start", response_model=StartResult)

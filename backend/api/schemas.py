@@ -269,6 +269,9 @@ class ClassStart(Body):
 class ClassCreate(ClassStart):
     name: str = Field("", max_length=200, description="the class's title (at most 80 "
                                                       "characters once trimmed)")
+    seed_per_student: bool = Field(True, description="each student's fresh weights from a "
+                                   "seed of their own: the starting point's seed plus their "
+                                   "join number (false: every student alike)")
 
 
 class JoinRequest(Body):
@@ -302,6 +305,8 @@ class Student(BaseModel):
     name: str
     experiment_id: str
     joined: float
+    number: int = Field(description="the join order (1: first); never reused in a class")
+    seed: int | None = Field(description="their experiment's seed (null once gone)")
     epoch: int | None
     status: str = Field(description="paused | running | diverged | gone (deleted)")
     running: bool
@@ -310,12 +315,21 @@ class Student(BaseModel):
     output_kind: str | None
 
 
+class Listening(BaseModel):
+    host: str = Field(description="the address the server is bound to (--host)")
+    loopback_only: bool = Field(description="bound to this machine only (127.0.0.1, ::1, "
+                                "localhost): no student's device can reach it")
+
+
 class ClassView(BaseModel):
     id: str
     name: str
     created: float
     join_url: str
     max_students: int
+    locked: bool = Field(description="students may not train until the teacher unlocks")
+    seed_per_student: bool
+    listening: Listening
     start: StartSummary
     students: list[Student]
 
@@ -329,6 +343,17 @@ class StudentFailure(BaseModel):
 class PauseResult(ClassView):
     paused: list[str] = Field(description="the students whose run was stopped")
     failed: list[StudentFailure]
+
+
+class StudentResult(Student):
+    curve: list[list[float | None]] = Field(description="[epoch, test loss] pairs (train "
+                                            "loss without a test split), at most 200")
+
+
+class ClassResults(BaseModel):
+    id: str
+    name: str
+    students: list[StudentResult]
 
 
 class StartResult(ClassView):

@@ -11,10 +11,13 @@ experiment all start every student alike, weights included.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import math
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -27,6 +30,8 @@ from .tokens import hash_token, new_id, new_token, token_matches
 
 MAX_NAME = 40  # a student's name, in characters
 MAX_TITLE = 80  # a class's name
+LOCKED = "your teacher has paused the class: wait until they unlock it"
+CURVE_POINTS = 200  # a student's loss curve in the results, at most
 SourceKind = Literal["config", "lesson", "share", "experiment"]
 
 
@@ -59,6 +64,21 @@ class Class:
     start: dict[str, Any]  # the starting point's summary (see Classes.starting_point)
     created: float
     updated: float
+    locked: bool = False  # by the teacher: students may not train (see Classes.lock)
+    options: dict[str, Any] = field(default_factory=dict)  # {"seed_per_student": bool}
+
+    @property
+    def seed_per_student(self) -> bool:
+        return bool(self.options.get("seed_per_student"))
+
+    def seed_of(self, number: int) -> int | None:
+        """The seed of the student who joined `number`th: the starting point's seed plus
+        that number, when the class gives each their own and the starting point's weights
+        are fresh (epoch 0). Weights trained before are the starting point itself: every
+        student gets them as they are."""
+        if not self.seed_per_student or self.start["epoch"] != 0:
+            return None
+        return (int(self.start["config"].get("seed", 0)) + number) % 2**32
 
 
 def check_name(raw: str, limit: int = MAX_NAME, what: str = "name") -> tuple[str, str]:
@@ -117,6 +137,10 @@ class Classes:
         self._locks: dict[str, asyncio.Lock] = {}  # one new start at a time per class
         self._expired_at = 0.0
         self._kinds: dict[str, tuple[int, str]] = {}  # experiment -> (revision, output kind)
+        self._gates: dict[str, asyncio.Lock] = {}  # one lock, unlock or held join at a time
+        # A lock outlives the server: its students may not train after a restart either.
+        for class_id in self.store.locked_classes():
+            service.hold((s["experiment_id"] for s in self.students(class_id)), LOCKED)
 
     def changed(self, class_id: str) -> None:
         self.versions[class_id] = self.versions.get(class_id, 0) + 1
@@ -209,7 +233,8 @@ class Classes:
         return describe(config)
 
     # classes ------------------------------------------------------------------------------
-    async def create(self, name: str, source: Source) -> tuple[Class, str]:
+    async def create(self, name: str, source: Source,
+                     seed_per_student: bool = True) -> tuple[Class, str]:
         await self._expire()
         stored = await asyncio.to_thread(self.store.count_classes)
         if stored >= self.limits.max_classes:
@@ -222,7 +247,7 @@ class Classes:
             title = LESSONS[source.ref].title if source.kind == "lesson" else \
                 shorten(f"Class: {summary['label']}", MAX_TITLE)
         await asyncio.to_thread(self.store.save_class, class_id, hash_token(token), title,
-                                summary, state)
+                                summary, state, {"seed_per_student": seed_per_student})
         return self.get(class_id), token
 
     async def _expire(self) -> None:
@@ -232,7 +257,11 @@ class Classes:
         if not days or time.time() - self._expired_at < 3600:
             return
         self._expired_at = time.time()
-        await asyncio.to_thread(self.store.delete_classes_before, time.time() - days * 86_400)
+        cutoff = time.time() - days * 86_400
+        for class_id in await asyncio.to_thread(self.store.locked_classes, cutoff):
+            students = await asyncio.to_thread(self.students, class_id)
+            self.service.release(s["experiment_id"] for s in students)
+        await asyncio.to_thread(self.store.delete_classes_before, cutoff)
 
     def students(self, class_id: str) -> list[dict[str, Any]]:
         return self.store.class_students(class_id)
@@ -257,16 +286,25 @@ class Classes:
             self._check_seat(key, shown, await asyncio.to_thread(self.students, class_id))
             raise Conflict(f"the name {shown!r} was taken a moment ago; choose another")
         self.changed(class_id)
-        now = await asyncio.to_thread(self.get, class_id)
+        student = next(s for s in await asyncio.to_thread(self.students, class_id)
+                       if s["key"] == key)
+        async with self._gate(class_id):  # a lock or unlock now waits: held as the class is
+            now = await asyncio.to_thread(self.get, class_id)
+            if now.locked:
+                self.service.hold([exp.id], LOCKED)
+        seed = now.seed_of(student["number"])
         if now.start["generation"] != cls.start["generation"]:
             # A new starting point came while this student joined, after the teacher's
             # restart listed the roster: follow it.
             state = await asyncio.to_thread(self.store.load_class_state, class_id)
             if state is not None:
-                await self._restart_one(exp, now.start, state)
-        student = next(s for s in await asyncio.to_thread(self.students, class_id)
-                       if s["key"] == key)
+                await self._restart_one(exp, now.start, state, seed)
+        elif seed is not None:
+            await self.service.reset(exp, seed)
         return student, exp, token, now.start
+
+    def _gate(self, class_id: str) -> asyncio.Lock:
+        return self._gates.setdefault(class_id, asyncio.Lock())
 
     async def _free_seat_of_gone(self, class_id: str, key: str) -> list[dict[str, Any]]:
         """The roster, without the seat of this name if its experiment was deleted (by its
@@ -299,14 +337,14 @@ class Classes:
     def student_row(self, student: dict[str, Any], exp: Experiment | None) -> dict[str, Any]:
         """A student with their experiment as it is now (status "gone" once deleted)."""
         row = {"name": student["name"], "experiment_id": student["experiment_id"],
-               "joined": student["joined"]}
+               "joined": student["joined"], "number": student["number"]}
         if exp is None:
             return {**row, "epoch": None, "status": "gone", "running": False,
                     "message": "the experiment was deleted", "metrics": {},
-                    "output_kind": None}
+                    "output_kind": None, "seed": None}
         with exp.lock:
             row.update(epoch=exp.epoch, status=exp.status, message=exp.message,
-                       metrics=exp.public_metrics())
+                       metrics=exp.public_metrics(), seed=exp.config.seed)
             kind = self._kinds.get(exp.id)
             if kind is None or kind[0] != exp.revision:  # a feed asks thrice a second
                 kind = (exp.revision, output_kind(exp.config.model_dump(mode="json")))
@@ -329,6 +367,7 @@ class Classes:
         if not await asyncio.to_thread(self.store.remove_student, cls.id, experiment_id):
             raise NotFound(f"no student of this class has experiment {experiment_id!r}")
         self.changed(cls.id)
+        self.service.release([experiment_id])
         try:
             exp = await asyncio.to_thread(self.service.get, experiment_id)
         except (NotFound, ExperimentError):
@@ -337,8 +376,8 @@ class Classes:
 
     # the whole class ----------------------------------------------------------------------
     async def _each(self, class_id: str,
-                    act: Callable[[Experiment], Awaitable[bool]]) -> tuple[list[str],
-                                                                           list[dict[str, Any]]]:
+                    act: Callable[[Experiment, dict[str, Any]], Awaitable[bool]]
+                    ) -> tuple[list[str], list[dict[str, Any]]]:
         """`act` on every student's experiment, a few at a time; (names it acted on,
         failures with the reason). A failure for one student never stops the others."""
         gate = asyncio.Semaphore(self.limits.concurrency)
@@ -349,7 +388,7 @@ class Classes:
             async with gate:
                 try:
                     exp = await asyncio.to_thread(self.service.get, student["experiment_id"])
-                    if await act(exp):
+                    if await act(exp, student):
                         done.append(student["name"])
                 except Exception as exc:  # reported per student, below
                     failed.append({"name": student["name"],
@@ -362,13 +401,32 @@ class Classes:
 
     async def pause_all(self, cls: Class) -> tuple[list[str], list[dict[str, Any]]]:
         """Pause every running student (each saved, as a pause is); returns who was."""
-        async def pause(exp: Experiment) -> bool:
+        async def pause(exp: Experiment, student: dict[str, Any]) -> bool:
             if not self.service.running(exp):
                 return False
             await self.service.pause(exp)
             return True
 
         return await self._each(cls.id, pause)
+
+    async def lock(self, cls: Class) -> tuple[list[str], list[dict[str, Any]]]:
+        """Pause every student and keep them paused: until unlock, the service refuses
+        their play, step and train (REST or websocket). Stored with the class, so it
+        holds after a restart too. Returns who was paused, as pause_all."""
+        async with self._gate(cls.id):
+            await asyncio.to_thread(self.store.set_class_locked, cls.id, True)
+            students = await asyncio.to_thread(self.students, cls.id)
+            self.service.hold((s["experiment_id"] for s in students), LOCKED)
+            self.changed(cls.id)
+        # Held first, then paused: a play pressed meanwhile is refused, or paused here.
+        return await self.pause_all(cls)
+
+    async def unlock(self, cls: Class) -> None:
+        async with self._gate(cls.id):
+            await asyncio.to_thread(self.store.set_class_locked, cls.id, False)
+            students = await asyncio.to_thread(self.students, cls.id)
+            self.service.release(s["experiment_id"] for s in students)
+            self.changed(cls.id)
 
     async def restart(self, cls: Class,
                       source: Source) -> tuple[dict[str, Any], list[str], list[dict[str, Any]]]:
@@ -383,16 +441,74 @@ class Classes:
             await asyncio.to_thread(self.store.set_class_start, cls.id, summary, state)
             self.changed(cls.id)
 
-            async def reset(exp: Experiment) -> bool:
-                await self._restart_one(exp, summary, state)
+            now = await asyncio.to_thread(self.get, cls.id)
+
+            async def reset(exp: Experiment, student: dict[str, Any]) -> bool:
+                await self._restart_one(exp, summary, state, now.seed_of(student["number"]))
                 return True
 
             done, failed = await self._each(cls.id, reset)
         return summary, done, failed
 
     async def _restart_one(self, exp: Experiment, summary: dict[str, Any],
-                           state: dict[str, Any]) -> None:
+                           state: dict[str, Any], seed: int | None = None) -> None:
         if self.service.running(exp):
             await self.service.pause(exp)  # saved as it was, before it changes
-        await self.service.replace(exp, state,
-                                   f"Your teacher sent a new starting point: {summary['label']}")
+        message = f"Your teacher sent a new starting point: {summary['label']}"
+        await self.service.replace(exp, state, message)
+        if seed is not None:  # their own fresh weights, as when they joined
+            await self.service.reset(exp, seed, message)
+
+    # results ------------------------------------------------------------------------------
+    async def results(self, cls: Class) -> list[dict[str, Any]]:
+        """Every student's row (as in the roster) with their test-loss curve, thinned to
+        at most CURVE_POINTS points: [[epoch, loss], ...], the loss null where not finite."""
+        def rows() -> list[dict[str, Any]]:
+            out = []
+            for student in self.students(cls.id):
+                exp = self.lookup(student["experiment_id"])
+                row = self.student_row(student, exp)
+                row["curve"] = [] if exp is None else curve(exp)
+                out.append(row)
+            return out
+
+        return await asyncio.to_thread(rows)
+
+
+
+def curve(exp: Experiment) -> list[list[float | None]]:
+    """[epoch, test loss] pairs of an experiment's curve (train loss where no test split),
+    every k-th row so that at most CURVE_POINTS remain, the newest always."""
+    with exp.lock:
+        rows = exp.history.rows
+    key = "test_loss" if any("test_loss" in r for r in rows) else "train_loss"
+    step = max(1, math.ceil((len(rows) - 1) / (CURVE_POINTS - 1)))
+    picked = rows[:-1:step] + rows[-1:]
+    out: list[list[float | None]] = []
+    for r in picked:
+        v = r.get(key)
+        out.append([r["epoch"], v if v is not None and math.isfinite(v) else None])
+    return out
+
+
+CSV_COLUMNS = ("name", "number", "joined", "seed", "epoch", "status", "train_loss",
+               "test_loss", "train_accuracy", "test_accuracy")
+
+
+def results_csv(rows: list[dict[str, Any]]) -> str:
+    """One line per student. A cell a spreadsheet would run as a formula (a name that
+    starts with =, +, - or @) is quoted with an apostrophe: names come from students."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        metrics = row.get("metrics") or {}
+        name = row["name"]
+        if name[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            name = "'" + name
+        values = [name, row["number"],
+                  time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["joined"])),
+                  row["seed"], row["epoch"], row["status"]]
+        values += [metrics.get(k) for k in CSV_COLUMNS[6:]]
+        writer.writerow(["" if v is None else v for v in values])
+    return out.getvalue()

@@ -93,7 +93,8 @@ class ClassFeed:
         header = {"type": "class", "id": self.class_id, "name": self.cls.name,
                   "start": {k: self.cls.start.get(k) for k in
                             ("kind", "ref", "preset", "label", "epoch", "generation")},
-                  "max_students": self.classes.limits.max_students, "students": rows}
+                  "locked": self.cls.locked, "max_students": self.classes.limits.max_students,
+                  "students": rows}
         text = repr(header)
         now = time.monotonic()
         if not writer.grids and text == self.last_header and now - self.last_sent < QUIET:

@@ -132,6 +132,7 @@ class Experiment:
         self.model = build_model(config, self.data, self.backend)
         self.status = "paused"
         self.message = ""
+        self.held = ""  # why it may not train now (a teacher's lock; set by the service)
         self.revision = 0  # bumped by every change of config or weights made by a person
         self.dirty = True  # changed since it was last saved
         self.created = self.updated = time.time()
@@ -237,14 +238,18 @@ class Experiment:
                 self._put(before)
                 raise
 
-    def reset(self, persist: Persist | None = None) -> None:
-        model = build_model(self.config, self.data, self.backend)
+    def reset(self, persist: Persist | None = None, seed: int | None = None,
+              message: str = "") -> None:
+        """Fresh weights at epoch 0; with `seed`, drawn from that seed (the config takes
+        it; the data stay as they are: their seed is the data set's own)."""
+        config = self.config if seed is None else self.config.model_copy(update={"seed": seed})
+        model = build_model(config, self.data, self.backend)
         with self.lock:
             history = History()
             metrics = _evaluate(model, self.data, self.x_train, self.x_test)
             history.add(metrics)
-            self._commit(persist, model=model, history=history, metrics=metrics,
-                         status="paused", message="")
+            self._commit(persist, config=config, model=model, history=history,
+                         metrics=metrics, status="paused", message=message)
 
     def apply_config(self, config: ExperimentConfig, upload: Upload | None,
                      persist: Persist | None = None) -> bool:

@@ -56,7 +56,7 @@ class FrameWriter:
 def _header(exp: Experiment, version: int) -> dict[str, Any]:
     return {
         "type": "frame", "version": version, "revision": exp.revision, "id": exp.id,
-        "time": time.time(), "status": exp.status, "message": exp.message,
+        "time": time.time(), "status": exp.status, "message": exp.message, "held": exp.held,
         "epoch": exp.epoch, "metrics": exp.public_metrics(),
         "learning_rate": exp.model.learning_rate, "extent": exp.extent(),
         "grad_norms": exp.model.grad_norms(),

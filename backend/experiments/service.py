@@ -14,7 +14,7 @@ import copy
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,10 @@ class Forbidden(PermissionError):
 
 class Busy(RuntimeError):
     """A limit of the server (not of the request) stands in the way; try again later."""
+
+
+class Locked(Forbidden):
+    """The experiment's class is locked by its teacher: no training until unlocked (423)."""
 
 
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -92,6 +96,7 @@ class Service:
         # two PATCHes built on the same old config each undid the other's change.
         self._edits: weakref.WeakKeyDictionary[Experiment, asyncio.Lock] = \
             weakref.WeakKeyDictionary()
+        self.holds: dict[str, str] = {}  # experiment id -> why it may not train (see hold)
         self.runner = Runner(make_engine(settings.workers, settings.device), self.save,
                              settings.save_interval, settings.idle_stop,
                              settings.max_running, settings.max_running_per_client,
@@ -177,6 +182,7 @@ class Service:
             exp = from_state(exp_id, state, self._upload_of(state["config"]), self.backend,
                              self.limits)
             exp.token_hash = token_hash
+            exp.held = self.holds.get(exp_id, "")
             self.experiments[exp_id] = exp
             return exp
 
@@ -306,6 +312,8 @@ class Service:
     def play(self, exp: Experiment, epochs: int | None = None, client: str = "",
              speed: float | None = None) -> Run:
         self._check_open(exp)
+        if exp.id in self.holds:
+            raise Locked(self.holds[exp.id])
         if exp.status == "diverged":
             raise ExperimentError("the run diverged: change the config or reset first")
         try:
@@ -378,11 +386,11 @@ class Service:
                            f"epoch {exp.epoch}; use play to train longer")
             self.runner.changed(exp)
 
-    async def reset(self, exp: Experiment) -> None:
+    async def reset(self, exp: Experiment, seed: int | None = None, message: str = "") -> None:
         async with self.editing(exp):
             await self.runner.pause(exp)
             try:
-                await asyncio.to_thread(exp.reset, self._persist)
+                await asyncio.to_thread(exp.reset, self._persist, seed, message)
             except Deleted as exc:
                 raise NotFound(str(exc)) from None
         self.runner.changed(exp)
@@ -400,6 +408,28 @@ class Service:
     def _check_open(self, exp: Experiment) -> None:
         if exp.closed.is_set():
             raise NotFound(f"experiment {exp.id!r} was deleted")
+
+    # holds: a teacher's lock on a class's experiments (backend/experiments/classes.py) ---
+    # Kept here, by id, so that every door to training (REST, websocket, a step, a train
+    # with wait) refuses alike; the class stores the lock itself and sets the holds again
+    # at start. A hold only refuses new runs: the class pauses the running ones after it.
+    def hold(self, exp_ids: Iterable[str], reason: str) -> None:
+        for exp_id in exp_ids:
+            self._set_hold(exp_id, reason)
+
+    def release(self, exp_ids: Iterable[str]) -> None:
+        for exp_id in exp_ids:
+            self._set_hold(exp_id, "")
+
+    def _set_hold(self, exp_id: str, reason: str) -> None:
+        if reason:
+            self.holds[exp_id] = reason
+        else:
+            self.holds.pop(exp_id, None)
+        exp = self.experiments.get(exp_id)
+        if exp is not None and exp.held != reason:
+            exp.held = reason
+            self.runner.changed(exp)  # its pages learn it from the next frame
 
     # watching -----------------------------------------------------------------------------
     def watch(self, exp: Experiment) -> Watch:

@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS classes (
     start TEXT NOT NULL,
     state TEXT NOT NULL,
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    locked INTEGER NOT NULL DEFAULT 0,
+    options TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS class_students (
     class_id TEXT NOT NULL,
@@ -47,9 +49,15 @@ CREATE TABLE IF NOT EXISTS class_students (
     name TEXT NOT NULL,
     experiment_id TEXT NOT NULL,
     joined REAL NOT NULL,
+    number INTEGER,
     PRIMARY KEY (class_id, name_key)
 );
 """
+# Columns added since the first release: a database made before gets them, with these
+# defaults (an old class: unlocked, one seed for all; its students numbered by joining).
+ADDED = (("classes", "locked", "INTEGER NOT NULL DEFAULT 0"),
+         ("classes", "options", "TEXT NOT NULL DEFAULT '{}'"),
+         ("class_students", "number", "INTEGER"))
 
 
 class StoreError(RuntimeError):
@@ -76,6 +84,10 @@ class Store:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(SCHEMA)
+                for table, column, kind in ADDED:
+                    have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+                    if column not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             except (OSError, sqlite3.Error) as exc:
                 raise StoreError(f"cannot open the database at {self.path}: {exc}") from exc
             self._db = db
@@ -177,21 +189,33 @@ class Store:
 
     # classes (backend/experiments/classes.py) ---------------------------------------------
     def save_class(self, id: str, token_hash: str, name: str, start: dict[str, Any],
-                   state: dict[str, Any]) -> None:
+                   state: dict[str, Any], options: dict[str, Any] | None = None) -> None:
         """A class: its starting point's summary (`start`, read often) apart from the
         starting point itself (`state`, an export: read only when a student joins)."""
         now = time.time()
-        self._write("INSERT INTO classes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (id, token_hash, name, json.dumps(start), json.dumps(state), now, now))
+        self._write("INSERT INTO classes (id, token_hash, name, start, state, created, "
+                    "updated, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (id, token_hash, name, json.dumps(start), json.dumps(state), now, now,
+                     json.dumps(options or {})))
 
     def load_class(self, id: str) -> dict[str, Any] | None:
-        rows = self._read("SELECT token_hash, name, start, created, updated FROM classes "
-                          "WHERE id = ?", (id,))
+        rows = self._read("SELECT token_hash, name, start, created, updated, locked, options "
+                          "FROM classes WHERE id = ?", (id,))
         if not rows:
             return None
-        token_hash, name, start, created, updated = rows[0]
+        token_hash, name, start, created, updated, locked, options = rows[0]
         return {"id": id, "token_hash": token_hash, "name": name, "start": json.loads(start),
-                "created": created, "updated": updated}
+                "created": created, "updated": updated, "locked": bool(locked),
+                "options": json.loads(options)}
+
+    def set_class_locked(self, id: str, locked: bool) -> None:
+        self._write("UPDATE classes SET locked = ?, updated = ? WHERE id = ?",
+                    (int(locked), time.time(), id))
+
+    def locked_classes(self, before: float | None = None) -> list[str]:
+        """The locked classes (unchanged since `before`, if given)."""
+        return [r[0] for r in self._read("SELECT id FROM classes WHERE locked AND updated < ?",
+                                         (float("inf") if before is None else before,))]
 
     def load_class_state(self, id: str) -> dict[str, Any] | None:
         rows = self._read("SELECT state FROM classes WHERE id = ?", (id,))
@@ -228,8 +252,12 @@ class Store:
                 outcome = "taken" if taken else "full" if count >= limit else "added"
                 if outcome == "added":
                     now = time.time()
-                    db.execute("INSERT INTO class_students VALUES (?, ?, ?, ?, ?)",
-                               (class_id, name_key, name, experiment_id, now))
+                    # the join order, never reused: a student's seed is derived from it
+                    number = db.execute("SELECT MAX(COALESCE(MAX(number), 0), COUNT(*)) + 1 FROM "
+                                        "class_students WHERE class_id = ?",
+                                        (class_id,)).fetchone()[0]
+                    db.execute("INSERT INTO class_students VALUES (?, ?, ?, ?, ?, ?)",
+                               (class_id, name_key, name, experiment_id, now, number))
                     db.execute("UPDATE classes SET updated = ? WHERE id = ?", (now, class_id))
                 db.execute("COMMIT")
                 return outcome
@@ -239,9 +267,13 @@ class Store:
                 raise StoreError(f"cannot save to {self.path}: {exc}") from exc
 
     def class_students(self, class_id: str) -> list[dict[str, Any]]:
-        rows = self._read("SELECT name_key, name, experiment_id, joined FROM class_students "
-                          "WHERE class_id = ? ORDER BY joined, name_key", (class_id,))
-        return [{"key": k, "name": n, "experiment_id": e, "joined": j} for k, n, e, j in rows]
+        rows = self._read("SELECT name_key, name, experiment_id, joined, number FROM "
+                          "class_students WHERE class_id = ? ORDER BY joined, name_key",
+                          (class_id,))
+        # a seat from before numbers were kept: numbered by its place in the roster
+        return [{"key": k, "name": n, "experiment_id": e, "joined": j,
+                 "number": number if number is not None else i + 1}
+                for i, (k, n, e, j, number) in enumerate(rows)]
 
     def remove_student(self, class_id: str, experiment_id: str) -> bool:
         with self._lock:
