@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.service = Service(settings, store, backend)
     app.state.sockets = {}
-    app.state.classes = Classes(app.state.service, ClassLimits(
+    app.state.classes = Classes(app.state.service, store, ClassLimits(
         max_students=settings.max_students, max_classes=settings.max_classes))
     errors.install(app)
     for module in (routes_meta, routes_experiments, routes_datasets, routes_shares,

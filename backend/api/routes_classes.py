@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, WebSocket
@@ -35,7 +34,6 @@ from .schemas import (
     StartResult,
 )
 
-log = logging.getLogger("playground.classes")
 router = APIRouter(tags=["classes"])
 ClassId = Annotated[str, Path(max_length=64, description="the class's id")]
 MAX_COMMAND = 4096  # bytes: the feed takes two small commands
@@ -243,22 +241,12 @@ async def watch_class(ws: WebSocket, class_id: str) -> None:
 
     async def feed() -> None:
         await teaching.wait()
-        feed = ClassFeed(classes, cls.id)
-        while True:
-            started = asyncio.get_running_loop().time()
-            try:
-                message = await feed.next()
-            except NotFound:  # the class expired meanwhile
-                await refuse(f"no class {cls.id!r} any more", 4404)
-                return
-            except Exception:  # a store hiccup: say so in the log, try again next time
-                log.exception("the feed of class %s failed", cls.id)
-                message = None
-            if message is not None:
+        try:
+            async for message in ClassFeed(classes, cls.id).stream():
                 async with lock:
                     await ws.send_bytes(message)
-            spent = asyncio.get_running_loop().time() - started
-            await asyncio.sleep(max(1.0 / RATE - spent, spent))  # at most half the time
+        except NotFound:  # the class expired meanwhile
+            await refuse(f"no class {cls.id!r} any more", 4404)
 
     sender = asyncio.create_task(feed())
     try:

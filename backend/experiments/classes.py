@@ -18,7 +18,7 @@ import time
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
@@ -126,12 +126,32 @@ def describe(config: dict[str, Any]) -> str:
            f"{opt.get('name', '?')} {opt.get('learning_rate', '')}".strip()
 
 
+class ClassStore(Protocol):
+    """What classes keep: their rows and their rosters (the Store's class tables)."""
+
+    def save_class(self, id: str, token_hash: str, name: str, start: dict[str, Any],
+                   state: dict[str, Any], options: dict[str, Any] | None = None) -> None: ...
+    def load_class(self, id: str) -> dict[str, Any] | None: ...
+    def set_class_locked(self, id: str, locked: bool) -> None: ...
+    def locked_classes(self, before: float | None = None) -> list[str]: ...
+    def load_class_state(self, id: str) -> dict[str, Any] | None: ...
+    def set_class_start(self, id: str, start: dict[str, Any],
+                        state: dict[str, Any]) -> None: ...
+    def count_classes(self) -> int: ...
+    def delete_classes_before(self, cutoff: float) -> int: ...
+    def add_student(self, class_id: str, name_key: str, name: str, experiment_id: str,
+                    limit: int) -> str: ...
+    def class_students(self, class_id: str) -> list[dict[str, Any]]: ...
+    def remove_student(self, class_id: str, experiment_id: str) -> bool: ...
+
+
 class Classes:
     """The classes of one server, over its service (one door to the experiments)."""
 
-    def __init__(self, service: Service, limits: ClassLimits | None = None) -> None:
+    def __init__(self, service: Service, store: ClassStore,
+                 limits: ClassLimits | None = None) -> None:
         self.service = service
-        self.store = service.store
+        self.store = store  # the classes' own records; experiments go through the service
         self.limits = limits or ClassLimits()
         self.versions: dict[str, int] = {}  # bumped when a roster or start changes (feeds)
         self._locks: dict[str, asyncio.Lock] = {}  # one new start at a time per class

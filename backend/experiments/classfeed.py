@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy as np
 from .classes import Class, Classes
 from .experiment import Experiment
 from .frames import FrameWriter, decode_frame
+from .service import NotFound
 
 log = logging.getLogger("playground.classes")
 RATE = 3.0  # messages a second, at most
@@ -60,6 +62,25 @@ class ClassFeed:
         self.last_sent = 0.0
         self.turn = 0
         self.cls: Class | None = None  # read with the roster, off the event loop
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The messages, at most RATE a second and at most half the time spent making
+        them, until the class is gone (NotFound). A message that fails (a store hiccup) is
+        logged and skipped: the next one tries again."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                message = await self.next()
+            except NotFound:
+                raise
+            except Exception:
+                log.exception("the feed of class %s failed", self.class_id)
+                message = None
+            if message is not None:
+                yield message
+            spent = loop.time() - started
+            await asyncio.sleep(max(1.0 / RATE - spent, spent))
 
     async def _roster(self) -> None:
         version = self.classes.versions.get(self.class_id, 0)
