@@ -149,56 +149,101 @@ export function decodeFrame(buffer) {
 }
 
 /**
- * The websocket, reconnecting by itself. Commands resolve with their reply, in order.
- * The edit token goes in an `auth` command, the first thing sent on every connection,
- * never in the address. Frames (binary) are handed on at most once per animation frame,
- * the newest only: a page that draws slower than frames arrive skips, it never lags.
+ * A websocket that reconnects by itself, by one rule for every page: a close that the
+ * server means for good (4403: the token was refused; 4404: no such experiment or class)
+ * ends it, with the server's last error as the reason, onState("refused", reason); a
+ * server at a limit (4429) is asked again after LIMITED ms, onState("limited", reason);
+ * anything else (a restart, a lost network) at once, then slower: onState("lost", ms).
  */
-export class Socket {
-  constructor(id, token, { onFrame, onState, onHello }) {
-    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}` +
-      `/ws/experiments/${id}`;
-    this.token = token;
-    this.onFrame = onFrame; this.onState = onState; this.onHello = onHello;
-    this.pending = [];
-    this.latest = null; // the newest frame not drawn yet
-    this.delay = 500;
-    this.open();
+const FINAL = new Set([4403, 4404]);
+const LIMITED = 15000;
+
+export class ReconnectingSocket {
+  constructor(path, onState) {
+    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+    Object.assign(this, { onState, delay: 500, closed: false, lastError: "" });
   }
 
   open() {
     const ws = new WebSocket(this.url);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    ws.onopen = () => {
-      this.delay = 500;
-      if (this.token) {
-        this.pending.push((reply) => {
-          if (reply.type === "error" || !reply.editable) {
-            this.onState("error", "this tab's edit token was refused: you can watch, not change");
-          }
-        });
-        ws.send(JSON.stringify({ type: "auth", token: this.token }));
-      }
-      this.onState("open");
-    };
+    ws.onopen = () => this.opened(ws);
     ws.onmessage = (event) => {
-      if (event.data instanceof ArrayBuffer) { this.frame(event.data); return; }
+      if (event.data instanceof ArrayBuffer) { this.binary(event.data); return; }
       const message = JSON.parse(event.data);
-      if (message.type === "hello") { this.onHello(message); return; }
-      const waiting = this.pending.shift();
-      if (waiting) waiting(message);
-      else if (message.type === "error") this.onState("error", message.message);
+      if (message.type === "error") this.lastError = message.message;
+      this.text(message);
     };
-    ws.onclose = () => {
-      for (const waiting of this.pending.splice(0)) {
-        waiting({ type: "error", message: "the connection was lost" });
+    ws.onclose = (event) => {
+      this.dropped();
+      if (this.closed) return;
+      if (FINAL.has(event.code)) {
+        this.closed = true;
+        this.onState("refused", this.lastError || "the server refused this connection");
+        return;
       }
-      this.onState("lost", this.delay);
-      setTimeout(() => this.open(), this.delay);
+      const limited = event.code === 4429;
+      const wait = limited ? LIMITED : this.delay;
+      if (limited) this.onState("limited", `${this.lastError}; trying again in ${wait / 1000} s`);
+      else this.onState("lost", wait);
+      setTimeout(() => this.open(), wait);
       this.delay = Math.min(this.delay * 2, 5000);
     };
   }
+
+  /** Hooks: the connection opened, a binary or a text message came, it was lost. */
+  opened() {}
+  binary() {}
+  text() {}
+  dropped() {}
+
+  close() { this.closed = true; this.ws.close(); }
+}
+
+/**
+ * /ws/experiments/{id}. Commands resolve with their reply, in order. The edit token goes
+ * in an `auth` command, the first thing sent on every connection, never in the address.
+ * Frames (binary) are handed on at most once per animation frame, the newest only: a page
+ * that draws slower than frames arrive skips, it never lags.
+ */
+export class Socket extends ReconnectingSocket {
+  constructor(id, token, { onFrame, onState, onHello }) {
+    super(`/ws/experiments/${id}`, onState);
+    this.token = token;
+    this.onFrame = onFrame; this.onHello = onHello;
+    this.pending = [];
+    this.latest = null; // the newest frame not drawn yet
+    this.open();
+  }
+
+  opened(ws) {
+    this.delay = 500;
+    if (this.token) {
+      this.pending.push((reply) => {
+        if (reply.type === "error" || !reply.editable) {
+          this.onState("error", "this tab's edit token was refused: you can watch, not change");
+        }
+      });
+      ws.send(JSON.stringify({ type: "auth", token: this.token }));
+    }
+    this.onState("open");
+  }
+
+  text(message) {
+    if (message.type === "hello") { this.onHello(message); return; }
+    const waiting = this.pending.shift();
+    if (waiting) waiting(message);
+    else if (message.type === "error") this.onState("error", message.message);
+  }
+
+  dropped() {
+    for (const waiting of this.pending.splice(0)) {
+      waiting({ type: "error", message: "the connection was lost" });
+    }
+  }
+
+  binary(buffer) { this.frame(buffer); }
 
   frame(buffer) {
     const scheduled = this.latest !== null;

@@ -366,10 +366,10 @@ async function start() {
       $("connection").className = "class-connection live";
     },
     onState: (state, detail) => {
-      const text = { live: "live", lost: "reconnecting…", refused: "", error: "" }[state];
+      const text = { live: "live", lost: "reconnecting…", limited: "waiting…" }[state];
       $("connection").textContent = text ?? "";
       $("connection").className = `class-connection ${state}`;
-      if (state === "refused" || state === "error") notice(detail);
+      if (state === "refused" || state === "error" || state === "limited") notice(detail);
     },
   });
 }

@@ -2,7 +2,7 @@
 // class's websocket. The teacher's token goes in a header or an `auth` command, never in
 // an address.
 
-import { decodeFrame } from "./api.js";
+import { decodeFrame, ReconnectingSocket } from "./api.js";
 
 /** An answer that is not a success: its status and the server's message. */
 export class ApiError extends Error {
@@ -54,45 +54,27 @@ export const classes = {
 };
 
 /**
- * /ws/classes/{id}, reconnecting by itself: `auth` first, then a binary message of the
- * whole class a few times a second -> onMessage({header, grids}) (grids: the thumbnails
- * that changed, by experiment id). onState("live" | "lost" | "refused", text).
+ * /ws/classes/{id}, reconnecting by itself (api.js's rule): `auth` first, then a binary
+ * message of the whole class a few times a second -> onMessage({header, grids}) (grids:
+ * the thumbnails that changed, by experiment id). onState("live" | "lost" | "refused" |
+ * "error", text).
  */
-export class ClassSocket {
+export class ClassSocket extends ReconnectingSocket {
   constructor(id, token, { onMessage, onState }) {
-    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}` +
-      `/ws/classes/${encodeURIComponent(id)}`;
-    Object.assign(this, { token, onMessage, onState, delay: 500, closed: false });
+    super(`/ws/classes/${encodeURIComponent(id)}`, onState);
+    Object.assign(this, { token, onMessage });
     this.open();
   }
 
-  open() {
-    const ws = new WebSocket(this.url);
-    ws.binaryType = "arraybuffer";
-    this.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: this.token }));
-    ws.onmessage = (event) => {
-      if (event.data instanceof ArrayBuffer) {
-        this.delay = 500;
-        this.onMessage(decodeFrame(event.data));
-        return;
-      }
-      const message = JSON.parse(event.data);
-      if (message.type === "ack" && message.command === "auth") this.onState("live");
-      else if (message.type === "error") this.onState("error", message.message);
-    };
-    ws.onclose = (event) => {
-      if (this.closed) return;
-      if (event.code === 4403 || event.code === 4404) {
-        this.onState("refused", event.code === 4404 ? "this class no longer exists"
-          : "the teacher token was refused: open your teacher link again");
-        return;
-      }
-      this.onState("lost", this.delay);
-      setTimeout(() => this.open(), this.delay);
-      this.delay = Math.min(this.delay * 2, 5000);
-    };
+  opened(ws) { ws.send(JSON.stringify({ type: "auth", token: this.token })); }
+
+  binary(buffer) {
+    this.delay = 500;
+    this.onMessage(decodeFrame(buffer));
   }
 
-  close() { this.closed = true; this.ws.close(); }
+  text(message) {
+    if (message.type === "ack" && message.command === "auth") this.onState("live");
+    else if (message.type === "error") this.onState("error", message.message);
+  }
 }

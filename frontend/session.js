@@ -27,6 +27,9 @@ export class Session {
       onHello: () => this.store.set({ connection: "open" }),
       onState: (kind, detail) => {
         if (kind === "lost") this.store.set({ connection: "lost" });
+        else if (kind === "refused" || kind === "limited") {
+          this.store.set({ connection: kind, message: detail });
+        }
         else if (kind === "error") this.store.set({ message: detail });
         else this.store.touch("connection");
       },

@@ -11,6 +11,8 @@ const STATUS_TEXT = {
 function line({ connection, status, message, mode, held }) {
   if (connection === "lost") return ["Connection lost: reconnecting by itself…", "lost"];
   if (connection === "connecting") return ["Connecting…", "lost"];
+  if (connection === "refused") return [`Not connected: ${message}`, "lost"];
+  if (connection === "limited") return [`Not connected: ${message}`, "lost"];
   if (held && status !== "running") return [held.charAt(0).toUpperCase() + held.slice(1), "held"];
   let text = STATUS_TEXT[status] || status;
   if (mode === "watch") text += " (watching, read-only)";
