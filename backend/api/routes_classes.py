@@ -21,6 +21,7 @@ from backend.experiments.classfeed import RATE, ClassFeed
 from backend.experiments.service import NotFound
 
 from .deps import bearer
+from .errors import BODY, LOOKUP, TEACH, responses
 from .schemas import (
     ClassCreate,
     ClassCreated,
@@ -75,19 +76,21 @@ async def view(classes: Classes, cls: Class) -> dict[str, Any]:
             "students": await classes.roster(cls.id)}
 
 
-@router.post("/api/classes", status_code=201, response_model=ClassCreated)
+@router.post("/api/classes", status_code=201, response_model=ClassCreated,
+             responses=responses(BODY, 507))
 async def create(body: ClassCreate, classes: ClassesDep) -> dict[str, Any]:
     cls, token = await classes.create(body.name, source(body))
     return {"id": cls.id, "name": cls.name, "teacher_token": token, "join_url": f"/c/{cls.id}",
             "teacher_url": f"/c/{cls.id}/teacher#token={token}", "start": cls.start}
 
 
-@router.get("/api/classes/{class_id}", response_model=ClassView)
+@router.get("/api/classes/{class_id}", response_model=ClassView, responses=responses(TEACH))
 async def get(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
     return await view(classes, cls)
 
 
-@router.get("/api/classes/{class_id}/join", response_model=ClassJoinInfo)
+@router.get("/api/classes/{class_id}/join", response_model=ClassJoinInfo,
+            responses=responses(LOOKUP))
 def join_info(class_id: ClassId, classes: ClassesDep) -> dict[str, Any]:
     """What the join page shows: no token, only what anyone with the link may see."""
     cls = classes.get(class_id)
@@ -101,7 +104,7 @@ def join_info(class_id: ClassId, classes: ClassesDep) -> dict[str, Any]:
 
 
 @router.post("/api/classes/{class_id}/join", status_code=201, response_model=Joined,
-             responses={409: {"description": "the name is taken, or the class is full"}})
+             responses=responses(LOOKUP, BODY, 409))
 async def join(class_id: ClassId, body: JoinRequest, classes: ClassesDep) -> dict[str, Any]:
     try:
         student, exp, token, start = await classes.join(class_id, body.name)
@@ -119,20 +122,23 @@ def playground_url(exp_id: str, start: dict[str, Any]) -> str:
     return url
 
 
-@router.post("/api/classes/{class_id}/pause", response_model=PauseResult)
+@router.post("/api/classes/{class_id}/pause", response_model=PauseResult,
+             responses=responses(TEACH))
 async def pause(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
     paused, failed = await classes.pause_all(cls)
     return {**await view(classes, cls), "paused": paused, "failed": failed}
 
 
-@router.post("/api/classes/{class_id}/start", response_model=StartResult)
+@router.post("/api/classes/{class_id}/start", response_model=StartResult,
+             responses=responses(TEACH, BODY))
 async def start(body: ClassStart, cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
     _, reset, failed = await classes.restart(cls, source(body))
     now = await asyncio.to_thread(classes.get, cls.id)
     return {**await view(classes, now), "reset": reset, "failed": failed}
 
 
-@router.delete("/api/classes/{class_id}/students/{experiment_id}", status_code=204)
+@router.delete("/api/classes/{class_id}/students/{experiment_id}", status_code=204,
+               responses=responses(TEACH))
 async def remove(cls: Teacher, classes: ClassesDep,
                  experiment_id: Annotated[str, Path(max_length=64)]) -> Response:
     await classes.remove(cls, experiment_id)

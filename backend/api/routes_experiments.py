@@ -13,6 +13,8 @@ from backend.experiments.state import ExportFile
 
 from . import views
 from .deps import ClientAddress, Editable, Readable, ServiceDep, SettingsDep
+from .errors import BODY, EDIT, LOOKUP, responses
+from .openapi import limit
 from .schemas import (
     BoundaryView,
     Created,
@@ -34,15 +36,18 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])
+TRAINING = {202: {"model": ExperimentView, "description": "training goes on in the "
+                  "background: wait false, or max_wait_seconds came first"}}
 
 
-@router.post("", status_code=201, response_model=Created)
+@router.post("", status_code=201, response_model=Created, responses=responses(BODY, 507))
 async def create(config: ExperimentConfig, service: ServiceDep) -> dict[str, Any]:
     exp, token = await service.create(service.parse(config.model_dump(mode="json")))
     return {**views.experiment(exp, service), "edit_token": token}
 
 
-@router.post("/import", status_code=201, response_model=Created)
+@router.post("/import", status_code=201, response_model=Created,
+             responses=responses(BODY, 507))
 async def import_experiment(state: Annotated[dict[str, Any], Body(
         description="an export (GET /export): " + ", ".join(ExportFile.model_fields))],
         service: ServiceDep) -> dict[str, Any]:
@@ -50,25 +55,26 @@ async def import_experiment(state: Annotated[dict[str, Any], Body(
     return {**views.experiment(exp, service), "edit_token": token}
 
 
-@router.get("/{exp_id}", response_model=ExperimentView)
+@router.get("/{exp_id}", response_model=ExperimentView, responses=responses(LOOKUP))
 def get(exp: Readable, service: ServiceDep) -> dict[str, Any]:
     return views.experiment(exp, service)
 
 
-@router.patch("/{exp_id}", response_model=PatchResult)
+@router.patch("/{exp_id}", response_model=PatchResult, responses=responses(EDIT, BODY))
 async def patch(changes: Annotated[dict[str, Any], Body()], exp: Editable,
                 service: ServiceDep) -> dict[str, Any]:
     kept = await service.patch(exp, changes)
     return {**views.experiment(exp, service), "weights_kept": kept}
 
 
-@router.delete("/{exp_id}", status_code=204)
+@router.delete("/{exp_id}", status_code=204, responses=responses(EDIT))
 async def delete(exp: Editable, service: ServiceDep) -> Response:
     await service.delete(exp)
     return Response(status_code=204)
 
 
-@router.post("/{exp_id}/train", response_model=ExperimentView)
+@router.post("/{exp_id}/train", response_model=ExperimentView,
+             responses={**responses(EDIT, BODY, 429), **TRAINING})
 async def train(body: TrainRequest, exp: Editable, service: ServiceDep,
                 settings: SettingsDep, client: ClientAddress,
                 response: Response) -> dict[str, Any]:
@@ -85,26 +91,28 @@ async def train(body: TrainRequest, exp: Editable, service: ServiceDep,
     return views.experiment(exp, service)
 
 
-@router.post("/{exp_id}/pause", response_model=ExperimentView)
+@router.post("/{exp_id}/pause", response_model=ExperimentView, responses=responses(EDIT))
 async def pause(exp: Editable, service: ServiceDep) -> dict[str, Any]:
     await service.pause(exp)
     return views.experiment(exp, service)
 
 
-@router.post("/{exp_id}/step", response_model=ExperimentView)
+@router.post("/{exp_id}/step", response_model=ExperimentView,
+             responses=responses(EDIT, BODY, 429))
 async def step(exp: Editable, service: ServiceDep, client: ClientAddress,
                body: StepRequest | None = None) -> dict[str, Any]:
     await service.step(exp, (body or StepRequest()).epochs, client)
     return views.experiment(exp, service)
 
 
-@router.post("/{exp_id}/reset", response_model=ExperimentView)
+@router.post("/{exp_id}/reset", response_model=ExperimentView, responses=responses(EDIT))
 async def reset(exp: Editable, service: ServiceDep) -> dict[str, Any]:
     await service.reset(exp)
     return views.experiment(exp, service)
 
 
-@router.post("/{exp_id}/predict", response_model=PredictView)
+@router.post("/{exp_id}/predict", response_model=PredictView,
+             responses=responses(LOOKUP, BODY))
 def predict(body: PredictRequest, exp: Readable, service: ServiceDep) -> dict[str, Any]:
     if body.images is not None:
         return exp.predict_images(service.check_images(exp, body.images))
@@ -124,21 +132,21 @@ Predicted = Annotated[int | None, Query(ge=0, lt=10, description="a predicted cl
 Limit = Annotated[int, Query(ge=1, le=64)]
 
 
-@router.get("/{exp_id}/maps", responses=MAPS)
+@router.get("/{exp_id}/maps", responses={**MAPS, **responses(LOOKUP)})
 def maps(exp: Readable, example: Example = 0) -> Response:
     """A test image's way through an image experiment's network."""
     exp.require_images("maps")
     return Response(build_maps(exp, example=example), media_type="application/octet-stream")
 
 
-@router.post("/{exp_id}/maps", responses=MAPS)
+@router.post("/{exp_id}/maps", responses={**MAPS, **responses(LOOKUP, BODY)})
 def maps_of(body: MapsRequest, exp: Readable, service: ServiceDep) -> Response:
     """A drawing's way through the network: the page's canvas, classified as one draws."""
     image = service.check_images(exp, [body.image], one=True)[0]
     return Response(build_maps(exp, image=image), media_type="application/octet-stream")
 
 
-@router.get("/{exp_id}/mistakes", response_model=MistakesView)
+@router.get("/{exp_id}/mistakes", response_model=MistakesView, responses=responses(LOOKUP))
 def mistakes(exp: Readable, true: TrueClass = None, predicted: Predicted = None,
              limit: Limit = 16) -> dict[str, Any]:
     """The test images an image network gets wrong, the most confident first; or one
@@ -146,9 +154,10 @@ def mistakes(exp: Readable, true: TrueClass = None, predicted: Predicted = None,
     return exp.mistakes(true, predicted, limit)
 
 
-@router.get("/{exp_id}/boundary", response_model=BoundaryView)
+@router.get("/{exp_id}/boundary", response_model=BoundaryView, responses=responses(LOOKUP))
 def boundary(exp: Readable, settings: SettingsDep,
-             resolution: Annotated[int | None, Query(ge=2)] = None,
+             resolution: Annotated[int | None, Query(
+                 ge=2, json_schema_extra=limit("max_grid_resolution"))] = None,
              neurons: bool = True) -> dict[str, Any]:
     exp.require_points("boundary")
     res = resolution or settings.grid_resolution
@@ -172,47 +181,50 @@ def boundary(exp: Readable, settings: SettingsDep,
     return out
 
 
-@router.get("/{exp_id}/points", response_model=PointsView)
+@router.get("/{exp_id}/points", response_model=PointsView, responses=responses(LOOKUP))
 def points(exp: Readable) -> dict[str, Any]:
     return views.points(exp)
 
 
-@router.get("/{exp_id}/history", response_model=HistoryView)
+@router.get("/{exp_id}/history", response_model=HistoryView, responses=responses(LOOKUP))
 def history(exp: Readable) -> dict[str, Any]:
     return views.history(exp)
 
 
-@router.get("/{exp_id}/weights", response_model=WeightsView)
+@router.get("/{exp_id}/weights", response_model=WeightsView, responses=responses(LOOKUP))
 def weights(exp: Readable) -> dict[str, Any]:
     with exp.lock:
         return {"epoch": exp.epoch, "layers": exp.weights()}
 
 
-@router.patch("/{exp_id}/weights", response_model=WeightsView)
+@router.patch("/{exp_id}/weights", response_model=WeightsView,
+              responses=responses(EDIT, BODY))
 async def edit_weight(body: WeightEdit, exp: Editable, service: ServiceDep) -> dict[str, Any]:
     await service.set_weight(exp, body.layer, body.source, body.target, body.value)
     with exp.lock:
         return {"epoch": exp.epoch, "layers": exp.weights(), "metrics": exp.public_metrics()}
 
 
-@router.get("/{exp_id}/gradient-check", response_model=GradientReport)
+@router.get("/{exp_id}/gradient-check", response_model=GradientReport,
+            responses=responses(LOOKUP, 429))
 async def gradient_check(exp: Readable, service: ServiceDep, client: ClientAddress,
                          points: Annotated[int, Query(ge=1, le=256)] = 32) -> dict[str, Any]:
     return await service.gradient_check(exp, points, client)
 
 
-@router.get("/{exp_id}/summary", response_model=SummaryView)
+@router.get("/{exp_id}/summary", response_model=SummaryView, responses=responses(LOOKUP))
 def summary(exp: Readable) -> dict[str, Any]:
     with exp.lock:
         return exp.model.summary()
 
 
-@router.get("/{exp_id}/export", response_model=ExportFile)
+@router.get("/{exp_id}/export", response_model=ExportFile, responses=responses(LOOKUP))
 async def export(exp: Readable, service: ServiceDep) -> dict[str, Any]:
     return await service.export(exp)
 
 
-@router.post("/{exp_id}/share", status_code=201, response_model=ShareCreated)
+@router.post("/{exp_id}/share", status_code=201, response_model=ShareCreated,
+             responses=responses(EDIT))
 async def share(exp: Editable, service: ServiceDep) -> dict[str, Any]:
     share_id = await service.share(exp)
     return {"share_id": share_id, "url": f"/s/{share_id}"}
