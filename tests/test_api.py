@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import SMALL, Exp, create
+from backend.api.app import create_app
+from backend.api.errors import MEANING
+from backend.api.schemas import MIN_SPEED
+
+from .conftest import SMALL, Exp, create, make_settings
 
 
 def test_meta_lists_the_registries_and_limits(client: TestClient) -> None:
@@ -462,3 +466,128 @@ def test_truncated_json_says_where_it_breaks(client: TestClient) -> None:
     assert r.status_code == 422
     assert r.json()["error"] == ("the body is not valid JSON at character 13 (Unterminated "
                                  "string starting at)")
+
+
+def test_options_and_405_name_every_method_of_the_path(client: TestClient, exp: Exp) -> None:
+    """Bug: OPTIONS on an experiment said `Allow: GET`, hiding its PATCH and DELETE."""
+    for path, methods in [(exp.url(), "GET, PATCH, DELETE, OPTIONS"),
+                          (exp.url("/weights"), "GET, PATCH, OPTIONS"),
+                          ("/api/experiments", "POST, OPTIONS"),
+                          ("/api/classes/c/students/e", "DELETE, OPTIONS")]:
+        r = client.options(path)
+        assert (r.status_code, r.headers["allow"]) == (204, methods), path
+        r = client.put(path, json={})
+        assert (r.status_code, r.headers["allow"]) == (405, methods), path
+        assert r.json()["error"] == f"PUT is not allowed here; this path takes {methods}"
+    assert exp.get().json()["revision"] == exp.body["revision"]
+
+
+@pytest.mark.parametrize(("tail", "method", "body", "field"), [
+    ("/weights", "PATCH", {"layer": 2, "target": 0, "value": False}, "value"),
+    ("/weights", "PATCH", {"layer": True, "target": 0, "value": 1.0}, "layer"),
+    ("/weights", "PATCH", {"layer": 2, "source": "0", "target": 0, "value": 1.0}, "source"),
+    ("/train", "POST", {"epochs": True}, "epochs"),
+    ("/train", "POST", {"epochs": 5, "wait": "true"}, "wait"),
+    ("/train", "POST", {"epochs": 5, "speed": True}, "speed"),
+    ("/step", "POST", {"epochs": 2.0}, "epochs"),
+    ("/predict", "POST", {"x": [[True, 0]]}, "x.0.0"),
+])
+def test_numbers_and_booleans_are_strict(client: TestClient, exp: Exp, tail: str, method: str,
+                                         body: dict[str, Any], field: str) -> None:
+    """Bug: PATCH /weights took `"value": false` as 0 (and a train `"epochs": true` as 1)."""
+    weights = exp.get("/weights").json()
+    r = client.request(method, exp.url(tail), json=body, headers=exp.auth)
+    assert r.status_code == 422, r.text
+    assert [d["field"] for d in r.json()["details"]] == [field]
+    assert exp.get("/weights").json() == weights
+    assert not exp.get().json()["running"]
+
+
+def test_a_pace_too_slow_to_train_is_refused(client: TestClient, exp: Exp) -> None:
+    """Bug: `{"speed": 5e-324}` held one of the server's running slots with 0 epochs, for
+    ever; a paced run now trains an epoch at least every 1 / MIN_SPEED seconds."""
+    for speed in (5e-324, MIN_SPEED / 2, 0):
+        r = exp.post("/train", {"epochs": 5, "speed": speed})
+        assert r.status_code == 422, r.text
+        assert r.json()["details"][0]["field"] == "speed"
+        assert f"greater than or equal to {MIN_SPEED}" in r.json()["error"]
+    assert not exp.get().json()["running"] and client.get("/healthz").json()["running"] == 0
+    speed = client.get("/openapi.json").json()["components"]["schemas"]["TrainRequest"]
+    assert numbers(speed["properties"]["speed"]) == (MIN_SPEED, 10_000)
+    assert exp.post("/train", {"epochs": 5, "speed": MIN_SPEED}).status_code == 202
+    exp.post("/pause")
+
+
+def numbers(node: dict[str, Any]) -> tuple[Any, Any]:
+    """(minimum, maximum) of a schema's number, or (minItems, maxItems) of its array (the
+    branch that is not null)."""
+    branch = next(b for b in node.get("anyOf", [node]) if b.get("type") != "null")
+    if branch["type"] == "array":
+        return branch.get("minItems"), branch.get("maxItems")
+    return branch.get("minimum"), branch.get("maximum")
+
+
+def test_the_schema_holds_the_bounds_this_server_enforces(tmp_path: Any) -> None:
+    """Bug: `resolution <= 200` and the config's limits were checked but not documented."""
+    limits = {"max_grid_resolution": 50, "max_epochs_per_call": 70, "max_predict_points": 30,
+              "max_samples": 400, "max_layers": 4, "max_units": 6}
+    with TestClient(create_app(make_settings(tmp_path, **limits))) as client:
+        doc = client.get("/openapi.json").json()
+        meta = client.get("/api/meta").json()
+        exp = create(client)
+        boundary = doc["paths"]["/api/experiments/{exp_id}/boundary"]["get"]["parameters"]
+        resolution = next(p["schema"] for p in boundary if p["name"] == "resolution")
+        assert numbers(resolution) == (2, 50)
+        assert exp.get("/boundary?resolution=51").status_code == 422
+        assert exp.get("/boundary?resolution=50").status_code == 200
+        schemas = doc["components"]["schemas"]
+        assert numbers(schemas["TrainRequest"]["properties"]["epochs"]) == (1, 70)
+        assert exp.post("/train", {"epochs": 71}).status_code == 422
+        x = schemas["PredictRequest"]["properties"]["x"]
+        assert numbers(x) == (1, 30)
+        assert numbers(x["anyOf"][0]["items"]) == (2, 2)
+        assert numbers(x["anyOf"][0]["items"]["items"]) == (-1e6, 1e6)
+        assert exp.client.post(exp.url("/predict"), json={"x": [[0, 0]] * 31}).status_code == 422
+    config = {"n_samples": schemas["DatasetConfig"], "noise": schemas["DatasetConfig"],
+              "train_fraction": schemas["DatasetConfig"], "classes": schemas["DatasetConfig"],
+              "learning_rate": schemas["OptimizerConfig"], "decay": schemas["OptimizerConfig"],
+              "batch_size": schemas["ExperimentConfig"], "dropout": schemas["ExperimentConfig"],
+              "seed": schemas["ExperimentConfig"]}
+    for name, (low, high) in meta["bounds"].items():
+        model = schemas["RegularizationConfig"] if name == "regularization_rate" else config[name]
+        field = "rate" if name == "regularization_rate" else name
+        assert numbers(model["properties"][field]) == (low, high), name
+    assert meta["bounds"]["n_samples"] == [2, 400]
+    assert "default" not in schemas["DatasetConfig"]["properties"]["n_samples"]  # 500 > 400
+    layer = schemas["LayerConfig"]["properties"]
+    for kind in meta["layer_types"]:
+        for name, info in kind["fields"].items():
+            if info["min"] is not None:
+                assert numbers(layer[name]) == (info["min"], info["max"]), name
+    assert numbers(schemas["ExperimentConfig"]["properties"]["hidden_layers"])[1] == 4
+    names = schemas["OptimizerConfig"]["properties"]["name"]
+    assert names["enum"] == [o["name"] for o in meta["optimizers"]]
+
+
+def test_every_route_documents_the_errors_it_can_answer(client: TestClient) -> None:
+    """Bug: 400, 401, 403, 404, 409, 413, 429, 503 and 507 were undocumented on most routes,
+    and the 422 documented was FastAPI's {"detail"}, not the {"error"} the server sends."""
+    doc = client.get("/openapi.json").json()
+    error = {"$ref": "#/components/schemas/ErrorBody"}
+    statuses = {}
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            statuses[f"{method.upper()} {path}"] = set(op["responses"])
+            for status, answer in op["responses"].items():
+                if int(status) >= 400:
+                    assert answer["content"]["application/json"]["schema"] == error
+                    assert answer["description"] == MEANING[int(status)]
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    assert all("503" in s for s in statuses.values())
+    assert {"404", "422", "507"} <= statuses["GET /api/experiments/{exp_id}"]
+    assert {"400", "403", "404", "413", "422", "507"} <= statuses["PATCH /api/experiments/{exp_id}"]
+    assert {"202", "429"} <= statuses["POST /api/experiments/{exp_id}/train"]
+    assert {"401", "403", "404"} <= statuses["GET /api/classes/{class_id}"]
+    assert "409" in statuses["POST /api/classes/{class_id}/join"]
+    teacher = doc["paths"]["/api/classes/{class_id}"]["get"]["responses"]["401"]
+    assert "WWW-Authenticate" in teacher["headers"]

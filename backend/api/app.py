@@ -20,6 +20,7 @@ from backend.settings import Settings
 
 from . import (
     errors,
+    openapi,
     routes_classes,
     routes_datasets,
     routes_experiments,
@@ -88,4 +89,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        larger={"/api/experiments/import": (settings.max_import_bytes,
                                                            "max_import_bytes")})
     app.add_middleware(SecurityHeaders)
+    app.openapi = lambda: openapi.document(app, settings)  # type: ignore[method-assign]
     return app

@@ -20,6 +20,7 @@ from backend.experiments.classfeed import RATE, ClassFeed
 from backend.experiments.service import NotFound
 
 from .deps import bearer
+from .errors import BODY, LOOKUP, TEACH, responses
 from .qr import qr_svg
 from .schemas import (
     ClassCreate,
@@ -88,19 +89,21 @@ async def view(classes: Classes, cls: Class) -> dict[str, Any]:
             "start": cls.start, "students": await classes.roster(cls.id)}
 
 
-@router.post("/api/classes", status_code=201, response_model=ClassCreated)
+@router.post("/api/classes", status_code=201, response_model=ClassCreated,
+             responses=responses(BODY, 507))
 async def create(body: ClassCreate, classes: ClassesDep) -> dict[str, Any]:
     cls, token = await classes.create(body.name, source(body), body.seed_per_student)
     return {"id": cls.id, "name": cls.name, "teacher_token": token, "join_url": f"/c/{cls.id}",
             "teacher_url": f"/c/{cls.id}/teacher#token={token}", "start": cls.start}
 
 
-@router.get("/api/classes/{class_id}", response_model=ClassView)
+@router.get("/api/classes/{class_id}", response_model=ClassView, responses=responses(TEACH))
 async def get(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
     return await view(classes, cls)
 
 
-@router.get("/api/classes/{class_id}/join", response_model=ClassJoinInfo)
+@router.get("/api/classes/{class_id}/join", response_model=ClassJoinInfo,
+            responses=responses(LOOKUP))
 def join_info(class_id: ClassId, classes: ClassesDep) -> dict[str, Any]:
     """What the join page shows: no token, only what anyone with the link may see."""
     cls = classes.get(class_id)
@@ -114,7 +117,7 @@ def join_info(class_id: ClassId, classes: ClassesDep) -> dict[str, Any]:
 
 
 @router.post("/api/classes/{class_id}/join", status_code=201, response_model=Joined,
-             responses={409: {"description": "the name is taken, or the class is full"}})
+             responses=responses(LOOKUP, BODY, 409))
 async def join(class_id: ClassId, body: JoinRequest, classes: ClassesDep) -> dict[str, Any]:
     try:
         student, exp, token, start = await classes.join(class_id, body.name)
@@ -132,13 +135,15 @@ def playground_url(exp_id: str, start: dict[str, Any]) -> str:
     return url
 
 
-@router.post("/api/classes/{class_id}/pause", response_model=PauseResult)
+@router.post("/api/classes/{class_id}/pause", response_model=PauseResult,
+             responses=responses(TEACH))
 async def pause(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
     paused, failed = await classes.pause_all(cls)
     return {**await view(classes, cls), "paused": paused, "failed": failed}
 
 
-@router.post("/api/classes/{class_id}/lock", response_model=PauseResult)
+@router.post("/api/classes/{class_id}/lock", response_model=PauseResult,
+             responses=responses(TEACH))
 async def lock(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
     """Pause all and keep them paused: students' play, step and train answer 423 until
     unlock (stored with the class: a restart keeps it)."""
@@ -147,20 +152,22 @@ async def lock(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
     return {**await view(classes, now), "paused": paused, "failed": failed}
 
 
-@router.post("/api/classes/{class_id}/unlock", response_model=ClassView)
+@router.post("/api/classes/{class_id}/unlock", response_model=ClassView,
+             responses=responses(TEACH))
 async def unlock(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
     await classes.unlock(cls)
     return await view(classes, await asyncio.to_thread(classes.get, cls.id))
 
 
-@router.get("/api/classes/{class_id}/results", response_model=ClassResults)
+@router.get("/api/classes/{class_id}/results", response_model=ClassResults,
+            responses=responses(TEACH))
 async def results(cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
     return {"id": cls.id, "name": cls.name, "students": await classes.results(cls)}
 
 
 @router.get("/api/classes/{class_id}/results.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}},
-                             "description": "one line per student"}})
+                             "description": "one line per student"}, **responses(TEACH)})
 async def results_table(cls: Teacher, classes: ClassesDep) -> Response:
     filename = f"class-{cls.id}-results.csv"
     return Response(results_csv(await classes.results(cls)), media_type="text/csv",
@@ -169,7 +176,8 @@ async def results_table(cls: Teacher, classes: ClassesDep) -> Response:
 
 @router.get("/api/classes/{class_id}/qr.svg", response_class=Response,
             responses={200: {"content": {"image/svg+xml": {}},
-                             "description": "a QR code of the join link"}})
+                             "description": "a QR code of the join link"},
+                       **responses(LOOKUP)})
 def qr(class_id: ClassId, classes: ClassesDep, request: Request) -> Response:
     """The join link as a QR code, for the address this request came by (the teacher's
     page asks by the address it was opened at, which is the one it shows)."""
@@ -178,14 +186,16 @@ def qr(class_id: ClassId, classes: ClassesDep, request: Request) -> Response:
                     headers={"Cache-Control": "no-cache"})
 
 
-@router.post("/api/classes/{class_id}/start", response_model=StartResult)
+@router.post("/api/classes/{class_id}/start", response_model=StartResult,
+             responses=responses(TEACH, BODY))
 async def start(body: ClassStart, cls: Teacher, classes: ClassesDep) -> dict[str, Any]:
     _, reset, failed = await classes.restart(cls, source(body))
     now = await asyncio.to_thread(classes.get, cls.id)
     return {**await view(classes, now), "reset": reset, "failed": failed}
 
 
-@router.delete("/api/classes/{class_id}/students/{experiment_id}", status_code=204)
+@router.delete("/api/classes/{class_id}/students/{experiment_id}", status_code=204,
+               responses=responses(TEACH))
 async def remove(cls: Teacher, classes: ClassesDep,
                  experiment_id: Annotated[str, Path(max_length=64)]) -> Response:
     await classes.remove(cls, experiment_id)

@@ -15,6 +15,7 @@ from backend.experiments.config import BOUNDS
 from backend.experiments.dataset import ImageUpload
 
 from .deps import ServiceDep
+from .errors import BODY, responses
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 Problem = Literal["classification", "regression"]
@@ -45,7 +46,8 @@ class Uploaded(BaseModel):
 class Preview(BaseModel):
     name: str
     problem: Problem
-    x: list[tuple[float, float]]
+    x: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        description="[[x1, x2], ...]")
     y: list[int | float] = Field(description="class indices, or regression targets")
 
 
@@ -81,6 +83,7 @@ async def form_parts(request: Request) -> dict[str, bytes]:
 
 
 @router.post("", status_code=201, response_model=Uploaded, response_model_exclude_none=True,
+             responses=responses(BODY, 507),
              openapi_extra={"requestBody": {
     "content": {
         "application/json": {"schema": {"type": "object", "properties": {
@@ -127,8 +130,9 @@ def _images(ds_id: str, images: ImageUpload) -> Uploaded:
                                   features=[]))
 
 
-@router.get("/preview", response_model=Preview)
-def preview(name: Annotated[str, Query(max_length=40)],
+@router.get("/preview", response_model=Preview, responses=responses(422))
+def preview(name: Annotated[str, Query(max_length=40, description="a point data set",
+                                       json_schema_extra={"enum": list(DATASETS)})],
             n: Annotated[int, Query(ge=1, le=1000, description="points to draw")] = 200,
             noise: Annotated[float, _query(BOUNDS["noise"])] = BOUNDS["noise"].default,
             classes: Annotated[int, _query(BOUNDS["classes"])] = BOUNDS["classes"].default,

@@ -7,6 +7,7 @@ that validate a config: the page's menus cannot offer what the server refuses.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Request
@@ -28,6 +29,7 @@ from backend.experiments.service import Service
 from backend.settings import Settings
 
 from .deps import ServiceDep, SettingsDep
+from .errors import responses
 
 router = APIRouter(tags=["meta"])
 Number = int | float
@@ -113,7 +115,7 @@ class Meta(BaseModel):
     initializers: list[OptionInfo]
     optimizers: list[OptionInfo]
     regularizations: list[OptionInfo]
-    bounds: dict[str, tuple[Number, Number]] = Field(
+    bounds: dict[str, Annotated[list[Number], Field(min_length=2, max_length=2)]] = Field(
         description="[min, max] of the config's numbers, this server's limits applied")
     limits: dict[str, Number]
     device: str
@@ -156,7 +158,7 @@ def _params(params: Mapping[str, Param]) -> dict[str, ParamInfo]:
     return {name: ParamInfo.model_validate(p.to_dict()) for name, p in params.items()}
 
 
-@router.get("/api/meta", response_model=Meta)
+@router.get("/api/meta", response_model=Meta, responses=responses())
 def meta(request: Request, settings: SettingsDep, service: ServiceDep) -> Meta:
     """The same for the server's whole life (a class asks it on every page load): built
     once."""
@@ -208,6 +210,6 @@ def build_meta(settings: Settings, service: Service) -> Meta:
     )
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", response_model=Health, responses=responses())
 def healthz(service: ServiceDep) -> Health:
     return Health(status="ok", device=service.backend.device, **service.counts())

@@ -10,16 +10,29 @@ from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from .openapi import limit
+
 # requests ----------------------------------------------------------------------------------
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict: a number is a JSON number (false is not 0, "1" is not 1; a whole number
+    is a float's value), a boolean a JSON boolean."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# A paced run trains an epoch at least every 10 s: a smaller speed would hold one of the
+# server's running slots for hours with nothing to show.
+MIN_SPEED = 0.1
+Coordinate = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
+Point = Annotated[list[Coordinate], Field(min_length=2, max_length=2)]
 
 
 class PlayRequest(Body):
-    epochs: int | None = Field(None, ge=1, description="how many; none: until paused")
-    speed: float | None = Field(None, gt=0, le=10_000, allow_inf_nan=False,
+    epochs: int | None = Field(None, ge=1, description="how many; none: until paused",
+                               json_schema_extra=limit("max_epochs_per_call"))
+    speed: float | None = Field(None, ge=MIN_SPEED, le=10_000, allow_inf_nan=False,
                                 description="at most this many epochs a second; none: "
                                             "as fast as the server goes")
 
@@ -35,9 +48,13 @@ class StepRequest(Body):
 class PredictRequest(Body):
     """Exactly one of x (point experiments) and images (image experiments)."""
 
-    x: list[list[float]] | None = Field(None, description="raw points [[x1, x2], ...]")
-    images: list[Any] | None = Field(None, description="(n, H, W) or (n, C, H, W) pixels "
-                                                       "in [0, 1], for image experiments")
+    x: list[Point] | None = Field(None, min_length=1, description="raw points [[x1, x2], "
+                                  "...]", json_schema_extra=limit("max_predict_points"))
+    # 1 .. max_predict_points images, checked with their shape (the message says which)
+    images: list[Any] | None = Field(None, description="(n, H, W) or (n, C, H, W) pixels in "
+                                                       "[0, 1], for image experiments",
+                                     json_schema_extra={**limit("max_predict_points"),
+                                                        "minItems": 1})
 
     @model_validator(mode="after")
     def _one_input(self) -> PredictRequest:

@@ -124,7 +124,9 @@ def _one_of(name: str, allowed: Any, what: str) -> str:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """No unknown field, and no coercion: true is not 1, "0.1" is not a number."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class DatasetConfig(Strict):
