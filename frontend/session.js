@@ -95,12 +95,25 @@ export class Session {
     });
   }
 
+  async reloadHistory() {
+    const { id } = this.state;
+    try {
+      const { rows } = await api.history(id);
+      if (id === this.state.id) this.store.set({ history: rows });
+    } catch { /* the curve keeps the epochs it has */ }
+  }
+
   /** A binary frame: decoded and put in the store, where the view draws it from. */
   frame(buffer) {
     const started = performance.now();
     const frame = decodeFrame(buffer);
     const { header } = frame;
     this.frames += 1;
+    // frames skip epochs while it runs: once it stops, the curve gets every one (a run that
+    // blew up in three epochs shows all three)
+    if (header.status !== this.state.status && header.status !== "running" && !this.state.shared) {
+      this.reloadHistory();
+    }
     if (!this.state.shared && header.revision !== this.state.revision && this.state.revision >= 0) {
       this.state.revision = header.revision; // set before the refetch, which sets it for good
       this.refresh();
