@@ -74,8 +74,9 @@ export function bindOutput(store) {
     });
   });
   store.watch(["config", "nClasses", "points"], ({ config, nClasses, points }) => {
-    showLegend({ low: $("colorbar-low"), high: $("colorbar-high"),
-      gradient: document.querySelector("#colorbar .gradient"), text: $("colorbar-text") },
+    showLegend({ bar: $("colorbar"), low: $("colorbar-low"), high: $("colorbar-high"),
+      gradient: document.querySelector("#colorbar .gradient"), classes: $("class-legend"),
+      text: $("colorbar-text") },
     outputKind(config), { nClasses, scale: regressionScale(points) });
   });
 }
