@@ -75,7 +75,7 @@ def test_digits_train_and_show_examples_maps_and_confusion(page: Page) -> None:
     page.wait("window.playground.maps && window.playground.maps.header.example === 5")
     assert page.page.locator(".image-layer[data-entry='1'] .maps canvas").count() == 8
     assert page.page.locator(".image-layer[data-entry='2'] .maps canvas").count() == 8
-    assert page.page.locator(".image-layer[data-entry='1'] .filters canvas").count() == 1
+    assert page.page.locator(".image-layer[data-entry='1'] .filters canvas").count() == 8
     assert "chosen" in page.page.get_attribute("#examples .example[data-example='5']", "class")
     header, grids = decode_frame(httpx.get(
         f"{page.server.http}/api/experiments/{view['id']}/maps?example=5").content)
