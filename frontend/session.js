@@ -2,6 +2,7 @@
 // commands over the websocket. Everything it learns goes into the store; it draws nothing.
 
 import { api, decodeFrame, Socket } from "./api.js";
+import { changeNotice } from "./changes.js";
 import { isImages } from "./dom.js";
 
 export class Session {
@@ -47,11 +48,11 @@ export class Session {
     }
     this.store.set({ config: reply.config });
     if (!reply.weights_kept) this.refresh();
-    // The server starts fresh weights for a new data set: say so, the curve restarts too.
-    if (reply.config.dataset.name !== before.dataset.name) {
-      this.notice(`New data set (${reply.config.dataset.name}): a fresh run started, with new ` +
-        "weights and a new loss curve from epoch 0.", { passing: true });
-    }
+    // Fresh weights (a new data set, a new network) or the same ones going on with a new
+    // activation: the page says which, as the server's answer says.
+    const said = changeNotice(before, reply.config,
+      { kept: reply.weights_kept, meta: this.state.meta, epoch: this.state.epoch });
+    if (said) this.notice(said, { passing: true });
     return reply;
   }
 

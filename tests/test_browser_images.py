@@ -367,12 +367,12 @@ def test_a_notice_about_a_change_goes_at_the_next_action(page: Page) -> None:
     notice = "!document.getElementById('notice').hidden"
     choose_digits(page)
     page.wait(notice)
-    assert page.page.text_content("#notice-text").startswith("New data set (digits)")
+    assert page.page.text_content("#notice-text").startswith("New data set (Digits)")
     page.page.click("#step")  # something else: the news is old
     page.wait("document.getElementById('notice').hidden")
     page.page.click(".dataset[data-name='shapes']")
     page.wait(f"{notice} && document.getElementById('notice-text').textContent"
-              ".startsWith('New data set (shapes)')")
+              ".startsWith('New data set (Shapes)')")
     page.page.select_option("#learning_rate", "0.1")  # the next change
     page.wait("document.getElementById('notice').hidden")
     page.page.click("#play")
