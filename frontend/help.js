@@ -5,7 +5,7 @@
 // The controls that have help: the settings, the data's sliders, the output's options; and
 // rows of buttons (uploads, tools), which get one "?" for the row, saying what each does.
 const HELPED = "#settings .field[title], #data-controls .slider[title], " +
-  ".column.output .legend[title], .column.output label.check[title]";
+  ".column.output .legend > [title], .column.output label.check[title]";
 const ROWS = "#data-tools, #tools";
 
 let made = 0;
