@@ -3,7 +3,7 @@
 // the user's own data (no generator; scaled into the plane).
 
 import { api } from "./api.js";
-import { $, allow, isImages } from "./dom.js";
+import { $, allow, datasetLabel, isImages } from "./dom.js";
 import { paintPoints } from "./heatmap.js";
 import { imageNet, POINT_NET } from "./imagelayers.js";
 
@@ -114,13 +114,13 @@ function datasetButtons(meta, onPick) {
     item.className = d.images ? "dataset image-set" : "dataset";
     item.dataset.name = d.name;
     item.dataset.problem = d.problem;
-    item.title = `${d.name}: ${d.description}`;
-    item.setAttribute("aria-label", d.name);
+    item.title = `${d.label}: ${d.description}`;
+    item.setAttribute("aria-label", d.label);
     const picture = document.createElement("img"); // not a canvas: that is a layer per frame
     picture.alt = "";
     picture.width = picture.height = 48;
     const label = document.createElement("span");
-    label.textContent = d.name.replaceAll("_", " "); // lets "gaussian quantiles" wrap
+    label.textContent = d.label;
     if (d.images) picture.src = imagePicture(d.name);
     item.append(picture, label);
     item.addEventListener("click", () => onPick(d));
@@ -143,7 +143,7 @@ async function paintDatasets(meta, flash) {
       paintPoints(ctx, { x_train: points.x, y_train: points.y, x_test: [], y_test: [] }, 6,
         { showTest: false, regressionScale: spec.problem === "regression" ? scale : 0 });
       item.querySelector("img").src = canvas.toDataURL();
-    } catch (error) { flash(`no thumbnail for ${spec.name}: ${error.message}`); }
+    } catch (error) { flash(`no thumbnail for ${spec.label}: ${error.message}`); }
   }
 }
 
@@ -261,7 +261,8 @@ export function bindData(store, { change, flash }) {
     // A fixed image set (the digits) has no noise either; Regenerate draws a new split.
     const fixed = Boolean(spec && spec.size);
     allow($("noise"), Boolean(spec) && !fixed,
-      fixed ? `${spec.name} are fixed images: noise applies to generated sets` : OWN);
+      fixed ? `${datasetLabel(meta, spec.name)} are fixed images: noise applies to generated ` +
+        "sets" : OWN);
     allow($("regenerate"), Boolean(spec), OWN);
     const ownSplit = c.dataset.name === "custom" && Boolean(points && points.own_split);
     allow($("train_fraction"), !ownSplit, SPLIT);

@@ -4,6 +4,7 @@
 import { $, isImages, outputKind } from "./dom.js";
 import { Editor } from "./editor.js";
 import { Network } from "./network.js";
+import { compact } from "./numbers.js";
 
 /** A weight (source: a unit of the layer before) or a bias (source null) of a frame. */
 function valueIn(frame, { layer, source, target }) {
@@ -17,6 +18,11 @@ export function bindDiagram(store, { change, command, flash }) {
   const { meta } = store.state;
   const layers = () => store.state.config.hidden_layers;
   const hovercard = $("hovercard");
+  let carded = null; // the link the card is about: its value follows the frames (an edit)
+  const card = (value) => {
+    const text = `Weight ${compact(Number(value ?? 0))}`;
+    if (hovercard.textContent !== text) hovercard.textContent = text;
+  };
   const editor = new Editor(
     { box: $("link-editor"), label: $("editor-label"), input: $("editor-value"),
       message: $("editor-message") },
@@ -41,9 +47,10 @@ export function bindDiagram(store, { change, command, flash }) {
       onEdit: (target, event) => editor.open(target, valueIn(store.state.frame, target), event),
       onHover: (hover) => store.set({ hover }),
       onLinkHover: (link, event) => {
+        carded = link;
         if (!link) { hovercard.hidden = true; return; }
         const box = hovercard.parentElement.getBoundingClientRect();
-        hovercard.textContent = `Weight ${Number(link.value ?? 0).toFixed(3)}`;
+        card(link.value);
         hovercard.style.left = `${event.clientX - box.left + 10}px`;
         hovercard.style.top = `${event.clientY - box.top - 24}px`;
         hovercard.hidden = false;
@@ -69,5 +76,6 @@ export function bindDiagram(store, { change, command, flash }) {
   });
   store.watch(["frame"], ({ frame, config }) => {
     if (!frame.header.input) network.update(frame, outputKind(config)); // a frame of points
+    if (carded && !hovercard.hidden) card(valueIn(frame, carded));
   });
 }

@@ -46,3 +46,10 @@ export function regressionScale(points) {
 export function isImages(config) {
   return Boolean(config) && config.features.length === 0;
 }
+
+/** The name people read for a data set (/api/meta's label): "Regression: plane". */
+export function datasetLabel(meta, name) {
+  if (name === "custom") return "your own data";
+  const spec = [...meta.datasets, ...meta.image_datasets].find((d) => d.name === name);
+  return spec?.label || name;
+}

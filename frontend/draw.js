@@ -98,9 +98,11 @@ export function bindDraw(store) {
     fit(H, W);
   });
   // what the network says, here: on a phone the layers are further down the page
-  store.watch(["drawn"], ({ drawn, frame }) => {
+  // (only while the drawing is what goes through the network: another image chosen, the
+  // verdict would be about a picture no longer on show)
+  store.watch(["drawn", "source"], ({ drawn, frame, source }) => {
     const verdict = $("draw-verdict");
-    if (!drawn || !frame) { verdict.textContent = ""; return; }
+    if (!drawn || !frame || source !== "drawing") { verdict.textContent = ""; return; }
     const p = drawn.grids.probabilities.data;
     let best = 0;
     for (let c = 1; c < p.length; c++) if (p[c] > p[best]) best = c;

@@ -90,41 +90,64 @@ function paintUnits(box, grid) {
   canvas.style.width = `${Math.min(n * 12, 12 * 32)}px`;
 }
 
+const TILE = 40; // CSS pixels a filter's side is drawn at, about (whole pixels per weight)
+
+function cell(tag, cls, text) {
+  const e = document.createElement(tag);
+  e.className = cls;
+  e.textContent = text;
+  return e;
+}
+
 /**
- * A conv entry's filters [F, C, k, k] on one canvas, one scale for the layer: a row of
- * filters (one input channel), or a row per filter with a cell per input channel.
+ * A conv entry's filters [F, C, k, k], one tile per filter and input map, every weight a
+ * square of whole pixels (a 3 x 3 filter is 39 px a side, not 9 blurred ones), all on one
+ * scale for the layer. One input map: a numbered tile per filter. More: a row per filter
+ * and a column per input map, numbered along both sides, every tile titled.
  */
-function paintFilters(box, grid) {
+function paintFilters(box, grid, layer) {
   const [F, C, k] = grid.shape;
-  const cols = C === 1 ? Math.min(F, 8) : C;
-  const rows = C === 1 ? Math.ceil(F / cols) : F;
-  const w = cols * (k + 1) - 1, h = rows * (k + 1) - 1;
-  let canvas = box.querySelector("canvas");
-  if (!canvas || canvas.width !== w || canvas.height !== h) {
-    canvas = pixels(w, h, "filter-grid");
-    canvas.title = C === 1 ? "each filter's weights (orange negative, blue positive)"
-      : "a row per filter, a cell per input map (orange negative, blue positive)";
-    const scale = Math.max(3, Math.floor(24 / k)); // a 3 x 3 filter is 24 px a side
-    canvas.style.width = `${w * scale}px`;
-    box.replaceChildren(canvas);
+  let tiles = box.querySelectorAll("canvas");
+  if (tiles.length !== F * C || tiles[0].width !== k) {
+    const px = Math.max(4, Math.round(TILE / k)) * k;
+    const head = cell("p", "filters-head", C === 1
+      ? `Filters of layer ${layer}: ${F}, each ${k} \u00d7 ${k} weights`
+      : `Filters of layer ${layer}: a row per filter (${F}), a column per input map (${C}), ` +
+        `each ${k} \u00d7 ${k} weights`);
+    const table = cell("div", C === 1 ? "filter-grid single" : "filter-grid", "");
+    table.style.setProperty("--tile", `${px}px`);
+    if (C > 1) {
+      table.style.gridTemplateColumns = `auto repeat(${C}, minmax(0, ${px}px))`;
+      table.append(cell("span", "filter-corner", "filter"),
+        ...Array.from({ length: C }, (_, c) => cell("span", "filter-col", `map ${c + 1}`)));
+    }
+    for (let f = 0; f < F; f++) {
+      if (C > 1) table.append(cell("span", "filter-row", String(f + 1)));
+      for (let c = 0; c < C; c++) {
+        const tile = pixels(k, k, "filter-tile");
+        tile.title = `layer ${layer}, filter ${f + 1}${C > 1 ? `, input map ${c + 1}` : ""}: ` +
+          `${k} \u00d7 ${k} weights (orange negative, blue positive)`;
+        if (C > 1) { table.append(tile); continue; }
+        const figure = cell("figure", "filter", "");
+        figure.append(tile, cell("figcaption", "", String(f + 1)));
+        table.append(figure);
+      }
+    }
+    box.replaceChildren(head, table);
+    tiles = box.querySelectorAll("canvas");
   }
-  const ctx = canvas.getContext("2d");
-  const image = ctx.createImageData(w, h);
-  image.data.fill(255);
   const { data } = grid;
   const scale = largest(data);
   const kk = k * k;
-  for (let f = 0; f < F; f++) {
-    for (let c = 0; c < C; c++) {
-      const cell = C === 1 ? f : f * C + c;
-      const x0 = (cell % cols) * (k + 1), y0 = Math.floor(cell / cols) * (k + 1);
-      paintSigned(data, (f * C + c) * kk, kk, scale, (i, r, g, b) => {
-        const o = 4 * ((y0 + Math.floor(i / k)) * w + x0 + (i % k));
-        image.data[o] = r; image.data[o + 1] = g; image.data[o + 2] = b;
-      });
-    }
-  }
-  ctx.putImageData(image, 0, 0);
+  tiles.forEach((tile, t) => { // tile t is filter floor(t / C), input map t % C
+    const ctx = tile.getContext("2d");
+    const image = ctx.createImageData(k, k);
+    paintSigned(data, t * kk, kk, scale, (i, r, g, b) => {
+      image.data[4 * i] = r; image.data[4 * i + 1] = g; image.data[4 * i + 2] = b;
+      image.data[4 * i + 3] = 255;
+    });
+    ctx.putImageData(image, 0, 0);
+  });
 }
 
 const argmax = (data, from, k) => {
@@ -256,7 +279,9 @@ export function bindImages(store) {
       const grid = source && source[type === "dense" ? `units${i + 1}` : `maps${i + 1}`];
       if (grid) (type === "dense" ? paintUnits : paintMaps)(box, grid);
       const filters = frame.grids[`filters${i + 1}`];
-      if (filters && item.querySelector(".filters")) paintFilters(item.querySelector(".filters"), filters);
+      if (filters && item.querySelector(".filters")) {
+        paintFilters(item.querySelector(".filters"), filters, i + 1);
+      }
     });
     // the probabilities, as bars
     const k = frame.grids.probabilities.shape[1];

@@ -8,6 +8,7 @@ import { bindData } from "./datapanel.js";
 import { bindDiagram } from "./diagram.js";
 import { $ } from "./dom.js";
 import { bindDraw } from "./draw.js";
+import { bindHelp } from "./help.js";
 import { bindImageLayers } from "./imagelayers.js";
 import { bindImages } from "./images.js";
 import { followClass, lessonOf, showLesson } from "./lesson.js";
@@ -41,6 +42,7 @@ function bind() {
   bindMistakes(store, bindImages(store));
   bindDraw(store);
   bindTools(store, flash);
+  bindHelp();
 }
 
 /** A snapshot: drawn once from its REST routes, never changing; no websocket. */

@@ -39,3 +39,14 @@ export function numberInput(input, message, bounds, commit) {
     return true;
   };
 }
+
+/**
+ * A number for people to read at a glance: `digits` decimals in the usual range, and one
+ * decimal of scientific notation beyond it (a diverged loss is 1.0e+32, not 33 digits).
+ */
+export function compact(v, digits = 3) {
+  if (v == null || !Number.isFinite(v)) return "-";
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e4 || a < 10 ** -digits)) return v.toExponential(1);
+  return v.toFixed(digits);
+}

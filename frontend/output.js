@@ -6,8 +6,7 @@ import { Chart } from "./chart.js";
 import { $, outputKind, regressionScale } from "./dom.js";
 import { channel, paintGrid, paintPoints } from "./heatmap.js";
 import { showLegend } from "./legend.js";
-
-const fmt = (v) => (v == null || !Number.isFinite(v) ? "-" : v.toFixed(3));
+import { compact } from "./numbers.js";
 
 /** The output's grid, or the hovered neuron's (state.hover: {layer, unit}). */
 function drawHeatmap(ctx, { frame, hover, config, points, view }) {
@@ -33,23 +32,33 @@ export function bindOutput(store) {
   $("show-test").addEventListener("change", view("showTest"));
   $("discretize").addEventListener("change", view("discretize"));
   $("show-accuracy").addEventListener("change", view("accuracy"));
+  $("log-scale").addEventListener("change", view("logScale"));
 
   store.watch(["frame"], ({ frame: { header: { metrics: m } } }) => {
     for (const key of ["test_loss", "train_loss", "test_accuracy", "train_accuracy"]) {
-      const el = $(key.replace("_", "-")), text = fmt(m[key]);
+      const el = $(key.replace("_", "-")), text = compact(m[key]);
       if (el.textContent !== text) el.textContent = text; // the same text: no layout
     }
     chart.add(m);
   });
   store.watch(["history"], ({ history }) => chart.reset(history));
+  store.watch(["status"], ({ status }) => {
+    if (chart.diverged !== (status === "diverged")) {
+      chart.diverged = status === "diverged";
+      chart.draw();
+    }
+  });
   store.watch(["view", "config"], ({ view: v, config }) => {
     const classification = config.problem === "classification";
     document.querySelectorAll(".accuracy").forEach((e) => { e.hidden = !classification; });
     $("show-test").checked = v.showTest;
     $("discretize").checked = v.discretize;
     $("show-accuracy").checked = v.accuracy && classification;
-    if (chart.accuracy !== (v.accuracy && classification)) {
-      chart.accuracy = v.accuracy && classification;
+    $("log-scale").checked = v.logScale;
+    const accuracy = v.accuracy && classification;
+    $("log-scale").disabled = accuracy; // accuracy is 0 to 1: no scale to choose
+    if (chart.accuracy !== accuracy || chart.log !== v.logScale) {
+      Object.assign(chart, { accuracy, log: v.logScale });
       chart.draw();
     }
   });
@@ -65,8 +74,9 @@ export function bindOutput(store) {
     });
   });
   store.watch(["config", "nClasses", "points"], ({ config, nClasses, points }) => {
-    showLegend({ low: $("colorbar-low"), high: $("colorbar-high"),
-      gradient: document.querySelector("#colorbar .gradient"), text: $("colorbar-text") },
+    showLegend({ bar: $("colorbar"), low: $("colorbar-low"), high: $("colorbar-high"),
+      gradient: document.querySelector("#colorbar .gradient"), classes: $("class-legend"),
+      text: $("colorbar-text") },
     outputKind(config), { nClasses, scale: regressionScale(points) });
   });
 }

@@ -2,6 +2,7 @@
 // commands over the websocket. Everything it learns goes into the store; it draws nothing.
 
 import { api, decodeFrame, Socket } from "./api.js";
+import { changeNotice } from "./changes.js";
 import { isImages } from "./dom.js";
 
 export class Session {
@@ -50,11 +51,11 @@ export class Session {
     }
     this.store.set({ config: reply.config });
     if (!reply.weights_kept) this.refresh();
-    // The server starts fresh weights for a new data set: say so, the curve restarts too.
-    if (reply.config.dataset.name !== before.dataset.name) {
-      this.notice(`New data set (${reply.config.dataset.name}): a fresh run started, with new ` +
-        "weights and a new loss curve from epoch 0.", { passing: true });
-    }
+    // Fresh weights (a new data set, a new network) or the same ones going on with a new
+    // activation: the page says which, as the server's answer says.
+    const said = changeNotice(before, reply.config,
+      { kept: reply.weights_kept, meta: this.state.meta, epoch: this.state.epoch });
+    if (said) this.notice(said, { passing: true });
     return reply;
   }
 
@@ -98,12 +99,25 @@ export class Session {
     });
   }
 
+  async reloadHistory() {
+    const { id } = this.state;
+    try {
+      const { rows } = await api.history(id);
+      if (id === this.state.id) this.store.set({ history: rows });
+    } catch { /* the curve keeps the epochs it has */ }
+  }
+
   /** A binary frame: decoded and put in the store, where the view draws it from. */
   frame(buffer) {
     const started = performance.now();
     const frame = decodeFrame(buffer);
     const { header } = frame;
     this.frames += 1;
+    // frames skip epochs while it runs: once it stops, the curve gets every one (a run that
+    // blew up in three epochs shows all three)
+    if (header.status !== this.state.status && header.status !== "running" && !this.state.shared) {
+      this.reloadHistory();
+    }
     if (!this.state.shared && header.revision !== this.state.revision && this.state.revision >= 0) {
       this.state.revision = header.revision; // set before the refetch, which sets it for good
       this.refresh();

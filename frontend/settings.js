@@ -2,6 +2,7 @@
 // shows the config and what it sends. The optimizer's own fields follow the optimizer.
 
 import { $, allow, fill, isImages, nearest } from "./dom.js";
+import { addHelp } from "./help.js";
 import { POINT_NET } from "./imagelayers.js";
 import { numberInput } from "./numbers.js";
 
@@ -87,6 +88,7 @@ class OptimizerFields {
     }
     this.shown = config.optimizer.name;
     this.box.replaceChildren(...params.map(([name, p]) => this.field(name, p, config)));
+    this.box.querySelectorAll(".field").forEach(addHelp);
   }
 
   field(name, p, config) {
@@ -96,7 +98,7 @@ class OptimizerFields {
     title.textContent = name;
     const input = document.createElement("input");
     input.value = config.optimizer[name] ?? p.default;
-    input.title = `${p.description} (${p.min} to ${p.max})`;
+    label.title = `${p.description} (${p.min} to ${p.max})`;
     input.id = `opt-${name}`;
     const message = document.createElement("span");
     message.className = "field-error";

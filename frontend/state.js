@@ -15,7 +15,7 @@ export function initialState() {
     // images: the test example chosen, and its maps when not the frame's; or ("drawing")
     // the user's drawing, read by POST /maps
     example: 0, maps: null, source: "example", drawn: null,
-    view: { showTest: false, discretize: false, accuracy: false },
+    view: { showTest: false, discretize: false, accuracy: false, logScale: false },
     socket: null,
     render: { frames: 0, ms: 0 }, // frames drawn and the milliseconds spent decoding and drawing them
     get shared() { return this.mode === "shared"; },

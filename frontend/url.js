@@ -84,7 +84,7 @@ const FIELDS = [
   ["batchNorm", "batch_norm", bool],
   ["seed", "seed", num],
 ];
-const VIEW_FIELDS = ["showTest", "discretize"];
+const VIEW_FIELDS = ["showTest", "discretize", "logScale"];
 
 function getPath(obj, path) {
   return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);

@@ -156,10 +156,12 @@ def sweep(p: Page, state: str) -> None:
                    ".dataset[data-name='xor']", "#regenerate", ".feature >> nth=2"]:
         p.page.click(action)
         agree(p, f"{action} while {state}")
-        if action.startswith(".dataset"):
+        # xor after the circle (paused) is a new data set; xor again (running) is not, and
+        # says nothing (the notice's text read here was the paused sweep's, left hidden)
+        if action.startswith(".dataset") and state == "paused":
+            assert p.page.is_visible("#notice")
             assert "fresh run" in p.page.text_content("#notice")
-            if state == "paused":
-                p.wait("window.playground.epoch === 0")
+            p.wait("window.playground.epoch === 0")
     for slider, value in [("#train_fraction", "70"), ("#noise", "20"), ("#batch_size", "5")]:
         # dragged: the label follows before anything is sent
         p.js(f"""(() => {{ const s = document.querySelector('{slider}');

@@ -75,7 +75,7 @@ def test_digits_train_and_show_examples_maps_and_confusion(page: Page) -> None:
     page.wait("window.playground.maps && window.playground.maps.header.example === 5")
     assert page.page.locator(".image-layer[data-entry='1'] .maps canvas").count() == 8
     assert page.page.locator(".image-layer[data-entry='2'] .maps canvas").count() == 8
-    assert page.page.locator(".image-layer[data-entry='1'] .filters canvas").count() == 1
+    assert page.page.locator(".image-layer[data-entry='1'] .filters canvas").count() == 8
     assert "chosen" in page.page.get_attribute("#examples .example[data-example='5']", "class")
     header, grids = decode_frame(httpx.get(
         f"{page.server.http}/api/experiments/{view['id']}/maps?example=5").content)
@@ -367,12 +367,12 @@ def test_a_notice_about_a_change_goes_at_the_next_action(page: Page) -> None:
     notice = "!document.getElementById('notice').hidden"
     choose_digits(page)
     page.wait(notice)
-    assert page.page.text_content("#notice-text").startswith("New data set (digits)")
+    assert page.page.text_content("#notice-text").startswith("New data set (Digits)")
     page.page.click("#step")  # something else: the news is old
     page.wait("document.getElementById('notice').hidden")
     page.page.click(".dataset[data-name='shapes']")
     page.wait(f"{notice} && document.getElementById('notice-text').textContent"
-              ".startsWith('New data set (shapes)')")
+              ".startsWith('New data set (Shapes)')")
     page.page.select_option("#learning_rate", "0.1")  # the next change
     page.wait("document.getElementById('notice').hidden")
     page.page.click("#play")

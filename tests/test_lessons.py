@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from backend.data import DATASETS
 from backend.experiments.config import parse_config
 from backend.experiments.experiment import Experiment
 from backend.experiments.lessons import LESSONS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def train(config: dict[str, Any], epochs: int) -> Experiment:
@@ -225,3 +229,23 @@ def test_lesson_lenet_5() -> None:
     # not one lucky start: another split and other weights learn as well
     other = train(reseeded(preset, 1), LESSONS["lenet-5"].presets[0].epochs)
     assert other.metrics["test_accuracy"] >= stated - 0.015
+
+
+def test_the_pages_what_to_try_diverges_where_it_says() -> None:
+    """Bug: the page's "What to try" said "set the learning rate to 3 and watch it diverge",
+    which the default data (the circle) never does: tanh and a sigmoid output saturate. It
+    names its data now, and there, from the page's default network, the run diverges."""
+    page = (ROOT / "templates" / "index.html").read_text()
+    said = re.search(r"on ([^,;]+), set the learning rate to ([\d.]+) and watch it\s+diverge",
+                     page)
+    assert said, "the claim is gone from the page: keep this test in step with it"
+    label, lr = said.group(1), float(said.group(2))
+    (name,) = [d.name for d in DATASETS.values() if d.label == label]
+    config = {"problem": DATASETS[name].problem, "dataset": {"name": name},
+              "optimizer": {"learning_rate": lr}}
+    exp = train(config, 20)
+    assert exp.status == "diverged" and "learning rate" in exp.message
+    # and the lesson's third preset says the same with its own network
+    large = LESSONS["learning-rate"].presets[2]
+    assert large.config["optimizer"]["learning_rate"] == lr
+    assert large.config["dataset"]["name"] == name

@@ -44,6 +44,7 @@ class ParamInfo(BaseModel):
 
 class DatasetInfo(BaseModel):
     name: str
+    label: str = Field(description="the name people read, as the page shows it")
     problem: str
     description: str
     min_classes: int
@@ -52,6 +53,7 @@ class DatasetInfo(BaseModel):
 
 class ImageDatasetInfo(BaseModel):
     name: str
+    label: str = Field(description="the name people read, as the page shows it")
     problem: str
     description: str
     shape: list[int] = Field(description="one image: (channels, height, width), at the "
@@ -171,10 +173,11 @@ def meta(request: Request, settings: SettingsDep, service: ServiceDep) -> Meta:
 def build_meta(settings: Settings, service: Service) -> Meta:
     return Meta(
         problems=["classification", "regression"],
-        datasets=[DatasetInfo(name=d.name, problem=d.problem, description=d.description,
+        datasets=[DatasetInfo(name=d.name, label=d.label, problem=d.problem,
+                              description=d.description,
                               min_classes=d.min_classes, max_classes=d.max_classes)
                   for d in DATASETS.values()],
-        image_datasets=[ImageDatasetInfo(name=d.name, problem="classification",
+        image_datasets=[ImageDatasetInfo(name=d.name, label=d.label, problem="classification",
                                          description=d.description, shape=list(d.shape),
                                          min_classes=d.min_classes, max_classes=d.max_classes,
                                          sides=list(d.sides), size=d.size)

@@ -34,17 +34,18 @@ class Dataset:
     description: str
     min_classes: int = 2
     max_classes: int = 2
+    label: str = ""  # the name people read ("Regression: plane"); the page shows it
 
 
 DATASETS: dict[str, Dataset] = {}
 
 
-def dataset(name: str, problem: Problem, description: str,
-            max_classes: int = 2) -> Callable[[Generator], Generator]:
+def dataset(name: str, problem: Problem, description: str, max_classes: int = 2, *,
+            label: str) -> Callable[[Generator], Generator]:
     """Register a generator under `name`; the registry order is the menu order."""
 
     def add(fn: Generator) -> Generator:
-        DATASETS[name] = Dataset(name, problem, fn, description, 2, max_classes)
+        DATASETS[name] = Dataset(name, problem, fn, description, 2, max_classes, label)
         return fn
 
     return add
@@ -55,7 +56,8 @@ def _shares(n: int, k: int) -> list[int]:
     return [n // k + (j < n % k) for j in range(k)]
 
 
-@dataset("circle", "classification", "a disc of one class inside a ring of the other")
+@dataset("circle", "classification", "a disc of one class inside a ring of the other",
+         label="Circle")
 def circle(n: int, noise: float, rng: np.random.Generator, classes: int) -> Points:
     """Half inside r < 2.5, half in the ring 3.5..5; labelled by the jittered point."""
     radius = 5.0
@@ -69,7 +71,8 @@ def circle(n: int, noise: float, rng: np.random.Generator, classes: int) -> Poin
     return x, y
 
 
-@dataset("xor", "classification", "four quadrants: same signs one class, mixed the other")
+@dataset("xor", "classification", "four quadrants: same signs one class, mixed the other",
+         label="XOR")
 def xor(n: int, noise: float, rng: np.random.Generator, classes: int) -> Points:
     """Points kept 0.3 off the axes; class 1 where the jittered x1 * x2 >= 0."""
     padding = 0.3
@@ -80,7 +83,8 @@ def xor(n: int, noise: float, rng: np.random.Generator, classes: int) -> Points:
     return x, y
 
 
-@dataset("gauss", "classification", "two gaussian clouds, wider with noise")
+@dataset("gauss", "classification", "two gaussian clouds, wider with noise",
+         label="Gaussian")
 def gauss(n: int, noise: float, rng: np.random.Generator, classes: int) -> Points:
     """Class 1 around (2, 2), class 0 around (-2, -2); variance 0.5 at noise 0 to 4 at 0.5."""
     variance = 0.5 + (4.0 - 0.5) * noise / MAX_NOISE
@@ -91,7 +95,8 @@ def gauss(n: int, noise: float, rng: np.random.Generator, classes: int) -> Point
     return x, y
 
 
-@dataset("spiral", "classification", "interleaved spiral arms, one per class", MAX_CLASSES)
+@dataset("spiral", "classification", "interleaved spiral arms, one per class", MAX_CLASSES,
+         label="Spiral")
 def spiral(n: int, noise: float, rng: np.random.Generator, classes: int) -> Points:
     """k arms of 1.75 turns out to r = 5, arm j turned by 2 pi j / k.
 
@@ -109,7 +114,8 @@ def spiral(n: int, noise: float, rng: np.random.Generator, classes: int) -> Poin
     return np.concatenate(xs), np.concatenate(ys)
 
 
-@dataset("reg-plane", "regression", "a tilted plane: y = (x1 + x2) / 10")
+@dataset("reg-plane", "regression", "a tilted plane: y = (x1 + x2) / 10",
+         label="Regression: plane")
 def reg_plane(n: int, noise: float, rng: np.random.Generator, classes: int) -> Points:
     """The Playground maps x1 + x2 in [-10, 10] onto [-1, 1], from the jittered point."""
     x = rng.uniform(-6, 6, (n, 2))
@@ -122,7 +128,8 @@ _REG_GAUSSIANS = ((-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -
                   (4, -2.5, -1))
 
 
-@dataset("reg-gauss", "regression", "six bumps, up and down")
+@dataset("reg-gauss", "regression", "six bumps, up and down",
+         label="Regression: gaussians")
 def reg_gauss(n: int, noise: float, rng: np.random.Generator, classes: int) -> Points:
     """Each bump falls linearly from +-1 at its centre to 0 at distance 2; the largest wins."""
     x = rng.uniform(-6, 6, (n, 2))
@@ -135,7 +142,8 @@ def reg_gauss(n: int, noise: float, rng: np.random.Generator, classes: int) -> P
     return x, label
 
 
-@dataset("moons", "classification", "two interleaving half circles")
+@dataset("moons", "classification", "two interleaving half circles",
+         label="Moons")
 def moons(n: int, noise: float, rng: np.random.Generator, classes: int) -> Points:
     """scikit-learn's make_moons scaled by 3.5 about its centre; gaussian noise 3 * noise."""
     n0, n1 = _shares(n, 2)
@@ -148,7 +156,8 @@ def moons(n: int, noise: float, rng: np.random.Generator, classes: int) -> Point
     return x, np.concatenate([np.zeros(n0, np.int64), np.ones(n1, np.int64)])
 
 
-@dataset("flower", "classification", "the course's planar petals: two classes, eight petals")
+@dataset("flower", "classification", "the course's planar petals: two classes, eight petals",
+         label="Flower")
 def flower(n: int, noise: float, rng: np.random.Generator, classes: int) -> Points:
     """load_planar_dataset of Andrew Ng's course, scaled by 1.4; noise 0 is its own 0.2."""
     xs, ys = [], []
@@ -161,7 +170,8 @@ def flower(n: int, noise: float, rng: np.random.Generator, classes: int) -> Poin
     return np.concatenate(xs), np.concatenate(ys)
 
 
-@dataset("blobs", "classification", "k gaussian blobs on a circle", MAX_CLASSES)
+@dataset("blobs", "classification", "k gaussian blobs on a circle", MAX_CLASSES,
+         label="Blobs")
 def blobs(n: int, noise: float, rng: np.random.Generator, classes: int) -> Points:
     """Centres on a circle of radius 4, turned by pi / 4 so no blob sits on an axis at k = 2."""
     y = np.arange(n) % classes
@@ -171,7 +181,8 @@ def blobs(n: int, noise: float, rng: np.random.Generator, classes: int) -> Point
 
 
 @dataset("gaussian_quantiles", "classification",
-         "rings of one gaussian cloud, each class an equal share", MAX_CLASSES)
+         "rings of one gaussian cloud, each class an equal share", MAX_CLASSES,
+         label="Gaussian quantiles")
 def gaussian_quantiles(n: int, noise: float, rng: np.random.Generator, classes: int) -> Points:
     """scikit-learn's make_gaussian_quantiles; std 1.6 keeps the cloud inside the square.
 

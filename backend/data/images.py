@@ -133,6 +133,7 @@ class ImageSet:
     max_classes: int
     size: int | None = None  # a fixed set's number of images; None: n are generated
     sides: tuple[int, int] = (8, 32)  # the sides, in pixels, it can be had at
+    label: str = ""  # the name people read; the page shows it
 
     def shape_at(self, side: int | None) -> tuple[int, int, int]:
         """One image's (channels, height, width) at this side (None: the set's own)."""
@@ -142,10 +143,10 @@ class ImageSet:
 IMAGE_SETS: dict[str, ImageSet] = {
     "digits": ImageSet("digits", "the 1 797 handwritten digits of UCI, 8 x 8 grey (resampled "
                        "to side), 10 classes (every image, whatever n_samples)", (1, 8, 8), 10,
-                       10, 1797),
+                       10, 1797, label="Digits"),
     "shapes": ImageSet("shapes", "lines at four angles, crosses, circles and squares, 12 x 12 "
                        "grey (drawn at side), with speckle by noise", (1, 12, 12), 2,
-                       len(SHAPES)),
+                       len(SHAPES), label="Shapes"),
 }
 
 
