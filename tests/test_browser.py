@@ -102,7 +102,10 @@ def test_learning_rate_and_a_new_layer_take_effect(page: Page) -> None:
 def test_thumbnails_stay_painted_after_each_change_while_paused(page: Page) -> None:
     def after(action: Any) -> None:
         revision = page.js("window.playground.revision")
-        action()
+        # the change's refetch (its curve comes last) is done before the next change: one
+        # begun before a change would bring the old config back over it
+        with page.page.expect_response(lambda r: r.url.endswith("/history"), timeout=60_000):
+            action()
         page.wait(f"window.playground.revision > {revision}")
         page.wait(PAINTED)  # once the refetch and any rebuild are done (blank: a time-out)
 
