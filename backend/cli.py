@@ -1,4 +1,4 @@
-"""`playground train | serve | bench`."""
+"""`playground train | serve | healthcheck | bench`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import math
 import os
 import runpy
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -99,6 +100,10 @@ def _metrics(model: Any, x_train: Any, y_train: Any, x_test: Any, y_test: Any) -
 
 @command("serve")
 def serve(args: argparse.Namespace) -> int:
+    # As a container's process 1, a SIGTERM with no handler is ignored: one that came while
+    # the server started (before uvicorn's handler) was lost, and `docker stop` killed the
+    # server 10 s later. Until uvicorn takes over, it ends the start (nothing runs yet).
+    signal.signal(signal.SIGTERM, _stop_starting)
     # Playground networks are small: BLAS threads would only spin against the training
     # processes (one per core already), which inherit this. The environment can still say
     # otherwise.
@@ -115,11 +120,8 @@ def serve(args: argparse.Namespace) -> int:
     from backend.experiments.store import StoreError
     from backend.settings import Settings
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port),
-                                   ("data_dir", args.data_dir), ("device", args.device))
-                 if v is not None}
     try:
-        settings = Settings(**overrides)
+        settings = Settings(**_serve_overrides(args))
         app = create_app(settings)
     except ValidationError as exc:
         return _error(f"bad setting: {format_validation_error(exc)}")
@@ -129,6 +131,61 @@ def serve(args: argparse.Namespace) -> int:
           f"(data in {settings.data_dir.resolve()}, device {settings.device})", flush=True)
     uvicorn.run(app, log_level=args.log_level, **settings.server_options())
     return 0
+
+
+def _stop_starting(signum: int, frame: object) -> None:
+    raise SystemExit(0)  # a stop asked for, and nothing to save yet
+
+
+def _serve_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings that serve's flags give (the rest come from PLAYGROUND_*)."""
+    return {k: v for k, v in (("host", args.host), ("port", args.port),
+                              ("data_dir", args.data_dir), ("device", args.device))
+            if v is not None}
+
+
+def serve_arguments(cmdline: Sequence[str]) -> list[str] | None:
+    """The flags a `playground serve` command line (or `python -m backend.cli serve`)
+    gives after `serve`; None for any other command."""
+    for i, word in enumerate(cmdline[:-1]):
+        if (Path(word).name == "playground" or word == "backend.cli") \
+                and cmdline[i + 1] == "serve":
+            return list(cmdline[i + 2:])
+    return None
+
+
+@command("healthcheck")
+def healthcheck(args: argparse.Namespace) -> int:
+    """Exit 0 when the server answers /healthz (the container's HEALTHCHECK). It reads the
+    settings as serve did: PLAYGROUND_*, then the flags of the server process `--pid`
+    (process 1 in a container) when that is `playground serve`, so a port given either
+    way is the one asked."""
+    import urllib.error
+    import urllib.request
+
+    from backend.settings import Settings
+
+    try:
+        raw = Path(f"/proc/{args.pid}/cmdline").read_bytes()
+    except OSError:
+        raw = b""
+    flags = serve_arguments([w.decode(errors="replace") for w in raw.split(b"\0") if w])
+    try:
+        served = parser().parse_args(["serve", *(flags or [])])
+        settings = Settings(**_serve_overrides(served))
+    except (SystemExit, ValidationError):
+        print(f"playground: process {args.pid} has settings that serve refuses",
+              file=sys.stderr)
+        return 1  # a health check's "unhealthy" (2 is reserved)
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(settings.host,
+                                                                     settings.host)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{settings.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout):
+            return 0  # any other status than 2xx raises
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"playground: no answer from {url}: {exc}", file=sys.stderr)
+        return 1
 
 
 @command("bench")
@@ -157,6 +214,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--device", choices=("cpu", "gpu", "auto"))
     s.add_argument("--log-level", default="info",
                    choices=("critical", "error", "warning", "info", "debug"))
+    h = sub.add_parser("healthcheck", help="exit 0 when the server answers /healthz (the "
+                       "container's HEALTHCHECK; reads the settings as serve does)")
+    h.add_argument("--pid", type=int, default=1, help="the server's process, whose serve "
+                   "flags count (default 1: a container's)")
+    h.add_argument("--timeout", type=float, default=4.0, help="seconds to wait for the answer")
     b = sub.add_parser("bench", help="run a benchmark of benchmarks/ (arguments pass through)")
     b.add_argument("name", nargs="?", default="engine", help="engine (default) or server")
     b.add_argument("rest", nargs=argparse.REMAINDER)

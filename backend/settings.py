@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.cpus import available_cpus
 from backend.experiments.limits import Limits
 
 
@@ -25,9 +25,10 @@ class Settings(BaseSettings):
                         "is believed; empty: the peer's own address, always")
 
     workers: int = Field(
-        default_factory=lambda: os.cpu_count() or 1, ge=0, le=256,
-        description="training processes (default: one per core); 0 trains in a thread of "
-                    "the server process")
+        default_factory=lambda: available_cpus(), ge=0, le=256,
+        description="training processes (default: one per CPU this process may use: its "
+                    "affinity, within a container's CPU quota); 0 trains in a thread of the "
+                    "server process")
     frame_rate: float = Field(30.0, gt=0, le=120, description="frames per second per viewer")
     min_frame_rate: float = Field(
         10.0, gt=0, le=120, description="frames per second per viewer under load, at least")

@@ -107,8 +107,8 @@ def test_train_in_the_background_then_pause(client: TestClient, exp: Exp) -> Non
     r = exp.post("/pause")
     paused_at = r.json()["epoch"]
     assert r.json()["status"] == "paused" and paused_at >= 5
-    time.sleep(0.2)
-    assert exp.get().json()["epoch"] == paused_at
+    # a step goes after anything still under way: it starts from the epoch paused at
+    assert exp.post("/step").json()["epoch"] == paused_at + 1
 
 
 def test_train_for_n_epochs_in_the_background(client: TestClient, exp: Exp) -> None:
@@ -447,15 +447,19 @@ def test_an_upload_far_outside_the_plane_is_scaled_into_it_and_learned(
 def test_a_paced_run_trains_at_its_speed_and_stops_at_its_epoch(client: TestClient,
                                                                   exp: Exp) -> None:
     """A teacher's pace: at most `speed` epochs a second, and exactly `epochs` of them."""
+    # Only the pace's ceiling is held: a busy machine may train slower, never faster.
     start = time.monotonic()
     body = exp.post("/train", {"epochs": 12, "speed": 20, "wait": True}).json()
-    took = time.monotonic() - start
-    assert body["epoch"] == 12 and 0.45 <= took <= 3
+    assert body["epoch"] == 12 and time.monotonic() - start >= 0.45
+    start = time.monotonic()
     assert exp.post("/train", {"speed": 10}).status_code == 202
-    time.sleep(1.0)
-    epochs = exp.get().json()["epoch"] - 12
+    deadline = start + 60  # a hang guard: it trains on
+    while (epochs := exp.get().json()["epoch"] - 12) < 5:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    took = time.monotonic() - start
     exp.post("/pause")
-    assert 5 <= epochs <= 13
+    assert epochs <= 10 * took + 1, (epochs, took)
     r = exp.post("/train", {"epochs": 20_000, "speed": 1, "wait": True})
     assert r.status_code == 422 and "wait: false" in r.json()["error"]
 

@@ -255,13 +255,15 @@ def test_controls_when_diverged_shared_and_embedded(browser: Any, server: LiveSe
 
 def test_slow_speed_paces_the_training(page: Page) -> None:
     page.page.select_option("#speed", "2")  # at most 2 epochs a second
+    started = time.monotonic()
     page.page.click("#play")
-    page.wait("window.playground.status === 'running'")
-    time.sleep(1.5)
-    epoch = page.js("window.playground.epoch")
+    page.wait("window.playground.epoch >= 2")
+    took = time.monotonic() - started
     page.page.click("#play")
     page.wait("window.playground.status === 'paused'")
-    assert 1 <= epoch <= 5
+    epoch = page.js("window.playground.epoch")
+    # the pace's ceiling only (measured to the pause): a busy machine trains slower
+    assert epoch <= 2 * (time.monotonic() - started) + 1, (epoch, took)
     assert page.errors == []
 
 

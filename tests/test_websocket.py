@@ -201,7 +201,7 @@ def test_disconnect_leaves_nothing_behind(live: LiveServer) -> None:
         with open_ws(live, exp_id) as ws:
             next_frame(ws)
             assert watch.viewers >= 1
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # a hang guard
     while watch.viewers and time.monotonic() < deadline:
         time.sleep(0.02)
     assert watch.viewers == 0

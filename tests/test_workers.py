@@ -93,7 +93,7 @@ def test_frames_stream_from_the_workers_and_a_pause_holds(pool: LiveServer) -> N
         # moves a weight by at most about the rate, 0.01, a step): frames show it near 50
         assert command(ws, {"type": "set_weight", "layer": 0, "source": 0, "target": 0,
                             "value": 50})["type"] == "ack"
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # a hang guard
         while abs(next_frame(ws)[1]["weights0"][0][0] - 50) > 10:
             assert time.monotonic() < deadline, "the edited weight never showed"
         assert command(ws, {"type": "pause"})["type"] == "ack"
@@ -130,7 +130,7 @@ def test_a_worker_that_dies_is_replaced(pool: LiveServer) -> None:
     exp_id, token = new(pool)
     httpx.post(f"{pool.http}/api/experiments/{exp_id}/train", headers=headers(token), json={})
     engine = pool.app.state.service.runner.engine
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # a hang guard
     while exp_id not in engine.placed:
         assert time.monotonic() < deadline
         time.sleep(0.02)

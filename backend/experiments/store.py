@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -64,6 +65,14 @@ class StoreError(RuntimeError):
     """The data directory cannot be written; the message says where and why."""
 
 
+def writable_hint(directory: Path) -> str:
+    """What to do when the data directory cannot be written: most often a bind mount owned
+    by another user than the server's (the image runs as uid 10001)."""
+    return (f"The data directory {directory} must be a directory that user {os.getuid()} "
+            f"can write: on a bind mount, run `chown {os.getuid()} DIR` on the host (or "
+            f"podman's `-v DIR:{directory}:U`), or set PLAYGROUND_DATA_DIR / --data-dir")
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -89,7 +98,8 @@ class Store:
                     if column not in have:
                         db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             except (OSError, sqlite3.Error) as exc:
-                raise StoreError(f"cannot open the database at {self.path}: {exc}") from exc
+                raise StoreError(f"cannot open the database at {self.path}: {exc}. "
+                                 + writable_hint(self.path.parent)) from exc
             self._db = db
 
     def close(self) -> None:
