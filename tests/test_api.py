@@ -595,3 +595,24 @@ def test_every_route_documents_the_errors_it_can_answer(client: TestClient) -> N
     assert "409" in statuses["POST /api/classes/{class_id}/join"]
     teacher = doc["paths"]["/api/classes/{class_id}"]["get"]["responses"]["401"]
     assert "WWW-Authenticate" in teacher["headers"]
+
+
+def test_every_page_has_the_one_head_with_its_own_module(client: TestClient) -> None:
+    """The pages share one <head> (templates/base.html): the stylesheet, the icon, a title
+    of their own and their own module, nothing from outside."""
+    import re
+
+    cls = client.post("/api/classes", json={"name": "Year 10", "config": SMALL}).json()
+    pages = {"/": ("Neural Playground", "main"), "/lessons": ("Lessons - ", "lessons"),
+             "/classes/new": ("New class - ", "classnew"),
+             f"/c/{cls['id']}": ("Join Year 10 - ", "join"),
+             f"/c/{cls['id']}/teacher": ("Year 10 (teacher) - ", "class"),
+             "/s/nope": ("No such snapshot - ", None), "/c/nope": ("No such class - ", None)}
+    for path, (title, module) in pages.items():
+        text = client.get(path).text
+        head = text[:text.index("</head>")]
+        assert re.search(r"<title>([^<]*)</title>", head)[1].startswith(title), path
+        assert head.count('href="/static/playground.css') == 1, path
+        modules = re.findall(r'<script type="module" src="/frontend/(\w+)\.js', head)
+        assert modules == ([module] if module else []), path
+        assert "http" not in head and text.rstrip().endswith("</html>"), path
