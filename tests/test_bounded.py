@@ -48,7 +48,7 @@ def test_a_long_gradient_check_takes_turns_and_a_pause_stops_it(tmp_path: Path) 
                    headers={"Authorization": f"Bearer {big['edit_token']}"})
         thread.join(60)  # a hang guard; "stopped" below says the pause ended it
         assert not thread.is_alive()
-        assert answer["r"].status_code == 503 and "stopped" in answer["r"].json()["error"]
+        assert answer["r"].status_code == 409 and "stopped" in answer["r"].json()["error"]
     finally:
         live.stop()
 
