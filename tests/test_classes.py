@@ -663,6 +663,9 @@ def test_the_join_link_as_a_qr_code(client: TestClient) -> None:
     matrix = segno.make(f"http://10.0.0.7:8000/c/{cls.id}", error="m", micro=False)
     assert f'viewBox="0 0 {matrix.symbol_size(scale=1, border=4)[0]}'.encode() in r.content
     assert client.get("/api/classes/nope/qr.svg").status_code == 404
+    # the Host header is the asker's: one too long for a QR code is a 422, not a 500
+    r = client.get(f"/api/classes/{cls.id}/qr.svg", headers={"host": "a" * 3000})
+    assert r.status_code == 422 and "does not fit in a QR code" in r.json()["error"]
 
 
 @pytest.mark.parametrize(("host", "loopback"), [

@@ -21,7 +21,7 @@ from backend.experiments.service import NotFound
 
 from .deps import bearer
 from .errors import BODY, LOOKUP, TEACH, responses
-from .qr import qr_svg
+from .qr import TooLong, qr_svg
 from .schemas import (
     ClassCreate,
     ClassCreated,
@@ -182,8 +182,11 @@ def qr(class_id: ClassId, classes: ClassesDep, request: Request) -> Response:
     """The join link as a QR code, for the address this request came by (the teacher's
     page asks by the address it was opened at, which is the one it shows)."""
     cls = classes.get(class_id)
-    return Response(qr_svg(f"{request.base_url}c/{cls.id}"), media_type="image/svg+xml",
-                    headers={"Cache-Control": "no-cache"})
+    try:
+        svg = qr_svg(f"{request.base_url}c/{cls.id}")
+    except TooLong as exc:  # the Host header is the asker's to choose
+        raise HTTPException(422, str(exc)) from None
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
 
 @router.post("/api/classes/{class_id}/start", response_model=StartResult,
