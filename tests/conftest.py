@@ -180,6 +180,13 @@ class Page:
     def wait(self, expression: str, timeout: float = 15_000) -> None:
         wait_for(self.page, expression, timeout)
 
+    def settled(self) -> None:
+        """Wait until the server has answered everything this page sent before: its
+        commands go over one websocket, answered in order, so a ping's answer comes after
+        theirs. "Nothing happened" is then a fact, not a guess after a sleep."""
+        assert self.js("window.playground.socket.send({type: 'ping'}).then(r => r.type)") \
+            == "ack"
+
     def server_view(self) -> dict[str, Any]:
         return httpx.get(f"{self.server.http}/api/experiments/{self.js('window.playground.id')}"
                          ).json()

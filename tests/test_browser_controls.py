@@ -42,7 +42,7 @@ def test_text_that_is_not_a_number_is_refused_where_it_is_typed(page: Page) -> N
     assert "not a number" in page.page.text_content("#editor-message")
     assert page.page.is_visible("#link-editor")  # still there, to be corrected
     page.page.keyboard.press("Escape")
-    time.sleep(0.3)  # what was sent, if anything, is applied by now
+    page.settled()  # what was sent, if anything, is applied by now
     assert server_weights(page) == before
     page.page.select_option("#optimizer", "adam")
     page.wait("window.playground.config.optimizer.name === 'adam'")
@@ -297,7 +297,7 @@ def test_space_runs_and_pauses_after_a_click_on_a_button_or_a_checkbox(page: Pag
     page.wait("window.playground.status === 'running'")
     p.keyboard.press("Space")
     page.wait("window.playground.status === 'paused'")
-    time.sleep(0.3)  # a second layer, if Space added one, is there by now
+    page.settled()  # a second layer, if Space added one, is there by now
     assert len(page.config["hidden_layers"]) == layers + 1
     p.check("#batch_norm")
     page.wait("window.playground.config.batch_norm === true")
@@ -305,12 +305,12 @@ def test_space_runs_and_pauses_after_a_click_on_a_button_or_a_checkbox(page: Pag
     page.wait("window.playground.status === 'running'")
     p.keyboard.press("Space")
     page.wait("window.playground.status === 'paused'")
-    time.sleep(0.3)
+    page.settled()
     assert page.config["batch_norm"] is True and p.is_checked("#batch_norm")
     # In a text field Space is a space; Tab reaches the buttons, and Enter presses them.
     p.click("#train-epochs")
     p.keyboard.press("Space")
-    time.sleep(0.3)
+    page.settled()
     assert page.js("window.playground.status") == "paused"
     p.click("#reset")
     page.wait("window.playground.epoch === 0")

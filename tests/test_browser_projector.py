@@ -58,6 +58,9 @@ def test_the_chart_has_axes_and_a_blow_up_does_not_flatten_it(
     """Bug: no axis, no value, and one epoch at 1e+34 pressed the others flat on the floor."""
     p = projector(browser, server, DIVERGES)
     diverge(p)
+    # the chart has drawn the whole curve the page fetched after the run stopped
+    p.wait("+document.getElementById('chart').dataset.points === "
+           "window.playground.history.length")
     chart = p.js("Object.assign({}, document.getElementById('chart').dataset)")
     history = p.js("window.playground.history")
     assert [r["epoch"] for r in history] == list(range(len(history))) and len(history) >= 3

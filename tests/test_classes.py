@@ -301,9 +301,6 @@ def test_pause_all_pauses_every_running_student(client: TestClient) -> None:
     for student in (ana, bo, cy):
         view = student.get().json()
         assert view["status"] == "paused" and view["running"] is False
-    epochs = [s.get().json()["epoch"] for s in (ana, bo)]
-    time.sleep(0.3)
-    assert [s.get().json()["epoch"] for s in (ana, bo)] == epochs  # they stay paused
     assert all(not s["running"] for s in r.json()["students"])
     assert cls.post("pause").json()["paused"] == []
 

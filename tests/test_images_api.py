@@ -269,7 +269,8 @@ def test_meta_lists_layer_types_and_image_sets_apart_from_the_point_sets(
     assert [d["name"] for d in meta["image_datasets"]] == list(IMAGE_SETS)
     assert meta["image_datasets"][0] == {
         "name": "digits", "problem": "classification", "description": IMAGE_SETS[
-            "digits"].description, "shape": [1, 8, 8], "sides": [8, 32], "min_classes": 10,
+            "digits"].description, "label": "Digits", "shape": [1, 8, 8], "sides": [8, 32],
+        "min_classes": 10,
         "max_classes": 10, "size": 1797}
     types = {t["type"]: t for t in meta["layer_types"]}
     assert list(types) == list(LAYER_TYPES)
@@ -573,7 +574,8 @@ def test_point_frames_are_unchanged(client: TestClient, exp: Exp) -> None:
         "output", "inputs", "layer1", "layer2", "weights0", "biases0", "weights1", "biases1",
         "weights2", "biases2"]
     assert set(header) == {"type", "version", "revision", "id", "time", "status", "message",
-                           "epoch", "metrics", "learning_rate", "extent", "grad_norms", "grids"}
+                           "epoch", "metrics", "learning_rate", "extent", "grad_norms", "grids",
+                           "held"}
 
 
 def test_image_frames_are_cheap(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -162,15 +162,20 @@ KEPT_ACROSS_DATASETS = ("n_samples", "noise", "train_fraction", "seed")
 
 
 def patched(old: dict[str, Any], changes: Any) -> Any:
-    """A PATCH as docs/api.md says: JSON Merge Patch (objects merge, null sets a field back
-    to its default), and a data set of another name keeps only the old one's size, noise,
-    split and seed."""
+    """A PATCH as docs/config.md says: JSON Merge Patch (objects merge, null sets a field
+    back to its default), and a data set of another name keeps the old one's size, noise,
+    split and seed, and its classes only where the new set can have as many."""
     if not isinstance(changes, dict):
         return changes
     ds, new_ds = old.get("dataset"), changes.get("dataset")
     if isinstance(new_ds, dict) and isinstance(ds, dict) and \
             new_ds.get("name", ds.get("name")) != ds.get("name"):
-        old = {**old, "dataset": {k: ds[k] for k in KEPT_ACROSS_DATASETS if k in ds}}
+        name, classes = new_ds.get("name"), ds.get("classes")
+        kept = {k: ds[k] for k in KEPT_ACROSS_DATASETS if k in ds}
+        if PROBLEM_OF.get(name) == "classification" and isinstance(classes, int) and \
+                2 <= classes <= (10 if name in MULTI else 2):
+            kept["classes"] = classes  # the new set has as many
+        old = {**old, "dataset": kept}
     return _defaults(_merge_patch(old, changes), DEFAULT_CONFIG)
 
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from backend.data import DataError, UserData, parse_csv, parse_json, read_json
-from backend.data.images import parse_idx, parse_npz
+from backend.data import DATASETS, DataError, UserData, parse_csv, parse_json, read_json
+from backend.data.images import IMAGE_SETS, parse_idx, parse_npz
 from backend.engine import Backend
 from backend.settings import Settings
 
@@ -66,20 +66,35 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# What a data set of another name keeps of the old one; the rest (its classes, upload id,
-# side) belongs to the old set and goes back to the new one's default.
+# What a data set of another name keeps of the old one whatever it is; its classes and
+# side only where the new set has them (in range), its upload id never.
 KEPT_ACROSS_DATASETS = ("n_samples", "noise", "train_fraction", "seed")
+
+
+def _carried(old: dict[str, Any], name: Any) -> dict[str, Any]:
+    kept = {k: old[k] for k in KEPT_ACROSS_DATASETS if k in old}
+    points, images = DATASETS.get(name), IMAGE_SETS.get(name)
+    spec = points or images
+    classes = old.get("classes")
+    if spec is not None and (points is None or points.problem == "classification") and \
+            isinstance(classes, int) and spec.min_classes <= classes <= spec.max_classes:
+        kept["classes"] = classes
+    side = old.get("side")
+    if images is not None and isinstance(side, int) and \
+            images.sides[0] <= side <= images.sides[1]:
+        kept["side"] = side
+    return kept
 
 
 def merge_config(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """A config PATCH: `merge`, except that a data set of another name starts from the
-    new set's defaults (with the old set's size, noise, split and seed), so that no field
+    new set's defaults and what of the old one it also has (`_carried`), so that no field
     of the old set survives into one that does not have it."""
     dataset = patch.get("dataset")
     old = base.get("dataset")
     if isinstance(dataset, dict) and isinstance(old, dict) and \
             dataset.get("name", old.get("name")) != old.get("name"):
-        base = {**base, "dataset": {k: old[k] for k in KEPT_ACROSS_DATASETS if k in old}}
+        base = {**base, "dataset": _carried(old, dataset.get("name"))}
     return merge(base, patch)
 
 
