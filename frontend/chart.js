@@ -167,10 +167,12 @@ export class Chart {
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
     const xt = ticks(e0, e1, Math.max(2, Math.floor((right - left) / 60)), 1);
+    const named = 2 + ctx.measureText("epoch ").width; // where the axis's name ends
     for (const e of xt.values) {
-      const px = X(e);
+      const px = X(e), label = e.toLocaleString("en-US");
       ctx.beginPath(); ctx.moveTo(px, bottom); ctx.lineTo(px, bottom + 3); ctx.stroke();
-      ctx.fillText(e.toLocaleString("en-US"), Math.min(px, right - 10), bottom + 4);
+      if (px - ctx.measureText(label).width / 2 < named) continue; // under the name: its tick says it
+      ctx.fillText(label, Math.min(px, right - 10), bottom + 4);
     }
     ctx.textAlign = "left";
     ctx.fillText("epoch", 2, bottom + 4);
