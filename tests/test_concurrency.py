@@ -238,6 +238,12 @@ def test_null_in_a_patch_sets_a_field_back_to_its_default(exp: Exp) -> None:
     r = client.patch(exp.url(), json={"dataset": {"classes": None}}, headers=exp.auth)
     assert r.status_code == 200, r.text
     assert r.json()["config"]["dataset"]["classes"] == 2
+    client.patch(exp.url(), json={"batch_size": 25, "optimizer": {"name": "adam"}},
+                 headers=exp.auth)
+    r = client.patch(exp.url(), json={"batch_size": None, "optimizer": None}, headers=exp.auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["config"]["batch_size"] == 10
+    assert r.json()["config"]["optimizer"]["name"] == "sgd"
 
 
 def test_a_regression_set_is_not_said_to_have_classes(client: TestClient) -> None:
