@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from backend.data import UserData, apply_features
 from backend.engine import Backend, Model, SpecError, get_backend
-from backend.engine.model import ModelState
+from backend.engine.model import Epoch, ModelState
 
 from .config import ExperimentConfig
 from .dataset import PLANE, ExperimentData, Upload, build_data, plane_points
@@ -139,7 +139,7 @@ class Experiment:
         self.history = History()
         self.metrics: dict[str, float] = {}
         self._good: ModelState | None = None  # the model at the start of the current epoch
-        self._steps: Iterator[int] | None = None  # the epoch in progress, batch by batch
+        self._steps: Epoch | None = None  # the epoch in progress, batch by batch
         self._grid_cache: dict[int, tuple[Any, np.ndarray]] = {}
         self._answers: tuple[Any, tuple[np.ndarray, np.ndarray]] | None = None
         self._confusion: tuple[Any, np.ndarray] | None = None
@@ -182,23 +182,37 @@ class Experiment:
                 if target is not None and self.epoch >= target and self._steps is None:
                     break
                 with self.lock:
-                    if self._steps is None:
-                        self._good = self.model.snapshot()
-                        self._steps = self.model.epoch_steps(self.x_train, self.data.y_train,
-                                                             self.config.batch_size)
-                    self.dirty = True
-                    if next(self._steps, None) is None:  # the epoch is complete
-                        self._steps = None
-                        metrics = self.record()
-                        if not all(math.isfinite(v) for v in metrics.values()):
-                            self._diverge()
+                    steps = self.epoch_in_progress()
+                    next(steps)
+                    if steps.finished:
+                        if not self.end_epoch():
                             return done
-                        self.updated = time.time()
                         done += 1
                 if (stop is not None and stop.is_set()) or \
                         (deadline is not None and time.monotonic() > deadline):
                     break
         return done
+
+    def epoch_in_progress(self) -> Epoch:
+        """The epoch under way, begun now if none is (the model as it is then is kept, to
+        go back to if this epoch diverges). Under the lock; a training step follows."""
+        if self._steps is None:
+            self._good = self.model.snapshot()
+            self._steps = self.model.epoch_steps(self.x_train, self.data.y_train,
+                                                 self.config.batch_size)
+        self.dirty = True
+        return self._steps
+
+    def end_epoch(self) -> bool:
+        """After an epoch's last batch: its metrics on the curve; False (and 'diverged',
+        the model of the last good epoch back) when the loss is NaN or infinite."""
+        self._steps = None
+        metrics = self.record()
+        if not all(math.isfinite(v) for v in metrics.values()):
+            self._diverge()
+            return False
+        self.updated = time.time()
+        return True
 
     def _diverge(self) -> None:
         assert self._good is not None
