@@ -196,3 +196,17 @@ def test_a_group_runs_under_a_strict_cupy_stand_in_and_agrees_with_numpy() -> No
     for twin in twins:
         for a, b in zip(twin.alone.state_arrays(), twin.grouped.state_arrays(), strict=True):
             np.testing.assert_allclose(b.get(), a, rtol=1e-5, atol=1e-7)
+
+
+def test_a_group_scores_its_members_as_each_scores_itself() -> None:
+    """One batched pass gives each member (all, or some) Model.evaluate's numbers, for
+    classification and regression."""
+    for over in ({}, {"problem": "regression", "n_classes": 1}):
+        twins = [Twin(i, lambda i, over=over: Model(spec(i, "sgd", **over))) for i in range(4)]
+        group = train_together(twins, 13)
+        xs = [data(10 + i, 40)[0] for i in range(4)]
+        ys = [x[:, 2] if over else (x[:, 2] > 0).astype(int) for x in xs]
+        for members in ([0, 1, 2, 3], [1, 3]):
+            scores = group.evaluate(members, [xs[k] for k in members], [ys[k] for k in members])
+            assert scores == [twins[k].grouped.evaluate(xs[k], ys[k]) for k in members]
+            assert scores == [twins[k].alone.evaluate(xs[k], ys[k]) for k in members]

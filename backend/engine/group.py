@@ -196,6 +196,40 @@ class Group:
         for e in epochs:
             e.advance()
 
+    def evaluate(self, members: list[int], xs: list[Array],
+                 ys: list[Array]) -> list[dict[str, float]]:
+        """Model.evaluate of these members, each on its own (x, y), all of one size, in
+        one batched pass: the same numbers (each member's rows go through the same
+        operations, and its mean is taken over its own row of losses)."""
+        xp, head = self.xp, self.head
+        models = [self.models[k] for k in members]
+        every = len(members) == self.K
+        idx = None if every else xp.asarray(members)
+        with np.errstate(all="ignore"):
+            h = xp.stack([m.as_x(x) for m, x in zip(models, xs, strict=True)])
+            n_layers = len(self.params) // 2
+            for i in range(n_layers):
+                W, b = self.params[2 * i], self.params[2 * i + 1]
+                h = xp.matmul(h, W if every else W[idx])
+                h += b if every else b[idx]
+                if i < n_layers - 1:
+                    h = self.acts[i].fn(xp, h)
+            count, m, n_out = h.shape
+            z = h.reshape(count * m, n_out)
+            a = head.activation.fn(xp, z)
+            t = xp.concatenate([mod.targets(y) for mod, y in zip(models, ys, strict=True)])
+            losses = head.loss.value(xp, z, a, t, head.activation, **head.loss_params)
+            losses = losses.reshape(count, m)
+            classes = head.classes(xp, a).reshape(count, m) \
+                if head.problem == "classification" else None
+        out = []
+        for j, y in enumerate(ys):
+            scores = {"loss": float(losses[j].mean())}
+            if classes is not None:
+                scores["accuracy"] = float((classes[j] == xp.asarray(y)).mean())
+            out.append(scores)
+        return out
+
     def _batch(self, epochs: list[Epoch]) -> tuple[Array, Array]:
         """Each member's next batch, stacked: (K, m, n_in) and (K, m, n_out)."""
         xp = self.xp

@@ -75,15 +75,21 @@ def _evaluate(model: Model, data: ExperimentData, x_train: np.ndarray,
     return _measure(model, data, x_train, x_test)[0]
 
 
-def _measure(model: Model, data: ExperimentData, x_train: np.ndarray,
-             x_test: np.ndarray) -> tuple[dict[str, float], np.ndarray | None]:
-    """The metrics; for images also the test set's confusion matrix, from the same pass."""
+Scores = dict[str, dict[str, float]]  # part ("train", "test") -> Model.evaluate's answer
+
+
+def _measure(model: Model, data: ExperimentData, x_train: np.ndarray, x_test: np.ndarray,
+             known: Scores | None = None) -> tuple[dict[str, float], np.ndarray | None]:
+    """The metrics; for images also the test set's confusion matrix, from the same pass.
+    `known`: the scores of some parts, worked out already (by a group, in one pass)."""
     out: dict[str, float] = {"epoch": model.epoch}
     confusion = None
     for part, x, y in (("train", x_train, data.y_train), ("test", x_test, data.y_test)):
         if not len(y):
             continue
-        if part == "test" and data.images:
+        if known is not None and part in known:
+            scores = known[part]
+        elif part == "test" and data.images:
             scores, confusion = _scores(model, x, y, data.n_classes)
         else:
             scores = model.evaluate(x, y)
@@ -154,17 +160,18 @@ class Experiment:
     def evaluate(self) -> dict[str, float]:
         return _evaluate(self.model, self.data, self.x_train, self.x_test)
 
-    def measure(self) -> dict[str, float]:
+    def measure(self, known: Scores | None = None) -> dict[str, float]:
         """The metrics of the weights as they are, and for images the confusion matrix of
-        the same pass."""
-        self.metrics, confusion = _measure(self.model, self.data, self.x_train, self.x_test)
+        the same pass (`known`: see _measure)."""
+        self.metrics, confusion = _measure(self.model, self.data, self.x_train, self.x_test,
+                                           known)
         if confusion is not None:
             self._confusion = (self._confusion_key(), confusion)
         return self.metrics
 
-    def record(self) -> dict[str, float]:
+    def record(self, known: Scores | None = None) -> dict[str, float]:
         """Measure, and add the metrics to the curve."""
-        self.history.add(self.measure())
+        self.history.add(self.measure(known))
         return self.metrics
 
     def train_epochs(self, n: int, deadline: float | None = None,
@@ -203,11 +210,11 @@ class Experiment:
         self.dirty = True
         return self._steps
 
-    def end_epoch(self) -> bool:
+    def end_epoch(self, known: Scores | None = None) -> bool:
         """After an epoch's last batch: its metrics on the curve; False (and 'diverged',
         the model of the last good epoch back) when the loss is NaN or infinite."""
         self._steps = None
-        metrics = self.record()
+        metrics = self.record(known)
         if not all(math.isfinite(v) for v in metrics.values()):
             self._diverge()
             return False

@@ -42,10 +42,10 @@ from backend.data import UserData
 from backend.engine import get_backend
 from backend.engine.gradcheck import gradient_check_steps
 from backend.engine.group import Group, group_key
-from backend.engine.model import Model, ModelState
+from backend.engine.model import Epoch, Model, ModelState
 
 from .config import ExperimentConfig
-from .experiment import Experiment
+from .experiment import Experiment, Scores
 from .frames import build_frame
 from .history import History
 
@@ -272,18 +272,17 @@ class Worker:
         began = time.monotonic()
         deadline = began + sum(job.seconds for job, _ in turn)
         active = sorted(turn, key=lambda member: member[1].id)  # the same group next time
-        done = {job.id: 0 for job, _ in turn}
+        done = {exp.id: 0 for _, exp in turn}  # (one job an experiment in a turn)
         expected: set[str] = set()
         group: Group | None = None  # of the last step, if it was grouped
-
-        unanswered = {job.id: job for job, _ in turn}
+        unanswered = {exp.id: job for job, exp in turn}
 
         def finish(leaving: list[tuple[Job, Experiment]]) -> None:
             if group is not None:
                 group.lend_grads(range(group.K))
             for job, exp in leaving:
-                del unanswered[job.id]
-                answer(self._sliced(exp, job, done[job.id]))
+                del unanswered[exp.id]
+                answer(self._sliced(exp, job, done[exp.id]))
 
         with contextlib.ExitStack() as locks, np.errstate(all="ignore"):
             for _, exp in active:  # the worker's own copies: nobody else waits on them
@@ -293,7 +292,7 @@ class Worker:
                     going, leaving = [], []
                     for job, exp in active:
                         target = job.target
-                        over = done[job.id] >= job.epochs or exp.closed.is_set() or (
+                        over = done[exp.id] >= job.epochs or exp.closed.is_set() or (
                             target is not None and exp.epoch >= target and exp._steps is None)
                         (leaving if over else going).append((job, exp))
                     if leaving:
@@ -305,16 +304,18 @@ class Worker:
                         next(epochs[0])
                         group = None
                     else:
-                        group = self._group([exp.model for _, exp in going])
+                        if group is None or len(going) != group.K:  # members came or left
+                            group = self._group([exp.model for _, exp in going])
                         group.step(epochs)
                     late = time.monotonic() > deadline
+                    known = self._scores(group, going, epochs)
                     active, leaving = [], []
                     for (job, exp), epoch in zip(going, epochs, strict=True):
                         if epoch.finished:
-                            if not exp.end_epoch():  # diverged: back to its last good epoch
+                            if not exp.end_epoch(known.get(exp.id)):  # False: diverged
                                 leaving.append((job, exp))
                                 continue
-                            done[job.id] += 1
+                            done[exp.id] += 1
                         if late or stop(job):
                             leaving.append((job, exp))
                             if late:
@@ -329,6 +330,32 @@ class Worker:
                 self._ungroup([exp.model for _, exp in turn])
         self.wait = min(GATHER, (time.monotonic() - began) / 2)
         return expected
+
+    @staticmethod
+    def _scores(group: Group | None, going: list[tuple[Job, Experiment]],
+                epochs: list[Epoch]) -> dict[str, Scores]:
+        """The train and test scores of the members whose epoch just ended, in one
+        batched pass for those of each size (alone, ~60 array calls each an epoch)."""
+        ended = [k for k, epoch in enumerate(epochs) if epoch.finished]
+        if group is None or len(ended) < 2:
+            return {}
+        exps = [going[k][1] for k in ended]
+        known: dict[str, Scores] = {exp.id: {} for exp in exps}
+        for part in ("train", "test"):
+            sizes: dict[int, list[int]] = {}
+            for k, exp in zip(ended, exps, strict=True):
+                y = exp.data.y_train if part == "train" else exp.data.y_test
+                if len(y):
+                    sizes.setdefault(len(y), []).append(k)
+            for members in sizes.values():
+                if len(members) < 2:
+                    continue
+                who = [going[k][1] for k in members]
+                xs = [e.x_train if part == "train" else e.x_test for e in who]
+                ys = [e.data.y_train if part == "train" else e.data.y_test for e in who]
+                for exp, scores in zip(who, group.evaluate(members, xs, ys), strict=True):
+                    known[exp.id][part] = scores
+        return known
 
     def _group(self, models: list[Model]) -> Group:
         """The group of exactly these models: the one they are in, or a new one (the
