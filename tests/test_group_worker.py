@@ -256,3 +256,39 @@ def test_running_experiments_train_grouped_and_end_as_alone(tmp_path: Any) -> No
         np.testing.assert_allclose([r["train_loss"] for r in rows],
                                    [r["train_loss"] for r in alone.history.to_dict()["rows"]],
                                    rtol=1e-5)
+
+
+def test_a_worker_waits_briefly_for_the_rest_of_its_last_group(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a group, its members' next jobs come one by one (each run sends its next
+    when it has its answer): the worker takes what is there and waits, up to its wait,
+    for the members still missing, so that the group trains whole again. (On a clock of
+    the test's own: messages arrive at given times, whatever the machine's speed.)"""
+    from backend.experiments import workers
+
+    clock = [0.0]
+    monkeypatch.setattr(workers.time, "monotonic", lambda: clock[0])
+
+    def source(arrivals: list[tuple[float, Any]]) -> Any:
+        clock[0] = 0.0
+        pending = list(arrivals)
+
+        def get(timeout: float | None) -> Any:
+            if pending and (timeout is None or pending[0][0] <= clock[0] + timeout):
+                at, message = pending.pop(0)
+                clock[0] = max(clock[0], at)
+                return message
+            clock[0] += timeout or 0.0
+            return workers._NOTHING
+
+        return get
+
+    jobs = [Job(f"e{i}") for i in range(4)]
+    late = [(0.0, jobs[0]), (0.0, "forget-me"), (0.02, jobs[1]), (0.04, jobs[2]),
+            (0.5, jobs[3])]
+    got = workers.gather(source(late), {"e0", "e1", "e2"}, wait=0.3)
+    assert got == [jobs[0], "forget-me", jobs[1], jobs[2]]  # not e3: nobody waited for it
+    got = workers.gather(source(late), {"e0", "e1", "e2"}, wait=0.03)
+    assert got == [jobs[0], "forget-me", jobs[1]]  # e2 came after the wait
+    got = workers.gather(source(late), set(), wait=0.3)
+    assert got == [jobs[0], "forget-me"]  # nothing expected: only what is there

@@ -58,7 +58,8 @@ class Group:
         first = models[0]
         self.models = list(models)
         self.K = K = len(models)
-        self.xp = xp = first.xp
+        self.backend, self.xp = first.backend, first.xp
+        xp = self.xp
         self.dtype = first.dtype
         self.head = first.head
         self.acts = [layer.act for layer in first.layers if isinstance(layer, Activation)]
@@ -219,16 +220,13 @@ class Group:
             a = head.activation.fn(xp, z)
             t = xp.concatenate([mod.targets(y) for mod, y in zip(models, ys, strict=True)])
             losses = head.loss.value(xp, z, a, t, head.activation, **head.loss_params)
-            losses = losses.reshape(count, m)
-            classes = head.classes(xp, a).reshape(count, m) \
-                if head.problem == "classification" else None
-        out = []
-        for j, y in enumerate(ys):
-            scores = {"loss": float(losses[j].mean())}
-            if classes is not None:
-                scores["accuracy"] = float((classes[j] == xp.asarray(y)).mean())
-            out.append(scores)
-        return out
+            # a mean along the rows of a (count, m) array sums each row as a 1-d mean does
+            loss = self.backend.to_numpy(losses.reshape(count, m).mean(axis=1)).tolist()
+        if head.problem != "classification":
+            return [{"loss": v} for v in loss]
+        right = head.classes(xp, a).reshape(count, m) == xp.stack([xp.asarray(y) for y in ys])
+        accuracy = self.backend.to_numpy(right.mean(axis=1)).tolist()
+        return [{"loss": v, "accuracy": c} for v, c in zip(loss, accuracy, strict=True)]
 
     def _batch(self, epochs: list[Epoch]) -> tuple[Array, Array]:
         """Each member's next batch, stacked: (K, m, n_in) and (K, m, n_out)."""

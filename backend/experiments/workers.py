@@ -271,11 +271,17 @@ class Worker:
         taken. Returns the members stopped by the deadline (their next jobs come soon)."""
         began = time.monotonic()
         deadline = began + sum(job.seconds for job, _ in turn)
-        active = sorted(turn, key=lambda member: member[1].id)  # the same group next time
+        going = sorted(turn, key=lambda member: member[1].id)  # the same group next time
         done = {exp.id: 0 for _, exp in turn}  # (one job an experiment in a turn)
         expected: set[str] = set()
         group: Group | None = None  # of the last step, if it was grouped
         unanswered = {exp.id: job for job, exp in turn}
+
+        def over(job: Job, exp: Experiment) -> bool:
+            """As train_epochs decides before a batch (only an epoch's end changes it)."""
+            target = job.target
+            return done[exp.id] >= job.epochs or exp.closed.is_set() or (
+                target is not None and exp.epoch >= target and exp._steps is None)
 
         def finish(leaving: list[tuple[Job, Experiment]]) -> None:
             if group is not None:
@@ -285,45 +291,51 @@ class Worker:
                 answer(self._sliced(exp, job, done[exp.id]))
 
         with contextlib.ExitStack() as locks, np.errstate(all="ignore"):
-            for _, exp in active:  # the worker's own copies: nobody else waits on them
+            for _, exp in going:  # the worker's own copies: nobody else waits on them
                 locks.enter_context(exp.lock)
             try:
-                while active:
-                    going, leaving = [], []
-                    for job, exp in active:
-                        target = job.target
-                        over = done[exp.id] >= job.epochs or exp.closed.is_set() or (
-                            target is not None and exp.epoch >= target and exp._steps is None)
-                        (leaving if over else going).append((job, exp))
+                ended = going  # members whose epoch ended (all, at first)
+                runs: list[Epoch] | None = None  # each member's epoch in progress
+                while True:
+                    leaving = [m for m in ended if over(*m)]
                     if leaving:
                         finish(leaving)
+                        going = [m for m in going if m[1].id in unanswered]
+                        runs = None
                     if not going:
                         break
-                    epochs = [exp.epoch_in_progress() for _, exp in going]
+                    if runs is None:
+                        runs = [exp.epoch_in_progress() for _, exp in going]
+                    else:
+                        for k, run in enumerate(runs):
+                            if run.finished:
+                                runs[k] = going[k][1].epoch_in_progress()
                     if len(going) == 1:
-                        next(epochs[0])
+                        next(runs[0])
                         group = None
                     else:
                         if group is None or len(going) != group.K:  # members came or left
                             group = self._group([exp.model for _, exp in going])
-                        group.step(epochs)
+                        group.step(runs)
                     late = time.monotonic() > deadline
-                    known = self._scores(group, going, epochs)
-                    active, leaving = [], []
-                    for (job, exp), epoch in zip(going, epochs, strict=True):
-                        if epoch.finished:
+                    known = self._scores(group, going, runs)
+                    ended, leaving = [], []
+                    for (job, exp), run in zip(going, runs, strict=True):
+                        if run.finished:
                             if not exp.end_epoch(known.get(exp.id)):  # False: diverged
                                 leaving.append((job, exp))
                                 continue
                             done[exp.id] += 1
+                            ended.append((job, exp))
                         if late or stop(job):
                             leaving.append((job, exp))
                             if late:
                                 expected.add(exp.id)
-                        else:
-                            active.append((job, exp))
                     if leaving:
                         finish(leaving)
+                        going = [m for m in going if m[1].id in unanswered]
+                        ended = [m for m in ended if m[1].id in unanswered]
+                        runs = None
             except Exception as exc:
                 for job in unanswered.values():
                     answer(self._failed(job, exc))
