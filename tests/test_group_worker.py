@@ -9,6 +9,7 @@ import itertools
 import json
 import pickle
 import struct
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -227,10 +228,22 @@ def test_a_group_whose_step_fails_answers_each_member_with_the_error(
     assert not worker.copies and not worker.groups  # sent whole next time
 
 
-def test_running_experiments_train_grouped_and_end_as_alone(tmp_path: Any) -> None:
+def test_running_experiments_train_grouped_and_end_as_alone(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Through the server (the training thread of workers=0): four running experiments
     of one shape, each with its own rate and seed, train in groups, and each ends with
-    the weights and curve of its config trained alone."""
+    the weights and curve of its config trained alone. (The training thread waits until
+    all four runs have started, so that a fast machine cannot finish one before the
+    next starts.)"""
+    from backend.experiments import workers
+
+    started, gather = threading.Event(), workers.gather
+
+    def after_the_start(*args: Any) -> Any:
+        assert started.wait(60)
+        return gather(*args)
+
+    monkeypatch.setattr(workers, "gather", after_the_start)
     epochs = 12
     bodies = [{**SHAPE, "seed": i, "optimizer": {"name": "adam", "learning_rate": 0.01 * (i + 1)}}
               for i in range(4)]
@@ -238,6 +251,7 @@ def test_running_experiments_train_grouped_and_end_as_alone(tmp_path: Any) -> No
         exps = [create(client, body) for body in bodies]
         for exp in exps:
             assert exp.post("/train", {"epochs": epochs}).status_code == 202
+        started.set()
         deadline = time.monotonic() + 120
         while any(e.get().json()["running"] for e in exps):
             assert time.monotonic() < deadline, "the runs never ended"
@@ -292,3 +306,33 @@ def test_a_worker_waits_briefly_for_the_rest_of_its_last_group(
     assert got == [jobs[0], "forget-me", jobs[1]]  # e2 came after the wait
     got = workers.gather(source(late), set(), wait=0.3)
     assert got == [jobs[0], "forget-me"]  # nothing expected: only what is there
+
+
+def test_an_answer_that_cannot_be_taken_fails_its_run_and_the_thread_goes_on() -> None:
+    """The inline engine's thread takes each answer into its experiment: if that fails,
+    the run awaiting it gets the error instead of waiting for ever, and the next jobs are
+    served."""
+    import asyncio
+
+    engine = InlineEngine()
+    exps = [Experiment(f"e{i}", c) for i, c in enumerate(MEMBERS[:2])]
+    absorb = engine._absorb
+    calls = Counter[str]()
+
+    def flaky(exp: Experiment, *args: Any) -> bool:
+        calls[exp.id] += 1
+        if exp.id == "e0" and calls["e0"] == 1:
+            raise RuntimeError("cannot take it")
+        return absorb(exp, *args)
+
+    engine._absorb = flaky  # type: ignore[method-assign]
+
+    async def both() -> list[Any]:
+        jobs = [engine.run(exp, Job(exp.id, epochs=1, seconds=1e9)) for exp in exps]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    first = asyncio.run(asyncio.wait_for(both(), 60))
+    assert isinstance(first[0], RuntimeError) and isinstance(first[1], Result)
+    again = asyncio.run(asyncio.wait_for(both(), 60))
+    assert all(isinstance(r, Result) and r.epochs == 1 for r in again)
+    asyncio.run(engine.close())

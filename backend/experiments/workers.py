@@ -158,6 +158,8 @@ class Worker:
         Slices of experiments whose networks can step together (group_key) train as one
         group; the others run in turn, in the order they came. An experiment's later jobs
         among them wait for its first."""
+        if not jobs:
+            return
         turns: list[list[tuple[Job, Experiment | None]]] = []
         grouped: dict[Hashable, list[tuple[Job, Experiment | None]]] = {}
         seen: set[str] = set()
@@ -589,7 +591,8 @@ class InlineEngine(_Base):
                 taken = self._absorb(exp, job, result, place)
                 outcome = WorkerError(result.error) if result.error else \
                     (result if taken else None)
-            loop.call_soon_threadsafe(_settle, future, outcome)
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(_settle, future, outcome)
 
         if self.thread is None:
             self.thread = threading.Thread(target=self._serve, name="train", daemon=True)
@@ -607,13 +610,15 @@ class InlineEngine(_Base):
             except queue.Empty:
                 return _NOTHING
 
-        while True:
+        closed = False
+        while not closed:
             items = gather(get, self.worker.expected, self.worker.wait)
             messages: list[Job | str] = []
             answers: dict[int, Callable[[Result | BaseException], None]] = {}
             for item in items:
-                if item is None:  # closed
-                    return
+                if item is None:  # closed: the jobs that came before it are still answered
+                    closed = True
+                    break
                 if isinstance(item, str):
                     messages.append(item)
                     continue
@@ -625,8 +630,21 @@ class InlineEngine(_Base):
                     continue
                 answers[job.id] = answer
                 messages.append(pickle.loads(pickle.dumps(job, pickle.HIGHEST_PROTOCOL)))
-            self.worker.serve(messages, lambda job: self.cancelled == job.id,
-                              lambda result, answers=answers: answers.pop(result.id)(result))
+
+            def taken(result: Result, answers: dict[int, Any] = answers) -> None:
+                answer = answers.pop(result.id)
+                try:
+                    answer(result)
+                except Exception as exc:  # taking it in failed: its run says so
+                    log.error("taking an answer in failed:\n%s", traceback.format_exc())
+                    answer(exc)
+
+            try:
+                self.worker.serve(messages, lambda job: self.cancelled == job.id, taken)
+            except Exception as exc:  # a bug: no run waits for ever
+                log.error("training thread:\n%s", traceback.format_exc())
+                for answer in answers.values():
+                    answer(exc)
 
     def cancel(self, job: Job) -> None:
         self.cancelled = job.id
