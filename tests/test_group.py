@@ -165,16 +165,19 @@ def test_uneven_batches_step_together_only_in_step() -> None:
 
 def test_what_a_group_shares() -> None:
     """Rate, penalty, dropout, seed and hyperparameters may differ within a group; the
-    layers, input width, head, optimizer kind, dtype, epoch length and batch size may
-    not, and batch norm and convolutions are not grouped at all."""
+    layers, input width, problem and head, optimizer kind, dtype, epoch length and batch
+    size may not, and batch norm and convolutions are not grouped at all."""
     key = group_key(Model(spec(0, "adam")), N, BATCH)
     assert key is not None
     for i in range(1, 5):
         assert group_key(Model(spec(i, "adam")), N, BATCH) == key
     others = [spec(0, "sgd"), spec(0, "adam", hidden=[HiddenLayer(7, "tanh")] * 3),
               spec(0, "adam", n_inputs=4), spec(0, "adam", n_classes=3),
-              spec(0, "adam", loss="mse"), spec(0, "adam", dtype="float64")]
-    assert all(group_key(Model(s), N, BATCH) not in (key, None) for s in others)
+              spec(0, "adam", loss="mse"), spec(0, "adam", dtype="float64"),
+              spec(0, "adam", output_activation="linear", loss="mse"),
+              spec(0, "adam", problem="regression", n_classes=1)]  # linear + mse too
+    keys = [group_key(Model(s), N, BATCH) for s in others]
+    assert None not in keys and len({key, *keys}) == len(others) + 1  # all differ
     assert group_key(Model(spec(0, "adam")), N + 6, BATCH) != key
     assert group_key(Model(spec(0, "adam")), N, "full") != key
     assert group_key(Model(spec(0, "adam", batch_norm=True)), N, BATCH) is None

@@ -45,7 +45,7 @@ def group_key(model: Model, n: int, batch_size: int | str, start: int = 0) -> Ha
         return None
     head, size = model.head, batch_length(n, batch_size)
     return (tuple((h.units, h.activation) for h in spec.hidden), spec.n_inputs,
-            head.n_outputs, head.activation.name, head.loss.name,
+            head.problem, head.n_outputs, head.activation.name, head.loss.name,
             tuple(sorted(head.loss_params.items())), spec.optimizer, spec.dtype,
             model.backend.device, n, size, start if n % size else None)
 
@@ -57,7 +57,7 @@ class Group:
     def __init__(self, models: list[Model]) -> None:
         first = models[0]
         self.models = list(models)
-        self.K = K = len(models)
+        self.K = len(models)
         self.backend, self.xp = first.backend, first.xp
         xp = self.xp
         self.dtype = first.dtype
@@ -78,7 +78,7 @@ class Group:
         self.grads: list[Array] | None = None  # of the last step
         self._xs: Array = None  # each member's epoch, in its order: (K, n, n_in)
         self._ts: Array = None
-        self._loaded: list[Epoch | None] = [None] * K
+        self._loaded: list[Epoch | None] = [None] * self.K
         self._coef_key: Any = None
         self._coefs: dict[str, Any] = {}
 
