@@ -144,10 +144,13 @@ class Dropout(Layer):
     def forward(self, x, training):
         if not training or self.rate == 0.0:
             return x
-        keep = 1.0 - self.rate
-        mask = (self.rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
-        self._mask = self.xp.asarray(mask)
+        self._mask = self.xp.asarray(self.draw(x.shape, x.dtype))
         return x * self._mask
+
+    def draw(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """The next mask from this layer's random stream (a group draws it here too)."""
+        keep = 1.0 - self.rate
+        return (self.rng.random(shape) < keep).astype(dtype) / np.dtype(dtype).type(keep)
 
     def backward(self, dout):
         return dout if self.rate == 0.0 else dout * self._mask

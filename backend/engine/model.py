@@ -201,22 +201,11 @@ class Model:
             for _ in self.epoch_steps(x, y, batch_size):
                 pass
 
-    def epoch_steps(self, x: Array, y: Array, batch_size: int | str = "full") -> Iterator[int]:
-        """The same epoch one mini-batch at a time (yields after each), so that a caller can
-        stop between batches and go on later; the epoch counts when the last batch is done.
-        The caller chooses the floating-point error state (see fit_epoch)."""
-        x, t = self.as_x(x), self.targets(y)
-        n = x.shape[0]
-        size = n if batch_size == "full" else max(1, min(int(batch_size), n))
-        lr = self.learning_rate
-        perm = self.shuffle_rng.permutation(n)
-        if self.xp is not np:
-            perm = self.xp.asarray(perm)
-        xs, ts = x[perm], t[perm]
-        for start in range(0, n, size):
-            self.train_batch(xs[start:start + size], ts[start:start + size], lr)
-            yield start
-        self.epoch += 1
+    def epoch_steps(self, x: Array, y: Array, batch_size: int | str = "full") -> Epoch:
+        """The same epoch one mini-batch per next() (see Epoch), so that a caller can stop
+        between batches and go on later. The caller chooses the floating-point error state
+        (see fit_epoch)."""
+        return Epoch(self, x, y, batch_size)
 
     # evaluation --------------------------------------------------------------------------
     def loss(self, x: Array, y: Array) -> float:
@@ -429,6 +418,51 @@ class Model:
             states.append(probe.bit_generator.state)
         self.restore(ModelState([self.xp.asarray(a, dtype=self.dtype) for a in arrays], t,
                                 epoch, (states[0], states[1])))
+
+
+def batch_length(n: int, batch_size: int | str) -> int:
+    """Examples per mini-batch of an epoch over n: "full" is all of them."""
+    return n if batch_size == "full" else max(1, min(int(batch_size), n))
+
+
+class Epoch:
+    """An epoch in progress: the data in this epoch's shuffled order, its learning rate,
+    and where the next mini-batch starts. Each next() trains one batch; the epoch counts
+    (model.epoch + 1) with its last one. Its state is open so that a Group (group.py) can
+    step it, and no other mini-batch is then trained differently."""
+
+    def __init__(self, model: Model, x: Array, y: Array, batch_size: int | str) -> None:
+        self.model = model
+        x, t = model.as_x(x), model.targets(y)
+        self.n = n = x.shape[0]
+        self.size = batch_length(n, batch_size)
+        self.lr = model.learning_rate
+        perm = model.shuffle_rng.permutation(n)
+        if model.xp is not np:
+            perm = model.xp.asarray(perm)
+        self.xs, self.ts = x[perm], t[perm]
+        self.start = 0  # of the next batch
+        self.finished = False
+
+    def __iter__(self) -> Epoch:
+        return self
+
+    def __next__(self) -> int:
+        if self.finished:
+            raise StopIteration
+        if self.start < self.n:
+            end = self.start + self.size
+            self.model.train_batch(self.xs[self.start:end], self.ts[self.start:end], self.lr)
+        return self.advance()
+
+    def advance(self) -> int:
+        """Past the batch just trained (by next() or a group): returns where it started."""
+        start = self.start
+        self.start += self.size
+        if self.start >= self.n:
+            self.model.epoch += 1
+            self.finished = True
+        return start
 
 
 @dataclass(frozen=True)

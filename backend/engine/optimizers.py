@@ -19,12 +19,21 @@ _EPS = Param(1e-8, 1e-12, 1.0, "added to the denominator")
 
 
 class Optimizer:
-    """Base: its hyperparameters' table (`params`), state arrays per weight, the step count."""
+    """Base: its hyperparameters' table (`params`), state arrays per weight, the step count.
+
+    A step works out its scalars first (`coefficients`, in Python floats: from the
+    hyperparameters, the learning rate and t), then applies them to every array
+    (`update`, which reads nothing else). A group (group.py) works out each network's
+    scalars alike and applies them at once as (K, 1, 1) arrays of the arrays' dtype: a
+    float scalar times a float32 array is computed in float32, so both give the same
+    numbers. A coefficient None means 1: no multiply.
+    """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     params: ClassVar[dict[str, Param]] = {}
     slots: ClassVar[tuple[str, ...]] = ()  # names of the state arrays kept per parameter
+    counts_steps: ClassVar[bool] = False  # whether the scalars depend on t
 
     def __init__(self, **hyper: float) -> None:
         self.h = resolve(self.params, hyper, f"optimizer {self.name!r}")
@@ -36,10 +45,15 @@ class Optimizer:
 
     def step(self, xp: Any, params: list[Array], grads: list[Array], lr: float) -> None:
         self.t += 1
+        c = self.coefficients(lr, self.t)
         for p, g, s in zip(params, grads, self.state, strict=True):
-            self.update(xp, p, g, s, lr)
+            self.update(xp, p, g, s, c)
 
-    def update(self, xp: Any, p: Array, g: Array, s: list[Array], lr: float) -> None:
+    def coefficients(self, lr: float, t: int) -> dict[str, Any]:
+        """The scalars of step t at learning rate lr."""
+        return {"lr": lr}
+
+    def update(self, xp: Any, p: Array, g: Array, s: list[Array], c: dict[str, Any]) -> None:
         raise NotImplementedError
 
 
@@ -55,8 +69,8 @@ class SGD(Optimizer):
     name = "sgd"
     description = "W -= lr dW"
 
-    def update(self, xp, p, g, s, lr):
-        p -= lr * g
+    def update(self, xp, p, g, s, c):
+        p -= c["lr"] * g
 
 
 @_register
@@ -67,12 +81,15 @@ class Momentum(Optimizer):
                         "ema": Param(0.0, 0.0, 1.0, "1: the course's averaged form")}
     slots = ("v",)
 
-    def update(self, xp, p, g, s, lr):
+    def coefficients(self, lr, t):
         beta = self.h["momentum"]
+        return {"lr": lr, "beta": beta, "gain": (1.0 - beta) if self.h["ema"] else None}
+
+    def update(self, xp, p, g, s, c):
         v = s[0]
-        v *= beta
-        v += (1.0 - beta) * g if self.h["ema"] else g
-        p -= lr * v
+        v *= c["beta"]
+        v += g if c["gain"] is None else c["gain"] * g
+        p -= c["lr"] * v
 
 
 @_register
@@ -82,12 +99,14 @@ class Nesterov(Optimizer):
     params: ClassVar = {"momentum": _BETA}
     slots = ("v",)
 
-    def update(self, xp, p, g, s, lr):
-        beta = self.h["momentum"]
+    def coefficients(self, lr, t):
+        return {"lr": lr, "beta": self.h["momentum"]}
+
+    def update(self, xp, p, g, s, c):
         v = s[0]
-        v *= beta
+        v *= c["beta"]
         v += g
-        p -= lr * (g + beta * v)
+        p -= c["lr"] * (g + c["beta"] * v)
 
 
 @_register
@@ -97,10 +116,13 @@ class Adagrad(Optimizer):
     params: ClassVar = {"epsilon": _EPS}
     slots = ("G",)
 
-    def update(self, xp, p, g, s, lr):
+    def coefficients(self, lr, t):
+        return {"lr": lr, "eps": self.h["epsilon"]}
+
+    def update(self, xp, p, g, s, c):
         G = s[0]
         G += g * g
-        p -= lr * g / (xp.sqrt(G) + self.h["epsilon"])
+        p -= c["lr"] * g / (xp.sqrt(G) + c["eps"])
 
 
 @_register
@@ -111,15 +133,19 @@ class Adadelta(Optimizer):
                         "epsilon": Param(1e-6, 1e-12, 1.0, "added inside the roots")}
     slots = ("S", "D")
 
-    def update(self, xp, p, g, s, lr):
-        rho, eps = self.h["rho"], self.h["epsilon"]
+    def coefficients(self, lr, t):
+        rho = self.h["rho"]
+        return {"lr": lr, "rho": rho, "keep": 1.0 - rho, "eps": self.h["epsilon"]}
+
+    def update(self, xp, p, g, s, c):
+        rho, keep, eps = c["rho"], c["keep"], c["eps"]
         S, D = s
         S *= rho
-        S += (1.0 - rho) * g * g
+        S += keep * g * g
         dx = xp.sqrt(D + eps) / xp.sqrt(S + eps) * g
         D *= rho
-        D += (1.0 - rho) * dx * dx
-        p -= lr * dx
+        D += keep * dx * dx
+        p -= c["lr"] * dx
 
 
 @_register
@@ -130,12 +156,15 @@ class RMSprop(Optimizer):
                         "epsilon": _EPS}
     slots = ("s",)
 
-    def update(self, xp, p, g, s, lr):
+    def coefficients(self, lr, t):
         rho = self.h["rho"]
+        return {"lr": lr, "rho": rho, "keep": 1.0 - rho, "eps": self.h["epsilon"]}
+
+    def update(self, xp, p, g, s, c):
         sq = s[0]
-        sq *= rho
-        sq += (1.0 - rho) * g * g
-        p -= lr * g / (xp.sqrt(sq) + self.h["epsilon"])
+        sq *= c["rho"]
+        sq += c["keep"] * g * g
+        p -= c["lr"] * g / (xp.sqrt(sq) + c["eps"])
 
 
 class _AdamBase(Optimizer):
@@ -143,15 +172,20 @@ class _AdamBase(Optimizer):
                         "beta2": Param(0.999, 0.0, 0.99999, "decay of the second moment"),
                         "epsilon": _EPS}
     slots = ("m", "v")
+    counts_steps = True
 
-    def moments(self, p: Array, g: Array, s: list[Array]) -> tuple[Array, float, float]:
+    def coefficients(self, lr, t):
         b1, b2 = self.h["beta1"], self.h["beta2"]
+        # c1 and c2: the bias corrections 1 - beta^t
+        return {"lr": lr, "b1": b1, "k1": 1.0 - b1, "b2": b2, "k2": 1.0 - b2,
+                "c1": 1.0 - b1**t, "c2": 1.0 - b2**t, "eps": self.h["epsilon"]}
+
+    def moments(self, g: Array, s: list[Array], c: dict[str, Any]) -> None:
         m, v = s
-        m *= b1
-        m += (1.0 - b1) * g
-        v *= b2
-        v += (1.0 - b2) * g * g
-        return v, 1.0 - b1**self.t, 1.0 - b2**self.t
+        m *= c["b1"]
+        m += c["k1"] * g
+        v *= c["b2"]
+        v += c["k2"] * g * g
 
 
 @_register
@@ -159,9 +193,14 @@ class Adam(_AdamBase):
     name = "adam"
     description = "momentum + RMSprop with bias correction: W -= lr m^ / (sqrt(v^) + eps)"
 
-    def update(self, xp, p, g, s, lr):
-        v, c1, c2 = self.moments(p, g, s)
-        p -= (lr / c1) * s[0] / (xp.sqrt(v / c2) + self.h["epsilon"])
+    def coefficients(self, lr, t):
+        c = super().coefficients(lr, t)
+        c["step"] = lr / c["c1"]
+        return c
+
+    def update(self, xp, p, g, s, c):
+        self.moments(g, s, c)
+        p -= c["step"] * s[0] / (xp.sqrt(s[1] / c["c2"]) + c["eps"])
 
 
 @_register
@@ -169,8 +208,14 @@ class Nadam(_AdamBase):
     name = "nadam"
     description = "Adam with Nesterov momentum (Dozat 2016, without the momentum schedule)"
 
-    def update(self, xp, p, g, s, lr):
-        b1 = self.h["beta1"]
-        v, c1, c2 = self.moments(p, g, s)
-        m_bar = (b1 / (1.0 - b1 ** (self.t + 1))) * s[0] + ((1.0 - b1) / c1) * g
-        p -= lr * m_bar / (xp.sqrt(v / c2) + self.h["epsilon"])
+    def coefficients(self, lr, t):
+        c = super().coefficients(lr, t)
+        b1 = c["b1"]
+        c["mix_m"] = b1 / (1.0 - b1 ** (t + 1))
+        c["mix_g"] = (1.0 - b1) / c["c1"]
+        return c
+
+    def update(self, xp, p, g, s, c):
+        self.moments(g, s, c)
+        m_bar = c["mix_m"] * s[0] + c["mix_g"] * g
+        p -= c["lr"] * m_bar / (xp.sqrt(s[1] / c["c2"]) + c["eps"])

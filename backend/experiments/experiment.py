@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from backend.data import UserData, apply_features
 from backend.engine import Backend, Model, SpecError, get_backend
-from backend.engine.model import ModelState
+from backend.engine.model import Epoch, ModelState
 
 from .config import ExperimentConfig
 from .dataset import PLANE, ExperimentData, Upload, build_data, plane_points
@@ -75,15 +75,21 @@ def _evaluate(model: Model, data: ExperimentData, x_train: np.ndarray,
     return _measure(model, data, x_train, x_test)[0]
 
 
-def _measure(model: Model, data: ExperimentData, x_train: np.ndarray,
-             x_test: np.ndarray) -> tuple[dict[str, float], np.ndarray | None]:
-    """The metrics; for images also the test set's confusion matrix, from the same pass."""
+Scores = dict[str, dict[str, float]]  # part ("train", "test") -> Model.evaluate's answer
+
+
+def _measure(model: Model, data: ExperimentData, x_train: np.ndarray, x_test: np.ndarray,
+             known: Scores | None = None) -> tuple[dict[str, float], np.ndarray | None]:
+    """The metrics; for images also the test set's confusion matrix, from the same pass.
+    `known`: the scores of some parts, worked out already (by a group, in one pass)."""
     out: dict[str, float] = {"epoch": model.epoch}
     confusion = None
     for part, x, y in (("train", x_train, data.y_train), ("test", x_test, data.y_test)):
         if not len(y):
             continue
-        if part == "test" and data.images:
+        if known is not None and part in known:
+            scores = known[part]
+        elif part == "test" and data.images:
             scores, confusion = _scores(model, x, y, data.n_classes)
         else:
             scores = model.evaluate(x, y)
@@ -140,7 +146,7 @@ class Experiment:
         self.history = History()
         self.metrics: dict[str, float] = {}
         self._good: ModelState | None = None  # the model at the start of the current epoch
-        self._steps: Iterator[int] | None = None  # the epoch in progress, batch by batch
+        self._steps: Epoch | None = None  # the epoch in progress, batch by batch
         self._grid_cache: dict[int, tuple[Any, np.ndarray]] = {}
         self._answers: tuple[Any, tuple[np.ndarray, np.ndarray]] | None = None
         self._confusion: tuple[Any, np.ndarray] | None = None
@@ -155,17 +161,18 @@ class Experiment:
     def evaluate(self) -> dict[str, float]:
         return _evaluate(self.model, self.data, self.x_train, self.x_test)
 
-    def measure(self) -> dict[str, float]:
+    def measure(self, known: Scores | None = None) -> dict[str, float]:
         """The metrics of the weights as they are, and for images the confusion matrix of
-        the same pass."""
-        self.metrics, confusion = _measure(self.model, self.data, self.x_train, self.x_test)
+        the same pass (`known`: see _measure)."""
+        self.metrics, confusion = _measure(self.model, self.data, self.x_train, self.x_test,
+                                           known)
         if confusion is not None:
             self._confusion = (self._confusion_key(), confusion)
         return self.metrics
 
-    def record(self) -> dict[str, float]:
+    def record(self, known: Scores | None = None) -> dict[str, float]:
         """Measure, and add the metrics to the curve."""
-        self.history.add(self.measure())
+        self.history.add(self.measure(known))
         return self.metrics
 
     def train_epochs(self, n: int, deadline: float | None = None,
@@ -183,23 +190,37 @@ class Experiment:
                 if target is not None and self.epoch >= target and self._steps is None:
                     break
                 with self.lock:
-                    if self._steps is None:
-                        self._good = self.model.snapshot()
-                        self._steps = self.model.epoch_steps(self.x_train, self.data.y_train,
-                                                             self.config.batch_size)
-                    self.dirty = True
-                    if next(self._steps, None) is None:  # the epoch is complete
-                        self._steps = None
-                        metrics = self.record()
-                        if not all(math.isfinite(v) for v in metrics.values()):
-                            self._diverge()
+                    steps = self.epoch_in_progress()
+                    next(steps)
+                    if steps.finished:
+                        if not self.end_epoch():
                             return done
-                        self.updated = time.time()
                         done += 1
                 if (stop is not None and stop.is_set()) or \
                         (deadline is not None and time.monotonic() > deadline):
                     break
         return done
+
+    def epoch_in_progress(self) -> Epoch:
+        """The epoch under way, begun now if none is (the model as it is then is kept, to
+        go back to if this epoch diverges). Under the lock; a training step follows."""
+        if self._steps is None:
+            self._good = self.model.snapshot()
+            self._steps = self.model.epoch_steps(self.x_train, self.data.y_train,
+                                                 self.config.batch_size)
+        self.dirty = True
+        return self._steps
+
+    def end_epoch(self, known: Scores | None = None) -> bool:
+        """After an epoch's last batch: its metrics on the curve; False (and 'diverged',
+        the model of the last good epoch back) when the loss is NaN or infinite."""
+        self._steps = None
+        metrics = self.record(known)
+        if not all(math.isfinite(v) for v in metrics.values()):
+            self._diverge()
+            return False
+        self.updated = time.time()
+        return True
 
     def _diverge(self) -> None:
         assert self._good is not None

@@ -6,8 +6,10 @@ worker holds a copy of each experiment it trains and runs jobs on it: a slice of
 whole state only when the worker's copy is out of date (first time there, or changed by a
 person since); the answer carries what training changed (the model's arrays, the new rows
 of the curve, the metrics, the status), which the server takes into its experiment unless
-a person changed it meanwhile. A worker runs one job at a time, in the order they came:
-the experiments placed on it take turns.
+a person changed it meanwhile. A worker runs the jobs in the order they came: the
+experiments placed on it take turns. Slices of experiments whose networks have the same
+shape (backend/engine/group.py) that are waiting at once run as one group: one program
+steps them all, and each job is answered with what it would have been alone.
 
 `Engine` is what the runner needs: `ProcessEngine` (the default: one process per core) and
 `InlineEngine` (a thread of the server process: one core, and tests) implement it; a
@@ -23,11 +25,12 @@ import itertools
 import logging
 import multiprocessing as mp
 import pickle
+import queue
 import threading
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -38,16 +41,21 @@ import numpy as np
 from backend.data import UserData
 from backend.engine import get_backend
 from backend.engine.gradcheck import gradient_check_steps
-from backend.engine.model import ModelState
+from backend.engine.group import Group, group_key
+from backend.engine.model import Epoch, Model, ModelState
 
 from .config import ExperimentConfig
-from .experiment import Experiment
+from .experiment import Experiment, Scores
 from .frames import build_frame
 from .history import History
 
 log = logging.getLogger("playground.workers")
 CACHED = 512  # experiments a worker keeps (least recently used go first)
 CHECKS = 64  # gradient checks under way a worker keeps, as many as runs may be
+# Seconds at most a worker waits for the next jobs of the last group's members (each run
+# sends its next job when it has its answer), so that the group trains whole again
+# rather than in waves; at most half the time the group's slice took.
+GATHER = 0.05
 
 
 class WorkerError(RuntimeError):
@@ -111,6 +119,10 @@ def portable(state: ModelState, to_numpy: Callable[[Any], np.ndarray]) -> ModelS
 
 
 # the worker's side -----------------------------------------------------------------------
+Answer = Callable[[Result], None]
+Stop = Callable[[Job], bool]
+
+
 class Worker:
     """Runs jobs on its copies of experiments. Lives in a worker process (or a thread)."""
 
@@ -118,25 +130,95 @@ class Worker:
         self.backend = get_backend(device)
         self.copies: OrderedDict[str, Experiment] = OrderedDict()
         self.checks: OrderedDict[int, Generator[None, None, dict[str, Any]]] = OrderedDict()
+        self.groups: list[Group] = []  # no model is in two
+        self.expected: set[str] = set()  # the last group's members that go on
+        self.wait = 0.0  # how long to wait for their next jobs (see GATHER)
 
     def handle(self, job: Job, stop: Callable[[], bool]) -> Result:
-        if job.sync is None and job.exp_id not in self.copies:
-            # dropped meanwhile (a job of it failed, or it was forgotten): not an error
-            return Result(job.id, job.revision, stale=True)
-        try:
-            exp = self._copy(job)
-            if job.check_points:
-                return self._check(exp, job, stop)
-            return self._slice(exp, job, stop)
-        except Exception as exc:  # a bug: logged whole, the run stops and says so
-            self.copies.pop(job.exp_id, None)
-            log.error("job on %s failed:\n%s", job.exp_id, traceback.format_exc())
-            return Result(job.id, job.revision, error="the training process failed on this "
-                          f"experiment ({type(exc).__name__}, logged on the server); press "
-                          "play to try again")
+        """One job, alone."""
+        answers: list[Result] = []
+        self.handle_all([job], lambda _: stop(), answers.append)
+        return answers[0]
+
+    def serve(self, messages: list[Job | str], stop: Stop, answer: Answer) -> None:
+        """Messages that came together, in their order: jobs (see handle_all) and the ids
+        of experiments to forget."""
+        jobs: list[Job] = []
+        for message in messages:
+            if isinstance(message, str):
+                self.handle_all(jobs, stop, answer)
+                jobs = []
+                self.forget(message)
+            else:
+                jobs.append(message)
+        self.handle_all(jobs, stop, answer)
+
+    def handle_all(self, jobs: list[Job], stop: Stop, answer: Answer) -> None:
+        """Jobs that came together, each answered through `answer` as soon as it is done.
+        Slices of experiments whose networks can step together (group_key) train as one
+        group; the others run in turn, in the order they came. An experiment's later jobs
+        among them wait for its first."""
+        if not jobs:
+            return
+        turns: list[list[tuple[Job, Experiment | None]]] = []
+        grouped: dict[Hashable, list[tuple[Job, Experiment | None]]] = {}
+        seen: set[str] = set()
+        for job in jobs:
+            if job.exp_id in seen:  # its copy is taken when its turn comes
+                turns.append([(job, None)])
+                continue
+            seen.add(job.exp_id)
+            exp = self._ready(job, answer)
+            if exp is None:
+                continue
+            key = None if job.check_points else self._key(exp)
+            if key is None:
+                turns.append([(job, exp)])
+            elif key in grouped:
+                grouped[key].append((job, exp))
+            else:
+                turns.append(grouped.setdefault(key, [(job, exp)]))
+        expected: set[str] = set()
+        for turn in turns:
+            if len(turn) > 1:
+                expected |= self._together(turn, stop, answer)  # type: ignore[arg-type]
+                continue
+            job, ready = turn[0]
+            exp = ready or self._ready(job, answer)
+            if exp is not None:
+                answer(self._alone(exp, job, lambda job=job: stop(job)))
+        self.expected = expected
 
     def forget(self, exp_id: str) -> None:
         self.copies.pop(exp_id, None)
+
+    def _ready(self, job: Job, answer: Answer) -> Experiment | None:
+        """The copy the job works on, or None when it has been answered already."""
+        if job.sync is None and job.exp_id not in self.copies:
+            # dropped meanwhile (a job of it failed, or it was forgotten): not an error
+            answer(Result(job.id, job.revision, stale=True))
+            return None
+        try:
+            return self._copy(job)
+        except Exception as exc:
+            answer(self._failed(job, exc))
+            return None
+
+    def _failed(self, job: Job, exc: Exception) -> Result:
+        """A bug: logged whole, the run stops and says so."""
+        self.copies.pop(job.exp_id, None)
+        log.error("job on %s failed:\n%s", job.exp_id, "".join(traceback.format_exception(exc)))
+        return Result(job.id, job.revision, error="the training process failed on this "
+                      f"experiment ({type(exc).__name__}, logged on the server); press "
+                      "play to try again")
+
+    def _alone(self, exp: Experiment, job: Job, stop: Callable[[], bool]) -> Result:
+        try:
+            if job.check_points:
+                return self._check(exp, job, stop)
+            return self._slice(exp, job, stop)
+        except Exception as exc:
+            return self._failed(job, exc)
 
     def _copy(self, job: Job) -> Experiment:
         if job.sync is not None:
@@ -160,6 +242,10 @@ class Worker:
         start = time.monotonic()
         done = exp.train_epochs(job.epochs, start + job.seconds, _Flag(stop),
                                 until=lambda: job.target)
+        return self._sliced(exp, job, done)
+
+    def _sliced(self, exp: Experiment, job: Job, done: int) -> Result:
+        """A slice's answer: what training changed, and the frame after it if asked."""
         result = Result(job.id, job.revision, done,
                         portable(exp.model.snapshot(), self.backend.to_numpy),
                         exp.history.rows, dict(exp.metrics), exp.status, exp.message,
@@ -170,6 +256,140 @@ class Worker:
             result.frame = build_frame(exp, version, resolution, neurons)
             result.frame_seconds = time.monotonic() - began
         return result
+
+    # slices that train together ---------------------------------------------------------
+    @staticmethod
+    def _key(exp: Experiment) -> Hashable | None:
+        steps = exp._steps
+        return group_key(exp.model, len(exp.data.y_train), exp.config.batch_size,
+                         steps.start if steps is not None else 0)
+
+    def _together(self, turn: list[tuple[Job, Experiment]], stop: Stop,
+                  answer: Answer) -> set[str]:
+        """Slices of experiments that step together, mini-batch by mini-batch, as
+        Experiment.train_epochs steps each alone: each member stops on its own (its count
+        of epochs or target reached, cancelled, diverged, deleted), and all at the
+        deadline: the sum of their slices' seconds, the time their turns would have
+        taken. Returns the members stopped by the deadline (their next jobs come soon)."""
+        began = time.monotonic()
+        deadline = began + sum(job.seconds for job, _ in turn)
+        going = sorted(turn, key=lambda member: member[1].id)  # the same group next time
+        done = {exp.id: 0 for _, exp in turn}  # (one job an experiment in a turn)
+        expected: set[str] = set()
+        group: Group | None = None  # of the last step, if it was grouped
+        unanswered = {exp.id: job for job, exp in turn}
+
+        def over(job: Job, exp: Experiment) -> bool:
+            """As train_epochs decides before a batch (only an epoch's end changes it)."""
+            target = job.target
+            return done[exp.id] >= job.epochs or exp.closed.is_set() or (
+                target is not None and exp.epoch >= target and exp._steps is None)
+
+        def finish(leaving: list[tuple[Job, Experiment]]) -> None:
+            if group is not None:
+                group.lend_grads(range(group.K))
+            for job, exp in leaving:
+                del unanswered[exp.id]
+                answer(self._sliced(exp, job, done[exp.id]))
+
+        with contextlib.ExitStack() as locks, np.errstate(all="ignore"):
+            for _, exp in going:  # the worker's own copies: nobody else waits on them
+                locks.enter_context(exp.lock)
+            try:
+                ended = going  # members whose epoch ended (all, at first)
+                runs: list[Epoch] | None = None  # each member's epoch in progress
+                while True:
+                    leaving = [m for m in ended if over(*m)]
+                    if leaving:
+                        finish(leaving)
+                        going = [m for m in going if m[1].id in unanswered]
+                        runs = None
+                    if not going:
+                        break
+                    if runs is None:
+                        runs = [exp.epoch_in_progress() for _, exp in going]
+                    else:
+                        for k, run in enumerate(runs):
+                            if run.finished:
+                                runs[k] = going[k][1].epoch_in_progress()
+                    if len(going) == 1:
+                        next(runs[0])
+                        group = None
+                    else:
+                        if group is None or len(going) != group.K:  # members came or left
+                            group = self._group([exp.model for _, exp in going])
+                        group.step(runs)
+                    late = time.monotonic() > deadline
+                    known = self._scores(group, going, runs)
+                    ended, leaving = [], []
+                    for (job, exp), run in zip(going, runs, strict=True):
+                        if run.finished:
+                            if not exp.end_epoch(known.get(exp.id)):  # False: diverged
+                                leaving.append((job, exp))
+                                continue
+                            done[exp.id] += 1
+                            ended.append((job, exp))
+                        if late or stop(job):
+                            leaving.append((job, exp))
+                            if late:
+                                expected.add(exp.id)
+                    if leaving:
+                        finish(leaving)
+                        going = [m for m in going if m[1].id in unanswered]
+                        ended = [m for m in ended if m[1].id in unanswered]
+                        runs = None
+            except Exception as exc:
+                for job in unanswered.values():
+                    answer(self._failed(job, exc))
+                self._ungroup([exp.model for _, exp in turn])
+        self.wait = min(GATHER, (time.monotonic() - began) / 2)
+        return expected
+
+    @staticmethod
+    def _scores(group: Group | None, going: list[tuple[Job, Experiment]],
+                epochs: list[Epoch]) -> dict[str, Scores]:
+        """The train and test scores of the members whose epoch just ended, in one
+        batched pass for those of each size (alone, ~60 array calls each an epoch)."""
+        ended = [k for k, epoch in enumerate(epochs) if epoch.finished]
+        if group is None or len(ended) < 2:
+            return {}
+        exps = [going[k][1] for k in ended]
+        known: dict[str, Scores] = {exp.id: {} for exp in exps}
+        for part in ("train", "test"):
+            sizes: dict[int, list[int]] = {}
+            for k, exp in zip(ended, exps, strict=True):
+                y = exp.data.y_train if part == "train" else exp.data.y_test
+                if len(y):
+                    sizes.setdefault(len(y), []).append(k)
+            for members in sizes.values():
+                if len(members) < 2:
+                    continue
+                who = [going[k][1] for k in members]
+                xs = [e.x_train if part == "train" else e.x_test for e in who]
+                ys = [e.data.y_train if part == "train" else e.data.y_test for e in who]
+                for exp, scores in zip(who, group.evaluate(members, xs, ys), strict=True):
+                    known[exp.id][part] = scores
+        return known
+
+    def _group(self, models: list[Model]) -> Group:
+        """The group of exactly these models: the one they are in, or a new one (the
+        groups any of them were in are released first: a model is in one at most)."""
+        for group in self.groups:
+            if len(group.models) == len(models) and \
+                    all(a is b for a, b in zip(group.models, models, strict=True)):
+                return group
+        self._ungroup(models)
+        live = {id(exp.model) for exp in self.copies.values()}
+        self.groups = [g for g in self.groups if any(id(m) in live for m in g.models)]
+        group = Group(models)
+        self.groups.append(group)
+        return group
+
+    def _ungroup(self, models: list[Model]) -> None:
+        ids = {id(m) for m in models}
+        for group in [g for g in self.groups if any(id(m) in ids for m in g.models)]:
+            group.release()
+            self.groups.remove(group)
 
     def _check(self, exp: Experiment, job: Job, stop: Callable[[], bool]) -> Result:
         """A turn of a gradient check: `check` None in the answer means not done yet."""
@@ -196,18 +416,41 @@ class _Flag:
         self.is_set = stop
 
 
+_NOTHING = object()
+
+
+def gather(get: Callable[[float | None], Any], expected: set[str],
+           wait: float) -> list[Any]:
+    """The messages that came together: the first (waited for), every one already
+    there, and, for up to `wait` seconds, those still to come from `expected` (see
+    GATHER). `get(timeout)` returns a message or _NOTHING (timeout None: wait for one)."""
+    messages = [get(None)]
+    missing = set(expected)
+    until = time.monotonic() + wait
+    while True:
+        last = messages[-1]
+        if isinstance(last, Job):
+            missing.discard(last.exp_id)
+        left = until - time.monotonic() if missing else 0.0
+        message = get(max(0.0, left))
+        if message is _NOTHING:
+            return messages
+        messages.append(message)
+
+
 def _worker_main(jobs: Connection, results: Connection, cancelled: Any, device: str) -> None:
-    """A worker process: jobs in, results out, one at a time, until the pipe closes."""
+    """A worker process: jobs in, results out as each is done, until the pipe closes."""
     worker = Worker(device)
+
+    def get(timeout: float | None) -> Any:
+        return jobs.recv() if jobs.poll(timeout) else _NOTHING
+
     while True:
         try:
-            message = jobs.recv()
+            messages = gather(get, worker.expected, worker.wait)
         except (EOFError, OSError, KeyboardInterrupt):
             return
-        if isinstance(message, str):  # an experiment to forget
-            worker.forget(message)
-            continue
-        results.send(worker.handle(message, lambda job=message.id: cancelled.value == job))
+        worker.serve(messages, lambda job: cancelled.value == job.id, results.send)
 
 
 # the server's side -----------------------------------------------------------------------
@@ -325,41 +568,92 @@ class _Base:
 
 class InlineEngine(_Base):
     """One worker in a thread of the server process. Jobs and answers are pickled all
-    the same, so that what travels to a process is tested wherever this one runs."""
+    the same, so that what travels to a process is tested wherever this one runs; the
+    jobs waiting when the thread is free are handled together, as a process does."""
 
     def __init__(self, device: str = "cpu") -> None:
         super().__init__(1)
         self.worker = Worker(device)
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="train")
         self.cancelled = 0
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None  # started with the first job
 
     async def run(self, exp: Experiment, job: Job) -> Result | None:
         job.id = next(_ids)
         place = self._place(exp)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result | None] = loop.create_future()
 
-        def go() -> Result | None:
-            self._prepare(exp, job, place)
-            sent: Job = pickle.loads(pickle.dumps(job, pickle.HIGHEST_PROTOCOL))
-            answer = self.worker.handle(sent, lambda: self.cancelled == job.id)
-            result: Result = pickle.loads(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
-            return result if self._absorb(exp, job, result, place) or result.error else None
+        def answer(outcome: Result | BaseException) -> None:
+            """In the training thread: the answer goes into the experiment there."""
+            if isinstance(outcome, Result):
+                result = pickle.loads(pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL))
+                taken = self._absorb(exp, job, result, place)
+                outcome = WorkerError(result.error) if result.error else \
+                    (result if taken else None)
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(_settle, future, outcome)
 
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._serve, name="train", daemon=True)
+            self.thread.start()
+        self.queue.put((exp, job, place, answer))
         try:
-            result = await asyncio.get_running_loop().run_in_executor(self.executor, go)
+            return await future
         finally:
             self._done(place)
-        if result is not None and result.error:
-            raise WorkerError(result.error)
-        return result
+
+    def _serve(self) -> None:
+        def get(timeout: float | None) -> Any:
+            try:
+                return self.queue.get(timeout=timeout)
+            except queue.Empty:
+                return _NOTHING
+
+        closed = False
+        while not closed:
+            items = gather(get, self.worker.expected, self.worker.wait)
+            messages: list[Job | str] = []
+            answers: dict[int, Callable[[Result | BaseException], None]] = {}
+            for item in items:
+                if item is None:  # closed: the jobs that came before it are still answered
+                    closed = True
+                    break
+                if isinstance(item, str):
+                    messages.append(item)
+                    continue
+                exp, job, place, answer = item
+                try:
+                    self._prepare(exp, job, place)
+                except Exception as exc:
+                    answer(exc)
+                    continue
+                answers[job.id] = answer
+                messages.append(pickle.loads(pickle.dumps(job, pickle.HIGHEST_PROTOCOL)))
+
+            def taken(result: Result, answers: dict[int, Any] = answers) -> None:
+                answer = answers.pop(result.id)
+                try:
+                    answer(result)
+                except Exception as exc:  # taking it in failed: its run says so
+                    log.error("taking an answer in failed:\n%s", traceback.format_exc())
+                    answer(exc)
+
+            try:
+                self.worker.serve(messages, lambda job: self.cancelled == job.id, taken)
+            except Exception as exc:  # a bug: no run waits for ever
+                log.error("training thread:\n%s", traceback.format_exc())
+                for answer in answers.values():
+                    answer(exc)
 
     def cancel(self, job: Job) -> None:
         self.cancelled = job.id
 
     def _forget(self, slot: int, exp_id: str) -> None:
-        self.executor.submit(self.worker.forget, exp_id)
+        self.queue.put(exp_id)
 
     async def close(self) -> None:
-        self.executor.shutdown(wait=False)
+        self.queue.put(None)
 
 
 PIPE_BYTES = 1 << 20  # Linux's most for an unprivileged process
