@@ -11,6 +11,7 @@ export class Session {
     this.refreshing = null; // the refresh under way; a second request runs once it is done
     this.again = false;
     this.frames = 0; // frames taken in: one during a fetch is newer than the fetched status
+    this.changes = 0; // changes answered: one during a fetch is newer than the fetched config
   }
 
   get state() { return this.store.state; }
@@ -49,6 +50,7 @@ export class Session {
       this.store.touch("config"); // the control shows what holds again
       return reply;
     }
+    this.changes += 1;
     this.store.set({ config: reply.config });
     if (!reply.weights_kept) this.refresh();
     // Fresh weights (a new data set, a new network) or the same ones going on with a new
@@ -85,11 +87,14 @@ export class Session {
 
   async fetch(which = {}) {
     const id = which.id ?? this.state.id;
-    const framesBefore = this.frames;
+    const framesBefore = this.frames, changesBefore = this.changes;
     const exp = await api.get(id);
     // Images have no plane and no points (their frames carry the examples).
     const [points, history] = await Promise.all([
       isImages(exp.config) ? null : api.points(id), api.history(id)]);
+    // A change answered meanwhile: this view is of the config before it, which would undo
+    // it on the page. Fetch again (the server has it by now) rather than show the old one.
+    if (this.changes !== changesBefore && !which.id) { this.again = true; return; }
     // A frame that came meanwhile (a play just pressed) knows the status better.
     const status = this.frames === framesBefore ? { status: exp.status, message: exp.message } : {};
     this.store.set({

@@ -32,3 +32,27 @@ def test_a_server_restart_is_reconnected_by_itself(page: Page) -> None:
     page.js("window.playground.socket.ws.close()")  # as a lost network does (code 1005)
     page.wait("window.playground.connection === 'open'", timeout=10_000)
     assert len(opened) == 1
+
+
+def test_a_refetch_under_way_does_not_undo_a_change_answered_meanwhile(page: Page) -> None:
+    """A refetch that started before a change came back with the config before it and
+    put it over the change on the page (the server had the change; the page showed the
+    old value, and the next edit went out from it)."""
+    p = page.page
+    held: list[tuple[Any, Any]] = []  # views fetched from the server, handed over later
+    url = f"**/api/experiments/{page.js('window.playground.id')}"
+    p.route(url, lambda route: held.append((route, route.fetch())) if not held
+            else route.continue_())
+    p.click("#add-layer")  # fresh weights: the page fetches the view again
+    page.wait("window.playground.config.hidden_layers.length === 3")
+    while not held:
+        p.wait_for_timeout(50)
+    p.select_option("#learning_rate", "0.3")  # answered while that view is on its way
+    page.wait("window.playground.config.optimizer.learning_rate === 0.3")
+    for route, response in held:  # the view from before the change arrives now
+        route.fulfill(response=response)
+    page.wait("window.playground.history.length === 1")  # the refetch has landed
+    page.settled()
+    assert page.config["optimizer"]["learning_rate"] == 0.3
+    assert p.input_value("#learning_rate") == "0.3"
+    assert page.server_view()["config"]["optimizer"]["learning_rate"] == 0.3
