@@ -195,3 +195,19 @@ def test_a_slice_mid_epoch_on_a_fresh_copy_answers_the_last_epochs_metrics() -> 
     result = Worker().handle(job, lambda: False)
     assert result.epochs == 0 and result.rows == [] and result.metrics == exp.metrics
     assert np.array_equal(result.confusion, exp.confusion())
+
+
+def test_an_app_started_again_after_its_shutdown_still_trains(tmp_path: Path) -> None:
+    """A test harness (Schemathesis) stops and starts one app's lifespan per test: the
+    training thread, ended by the first shutdown, left the next runs waiting for ever
+    (and their shutdown with them)."""
+    from fastapi.testclient import TestClient
+
+    from backend.api.app import create_app
+
+    app = create_app(make_settings(tmp_path, max_wait_seconds=20))
+    for _ in range(2):
+        with TestClient(app) as client:
+            exp = create(client)
+            r = exp.post("/train", {"epochs": 3, "wait": True})
+            assert r.status_code == 200 and r.json()["epoch"] == 3

@@ -124,7 +124,6 @@ class Service:
         await self.runner.pause_all()
         changed = [e for e in list(self.experiments.values()) if e.dirty]
         await asyncio.gather(*(self.save(e) for e in changed), return_exceptions=True)
-        self.runner.executor.shutdown(wait=False)
         await self.runner.engine.close()
 
     async def expire(self) -> int:

@@ -577,6 +577,7 @@ class InlineEngine(_Base):
         self.cancelled = 0
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.thread: threading.Thread | None = None  # started with the first job
+        self.starting = threading.Lock()
 
     async def run(self, exp: Experiment, job: Job) -> Result | None:
         job.id = next(_ids)
@@ -594,10 +595,11 @@ class InlineEngine(_Base):
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
                 loop.call_soon_threadsafe(_settle, future, outcome)
 
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._serve, name="train", daemon=True)
-            self.thread.start()
-        self.queue.put((exp, job, place, answer))
+        with self.starting:  # a thread that is ending takes this lock to end
+            if self.thread is None:  # the first job, or the first after a close
+                self.thread = threading.Thread(target=self._serve, name="train", daemon=True)
+                self.thread.start()
+            self.queue.put((exp, job, place, answer))
         try:
             return await future
         finally:
@@ -611,14 +613,23 @@ class InlineEngine(_Base):
                 return _NOTHING
 
         closed = False
-        while not closed:
+        while True:
+            if closed:
+                with self.starting:  # ends only with nothing left waiting in the queue
+                    if self.queue.empty():
+                        self.thread = None
+                        return
+                closed = False
             items = gather(get, self.worker.expected, self.worker.wait)
             messages: list[Job | str] = []
             answers: dict[int, Callable[[Result | BaseException], None]] = {}
             for item in items:
                 if item is None:  # closed: the jobs that came before it are still answered
                     closed = True
-                    break
+                    continue
+                if closed:  # after it: back in line, for the round after the close
+                    self.queue.put(item)
+                    continue
                 if isinstance(item, str):
                     messages.append(item)
                     continue
@@ -653,6 +664,8 @@ class InlineEngine(_Base):
         self.queue.put(exp_id)
 
     async def close(self) -> None:
+        """End the thread (a later job starts another, as a process that died is
+        replaced); jobs that came after the close are answered with an error."""
         self.queue.put(None)
 
 
