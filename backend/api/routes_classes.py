@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Re
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
 
 from backend import jsonsafe
-from backend.experiments.classes import Class, Classes, Conflict, Source, results_csv
+from backend.experiments.classes import Class, Classes, Source, results_csv
 from backend.experiments.classfeed import RATE, ClassFeed
 from backend.experiments.service import NotFound
 
@@ -119,10 +119,7 @@ def join_info(class_id: ClassId, classes: ClassesDep) -> dict[str, Any]:
 @router.post("/api/classes/{class_id}/join", status_code=201, response_model=Joined,
              responses=responses(LOOKUP, BODY, 409))
 async def join(class_id: ClassId, body: JoinRequest, classes: ClassesDep) -> dict[str, Any]:
-    try:
-        student, exp, token, start = await classes.join(class_id, body.name)
-    except Conflict as exc:
-        raise HTTPException(409, str(exc)) from None
+    student, exp, token, start = await classes.join(class_id, body.name)
     return {"class_id": class_id, "name": student["name"], "experiment_id": exp.id,
             "edit_token": token, "playground_url": playground_url(exp.id, start)}
 

@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
-from .experiment import Experiment, ExperimentError
+from .experiment import Conflict, Experiment, ExperimentError
 from .lessons import LESSONS
 from .service import Forbidden, NotFound, Service
 from .store import StoreError
@@ -40,10 +40,6 @@ class ClassLimits:
     max_students: int = 300  # per class: a lecture hall
     max_classes: int = 10_000  # stored at once; a create past it answers 507
     concurrency: int = 8  # students paused or restarted at once (each is a save)
-
-
-class Conflict(ValueError):
-    """The request clashes with the class as it is (a name taken, the class full): 409."""
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ class Deleted(LookupError):
 
 
 class Conflict(Exception):
-    """The request clashes with another that changed the experiment first; the message
-    says what happened and what to do (409)."""
+    """The request clashes with the state another request left (a change made first, a
+    name taken in a class, a full class); the message says what to do (409)."""
 
 
 def _layer_key(entry: Any) -> Any:
