@@ -252,7 +252,10 @@ class Service:
         lock = self._edits.setdefault(exp, asyncio.Lock())
         async with lock:
             self._check_open(exp)
-            yield
+            try:
+                yield
+            except Deleted as exc:  # deleted while the change was built: it is gone
+                raise NotFound(str(exc)) from None
 
     # saving -------------------------------------------------------------------------------
     def _persist(self, exp: Experiment,
@@ -296,11 +299,7 @@ class Service:
         async with self.editing(exp):
             config = self.parse(merge_config(exp.config.model_dump(mode="json"), changes))
             config, upload = await self._with_upload(config)
-            try:
-                kept = await asyncio.to_thread(exp.apply_config, config, upload,
-                                               self._persist)
-            except Deleted as exc:
-                raise NotFound(str(exc)) from None
+            kept = await asyncio.to_thread(exp.apply_config, config, upload, self._persist)
         self.runner.changed(exp)
         return kept
 
@@ -403,20 +402,14 @@ class Service:
     async def reset(self, exp: Experiment, seed: int | None = None, message: str = "") -> None:
         async with self.editing(exp):
             await self.runner.pause(exp)
-            try:
-                await asyncio.to_thread(exp.reset, self._persist, seed, message)
-            except Deleted as exc:
-                raise NotFound(str(exc)) from None
+            await asyncio.to_thread(exp.reset, self._persist, seed, message)
         self.runner.changed(exp)
 
     async def set_weight(self, exp: Experiment, layer: int, source: int | None, target: int,
                          value: float) -> None:
         async with self.editing(exp):
-            try:
-                await asyncio.to_thread(exp.set_weight, layer, source, target, value,
-                                        self._persist)
-            except Deleted as exc:
-                raise NotFound(str(exc)) from None
+            await asyncio.to_thread(exp.set_weight, layer, source, target, value,
+                                    self._persist)
         self.runner.changed(exp)
 
     def _check_open(self, exp: Experiment) -> None:
@@ -611,11 +604,8 @@ class Service:
         fresh, dataset = await self._from_export(exp.id, state)
         async with self.editing(exp):
             await self.runner.pause(exp)
-            try:
-                await asyncio.to_thread(exp.become, fresh, message,
-                                        lambda e: self._persist(e, dataset))
-            except Deleted as exc:
-                raise NotFound(str(exc)) from None
+            await asyncio.to_thread(exp.become, fresh, message,
+                                    lambda e: self._persist(e, dataset))
         self.runner.changed(exp)
 
     async def _from_export(self, exp_id: str,
