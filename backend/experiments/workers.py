@@ -419,16 +419,17 @@ class _Flag:
 _NOTHING = object()
 
 
-def gather(get: Callable[[float | None], Any], expected: set[str],
-           wait: float) -> list[Any]:
+def gather(get: Callable[[float | None], Any], expected: set[str], wait: float,
+           job_of: Callable[[Any], Any] = lambda message: message) -> list[Any]:
     """The messages that came together: the first (waited for), every one already
     there, and, for up to `wait` seconds, those still to come from `expected` (see
-    GATHER). `get(timeout)` returns a message or _NOTHING (timeout None: wait for one)."""
+    GATHER). `get(timeout)` returns a message or _NOTHING (timeout None: wait for one);
+    `job_of(message)` the Job it carries, if any."""
     messages = [get(None)]
     missing = set(expected)
     until = time.monotonic() + wait
     while True:
-        last = messages[-1]
+        last = job_of(messages[-1])
         if isinstance(last, Job):
             missing.discard(last.exp_id)
         left = until - time.monotonic() if missing else 0.0
@@ -620,7 +621,9 @@ class InlineEngine(_Base):
                         self.thread = None
                         return
                 closed = False
-            items = gather(get, self.worker.expected, self.worker.wait)
+            # an item is (experiment, job, place, answer), the close (None) or an id
+            items = gather(get, self.worker.expected, self.worker.wait,
+                           lambda item: item[1] if isinstance(item, tuple) else None)
             messages: list[Job | str] = []
             answers: dict[int, Callable[[Result | BaseException], None]] = {}
             for item in items:
