@@ -23,6 +23,43 @@ async function call(method, path, { body, token, contentType } = {}) {
   return data;
 }
 
+/**
+ * The page's own config changes and its questions about images (maps, mistakes, drawings),
+ * one kind at a time. A question sent before a change to points but answered after it is
+ * refused by the server, and the browser logs the refusal. A question waits for the change
+ * under way, then checks again whether it still applies; a change waits for the questions
+ * under way (each one small). They do not nest: a read inside a read could wait on a change
+ * that waits on the outer one.
+ */
+class Gate {
+  constructor() { this.reads = 0; this.change = null; this.drained = null; }
+
+  async read(fn) {
+    while (this.change) await this.change;
+    this.reads += 1;
+    try { return await fn(); } finally {
+      this.reads -= 1;
+      if (this.reads === 0 && this.drained) this.drained();
+    }
+  }
+
+  async write(fn) {
+    while (this.change) await this.change;
+    let done;
+    this.change = new Promise((resolve) => { done = resolve; });
+    try {
+      while (this.reads) await new Promise((resolve) => { this.drained = resolve; });
+      return await fn();
+    } finally {
+      this.drained = null;
+      this.change = null;
+      done();
+    }
+  }
+}
+
+export const gate = new Gate();
+
 export const api = {
   meta: () => call("GET", "/api/meta"),
   create: (config) => call("POST", "/api/experiments", { body: config }),

@@ -3,8 +3,8 @@
 // POST /maps while one draws (one request at a time, the newest drawing next), so that
 // the network's reading of it and its feature maps follow the pen.
 
-import { api, decodeFrame } from "./api.js";
-import { $ } from "./dom.js";
+import { api, decodeFrame, gate } from "./api.js";
+import { $, isImages } from "./dom.js";
 
 const SIDE = 128; // about this many canvas pixels a side, a whole number per data pixel
 const READ_EVERY = 300; // ms between two readings of the drawing while frames come
@@ -46,8 +46,9 @@ export function bindDraw(store) {
       const [h, w, k] = size;
       try {
         const image = downscale(ctx, h, w, k);
-        const drawn = decodeFrame(await api.mapsOfDrawing(store.state.reads, image));
-        store.set({ drawn, source: "drawing" });
+        const answer = await gate.read(() => (isImages(store.state.config)
+          ? api.mapsOfDrawing(store.state.reads, image) : null));
+        if (answer) store.set({ drawn: decodeFrame(answer), source: "drawing" });
       } catch (error) {
         store.set({ message: `the drawing was not read: ${error.message}` });
       }

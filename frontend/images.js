@@ -6,7 +6,7 @@
 // mistakes.js) come from GET /maps (an experiment's or a snapshot's), asked again at most
 // every MAPS_EVERY ms.
 
-import { api, decodeFrame } from "./api.js";
+import { api, decodeFrame, gate } from "./api.js";
 import { DIVERGING_TABLE, divergingIndex } from "./colors.js";
 import { $, isImages } from "./dom.js";
 
@@ -184,8 +184,10 @@ export function bindImages(store) {
     asking = true;
     askedAt = performance.now();
     try {
-      const maps = decodeFrame(await api.maps(reads, example));
-      if (maps.header.example === store.state.example) store.set({ maps });
+      const answer = await gate.read(() => (isImages(store.state.config)
+        ? api.maps(reads, example) : null));
+      const maps = answer && decodeFrame(answer);
+      if (maps && maps.header.example === store.state.example) store.set({ maps });
     } catch { /* the next frame asks again */ }
     asking = false;
     if (store.state.example !== example) { askedAt = 0; fetchMaps(); } // chosen meanwhile

@@ -4,7 +4,7 @@
 // Clicking an image sends it through the network (images.js shows any test image).
 // A snapshot's are asked of its own routes, as an experiment's.
 
-import { api } from "./api.js";
+import { api, gate } from "./api.js";
 import { $, isImages } from "./dom.js";
 import { caption, paintInk, pixels } from "./images.js";
 
@@ -85,10 +85,12 @@ export function bindMistakes(store, { choose }) {
     last = performance.now();
     const open = cell;
     try {
-      const [answer, ofCell] = await Promise.all([
-        api.mistakes(reads, { limit: WORST }),
-        open ? api.mistakes(reads, { true: open.t, predicted: open.p, limit: CELL }) : null]);
-      if (store.state.reads === reads && cell === open) {
+      const [answer, ofCell] = await gate.read(() => (isImages(store.state.config)
+        ? Promise.all([
+          api.mistakes(reads, { limit: WORST }),
+          open ? api.mistakes(reads, { true: open.t, predicted: open.p, limit: CELL }) : null])
+        : [null, null]));
+      if (answer && store.state.reads === reads && cell === open) {
         const { classes } = frame.header;
         paint(worst, answer, classes);
         worst.dataset.epoch = String(frame.header.epoch);

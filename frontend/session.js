@@ -1,7 +1,7 @@
 // The link with the experiment on the server: its view fetched over REST, its frames and
 // commands over the websocket. Everything it learns goes into the store; it draws nothing.
 
-import { api, decodeFrame, Socket } from "./api.js";
+import { api, decodeFrame, gate, Socket } from "./api.js";
 import { changeNotice } from "./changes.js";
 import { isImages } from "./dom.js";
 
@@ -44,14 +44,19 @@ export class Session {
     const { socket, config: before } = this.state;
     if (!socket || !this.state.editable) return null;
     this.acted();
-    const reply = await socket.send({ type: "update", config: changes });
+    const reply = await gate.write(async () => {
+      const answer = await socket.send({ type: "update", config: changes });
+      if (answer.type !== "error") {
+        this.changes += 1;
+        this.store.set({ config: answer.config });
+      }
+      return answer;
+    });
     if (reply.type === "error") {
       this.flash(reply.message);
       this.store.touch("config"); // the control shows what holds again
       return reply;
     }
-    this.changes += 1;
-    this.store.set({ config: reply.config });
     if (!reply.weights_kept) this.refresh();
     // Fresh weights (a new data set, a new network) or the same ones going on with a new
     // activation: the page says which, as the server's answer says.
@@ -89,6 +94,8 @@ export class Session {
     const id = which.id ?? this.state.id;
     const framesBefore = this.frames, changesBefore = this.changes;
     const exp = await api.get(id);
+    // A change sent meanwhile may have made them images: ask again rather than ask for points.
+    if ((gate.change || this.changes !== changesBefore) && !which.id) { this.again = true; return; }
     // Images have no plane and no points (their frames carry the examples).
     const [points, history] = await Promise.all([
       isImages(exp.config) ? null : api.points(id), api.history(id)]);

@@ -161,7 +161,9 @@ class Page:
     def __init__(self, browser: Any, server: LiveServer, hash_: str = "") -> None:
         self.page = browser.new_page(viewport={"width": 1400, "height": 950})
         self.errors: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        # a failed fetch's message names no URL; its location does
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(
+            f"{m.text} ({m.location.get('url', '')})"))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.server = server
         self.page.goto(f"{server.http}/{hash_}")

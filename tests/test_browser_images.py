@@ -561,3 +561,25 @@ def test_a_snapshot_of_an_image_experiment(browser: Any, server: LiveServer) -> 
     assert p.js("window.playground.frame.header.epoch") == 2  # and it never changes
     assert p.errors == []
     p.page.close()
+
+
+def test_a_question_about_images_under_way_is_answered_before_a_change_to_points(
+        page: Page) -> None:
+    """The page asked for the worst mistakes as the learner chose a point data set: the
+    request reached the server after the change and was refused (a 422 in the console)."""
+    choose_digits(page)
+    held: list[Any] = []
+    page.page.route("**/mistakes*", lambda route: held.append(route))
+    page.page.click("#step")  # a new epoch: the mistakes are asked again
+    while not held:
+        page.page.wait_for_timeout(50)
+    page.page.click(".dataset[data-name='circle']")
+    page.page.wait_for_timeout(300)  # the change, had it gone, would be answered by now
+    assert page.server_view()["config"]["dataset"]["name"] == "digits"
+    for route in held:
+        route.continue_()
+    page.page.unroute("**/mistakes*")
+    page.wait("window.playground.config.dataset.name === 'circle'")
+    page.settled()
+    assert page.server_view()["config"]["dataset"]["name"] == "circle"
+    assert page.errors == []
