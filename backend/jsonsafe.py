@@ -24,7 +24,10 @@ def finite(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(finite(obj), allow_nan=False, separators=(",", ":"))
+    try:  # the common case, without a walk of its own (a frame header has ~700 numbers)
+        return json.dumps(obj, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        return json.dumps(finite(obj), allow_nan=False, separators=(",", ":"))
 
 
 def loads(text: str) -> Any:

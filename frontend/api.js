@@ -251,7 +251,16 @@ export class Socket extends ReconnectingSocket {
     this.onFrame = onFrame; this.onHello = onHello;
     this.pending = [];
     this.latest = null; // the newest frame not drawn yet
+    this.view = { frames: true, neurons: true }; // what the page shows (the server's default)
     this.open();
+  }
+
+  /** What the page shows ({frames, neurons}): the server builds and sends only that. */
+  show(view) {
+    const next = { ...this.view, ...view };
+    if (next.frames === this.view.frames && next.neurons === this.view.neurons) return;
+    this.view = next;
+    this.send({ type: "view", ...next }); // unsent while closed: opened() tells it
   }
 
   opened(ws) {
@@ -264,6 +273,7 @@ export class Socket extends ReconnectingSocket {
       });
       ws.send(JSON.stringify({ type: "auth", token: this.token }));
     }
+    if (!this.view.frames || !this.view.neurons) this.send({ type: "view", ...this.view });
     this.onState("open");
   }
 

@@ -12,6 +12,24 @@ export class Session {
     this.again = false;
     this.frames = 0; // frames taken in: one during a fetch is newer than the fetched status
     this.changes = 0; // changes answered: one during a fetch is newer than the fetched config
+    this.shown = { frames: true, neurons: true };
+    this.followShown();
+  }
+
+  /** Frames cost the server what this page shows: none while the tab is hidden, no
+   * neurons' grids while the network is off screen (scrolled away, or images). */
+  followShown() {
+    const tell = (view) => {
+      Object.assign(this.shown, view);
+      this.state.socket?.show(this.shown);
+    };
+    document.addEventListener("visibilitychange", () => tell({ frames: !document.hidden }));
+    const network = document.getElementById("network");
+    if (network) {
+      new IntersectionObserver((entries) => tell({ neurons: entries.at(-1).isIntersecting }))
+        .observe(network);
+    }
+    this.shown.frames = !document.hidden;
   }
 
   get state() { return this.store.state; }
@@ -36,6 +54,7 @@ export class Session {
         else this.store.touch("connection");
       },
     });
+    socket.show(this.shown);
     this.store.set({ socket });
   }
 

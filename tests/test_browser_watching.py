@@ -100,3 +100,52 @@ def test_an_id_that_is_gone_starts_anew(browser: Any, server: LiveServer) -> Non
     p.wait("window.playground.epoch === 1")
     assert [e for e in p.errors if "404" not in e] == []  # the lookup of the missing id
     p.context.close()
+
+
+def views(page: Page) -> list[tuple[bool, bool]]:
+    """What the server knows this experiment's viewers show: (frames, neurons) each."""
+    watch = page.server.app.state.service.runner.watch(page.js("window.playground.id"))
+    return list(watch.views.values())
+
+
+def test_the_page_tells_the_server_what_it_shows(page: Page) -> None:
+    """A hidden tab gets no frames, a page scrolled past the network no neurons' grids;
+    shown again, it gets them at once (and says so again after a reconnection)."""
+    p = page.page
+    wait_for(p, "window.playground.connection === 'open'")
+    assert views(page) == [(True, True)]
+    hide = ("hidden => { Object.defineProperty(document, 'hidden', {value: hidden, "
+            "configurable: true}); document.dispatchEvent(new Event('visibilitychange')); }")
+    p.evaluate(hide, True)
+    page.settled()
+    assert views(page) == [(False, True)]
+    frames = page.js("window.playground.render.frames")
+    p.click("#play")  # pressed before the student went to the slides: it trains on
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{page.server.http}/api/experiments/{page.js('window.playground.id')}"
+                    ).json()["epoch"] < 5:
+        assert time.monotonic() < deadline
+        p.wait_for_timeout(50)
+    page.settled()
+    assert page.js("window.playground.render.frames") == frames
+    p.evaluate(hide, False)
+    page.wait(f"window.playground.render.frames > {frames} && window.playground.epoch >= 5")
+    assert views(page) == [(True, True)]
+    # the network off screen: frames without the neurons
+    p.set_viewport_size({"width": 390, "height": 700})
+    p.evaluate("document.getElementById('network').scrollIntoView()")
+    page.settled()
+    assert views(page) == [(True, True)]
+    p.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    wait_for(p, "!window.playground.socket.view.neurons")
+    page.settled()
+    assert views(page) == [(True, False)]
+    page.js("window.playground.socket.ws.close()")  # a lost connection: told again
+    page.wait("window.playground.connection === 'open'")
+    page.settled()
+    assert views(page) == [(True, False)]
+    p.evaluate("document.getElementById('network').scrollIntoView()")
+    wait_for(p, "window.playground.socket.view.neurons")
+    page.settled()
+    assert views(page) == [(True, True)]
+    assert page.errors == []

@@ -268,3 +268,59 @@ def test_a_viewer_that_stops_reading_grows_nothing(tmp_path: Any) -> None:
     assert frames >= 40  # the reader is not held back by the stalled viewer
     # Had the stalled viewer's frames queued up, this would be about frames x frame_bytes.
     assert after - before < frames * frame_bytes / 2, (after - before, frames, frame_bytes)
+
+
+def test_a_hidden_viewer_gets_no_frames_and_none_are_built_for_it(live: LiveServer) -> None:
+    """A page in a background tab says so (`view` with frames false): training goes on,
+    no frame is built or sent for it, and the frame of now comes once it shows again."""
+    exp_id, token = create(live)
+    frames = live.app.state.service.runner.frames
+    with open_ws(live, exp_id, token) as ws:
+        next_frame(ws)
+        assert command(ws, {"type": "view", "frames": False})["type"] == "ack"
+        built = frames.frames[exp_id][0]
+        assert command(ws, {"type": "play", "epochs": 30})["type"] == "ack"
+        deadline = time.monotonic() + 20
+        while httpx.get(f"{live.http}/api/experiments/{exp_id}").json()["epoch"] < 30:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert command(ws, {"type": "ping"})["type"] == "ack"
+        assert not PENDING.get(id(ws))  # nothing came while it was hidden
+        assert frames.frames[exp_id][0] == built  # and nothing was built for it
+        assert command(ws, {"type": "view", "frames": True})["type"] == "ack"
+        header, grids = next_frame(ws)
+        assert header["epoch"] == 30 and "layer1" in grids
+
+
+def test_a_viewer_without_the_network_gets_frames_without_neurons(live: LiveServer) -> None:
+    exp_id, token = create(live)
+    with open_ws(live, exp_id, token) as ws:
+        next_frame(ws)
+        assert command(ws, {"type": "view", "neurons": False})["type"] == "ack"
+        assert command(ws, {"type": "play"})["type"] == "ack"
+        header, grids = next_frame(ws)
+        while header["epoch"] < 2:
+            header, grids = next_frame(ws)
+        assert set(grids) == {"output", "weights0", "weights1", "weights2", "biases0",
+                              "biases1", "biases2"}
+        assert grids["output"].shape == (1, 40, 40)
+        # another viewer that shows the network gets its neurons, from the same run
+        with open_ws(live, exp_id) as other:
+            _, theirs = next_frame(other)
+            _, theirs = next_frame(other)
+            assert {"inputs", "layer1", "layer2"} <= set(theirs)
+        assert command(ws, {"type": "view", "neurons": True})["type"] == "ack"
+        _, grids = next_frame(ws)
+        while "layer1" not in grids:  # a frame built before the view came may come first
+            _, grids = next_frame(ws)
+        assert grids["layer1"].shape == (4, 10, 10)
+        assert command(ws, {"type": "pause"})["type"] == "ack"
+
+
+def test_view_fields_are_checked(live: LiveServer) -> None:
+    exp_id, _ = create(live)
+    with open_ws(live, exp_id) as ws:
+        reply = command(ws, {"type": "view", "frames": "no"})
+        assert reply["type"] == "error" and "frames" in reply["message"]
+        reply = command(ws, {"type": "view", "frames": True, "zoom": 2})
+        assert reply["type"] == "error" and "zoom" in reply["message"]

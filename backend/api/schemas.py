@@ -112,8 +112,17 @@ class PingCommand(Body):
     type: Literal["ping"]
 
 
+class ViewCommand(Body):
+    """What this viewer shows, so that frames cost only that (docs/protocol.md)."""
+
+    type: Literal["view"]
+    frames: bool = Field(True, description="false while the page is hidden: no frames")
+    neurons: bool = Field(True, description="false while the network is not on screen: "
+                                            "frames without the inputs' and neurons' grids")
+
+
 COMMANDS = (AuthCommand, PlayCommand, PauseCommand, StepCommand, ResetCommand, UpdateCommand,
-            SetWeightCommand, PingCommand)
+            SetWeightCommand, PingCommand, ViewCommand)
 COMMAND = TypeAdapter(Annotated[Union[COMMANDS], Field(discriminator="type")])  # noqa: UP007
 COMMAND_TYPES = tuple(get_args(c.model_fields["type"].annotation)[0] for c in COMMANDS)
 

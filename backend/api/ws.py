@@ -34,6 +34,7 @@ from .schemas import (
     SetWeightCommand,
     StepCommand,
     UpdateCommand,
+    ViewCommand,
 )
 
 router = APIRouter()
@@ -73,13 +74,17 @@ class Viewer:
                 await self.send_json({"type": "error", "message": "the experiment was deleted"})
                 await self.ws.close(code=4404)
                 return
+            frames, neurons = watch.views.get(id(self), (True, True))
+            if not frames:  # hidden: the next change (or view) wakes it
+                sent = version
+                continue
             if version == sent:
                 continue
             pause = due - time.monotonic()
             if pause > 0:
                 await asyncio.sleep(pause)
             version = watch.version
-            frame = await self.service.frame(self.exp, version)
+            frame = await self.service.frame(self.exp, version, neurons)
             async with self.send_lock:
                 await self.ws.send_bytes(frame)
             sent = version
@@ -113,6 +118,8 @@ class Viewer:
                 await s.set_weight(self.editable(), layer, source, target, value)
             case PingCommand():
                 return {"time": time.time()}
+            case ViewCommand(frames=frames, neurons=neurons):
+                s.watch(exp).show(id(self), frames, neurons)
         return {}
 
 
@@ -145,6 +152,7 @@ async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
     viewer = Viewer(ws, service, settings, exp)
     viewer.token = bearer(ws.headers.get("authorization"))  # scripts may send a header
     watch.viewers += 1
+    watch.show(id(viewer))
     sockets[address] = sockets.get(address, 0) + 1
     sender = asyncio.create_task(viewer.frames())
     try:
@@ -160,6 +168,7 @@ async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
         watch.viewers -= 1
+        watch.leave(id(viewer))
         watch.last_viewed = time.monotonic()
         sockets[address] -= 1
         if not sockets[address]:

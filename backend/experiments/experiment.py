@@ -521,6 +521,13 @@ class Experiment:
             outs = self.model.unit_outputs(self.grid_features(resolution))
         return [o.T.reshape(o.shape[1], resolution, resolution) for o in outs]
 
+    def output_grid(self, resolution: int) -> np.ndarray:
+        """The output's value over the grid alone, (outputs, res, res): the boundary at a
+        frame's resolution, a teacher's thumbnail, without a hidden unit's kept."""
+        with self.lock:
+            out = self.backend.to_numpy(self.model.predict(self.grid_features(resolution)))
+        return out.T.reshape(out.shape[1], resolution, resolution)
+
     def input_grids(self, resolution: int) -> np.ndarray:
         """Each input feature over the grid: (features, res, res)."""
         f = self.grid_features(resolution)

@@ -34,19 +34,34 @@ class FrameWriter:
 
     def add(self, name: str, data: np.ndarray, **extra: Any) -> None:
         raw = _pad4(data.tobytes())
-        self.grids.append({"name": name, "dtype": str(data.dtype), "shape": list(data.shape),
+        self.grids.append({"name": name, "dtype": data.dtype.name, "shape": list(data.shape),
                            "offset": self.size, "length": data.nbytes, **extra})
         self.blobs.append(raw)
         self.size += len(raw)
 
     def add_quantized(self, name: str, grids: np.ndarray) -> None:
         """(units, r, r) floats -> uint8 with each unit's own range."""
-        flat = grids.reshape(grids.shape[0], -1).astype(np.float64)
-        flat = np.where(np.isfinite(flat), flat, 0.0)
+        self.add_quantized_all([(name, grids)])
+
+    def add_quantized_all(self, named: list[tuple[str, np.ndarray]]) -> None:
+        """Several (units, r, r) grids of one r quantized in one pass (a frame's every
+        neuron: one set of array calls, not one per layer), each added under its name."""
+        if not named:
+            return
+        flat = np.concatenate([g.reshape(g.shape[0], -1) for _, g in named]).astype(np.float64)
+        flat[~np.isfinite(flat)] = 0.0
         low, high = flat.min(axis=1), flat.max(axis=1)
         span = np.where(high > low, high - low, 1.0)
-        q = np.round((flat - low[:, None]) / span[:, None] * 255).astype(np.uint8)
-        self.add(name, q.reshape(grids.shape), low=low.tolist(), high=high.tolist())
+        flat -= low[:, None]
+        flat *= (255.0 / span)[:, None]
+        q = np.rint(flat).astype(np.uint8)
+        low_list, high_list = low.tolist(), high.tolist()
+        at = 0
+        for name, g in named:
+            n = g.shape[0]
+            self.add(name, q[at:at + n].reshape(g.shape), low=low_list[at:at + n],
+                     high=high_list[at:at + n])
+            at += n
 
     def encode(self, header: dict[str, Any]) -> bytes:
         head = _pad4(jsonsafe.dumps({**header, "grids": self.grids}).encode(), b" ")
@@ -64,14 +79,15 @@ def _header(exp: Experiment, version: int) -> dict[str, Any]:
 
 
 def build_frame(exp: Experiment, version: int, resolution: int,
-                neuron_resolution: int) -> bytes:
-    """Everything a viewer draws, for the experiment as it is now."""
+                neuron_resolution: int, neurons: bool = True) -> bytes:
+    """Everything a viewer draws, for the experiment as it is now; without `neurons`,
+    no inputs' and hidden units' grids (no viewer shows the network: docs/protocol.md)."""
     if exp.data.images:
         return build_image_frame(exp, version)
     with exp.lock:
-        output_grids = exp.unit_grids(resolution)
-        neuron_grids = exp.unit_grids(neuron_resolution)
-        inputs = exp.input_grids(neuron_resolution)
+        output = exp.output_grid(resolution)
+        neuron_grids = exp.unit_grids(neuron_resolution)[:-1] if neurons else []
+        inputs = [("inputs", exp.input_grids(neuron_resolution))] if neurons else []
         weights = [(exp.backend.to_numpy(d.W), None if d.b is None else exp.backend.to_numpy(d.b))
                    for d in exp.model.dense_layers]
         header = _header(exp, version)
@@ -79,10 +95,8 @@ def build_frame(exp: Experiment, version: int, resolution: int,
     # float16 holds up to 65504: a huge output (a weight set to 1e6) is drawn at the edge
     # of the scale instead of as infinity.
     half = np.finfo(np.float16).max
-    w.add("output", np.clip(np.nan_to_num(output_grids[-1]), -half, half).astype(np.float16))
-    w.add_quantized("inputs", inputs)
-    for i, g in enumerate(neuron_grids[:-1]):
-        w.add_quantized(f"layer{i + 1}", g)
+    w.add("output", np.clip(np.nan_to_num(output), -half, half).astype(np.float16))
+    w.add_quantized_all(inputs + [(f"layer{i + 1}", g) for i, g in enumerate(neuron_grids)])
     # Binary, not JSON: a 12 x 64 network's 45 000 weights as text cost more than training.
     for i, (W, b) in enumerate(weights):
         w.add(f"weights{i}", W.astype("<f4"))
@@ -160,13 +174,14 @@ def decode_frame(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 class FrameCache:
     """The newest frame of each experiment, built once however many watch it. A running
     experiment's frames are built by its worker right after each training slice; a paused
-    one's here, on demand, on one thread."""
+    one's here, on demand, on one thread. A frame without the neurons' grids serves only
+    viewers that do not show them."""
 
     def __init__(self, resolution: int, neuron_resolution: int, executor: Executor) -> None:
         self.resolution = resolution
         self.neuron_resolution = neuron_resolution
         self.executor = executor
-        self.frames: dict[str, tuple[int, bytes]] = {}
+        self.frames: dict[str, tuple[int, bytes, bool]] = {}  # (version, frame, neurons)
         self.locks: dict[str, asyncio.Lock] = {}
 
     def resolution_for(self, busy: bool) -> int:
@@ -174,25 +189,31 @@ class FrameCache:
         resolution, so every viewer keeps a usable frame rate (clients read the shape)."""
         return max(self.neuron_resolution, self.resolution // 2) if busy else self.resolution
 
-    def build(self, exp: Experiment, version: int) -> bytes:
-        return build_frame(exp, version, self.resolution, self.neuron_resolution)
+    def build(self, exp: Experiment, version: int, neurons: bool = True) -> bytes:
+        return build_frame(exp, version, self.resolution, self.neuron_resolution, neurons)
 
-    def put(self, exp_id: str, version: int, frame: bytes) -> None:
+    def put(self, exp_id: str, version: int, frame: bytes, neurons: bool = True) -> None:
         cached = self.frames.get(exp_id)
         if cached is None or cached[0] <= version:
-            self.frames[exp_id] = (version, frame)
+            self.frames[exp_id] = (version, frame, neurons)
 
-    async def get(self, exp: Experiment, version: int) -> bytes:
-        cached = self.frames.get(exp.id)
-        if cached and cached[0] >= version:
+    def _fresh(self, exp_id: str, version: int, neurons: bool) -> bytes | None:
+        cached = self.frames.get(exp_id)
+        if cached and cached[0] >= version and (cached[2] or not neurons):
             return cached[1]
+        return None
+
+    async def get(self, exp: Experiment, version: int, neurons: bool = True) -> bytes:
+        frame = self._fresh(exp.id, version, neurons)
+        if frame is not None:
+            return frame
         async with self.locks.setdefault(exp.id, asyncio.Lock()):
-            cached = self.frames.get(exp.id)
-            if cached and cached[0] >= version:
-                return cached[1]
+            frame = self._fresh(exp.id, version, neurons)
+            if frame is not None:
+                return frame
             loop = asyncio.get_running_loop()
-            frame = await loop.run_in_executor(self.executor, self.build, exp, version)
-            self.put(exp.id, version, frame)
+            frame = await loop.run_in_executor(self.executor, self.build, exp, version, neurons)
+            self.put(exp.id, version, frame, neurons)
             return frame
 
     def forget(self, exp_id: str) -> None:

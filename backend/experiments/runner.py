@@ -29,13 +29,33 @@ BUSY = 4  # experiments on one worker above which frames carry a coarser output 
 
 
 class Watch:
-    """Wakes the viewers of one experiment whenever something about it changed."""
+    """Wakes the viewers of one experiment whenever something about it changed, and
+    knows what they show: a viewer whose page is hidden wants no frames, one that does
+    not show the network no neurons' grids (the websocket's `view` command)."""
 
     def __init__(self) -> None:
         self.version = 0
         self._event = asyncio.Event()
         self.viewers = 0
         self.last_viewed = time.monotonic()
+        self.views: dict[int, tuple[bool, bool]] = {}  # viewer -> (frames, neurons)
+
+    def show(self, viewer: int, frames: bool = True, neurons: bool = True) -> None:
+        if self.views.get(viewer) != (frames, neurons):
+            self.views[viewer] = (frames, neurons)
+            self.bump()  # a viewer that shows more gets a frame with it now
+
+    def leave(self, viewer: int) -> None:
+        self.views.pop(viewer, None)
+
+    @property
+    def showing(self) -> bool:
+        """Whether some viewer draws frames."""
+        return any(frames for frames, _ in self.views.values())
+
+    @property
+    def neurons(self) -> bool:
+        return any(frames and neurons for frames, neurons in self.views.values())
 
     def bump(self) -> None:
         self.version += 1
@@ -274,9 +294,10 @@ class Runner:
                 # A frame after this slice if it ends at least half an interval after the
                 # last. It ends after the others' turns too: judged by `seconds` alone, every
                 # other slice of a shared worker came without one.
-                if watch.viewers and time.monotonic() + n * seconds - last_frame >= interval / 2:
+                if watch.showing and time.monotonic() + n * seconds - last_frame >= interval / 2:
                     resolution = self.frames.resolution_for(n > BUSY)
-                    frame = (watch.version + 1, resolution, self.frames.neuron_resolution)
+                    frame = (watch.version + 1, resolution, self.frames.neuron_resolution,
+                             watch.neurons)
                 run.job = Job(exp.id, epochs=min(left or 1_000_000, int(min(allowed, 1e6))),
                               seconds=seconds, target=run.target, frame=frame)
                 try:
@@ -292,10 +313,10 @@ class Runner:
                 if result.frame is not None and frame is not None:
                     # viewers wake for the worker's frame, never to build one here
                     last_frame = time.monotonic()
-                    self.frames.put(exp.id, frame[0], result.frame)
+                    self.frames.put(exp.id, frame[0], result.frame, frame[3])
                     self.frame_cost = 0.8 * self.frame_cost + 0.2 * result.frame_seconds
                     self.changed(exp)
-                elif not watch.viewers:
+                elif not watch.showing:
                     self.changed(exp)
                 if exp.status == "diverged":
                     break

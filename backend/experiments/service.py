@@ -442,8 +442,8 @@ class Service:
     def watch(self, exp: Experiment) -> Watch:
         return self.runner.watch(exp.id)
 
-    async def frame(self, exp: Experiment, version: int) -> bytes:
-        return await self.runner.frames.get(exp, version)
+    async def frame(self, exp: Experiment, version: int, neurons: bool = True) -> bytes:
+        return await self.runner.frames.get(exp, version, neurons)
 
     def running(self, exp: Experiment) -> bool:
         return self.runner.running(exp.id)

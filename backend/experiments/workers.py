@@ -83,11 +83,12 @@ class Job:
     message: str = ""
     id: int = 0
     # a slice: train `epochs` more (stopping at `target`) for at most `seconds`, then
-    # build a frame when `frame` = (version, output resolution, neuron resolution)
+    # build a frame when `frame` = (version, output resolution, neuron resolution, with
+    # the neurons' grids or not)
     epochs: int = 0
     seconds: float = 0.0
     target: int | None = None
-    frame: tuple[int, int, int] | None = None
+    frame: tuple[int, int, int, bool] | None = None
     # a gradient check on the first `check_points` training points, in turns: each job of
     # the chain `check` works on it for `seconds`, and the last one answers the report
     check_points: int = 0
@@ -252,8 +253,7 @@ class Worker:
                         exp.recorded_confusion())
         if job.frame is not None:
             began = time.monotonic()
-            version, resolution, neurons = job.frame
-            result.frame = build_frame(exp, version, resolution, neurons)
+            result.frame = build_frame(exp, *job.frame)
             result.frame_seconds = time.monotonic() - began
         return result
 
