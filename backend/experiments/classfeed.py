@@ -8,8 +8,8 @@ second into one page that draws 60 thumbnails, and 60 more viewers for the serve
 serve. The feed sends at most RATE messages a second, only the thumbnails that changed,
 each 32 x 32 bytes: for 60 students all training, about 90 kB a message. A thumbnail is
 taken from the frame a student's own page gets anyway (built once per change, cached);
-for a student whose page is closed it is computed from the network at 32 x 32 (a tenth
-of a frame's points, and no neuron grids). That work gets a budget per message; past it,
+for a student whose page is closed or hidden it is computed from the output alone at
+32 x 32 (a tenth of a frame's points, and no neuron grids). That work gets a budget per message; past it,
 the others keep their last thumbnail until the next message.
 
 The message is a frame (docs/protocol.md's layout): a JSON header with the rows, and each
@@ -144,7 +144,7 @@ class ClassFeed:
         out: list[tuple[int, np.ndarray]] = []
         # A student whose page is open has a frame made anyway (cached): take its output.
         for k, exp, version in due:
-            if service.watch(exp).viewers and time.monotonic() < deadline:
+            if service.watch(exp).showing and time.monotonic() < deadline:
                 grid = await self._from_frame(exp, version[0], size)
                 if grid is not None:
                     out.append((k, grid))
@@ -152,7 +152,7 @@ class ClassFeed:
         # Nobody else watches the others: a small grid straight from the model costs a
         # fraction of a frame (1 024 points, not 10 000 and every neuron's grid).
         rest = [(k, exp, version) for k, exp, version in due
-                if not service.watch(exp).viewers]
+                if not service.watch(exp).showing]
         grids = await asyncio.to_thread(self._from_models, [e for _, e, _ in rest], size,
                                         deadline)
         for k, exp, version in rest:
@@ -163,7 +163,8 @@ class ClassFeed:
 
     async def _from_frame(self, exp: Experiment, version: int, size: int) -> np.ndarray | None:
         try:
-            output = decode_frame(await self.classes.service.frame(exp, version))[1]["output"]
+            frame = await self.classes.service.frame(exp, version, neurons=False)
+            output = decode_frame(frame)[1]["output"]
             return thumbnail(output, size) if output.ndim == 3 else None
         except Exception:  # one student's frame must not stop the teacher's view
             log.exception("no thumbnail for experiment %s", exp.id)
@@ -177,7 +178,7 @@ class ClassFeed:
             if time.monotonic() > deadline:
                 break
             try:
-                out[exp.id] = np.asarray(exp.unit_grids(size)[-1], dtype=np.float32)
+                out[exp.id] = np.asarray(exp.output_grid(size), dtype=np.float32)
             except Exception:  # as above
                 log.exception("no thumbnail for experiment %s", exp.id)
         return out
