@@ -9,8 +9,8 @@ serve. The feed sends at most RATE messages a second, only the thumbnails that c
 each 32 x 32 bytes: for 60 students all training, about 90 kB a message. A thumbnail is
 taken from the frame a student's own page gets anyway (built once per change, cached);
 for a student whose page is closed or hidden it is computed from the output alone at
-32 x 32 (a tenth of a frame's points, and no neuron grids). That work gets a budget per message; past it,
-the others keep their last thumbnail until the next message.
+32 x 32 (a tenth of a frame's points, and no neuron grids). That work gets a budget per
+message; past it, the others keep their last thumbnail until the next message.
 
 The message is a frame (docs/protocol.md's layout): a JSON header with the rows, and each
 new thumbnail as a uint8 grid named by the student's experiment id.

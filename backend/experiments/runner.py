@@ -4,9 +4,9 @@ The event loop never trains: each task hands the engine (workers.py: one process
 a slice of epochs at a time, and the frame its viewers will get after it; the task wakes
 them and, every few seconds, saves. The experiments on one worker take turns, so each
 gets a fair share of it. Frames are paced by the load: with few experiments on a worker,
-`frame_rate` a second; with many, fewer (never below `min_frame_rate` while the turns fit),
-so that training keeps most of the CPU. A pause cancels the slice in flight: it takes
-effect within one mini-batch.
+`frame_rate` a second; with many, fewer (never below `min_frame_rate` while frames take
+under FRAME_SHARE of the worker, measured), so that training keeps most of the CPU. A
+pause cancels the slice in flight: it takes effect within one mini-batch.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .workers import Engine, Job, WorkerError
 MIN_SLICE = 0.0005  # seconds; a slice always trains at least one mini-batch
 TURN = 0.004  # seconds of work a turn should hold to be worth its messages
 BUSY = 4  # experiments on one worker above which frames carry a coarser output grid
+FRAME_SHARE = 0.25  # of a worker's time, its frames take at most about this
 
 
 class Watch:
@@ -260,11 +261,15 @@ class Runner:
             await self.pause(run.exp)
 
     def _turn(self, exp_id: str) -> tuple[float, float, int]:
-        """(seconds between frames, seconds of training per slice, experiments taking
-        turns on its worker): the more of them, the longer a round and the fewer the
-        frames, down to the slowest rate allowed."""
-        n = self.engine.load(exp_id)
-        interval = min(self.max_frame_interval, max(self.frame_interval, n * TURN))
+        """(seconds between frames, seconds of training per slice, experiments at work on
+        its worker). A round of the worker gives each of them a slice and a frame: as
+        often as frame_rate asks while turns are worth their messages (TURN each; those
+        that step together take one), at least min_frame_rate, unless frames would then
+        take over FRAME_SHARE of the worker: a slower machine gets fewer frames, not less
+        training."""
+        n, turns = self.engine.load(exp_id)
+        interval = min(self.max_frame_interval, max(self.frame_interval, turns * TURN))
+        interval = max(interval, n * self.frame_cost / FRAME_SHARE)
         return interval, max(MIN_SLICE, 0.7 * interval / n - self.frame_cost), n
 
     async def _run(self, run: Run) -> None:

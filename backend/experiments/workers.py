@@ -461,7 +461,7 @@ class Engine(Protocol):
     async def run(self, exp: Experiment, job: Job) -> Result | None: ...
     def cancel(self, job: Job) -> None: ...
     def forget(self, exp_id: str) -> None: ...
-    def load(self, exp_id: str) -> int: ...
+    def load(self, exp_id: str) -> tuple[int, int]: ...
     async def close(self) -> None: ...
 
 
@@ -476,6 +476,16 @@ class _Placed:
         self.exp = exp  # the object: a reload of the same id is another one
         self.revision: int | None = None  # None: the copy must be (re)sent
         self.busy = 0  # jobs in flight
+        self._key: tuple[int, Hashable | None] = (-1, None)  # (revision, group key)
+
+    def key(self) -> Hashable | None:
+        """What it must share with others to step with them (group_key), or None;
+        recomputed only when a person changed it."""
+        exp = self.exp
+        if self._key[0] != exp.revision:
+            self._key = (exp.revision, group_key(exp.model, len(exp.data.y_train),
+                                                 exp.config.batch_size))
+        return self._key[1]
 
 
 class _Base:
@@ -487,12 +497,16 @@ class _Base:
         self.placed: dict[str, _Placed] = {}
         self.lock = threading.Lock()
 
-    def load(self, exp_id: str) -> int:
-        """Experiments with work in flight on the worker of `exp_id` (at least 1)."""
+    def load(self, exp_id: str) -> tuple[int, int]:
+        """Experiments with work in flight on the worker of `exp_id`, and the turns they
+        take there: those that step together take one (both at least 1)."""
         with self.lock:
             place = self.placed.get(exp_id)
             slot = place.slot if place else 0
-            return max(1, sum(1 for p in self.placed.values() if p.slot == slot and p.busy))
+            busy = [p for p in self.placed.values() if p.slot == slot and p.busy]
+        keys = [p.key() for p in busy]
+        alone = sum(1 for k in keys if k is None)
+        return max(1, len(busy)), max(1, alone + len({k for k in keys if k is not None}))
 
     def _place(self, exp: Experiment) -> _Placed:
         """Its worker: the one it is on, unless that one has 2 more experiments at work
