@@ -287,9 +287,13 @@ def test_a_hidden_viewer_gets_no_frames_and_none_are_built_for_it(live: LiveServ
         assert command(ws, {"type": "ping"})["type"] == "ack"
         assert not PENDING.get(id(ws))  # nothing came while it was hidden
         assert frames.frames[exp_id][0] == built  # and nothing was built for it
+        health = httpx.get(f"{live.http}/healthz").json()
         assert command(ws, {"type": "view", "frames": True})["type"] == "ack"
         header, grids = next_frame(ws)
         assert header["epoch"] == 30 and "layer1" in grids
+        after = httpx.get(f"{live.http}/healthz").json()
+        assert after["frames_built"] == health["frames_built"] + 1
+        assert after["frame_seconds"] > health["frame_seconds"]
 
 
 def test_a_viewer_without_the_network_gets_frames_without_neurons(live: LiveServer) -> None:

@@ -128,6 +128,9 @@ class Health(BaseModel):
     device: str
     experiments_loaded: int
     running: int
+    frames_built: int = Field(description="frames built since the server started")
+    frame_seconds: float = Field(description="seconds spent building them, in the training "
+                                             "processes and the server")
 
 
 def feature_grid(name: str, resolution: int) -> list[list[float]]:

@@ -187,6 +187,11 @@ class FrameCache:
         self.executor = executor
         self.frames: dict[str, tuple[int, bytes, bool]] = {}  # (version, frame, neurons)
         self.locks: dict[str, asyncio.Lock] = {}
+        self.built, self.seconds = 0, 0.0  # frames built, here and by workers, and their time
+
+    def record(self, seconds: float) -> None:
+        self.built += 1
+        self.seconds += seconds
 
     def resolution_for(self, busy: bool) -> int:
         """`busy`: many experiments share a worker; the output grid then goes at half the
@@ -194,7 +199,10 @@ class FrameCache:
         return max(self.neuron_resolution, self.resolution // 2) if busy else self.resolution
 
     def build(self, exp: Experiment, version: int, neurons: bool = True) -> bytes:
-        return build_frame(exp, version, self.resolution, self.neuron_resolution, neurons)
+        began = time.monotonic()
+        frame = build_frame(exp, version, self.resolution, self.neuron_resolution, neurons)
+        self.record(time.monotonic() - began)
+        return frame
 
     def put(self, exp_id: str, version: int, frame: bytes, neurons: bool = True) -> None:
         cached = self.frames.get(exp_id)

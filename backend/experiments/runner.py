@@ -320,6 +320,7 @@ class Runner:
                     last_frame = time.monotonic()
                     self.frames.put(exp.id, frame[0], result.frame, frame[3])
                     self.frame_cost = 0.8 * self.frame_cost + 0.2 * result.frame_seconds
+                    self.frames.record(result.frame_seconds)
                     self.changed(exp)
                 elif not watch.showing:
                     self.changed(exp)

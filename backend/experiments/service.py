@@ -172,8 +172,10 @@ class Service:
             self.runner.forget(exp.id)
         return len(gone)
 
-    def counts(self) -> dict[str, int]:
-        return {"experiments_loaded": len(self.experiments), "running": len(self.runner.runs)}
+    def counts(self) -> dict[str, Any]:
+        frames = self.runner.frames
+        return {"experiments_loaded": len(self.experiments), "running": len(self.runner.runs),
+                "frames_built": frames.built, "frame_seconds": round(frames.seconds, 6)}
 
     # lookup and auth ----------------------------------------------------------------------
     def parse(self, data: Any) -> ExperimentConfig:
