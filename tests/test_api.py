@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from backend.api.app import create_app
 from backend.api.errors import MEANING
 from backend.api.schemas import MIN_SPEED
+from backend.settings import Settings
 
 from .conftest import SMALL, Exp, create, make_settings
 
@@ -616,3 +617,13 @@ def test_every_page_has_the_one_head_with_its_own_module(client: TestClient) -> 
         modules = re.findall(r'<script type="module" src="/frontend/(\w+)\.js', head)
         assert modules == ([module] if module else []), path
         assert "http" not in head and text.rstrip().endswith("</html>"), path
+
+
+def test_fastapi_telemetry_is_off_whatever_the_environment(settings: Settings,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """FastAPI's own OpenTelemetry would add exporters with this variable set: nothing
+    may leave the machine."""
+    monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")
+    config = create_app(settings)._telemetry  # FastAPI's resolved telemetry settings
+    assert not any(config[k] for k in ("tracing", "metrics", "logs", "operation_spans",
+                                       "auto_configure"))

@@ -69,10 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # No /docs or /redoc: FastAPI loads their scripts from a CDN, and nothing here may
     # leave the machine. The schema itself is at /openapi.json; docs/api.md describes it.
+    # Nor FastAPI's OpenTelemetry: off whatever the environment says (it could export).
     app = FastAPI(title="Neural Playground", version=__version__, lifespan=lifespan,
                   description="Train small neural networks and watch them learn.",
                   docs_url=None, redoc_url=None,
-                  default_response_class=errors.StrictJSONResponse)
+                  default_response_class=errors.StrictJSONResponse,
+                  telemetry={"tracing": False, "metrics": False, "logs": False,
+                             "operation_spans": False, "auto_configure": False})
     app.state.settings = settings
     app.state.service = Service(settings, store, backend)
     app.state.sockets = {}
