@@ -51,8 +51,8 @@ def sigmoid(xp: Any, z: Array) -> Array:
 
 
 def _softmax(xp: Any, z: Array) -> Array:
-    e = xp.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    e = xp.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _softmax_der(xp: Any, z: Array, a: Array) -> Array:
@@ -60,7 +60,7 @@ def _softmax_der(xp: Any, z: Array, a: Array) -> Array:
 
 
 def _softmax_vjp(xp: Any, z: Array, a: Array, da: Array) -> Array:
-    return a * (da - (da * a).sum(axis=1, keepdims=True))
+    return a * (da - (da * a).sum(axis=-1, keepdims=True))
 
 
 def _gelu(xp: Any, z: Array) -> Array:

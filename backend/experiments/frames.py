@@ -9,6 +9,7 @@ low + (high - low) * q / 255 with one (low, high) per unit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import struct
 import time
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from backend import jsonsafe
+from backend.engine.layers import Activation, Dense, Dropout
 
 from .experiment import Experiment
 
@@ -52,12 +54,14 @@ class FrameWriter:
         neuron: one set of array calls, not one per layer), each added under its name."""
         if not named:
             return
-        flat = np.concatenate([g.reshape(g.shape[0], -1) for _, g in named]).astype(np.float64)
+        # float32: the grids' own precision, half the memory to go through of float64
+        flat = np.concatenate([g.reshape(g.shape[0], -1) for _, g in named],
+                              dtype=np.float32)
         flat[~np.isfinite(flat)] = 0.0
         low, high = flat.min(axis=1), flat.max(axis=1)
-        span = np.where(high > low, high - low, 1.0)
+        span = np.where(high > low, high - low, np.float32(1.0))
         flat -= low[:, None]
-        flat *= (255.0 / span)[:, None]
+        flat *= (np.float32(255.0) / span)[:, None]
         q = np.rint(flat).astype(np.uint8)
         low_list, high_list = low.tolist(), high.tolist()
         at = 0
@@ -103,10 +107,86 @@ def build_frame(exp: Experiment, version: int, resolution: int,
     w.add_quantized_all(inputs + [(f"layer{i + 1}", g) for i, g in enumerate(neuron_grids)])
     # Binary, not JSON: a 12 x 64 network's 45 000 weights as text cost more than training.
     for i, (W, b) in enumerate(weights):
-        w.add(f"weights{i}", W.astype("<f4"))
+        w.add(f"weights{i}", np.asarray(W, dtype="<f4"))
         if b is not None:
-            w.add(f"biases{i}", b.astype("<f4"))
+            w.add(f"biases{i}", np.asarray(b, dtype="<f4"))
     return w.encode(header)
+
+
+def build_frames(exps: list[Experiment], versions: list[int], resolution: int,
+                 neuron_resolution: int, neurons: bool = True) -> list[bytes]:
+    """The frames of networks of one shape (a group, backend/engine/group.py), each as
+    build_frame makes it, with their grids in one batched pass: one matmul a layer for
+    all of them over the grid, one quantizing pass for all their neurons. (Alone, a frame
+    costs ~40 array calls, which for a class is most of its cost.)"""
+    first = exps[0]
+    model = first.model
+    xp, dtype = model.xp, model.dtype
+    layers = model.layers
+    if len(exps) < 2 or not all(isinstance(layer, Dense | Activation | Dropout)
+                                for layer in layers):
+        return [build_frame(e, v, resolution, neuron_resolution, neurons)
+                for e, v in zip(exps, versions, strict=True)]
+    with contextlib.ExitStack() as locks:
+        for exp in exps:
+            locks.enter_context(exp.lock)
+        stacks = [(xp.stack([e.model.layers[i].W for e in exps]),
+                   None if layer.b is None else xp.stack([e.model.layers[i].b for e in exps]))
+                  for i, layer in enumerate(layers) if isinstance(layer, Dense)]
+
+        def forward(res: int, keep: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+            """(K, outputs, res, res) and, if `keep`, each hidden layer's (K, units, res, res)."""
+            features = [e.grid_features(res) for e in exps]
+            same = all(f is features[0] or np.array_equal(f, features[0]) for f in features)
+            h = xp.asarray(features[0] if same else np.stack(features), dtype=dtype)
+            hidden, dense = [], iter(stacks)
+            with np.errstate(all="ignore"):
+                for layer in layers:
+                    if isinstance(layer, Dense):
+                        W, b = next(dense)
+                        h = h @ W
+                        if b is not None:
+                            h += b[:, None, :]
+                    elif isinstance(layer, Activation):
+                        h = layer.act.fn(xp, h)
+                        if keep:
+                            hidden.append(model.backend.to_numpy(h))
+                out = model.backend.to_numpy(model.output(h))
+            K = len(exps)
+            grid = lambda a: a.transpose(0, 2, 1).reshape(K, a.shape[2], res, res)  # noqa: E731
+            return grid(out), [grid(a) for a in hidden]
+
+        outputs, _ = forward(resolution, False)
+        hidden = forward(neuron_resolution, True)[1] if neurons else []
+        inputs = [e.input_grids(neuron_resolution) for e in exps] if neurons else []
+        weights = [[(model.backend.to_numpy(d.W), None if d.b is None
+                     else model.backend.to_numpy(d.b)) for d in e.model.dense_layers]
+                   for e in exps]
+        headers = [_header(e, v) for e, v in zip(exps, versions, strict=True)]
+    half = np.finfo(np.float16).max
+    outputs = np.clip(np.nan_to_num(outputs), -half, half).astype(np.float16)
+    writers = [FrameWriter() for _ in exps]
+    for k, w in enumerate(writers):
+        w.add("output", outputs[k])
+    if neurons:  # every member's neurons, quantized in one pass, then dealt out
+        named = [(k, name, grids) for k in range(len(exps)) for name, grids in
+                 [("inputs", inputs[k])] + [(f"layer{i + 1}", layer[k])
+                                            for i, layer in enumerate(hidden)]]
+        everyone = FrameWriter()
+        everyone.add_quantized_all([(f"{k}", grids) for k, _, grids in named])
+        for (k, name, _), grid, blob in zip(named, everyone.grids, everyone.blobs,
+                                            strict=True):
+            writers[k].grids.append({**grid, "name": name, "offset": writers[k].size})
+            writers[k].blobs.append(blob)
+            writers[k].size += len(blob)
+    frames = []
+    for w, ws, header in zip(writers, weights, headers, strict=True):
+        for i, (W, b) in enumerate(ws):
+            w.add(f"weights{i}", np.asarray(W, dtype="<f4"))
+            if b is not None:
+                w.add(f"biases{i}", np.asarray(b, dtype="<f4"))
+        frames.append(w.encode(header))
+    return frames
 
 
 def build_image_frame(exp: Experiment, version: int) -> bytes:
