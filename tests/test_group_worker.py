@@ -6,9 +6,7 @@ one shape train grouped and end as they would alone."""
 from __future__ import annotations
 
 import itertools
-import json
 import pickle
-import struct
 import threading
 import time
 from collections import Counter
@@ -22,6 +20,7 @@ from backend.api.app import create_app
 from backend.engine.group import Group
 from backend.experiments.config import ExperimentConfig, parse_config
 from backend.experiments.experiment import Experiment
+from backend.experiments.frames import decode_frame
 from backend.experiments.workers import InlineEngine, Job, Result, Worker
 
 from .conftest import create, make_settings
@@ -122,13 +121,22 @@ def copies(jobs: list[Job]) -> list[Job]:
     return pickle.loads(pickle.dumps(jobs))
 
 
-def frame_parts(frame: bytes | None) -> Any:
-    if frame is None:
-        return None
-    (n,) = struct.unpack("<I", frame[:4])
-    header = json.loads(frame[4:4 + n])
-    header.pop("time")
-    return header, frame[4 + n:]
+def same_frame(t: bytes | None, a: bytes | None, name: str) -> None:
+    """Frames of a group are built in one batched pass: the same but for rounding, one
+    step of a quantized grid at most."""
+    assert (t is None) == (a is None), name
+    if t is None or a is None:
+        return
+    (th, tg), (ah, ag) = decode_frame(t), decode_frame(a)
+    for h in (th, ah):
+        h.pop("time")
+        for g in h.pop("grids"):
+            g.pop("low", None), g.pop("high", None)
+    assert th == ah and set(tg) == set(ag), name
+    for key, grid in ag.items():
+        step = (grid.max() - grid.min()) / 255 if key.startswith(("layer", "inputs")) else 0
+        np.testing.assert_allclose(tg[key].astype(float), grid.astype(float),
+                                   atol=step + 2e-3, rtol=1e-3, err_msg=f"{name} {key}")
 
 
 def same(t: Result, a: Result, name: str) -> None:
@@ -140,7 +148,7 @@ def same(t: Result, a: Result, name: str) -> None:
     assert (t.state.t, t.state.epoch, t.state.rng) == (a.state.t, a.state.epoch, a.state.rng)
     for x, y in zip(t.state.arrays, a.state.arrays, strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7, err_msg=name)
-    assert frame_parts(t.frame) == frame_parts(a.frame), name
+    same_frame(t.frame, a.frame, name)
 
 
 def test_jobs_handled_together_answer_as_one_by_one() -> None:
@@ -150,7 +158,7 @@ def test_jobs_handled_together_answer_as_one_by_one() -> None:
     a pause, and from different places in their epochs; with a frame after the slice."""
     names = [f"m{i}" for i in range(len(MEMBERS))] + [f"x{i}" for i in range(len(ALONE))]
     pair = Pair(dict(zip(names, MEMBERS + ALONE, strict=True)))
-    frame = (1, 12, 5)
+    frame = (1, 12, 5, True)
     pair.round({n: {"epochs": 1 + i % 3, "frame": frame if i == 1 else None}
                 for i, n in enumerate(names)})
     assert pair.grouped() == 4
@@ -336,3 +344,37 @@ def test_an_answer_that_cannot_be_taken_fails_its_run_and_the_thread_goes_on() -
     again = asyncio.run(asyncio.wait_for(both(), 60))
     assert all(isinstance(r, Result) and r.epochs == 1 for r in again)
     asyncio.run(engine.close())
+
+
+def test_a_groups_frames_built_together_are_each_ones_frame() -> None:
+    """Members with their own features (of one count) and data, with and without the
+    neurons' grids."""
+    from backend.experiments.frames import build_frame, build_frames
+
+    exps = [Experiment(f"f{i}", c) for i, c in enumerate([
+        *MEMBERS, config(features=["sin_x2", "x1", "x2", "sin_x1"], seed=9)])]
+    for exp in exps:
+        exp.train_epochs(1, time.monotonic() + 60, threading.Event())
+    for neurons in (True, False):
+        together = build_frames(exps, [7] * len(exps), 12, 5, neurons)
+        for exp, frame in zip(exps, together, strict=True):
+            same_frame(frame, build_frame(exp, 7, 12, 5, neurons), exp.id)
+
+
+def test_members_that_end_together_get_frames_built_together(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import backend.experiments.workers as workers
+
+    sizes: list[int] = []
+    batched = workers.build_frames
+
+    def counting(exps: list[Experiment], *args: Any) -> list[bytes]:
+        sizes.append(len(exps))
+        return batched(exps, *args)
+
+    monkeypatch.setattr(workers, "build_frames", counting)
+    pair = Pair({f"m{i}": c for i, c in enumerate(MEMBERS)})
+    pair.round({f"m{i}": {"epochs": 2, "frame": (3, 12, 5, True)} for i in range(4)})
+    assert sizes == [4]
+    pair.round({f"m{i}": {"epochs": 1, "frame": (4, 12, 5, False)} for i in range(4)})
+    assert sizes == [4, 4]

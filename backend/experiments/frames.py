@@ -130,9 +130,10 @@ def build_frames(exps: list[Experiment], versions: list[int], resolution: int,
     with contextlib.ExitStack() as locks:
         for exp in exps:
             locks.enter_context(exp.lock)
-        stacks = [(xp.stack([e.model.layers[i].W for e in exps]),
-                   None if layer.b is None else xp.stack([e.model.layers[i].b for e in exps]))
-                  for i, layer in enumerate(layers) if isinstance(layer, Dense)]
+        # (dropout, an identity here, is where a member has it: not at one index for all)
+        stacks = [(xp.stack([e.model.dense_layers[i].W for e in exps]),
+                   None if d.b is None else xp.stack([e.model.dense_layers[i].b for e in exps]))
+                  for i, d in enumerate(model.dense_layers)]
 
         def forward(res: int, keep: bool) -> tuple[np.ndarray, list[np.ndarray]]:
             """(K, outputs, res, res) and, if `keep`, each hidden layer's (K, units, res, res)."""

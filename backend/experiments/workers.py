@@ -46,7 +46,7 @@ from backend.engine.model import Epoch, Model, ModelState
 
 from .config import ExperimentConfig
 from .experiment import Experiment, Scores
-from .frames import build_frame
+from .frames import build_frame, build_frames
 from .history import History
 
 log = logging.getLogger("playground.workers")
@@ -245,17 +245,39 @@ class Worker:
                                 until=lambda: job.target)
         return self._sliced(exp, job, done)
 
-    def _sliced(self, exp: Experiment, job: Job, done: int) -> Result:
-        """A slice's answer: what training changed, and the frame after it if asked."""
+    def _sliced(self, exp: Experiment, job: Job, done: int,
+                frame: tuple[bytes, float] | None = None) -> Result:
+        """A slice's answer: what training changed, and the frame after it if asked
+        (`frame`: built already, with its share of the seconds)."""
         result = Result(job.id, job.revision, done,
                         portable(exp.model.snapshot(), self.backend.to_numpy),
                         exp.history.rows, dict(exp.metrics), exp.status, exp.message,
                         exp.recorded_confusion())
-        if job.frame is not None:
+        if frame is not None:
+            result.frame, result.frame_seconds = frame
+        elif job.frame is not None:
             began = time.monotonic()
             result.frame = build_frame(exp, *job.frame)
             result.frame_seconds = time.monotonic() - began
         return result
+
+    @staticmethod
+    def _frames(members: list[tuple[Job, Experiment]]) -> dict[str, tuple[bytes, float]]:
+        """The frames asked of members of one group, those of one kind built together."""
+        kinds: dict[tuple[Any, ...], list[tuple[Job, Experiment]]] = {}
+        for job, exp in members:
+            if job.frame is not None:
+                kinds.setdefault(tuple(job.frame[1:]), []).append((job, exp))
+        out = {}
+        for kind, same in kinds.items():
+            if len(same) < 2:
+                continue
+            began = time.monotonic()
+            frames = build_frames([exp for _, exp in same],
+                                  [job.frame[0] for job, _ in same], *kind)  # type: ignore[index]
+            seconds = (time.monotonic() - began) / len(same)
+            out.update({exp.id: (f, seconds) for (_, exp), f in zip(same, frames, strict=True)})
+        return out
 
     # slices that train together ---------------------------------------------------------
     @staticmethod
@@ -288,9 +310,10 @@ class Worker:
         def finish(leaving: list[tuple[Job, Experiment]]) -> None:
             if group is not None:
                 group.lend_grads(range(group.K))
+            frames = self._frames(leaving)
             for job, exp in leaving:
                 del unanswered[exp.id]
-                answer(self._sliced(exp, job, done[exp.id]))
+                answer(self._sliced(exp, job, done[exp.id], frames.get(exp.id)))
 
         with contextlib.ExitStack() as locks, np.errstate(all="ignore"):
             for _, exp in going:  # the worker's own copies: nobody else waits on them
