@@ -44,22 +44,30 @@ def _ticks(pid: int) -> tuple[int, int]:
 
 def cpu_seconds(pid: int) -> float:
     """CPU seconds used so far by a process and its children that are still running."""
-    total = 0
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """CPU seconds used so far by a process itself, and by its children still running."""
+    own = children = 0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 ticks, parent = _ticks(int(entry.name))
             except (OSError, IndexError, ValueError):
                 continue
-            if int(entry.name) == pid or parent == pid:
-                total += ticks
-    return total / os.sysconf("SC_CLK_TCK")
+            if int(entry.name) == pid:
+                own += ticks
+            elif parent == pid:
+                children += ticks
+    tick = os.sysconf("SC_CLK_TCK")
+    return own / tick, children / tick
 
 
 def start_server(port: int, data_dir: str, **env_over: str) -> subprocess.Popen[bytes]:
     """The limits per address raised: every benchmark client comes from 127.0.0.1."""
-    env = {**os.environ, "PLAYGROUND_MAX_RUNNING": "200", "PLAYGROUND_MAX_VIEWERS": "200",
-           "PLAYGROUND_MAX_RUNNING_PER_CLIENT": "200", "PLAYGROUND_MAX_SOCKETS_PER_CLIENT": "500",
+    env = {**os.environ, "PLAYGROUND_MAX_RUNNING": "400", "PLAYGROUND_MAX_VIEWERS": "200",
+           "PLAYGROUND_MAX_RUNNING_PER_CLIENT": "400", "PLAYGROUND_MAX_SOCKETS_PER_CLIENT": "1000",
            **env_over}
     proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--port", str(port),
                              "--data-dir", data_dir, "--log-level", "warning"],
