@@ -145,11 +145,8 @@ def test_a_worker_that_dies_is_replaced(pool: LiveServer) -> None:
     assert train(pool, exp_id, token, 5)["epoch"] == before + 5  # on a new process
 
 
-def test_placement_spreads_and_rebalances() -> None:
-    """Experiments stepped one after another spread over the workers (not all on the
-    first); one whose worker has 2 more at work than another moves when it is idle."""
-    from types import SimpleNamespace
-
+def placing() -> Any:
+    """A _Base over 2 workers that records what its workers are told to forget."""
     from backend.experiments.workers import _Base
 
     class Engine(_Base):
@@ -160,23 +157,66 @@ def test_placement_spreads_and_rebalances() -> None:
         def _forget(self, slot: int, exp_id: str) -> None:
             self.forgotten.append((slot, exp_id))
 
-    engine = Engine()
-    exps = [SimpleNamespace(id=f"e{i}") for i in range(4)]
+    return Engine()
+
+
+def shaped(name: str, units: int, activation: str = "tanh") -> Experiment:
+    return Experiment(name, parse_config({**SMALL, "hidden_layers": [
+        {"units": units, "activation": activation}]}))
+
+
+def test_placement_spreads_and_rebalances() -> None:
+    """Experiments stepped one after another spread over the workers (not all on the
+    first); one whose worker has 2 more at work than another moves when it is idle.
+    (Each of its own shape: none would step with another.)"""
+    engine = placing()
+    exps = [shaped(f"e{i}", 2 + i) for i in range(4)]
     for exp in exps:  # one at a time: none at work when the next comes
-        engine._done(engine._place(exp))  # type: ignore[arg-type]
+        engine._done(engine._place(exp))
     assert [engine.placed[e.id].slot for e in exps] == [0, 1, 0, 1]
     # e0 at work on worker 0 and nothing on worker 1: e2 (idle, on 0) stays
-    at_work = engine._place(exps[0])  # type: ignore[arg-type]
-    stays = engine._place(exps[2])  # type: ignore[arg-type]
+    at_work = engine._place(exps[0])
+    stays = engine._place(exps[2])
     assert stays.slot == 0 and not engine.forgotten
     engine._done(stays)
     # e0 and e4 at work on worker 0, none on 1: e2 moves, and worker 0 forgets it
-    engine._place(SimpleNamespace(id="e4"))  # type: ignore[arg-type]
+    engine._place(shaped("e4", 9))
     assert engine.placed["e4"].slot == 1  # a new one goes to the least busy
     engine.placed["e4"].slot = 0
-    moved = engine._place(exps[2])  # type: ignore[arg-type]
+    moved = engine._place(exps[2])
     assert moved.slot == 1 and moved.revision is None and engine.forgotten == [(0, "e2")]
     assert at_work.slot == 0  # at work: never moved under its job
+
+
+def test_placement_keeps_networks_of_one_shape_together() -> None:
+    """A class: those who would step together are placed together while the workers
+    stay within one experiment at work of each other; one that changed its shape to
+    one that others have elsewhere joins them when idle (the workers then within 2 of
+    each other), and nobody moves after it."""
+    engine = placing()
+    tanh = [shaped(f"t{i}", 4) for i in range(6)]
+    relu = [shaped(f"r{i}", 4, "relu") for i in range(2)]
+    for exp in [*tanh, *relu]:  # all at work
+        engine._place(exp)
+    slots = {e.id: engine.placed[e.id].slot for e in [*tanh, *relu]}
+    assert slots["r0"] == slots["r1"]  # the two relu nets on one worker
+    on = [sum(1 for s in slots.values() if s == w) for w in (0, 1)]
+    assert abs(on[0] - on[1]) <= 1
+    # t5 becomes relu where no relu net is: idle, it joins them (and is sent whole)
+    mover = next(e for e in tanh if slots[e.id] != slots["r0"])
+    engine._done(engine.placed[mover.id])
+    mover.apply_config(relu[0].config, None)
+    assert engine._place(mover).slot == slots["r0"]
+    assert engine.forgotten == [(1 - slots["r0"], mover.id)]
+    slots[mover.id] = slots["r0"]
+    for _ in range(2):  # rounds of them later
+        for exp in [*tanh, *relu]:
+            engine._done(engine.placed[exp.id])
+            engine._place(exp)
+    assert {e.id: engine.placed[e.id].slot for e in [*tanh, *relu]} == slots
+    assert len(engine.forgotten) == 1
+    on = [sum(1 for s in slots.values() if s == w) for w in (0, 1)]
+    assert abs(on[0] - on[1]) <= 2
 
 
 def test_a_slice_mid_epoch_on_a_fresh_copy_answers_the_last_epochs_metrics() -> None:

@@ -499,16 +499,16 @@ class _Placed:
         self.exp = exp  # the object: a reload of the same id is another one
         self.revision: int | None = None  # None: the copy must be (re)sent
         self.busy = 0  # jobs in flight
-        self._key: tuple[int, Hashable | None] = (-1, None)  # (revision, group key)
+        self.key: Hashable | None = None  # what it must share to step with others
+        self._keyed = -1  # the revision `key` is of
 
-    def key(self) -> Hashable | None:
-        """What it must share with others to step with them (group_key), or None;
-        recomputed only when a person changed it."""
+    def rekey(self) -> Hashable | None:
+        """Its group_key, recomputed only when a person changed it."""
         exp = self.exp
-        if self._key[0] != exp.revision:
-            self._key = (exp.revision, group_key(exp.model, len(exp.data.y_train),
-                                                 exp.config.batch_size))
-        return self._key[1]
+        if self._keyed != exp.revision:
+            self.key = group_key(exp.model, len(exp.data.y_train), exp.config.batch_size)
+            self._keyed = exp.revision
+        return self.key
 
 
 class _Base:
@@ -526,26 +526,48 @@ class _Base:
         with self.lock:
             place = self.placed.get(exp_id)
             slot = place.slot if place else 0
-            busy = [p for p in self.placed.values() if p.slot == slot and p.busy]
-        keys = [p.key() for p in busy]
+            keys = [p.key for p in self.placed.values() if p.slot == slot and p.busy]
         alone = sum(1 for k in keys if k is None)
-        return max(1, len(busy)), max(1, alone + len({k for k in keys if k is not None}))
+        return max(1, len(keys)), max(1, alone + len({k for k in keys if k is not None}))
 
     def _place(self, exp: Experiment) -> _Placed:
-        """Its worker: the one it is on, unless that one has 2 more experiments at work
-        than another (then it moves, and its state is sent whole); else the least busy."""
+        """Its worker: where it is, unless it can move (no job in flight, then its state
+        is sent whole) to the least busy, which has 2 fewer experiments at work (and as
+        many of its shape: a group is not split for balance), or, alone of its shape where
+        it is, to one at most 1 busier than the least where some of its shape are (to step
+        with them); a new one goes to one at most 1 busier than the least, the one with
+        most of its shape first."""
         moved = None
         with self.lock:
-            active, placed = [0] * self.workers, [0] * self.workers
-            for p in self.placed.values():
-                active[p.slot] += p.busy > 0
-                placed[p.slot] += 1
-            best = min(range(self.workers), key=lambda i: (active[i], placed[i]))
             place = self.placed.get(exp.id)
             if place is None or place.exp is not exp:
-                place = self.placed[exp.id] = _Placed(best, exp)
-            elif place.busy == 0 and active[place.slot] >= active[best] + 2:
-                moved, place.slot, place.revision = place.slot, best, None
+                place = self.placed[exp.id] = _Placed(-1, exp)
+            key = place.rekey()
+            active, placed, mates = [0] * self.workers, [0] * self.workers, [0] * self.workers
+            for p in self.placed.values():
+                if p is not place and p.slot >= 0:
+                    active[p.slot] += p.busy > 0
+                    placed[p.slot] += 1
+                    mates[p.slot] += key is not None and p.busy > 0 and p.key == key
+            workers = range(self.workers)
+            least = min(workers, key=lambda i: (active[i], -mates[i], placed[i]))
+            low = active[least]
+
+            def join(slack: int) -> int:
+                return max((i for i in workers if active[i] <= low + slack),
+                           key=lambda i: (mates[i], -active[i], -placed[i]))
+
+            to = None
+            if place.slot < 0:
+                place.slot = join(1)
+            elif place.busy == 0 and active[place.slot] >= low + 2 and \
+                    mates[least] >= mates[place.slot]:
+                to = least
+            elif place.busy == 0 and key is not None and mates[place.slot] == 0 and \
+                    mates[join(1)] > 0:
+                to = join(1)
+            if to is not None and to != place.slot:
+                moved, place.slot, place.revision = place.slot, to, None
             place.busy += 1
         if moved is not None:
             self._forget(moved, exp.id)
