@@ -167,13 +167,16 @@ def shaped(name: str, units: int, activation: str = "tanh") -> Experiment:
 
 def test_placement_spreads_and_rebalances() -> None:
     """Experiments stepped one after another spread over the workers (not all on the
-    first); one whose worker has 2 more at work than another moves when it is idle.
+    first); one whose worker has 2 more at work (a job in flight, or one lately) than
+    another moves when it is idle.
     (Each of its own shape: none would step with another.)"""
     engine = placing()
     exps = [shaped(f"e{i}", 2 + i) for i in range(4)]
     for exp in exps:  # one at a time: none at work when the next comes
         engine._done(engine._place(exp))
     assert [engine.placed[e.id].slot for e in exps] == [0, 1, 0, 1]
+    for place in engine.placed.values():  # a while later: none has had a job lately
+        place.last = 0.0
     # e0 at work on worker 0 and nothing on worker 1: e2 (idle, on 0) stays
     at_work = engine._place(exps[0])
     stays = engine._place(exps[2])
@@ -251,3 +254,40 @@ def test_an_app_started_again_after_its_shutdown_still_trains(tmp_path: Path) ->
             exp = create(client)
             r = exp.post("/train", {"epochs": 3, "wait": True})
             assert r.status_code == 200 and r.json()["epoch"] == 3
+
+
+def test_a_class_at_work_stays_balanced_between_its_jobs() -> None:
+    """Bug: only experiments with a job in flight counted as at work, and between two
+    slices a run has none: a class of one shape piled onto one worker (19 and 11 of 30),
+    each new placement seeing the other worker's group empty for a moment."""
+    import random
+
+    engine = placing()
+    rng = random.Random(0)
+    exps = [shaped(f"s{i}", 4 + (i % 10 == 5)) for i in range(30)]
+    places: dict[str, Any] = {}
+    for exp in exps:  # the class presses play, one after another
+        places[exp.id] = engine._place(exp)
+    for _ in range(40):  # a worker answers its whole group at once; the next jobs follow
+        for slot in rng.sample([0, 1], 2):
+            mine = [e for e in exps if places[e.id].slot == slot]
+            for exp in mine:
+                engine._done(places[exp.id])
+            for exp in rng.sample(mine, len(mine)):
+                places[exp.id] = engine._place(exp)
+    on = [sum(1 for p in engine.placed.values() if p.slot == w) for w in (0, 1)]
+    assert abs(on[0] - on[1]) <= 2, on
+
+
+def test_a_run_between_two_jobs_still_counts_as_at_work() -> None:
+    """Between two slices a run has no job in flight for a moment. Counted as idle then,
+    a student of its shape pressing play went to the other worker, out of its group (a
+    class ended 19 and 11 on two workers, in groups of waves)."""
+    engine = placing()
+    first, second = shaped("a", 4), shaped("b", 4)
+    engine._done(engine._place(first))  # its answer came; its next job is on its way
+    assert engine._place(second).slot == engine.placed["a"].slot
+    engine.placed["a"].last = 0.0  # and had it not trained for a while: the least busy
+    engine._done(engine.placed["b"])
+    engine.placed["b"].last = 0.0
+    assert engine._place(shaped("c", 4)).slot != engine.placed["a"].slot

@@ -56,6 +56,7 @@ CHECKS = 64  # gradient checks under way a worker keeps, as many as runs may be
 # sends its next job when it has its answer), so that the group trains whole again
 # rather than in waves; at most half the time the group's slice took.
 GATHER = 0.05
+RECENT = 0.5  # seconds since its last job within which an experiment counts as at work
 
 
 class WorkerError(RuntimeError):
@@ -499,6 +500,7 @@ class _Placed:
         self.exp = exp  # the object: a reload of the same id is another one
         self.revision: int | None = None  # None: the copy must be (re)sent
         self.busy = 0  # jobs in flight
+        self.last = 0.0  # when it last had a job (monotonic seconds)
         self.key: Hashable | None = None  # what it must share to step with others
         self._keyed = -1  # the revision `key` is of
 
@@ -526,7 +528,9 @@ class _Base:
         with self.lock:
             place = self.placed.get(exp_id)
             slot = place.slot if place else 0
-            keys = [p.key for p in self.placed.values() if p.slot == slot and p.busy]
+            recent = time.monotonic() - RECENT
+            keys = [p.key for p in self.placed.values()
+                    if p.slot == slot and (p.busy or p.last > recent)]
         alone = sum(1 for k in keys if k is None)
         return max(1, len(keys)), max(1, alone + len({k for k in keys if k is not None}))
 
@@ -544,11 +548,16 @@ class _Base:
                 place = self.placed[exp.id] = _Placed(-1, exp)
             key = place.rekey()
             active, placed, mates = [0] * self.workers, [0] * self.workers, [0] * self.workers
+            # at work: a job in flight, or one lately (between a run's jobs none is)
+            now = time.monotonic()
+            recent = now - RECENT
             for p in self.placed.values():
                 if p is not place and p.slot >= 0:
-                    active[p.slot] += p.busy > 0
+                    working = p.busy > 0 or p.last > recent
+                    active[p.slot] += working
                     placed[p.slot] += 1
-                    mates[p.slot] += key is not None and p.busy > 0 and p.key == key
+                    mates[p.slot] += working and key is not None and p.key == key
+            place.last = now
             workers = range(self.workers)
             least = min(workers, key=lambda i: (active[i], -mates[i], placed[i]))
             low = active[least]
