@@ -378,3 +378,22 @@ def test_members_that_end_together_get_frames_built_together(
     assert sizes == [4]
     pair.round({f"m{i}": {"epochs": 1, "frame": (4, 12, 5, False)} for i in range(4)})
     assert sizes == [4, 4]
+
+
+def test_a_groups_frames_run_under_a_strict_cupy_stand_in() -> None:
+    """The GPU path where no GPU is lent: one batched pass on arrays that, like CuPy's,
+    refuse to mix with NumPy, gives the frames NumPy's does."""
+    from backend.engine import Backend
+    from backend.experiments.frames import build_frames
+
+    from .test_engine_conv import strict_module
+
+    device = Backend(strict_module(np, "strictnp"), "gpu")
+    configs = MEMBERS[:3]
+    on_cpu = [Experiment(f"c{i}", c) for i, c in enumerate(configs)]
+    on_gpu = [Experiment(f"c{i}", c, None, device) for i, c in enumerate(configs)]
+    for exp in (*on_cpu, *on_gpu):
+        exp.train_epochs(1, time.monotonic() + 60, threading.Event())
+    for a, b in zip(build_frames(on_cpu, [2] * 3, 12, 5), build_frames(on_gpu, [2] * 3, 12, 5),
+                    strict=True):
+        same_frame(b, a, "gpu")
