@@ -397,3 +397,25 @@ def test_a_groups_frames_run_under_a_strict_cupy_stand_in() -> None:
     for a, b in zip(build_frames(on_cpu, [2] * 3, 12, 5), build_frames(on_gpu, [2] * 3, 12, 5),
                     strict=True):
         same_frame(b, a, "gpu")
+
+
+def test_a_crowds_frames_take_the_output_at_the_neurons_resolution_in_one_pass() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from backend.experiments.frames import CROWD, FrameCache, build_frame, build_frames
+
+    cache = FrameCache(40, 8, ThreadPoolExecutor(1))
+    assert [cache.resolution_for(n) for n in (1, 5, CROWD, CROWD + 1)] == [40, 20, 20, 8]
+    exps = [Experiment(f"c{i}", c) for i, c in enumerate(MEMBERS)]
+    for exp in exps:
+        exp.train_epochs(1, time.monotonic() + 60, threading.Event())
+    for exp, frame in zip(exps, build_frames(exps, [1] * len(exps), 8, 8), strict=True):
+        _, grids = decode_frame(frame)
+        _, alone = decode_frame(build_frame(exp, 1, 8, 8))
+        units = exp.unit_grids(8)
+        np.testing.assert_allclose(grids["output"].astype(float), units[-1], atol=2e-3)
+        np.testing.assert_allclose(alone["output"].astype(float), units[-1], atol=2e-3)
+        for i, layer in enumerate(units[:-1], start=1):
+            step = (layer.max() - layer.min()) / 255
+            np.testing.assert_allclose(grids[f"layer{i}"], layer, atol=step)
+            np.testing.assert_allclose(alone[f"layer{i}"], layer, atol=step)

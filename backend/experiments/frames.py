@@ -23,6 +23,8 @@ from backend.engine.layers import Activation, Dense, Dropout
 
 from .experiment import Experiment
 
+BUSY = 4  # experiments on one worker above which frames carry a coarser output grid
+CROWD = 40  # ... and above which the output goes at the neurons' resolution
 # dtype.name costs microseconds a call, a frame has ~20 grids
 _NAMES = {np.dtype(n): n for n in ("float16", "float32", "float64", "uint8", "int32", "int64")}
 
@@ -93,8 +95,11 @@ def build_frame(exp: Experiment, version: int, resolution: int,
     if exp.data.images:
         return build_image_frame(exp, version)
     with exp.lock:
-        output = exp.output_grid(resolution)
-        neuron_grids = exp.unit_grids(neuron_resolution)[:-1] if neurons else []
+        if neurons and resolution == neuron_resolution:  # one pass gives both
+            *neuron_grids, output = exp.unit_grids(resolution)
+        else:
+            output = exp.output_grid(resolution)
+            neuron_grids = exp.unit_grids(neuron_resolution)[:-1] if neurons else []
         inputs = [("inputs", exp.input_grids(neuron_resolution))] if neurons else []
         weights = [(exp.backend.to_numpy(d.W), None if d.b is None else exp.backend.to_numpy(d.b))
                    for d in exp.model.dense_layers]
@@ -157,8 +162,11 @@ def build_frames(exps: list[Experiment], versions: list[int], resolution: int,
             grid = lambda a: a.transpose(0, 2, 1).reshape(K, a.shape[2], res, res)  # noqa: E731
             return grid(out), [grid(a) for a in hidden]
 
-        outputs, _ = forward(resolution, False)
-        hidden = forward(neuron_resolution, True)[1] if neurons else []
+        if neurons and resolution == neuron_resolution:  # one pass gives both
+            outputs, hidden = forward(resolution, True)
+        else:
+            outputs, _ = forward(resolution, False)
+            hidden = forward(neuron_resolution, True)[1] if neurons else []
         inputs = [e.input_grids(neuron_resolution) for e in exps] if neurons else []
         weights = [[(model.backend.to_numpy(d.W), None if d.b is None
                      else model.backend.to_numpy(d.b)) for d in e.model.dense_layers]
@@ -274,10 +282,16 @@ class FrameCache:
         self.built += 1
         self.seconds += seconds
 
-    def resolution_for(self, busy: bool) -> int:
-        """`busy`: many experiments share a worker; the output grid then goes at half the
-        resolution, so every viewer keeps a usable frame rate (clients read the shape)."""
-        return max(self.neuron_resolution, self.resolution // 2) if busy else self.resolution
+    def resolution_for(self, sharing: int) -> int:
+        """The output grid's resolution when `sharing` experiments share a worker: past
+        BUSY at half the resolution, past CROWD at the neurons' (one pass over the grid
+        then gives both), so every viewer keeps a usable frame rate (clients read the
+        shape)."""
+        if sharing > CROWD:
+            return self.neuron_resolution
+        if sharing > BUSY:
+            return max(self.neuron_resolution, self.resolution // 2)
+        return self.resolution
 
     def build(self, exp: Experiment, version: int, neurons: bool = True) -> bytes:
         began = time.monotonic()

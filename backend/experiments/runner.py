@@ -25,7 +25,6 @@ from .workers import Engine, Job, WorkerError
 
 MIN_SLICE = 0.0005  # seconds; a slice always trains at least one mini-batch
 TURN = 0.004  # seconds of work a turn should hold to be worth its messages
-BUSY = 4  # experiments on one worker above which frames carry a coarser output grid
 FRAME_SHARE = 0.25  # of a worker's time, its frames take at most about this
 
 
@@ -300,7 +299,7 @@ class Runner:
                 # last. It ends after the others' turns too: judged by `seconds` alone, every
                 # other slice of a shared worker came without one.
                 if watch.showing and time.monotonic() + n * seconds - last_frame >= interval / 2:
-                    resolution = self.frames.resolution_for(n > BUSY)
+                    resolution = self.frames.resolution_for(n)
                     frame = (watch.version + 1, resolution, self.frames.neuron_resolution,
                              watch.neurons)
                 run.job = Job(exp.id, epochs=min(left or 1_000_000, int(min(allowed, 1e6))),
