@@ -41,9 +41,11 @@ class Watch:
         self.views: dict[int, tuple[bool, bool]] = {}  # viewer -> (frames, neurons)
 
     def show(self, viewer: int, frames: bool = True, neurons: bool = True) -> None:
-        if self.views.get(viewer) != (frames, neurons):
-            self.views[viewer] = (frames, neurons)
-            self.bump()  # a viewer that shows more gets a frame with it now
+        before = self.views.get(viewer)
+        self.views[viewer] = (frames, neurons)
+        if before is not None and before != (frames, neurons):
+            self.bump()  # a viewer that shows more gets a frame with it now (a new one
+            # gets its first frame anyway)
 
     def leave(self, viewer: int) -> None:
         self.views.pop(viewer, None)
