@@ -20,6 +20,7 @@ arrays a group holds (group.py), take Model's general path.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,48 +36,54 @@ Array = Any
 Into = Callable[[Array, Array], Any]
 
 
-def _tanh_der(z: Array, a: Array, out: Array) -> None:
-    np.multiply(a, a, out=out)  # 1 - a a
-    np.subtract(1.0, out, out=out)
+class _Constants:
+    """Scalars as 0-d arrays of the weights' dtype: an array op takes one faster than a
+    Python float, and a Python float meeting such an array is rounded to that dtype
+    first, so the results are the same."""
+
+    def __init__(self, dtype: Any) -> None:
+        self.zero, self.half, self.one = (np.array(v, dtype) for v in (0.0, 0.5, 1.0))
 
 
-def _sigmoid(z: Array, out: Array) -> None:
-    np.multiply(z, 0.5, out=out)  # 0.5 (1 + tanh(0.5 z)), as activations.sigmoid
-    np.tanh(out, out=out)
-    np.add(out, 1.0, out=out)
-    np.multiply(out, 0.5, out=out)
+def _forward(act: Act, k: _Constants) -> Into:
+    """act.fn written into out, by the same operations."""
+    if act.name == "tanh":
+        return np.tanh  # type: ignore[no-any-return]
+    if act.name == "relu":
+        return lambda z, out: np.maximum(z, k.zero, out=out)
+    if act.name == "sigmoid":
+        def sigmoid(z: Array, out: Array) -> None:
+            np.multiply(z, k.half, out)  # 0.5 (1 + tanh(0.5 z)), as activations.sigmoid
+            np.tanh(out, out)
+            np.add(out, k.one, out)
+            np.multiply(out, k.half, out)
+        return sigmoid
 
-
-def _sigmoid_der(z: Array, a: Array, out: Array) -> None:
-    np.subtract(1.0, a, out=out)  # a (1 - a)
-    np.multiply(a, out, out=out)
-
-
-# The common activations written into a buffer: the same operations as their fn and der.
-_FORWARD: dict[str, Into] = {
-    "tanh": lambda z, out: np.tanh(z, out=out),
-    "relu": lambda z, out: np.maximum(z, 0, out=out),
-    "sigmoid": _sigmoid,
-}
-_DERIVATIVE: dict[str, Callable[[Array, Array, Array], None]] = {
-    "tanh": _tanh_der,
-    "sigmoid": _sigmoid_der,
-    "relu": lambda z, a, out: np.greater(z, 0, out=out),
-}
-
-
-def _forward(act: Act) -> Into:
     def into(z: Array, out: Array) -> None:
         out[...] = act.fn(np, z)
 
-    return _FORWARD.get(act.name, into)
+    return into
 
 
-def _derivative(act: Act) -> Callable[[Array, Array, Array], None]:
+def _derivative(act: Act, k: _Constants) -> Callable[[Array, Array, Array], None]:
+    """act.der written into out, by the same operations."""
+    if act.name == "tanh":
+        def tanh(z: Array, a: Array, out: Array) -> None:
+            np.multiply(a, a, out)  # 1 - a a
+            np.subtract(k.one, out, out)
+        return tanh
+    if act.name == "sigmoid":
+        def sigmoid(z: Array, a: Array, out: Array) -> None:
+            np.subtract(k.one, a, out)  # a (1 - a)
+            np.multiply(a, out, out)
+        return sigmoid
+    if act.name == "relu":
+        return lambda z, a, out: np.greater(z, k.zero, out)  # (z > 0) as 0.0 or 1.0
+
     def into(z: Array, a: Array, out: Array) -> None:
         out[...] = act.der(np, z, a)
 
-    return _DERIVATIVE.get(act.name, into)
+    return into
 
 
 def _runs(keys: list[Any]) -> list[tuple[int, int]]:
@@ -88,6 +95,60 @@ def _runs(keys: list[Any]) -> list[tuple[int, int]]:
         else:
             runs.append((i, i + 1))
     return runs
+
+
+class _Batch:
+    """The buffers a batch of m examples is written into, as the step takes them."""
+
+    def __init__(self, step: FusedStep, m: int) -> None:
+        dtype, widths, shapes, L = step.dtype, step.widths, step.shapes, len(step.shapes)
+        Z, A, D, DER = (np.zeros(sum(widths) * m, dtype) for _ in range(4))
+        per = [(m, w) for w in widths]
+        z, a, d, der = (_views(flat, 0, per) for flat in (Z, A, D, DER))
+        offsets = np.cumsum([0] + [m * w for w in widths]).tolist()
+
+        def stack(flat: Array, lo: int, hi: int) -> Array:
+            """Hidden layers lo..hi-1 (of one width) of a flat buffer as (hi - lo, m, w)."""
+            return flat[offsets[lo]:offsets[hi]].reshape(hi - lo, m, widths[lo])
+
+        self.forward = list(zip(step.W[:-1], step.b[:-1], z, a, step.forward, strict=True))
+        self.z_out = np.zeros((m, shapes[-1][1]), dtype)
+        self.a_out = np.zeros_like(self.z_out)
+        self.dz = np.zeros_like(self.z_out)
+        self.scale = np.array(1.0 / m, dtype)  # as Model.backward's dtype(1 / m)
+        self.ders = []  # each activation's derivative for a stretch of hidden layers
+        for lo, hi in _runs([act.name for act in step.acts]):
+            span = slice(offsets[lo], offsets[hi])
+            self.ders.append((_derivative(step.acts[lo], step.k), Z[span], A[span], DER[span]))
+        # dz of hidden layer i-1 from that of layer i: (W_i^T, into, the derivative)
+        self.back = [(step.WT[i], d[i - 1], der[i - 1]) for i in range(L - 1, 0, -1)]
+        self.hidden = L > 1
+        self.first_dz = d[0] if L > 1 else self.dz
+        self.last_in = a[-1].T if L > 1 else None
+        # hidden-to-hidden layers 1..L-2 of one shape: their inputs^T, dz and dW, stacked
+        self.dW = []
+        for lo, hi in _runs([shapes[i] for i in range(1, L - 1)]):
+            lo, hi = lo + 1, hi + 1
+            n_in, n_out = shapes[lo]
+            start = step.w_offsets[lo]
+            dW = step.G[start:start + (hi - lo) * n_in * n_out].reshape(hi - lo, n_in, n_out)
+            self.dW.append((stack(A, lo - 1, hi - 1).transpose(0, 2, 1), stack(D, lo, hi), dW))
+        # the hidden layers' db, for each stretch of one width: dz stacked, db stacked
+        self.db = []
+        for lo, hi in _runs(widths):
+            start = step.n_w + sum(widths[:lo])
+            db = step.G[start:start + (hi - lo) * widths[lo]].reshape(hi - lo, widths[lo])
+            self.db.append((stack(D, lo, hi), db))
+
+
+def _views(flat: Array, start: int, shapes: list[tuple[int, ...]]) -> list[Array]:
+    """Consecutive arrays of these shapes in a flat buffer, from start."""
+    out = []
+    for shape in shapes:
+        n = math.prod(shape)
+        out.append(flat[start:start + n].reshape(shape))
+        start += n
+    return out
 
 
 class FusedStep:
@@ -102,46 +163,40 @@ class FusedStep:
 
     def __init__(self, model: Model) -> None:
         self.model = model
+        self.dtype = dtype = model.dtype
+        self.k = _Constants(dtype)
         self.dense: list[Dense] = model.dense_layers
         self.acts: list[Act] = [layer.act for layer in model.layers  # type: ignore[attr-defined]
                                 if isinstance(layer, Activation)]
-        shapes = [(int(d.W.shape[0]), int(d.W.shape[1])) for d in self.dense]
-        self.shapes = shapes
+        self.shapes = shapes = [(int(d.W.shape[0]), int(d.W.shape[1])) for d in self.dense]
         self.widths = [n for _, n in shapes[:-1]]  # of the hidden layers
-        n_w = sum(a * b for a, b in shapes)
+        self.w_offsets = np.cumsum([0] + [a * b for a, b in shapes]).tolist()
+        self.n_w = n_w = self.w_offsets[-1]
         size = n_w + sum(b for _, b in shapes)
-        dtype = model.dtype
-        # layout: every W, then every b, so that a penalty's slice and stacks of W are whole
+        # every W, then every b: a penalty's slice and stacks of same-shape W are whole
         self.P = np.zeros(size, dtype)
         self.G = np.zeros(size, dtype)
         self.S = [np.zeros(size, dtype) for _ in model.optimizer.slots]
-        self.W, self.gW = self._views(self.P, 0, shapes), self._views(self.G, 0, shapes)
-        bias_shapes = [(b,) for _, b in shapes]
-        self.b = self._views(self.P, n_w, bias_shapes)
-        self.gb = self._views(self.G, n_w, bias_shapes)
+        biases = [(b,) for _, b in shapes]
+        self.W, self.b = _views(self.P, 0, shapes), _views(self.P, n_w, biases)
+        self.gW, self.gb = _views(self.G, 0, shapes), _views(self.G, n_w, biases)
         self.WT = [w.T for w in self.W]
         self.PW, self.GW = self.P[:n_w], self.G[:n_w]
-        self.slot_views = [[v for pair in zip(self._views(s, 0, shapes),
-                                              self._views(s, n_w, bias_shapes), strict=True)
-                            for v in pair] for s in self.S]  # per slot, in params() order
-        self.forward = [_forward(act) for act in self.acts]
-        self.n_w = n_w
-        self.buffers: dict[int, dict[str, Any]] = {}
+        self.slot_views = [[v for pair in zip(_views(s, 0, shapes), _views(s, n_w, biases),
+                                              strict=True) for v in pair]
+                           for s in self.S]  # per slot, in params() order
+        self.forward = [_forward(act, self.k) for act in self.acts]
+        head = model.head
+        self.bce = head.loss.name == "binary_cross_entropy"  # (a - t) / n_out, by hand
+        self.out_act = _forward(head.activation, self.k)
+        self.n_out = np.array(shapes[-1][1], dtype)
+        self.batches: dict[int, _Batch] = {}
         self.coef_key: Any = None
         self.coefs: dict[str, Any] = {}
         self.owned = False  # the model's arrays are views of the flat buffers
         self.lent = False  # a group holds the model's arrays (Model.lend)
         self.grads_lent = False
         self.own()
-
-    @staticmethod
-    def _views(flat: Array, start: int, shapes: list[tuple[int, ...]]) -> list[Array]:
-        out = []
-        for shape in shapes:
-            n = int(np.prod(shape))
-            out.append(flat[start:start + n].reshape(shape))
-            start += n
-        return out
 
     def own(self) -> None:
         """Make the model's weights, biases and optimizer state views of the flat buffers,
@@ -165,86 +220,47 @@ class FusedStep:
             self.own()
         return not self.lent
 
-    def _buffers(self, m: int) -> dict[str, Any]:
-        """The arrays a batch of m examples is written into, and their views as the
-        step takes them."""
-        dtype, widths, L = self.model.dtype, self.widths, len(self.dense)
-        hidden = sum(widths) * m
-        Z, A, D, DER = (np.zeros(hidden, dtype) for _ in range(4))
-        per = [(m, w) for w in widths]
-        z, a, d, der = (self._views(flat, 0, per) for flat in (Z, A, D, DER))
-        offsets = np.cumsum([0] + [m * w for w in widths]).tolist()
-
-        def stack(flat: Array, lo: int, hi: int) -> Array:
-            """Hidden layers lo..hi-1 (of one width) of a flat buffer as (hi - lo, m, w)."""
-            return flat[offsets[lo]:offsets[hi]].reshape(hi - lo, m, widths[lo])
-
-        # hidden-to-hidden layers 1..L-2 of one shape: inputs a[i-1], dz d[i], dW
-        w_runs = []
-        for lo, hi in _runs([self.shapes[i] for i in range(1, L - 1)]):
-            lo, hi = lo + 1, hi + 1
-            n_in, n_out = self.shapes[lo]
-            gws = self.G[self._w_offset(lo):self._w_offset(hi)].reshape(hi - lo, n_in, n_out)
-            w_runs.append((stack(A, lo - 1, hi - 1).transpose(0, 2, 1), stack(D, lo, hi), gws))
-        b_runs = []
-        for lo, hi in _runs(widths):
-            start = self.n_w + sum(widths[:lo])
-            gbs = self.G[start:start + (hi - lo) * widths[lo]].reshape(hi - lo, widths[lo])
-            b_runs.append((stack(D, lo, hi), gbs))
-        der_runs = []
-        for lo, hi in _runs([act.name for act in self.acts]):
-            span = slice(offsets[lo], offsets[hi])
-            der_runs.append((_derivative(self.acts[lo]), Z[span], A[span], DER[span]))
-        buffers = {
-            "forward": list(zip(self.W[:-1], self.b[:-1], z, a, self.forward, strict=True)),
-            "z_out": np.zeros((m, self.shapes[-1][1]), dtype),
-            "back": [(self.WT[i], d[i - 1], der[i - 1]) for i in range(L - 1, 0, -1)],
-            "first": d[0] if L > 1 else None,
-            "last_in": a[-1].T if L > 1 else None,
-            "w_runs": w_runs, "b_runs": b_runs, "der_runs": der_runs,
-            "scale": dtype(1.0 / m),
-        }
-        self.buffers[m] = buffers
-        return buffers
-
-    def _w_offset(self, i: int) -> int:
-        return sum(a * b for a, b in self.shapes[:i])
-
     def step(self, x: Array, t: Array, lr: float) -> None:
         """Model.train_batch on (x, t) at rate lr, with the same result."""
-        model = self.model
-        B = self.buffers.get(x.shape[0]) or self._buffers(x.shape[0])
+        matmul, multiply, reduce = np.matmul, np.multiply, np.add.reduce
+        m = x.shape[0]
+        B = self.batches.get(m) or self.batches.setdefault(m, _Batch(self, m))
         h = x
-        for W, b, z, a, act in B["forward"]:
-            np.matmul(h, W, out=z)
-            np.add(z, b, out=z)
+        for W, b, z, a, act in B.forward:
+            matmul(h, W, z)
+            np.add(z, b, z)
             act(z, a)
             h = a
-        z = B["z_out"]
-        np.matmul(h, self.W[-1], out=z)
-        np.add(z, self.b[-1], out=z)
+        z = B.z_out
+        matmul(h, self.W[-1], z)
+        np.add(z, self.b[-1], z)
+        model = self.model
         head = model.head
-        dz = head.loss.dz(np, z, head.activation.fn(np, z), t, head.activation,
-                          **head.loss_params)
-        dz *= B["scale"]
-        for der, zs, acts, out in B["der_runs"]:
+        if self.bce:
+            dz = B.dz
+            self.out_act(z, B.a_out)
+            np.subtract(B.a_out, t, dz)
+            if z.shape[1] != 1:  # x / 1 is x
+                np.divide(dz, self.n_out, dz)
+        else:
+            dz = head.loss.dz(np, z, head.activation.fn(np, z), t, head.activation,
+                              **head.loss_params)
+        multiply(dz, B.scale, dz)
+        for der, zs, acts, out in B.ders:
             der(zs, acts, out)
         d = dz
-        for WT, d_prev, der_prev in B["back"]:
-            np.matmul(d, WT, out=d_prev)
-            np.multiply(d_prev, der_prev, out=d_prev)
+        for WT, d_prev, der_prev in B.back:
+            matmul(d, WT, d_prev)
+            multiply(d_prev, der_prev, d_prev)
             d = d_prev
-        first = B["first"]
-        if first is None:  # no hidden layer
-            np.matmul(x.T, dz, out=self.gW[0])
-        else:
-            np.matmul(x.T, first, out=self.gW[0])
-            for inputs, ds, gws in B["w_runs"]:
-                np.matmul(inputs, ds, out=gws)
-            np.matmul(B["last_in"], dz, out=self.gW[-1])
-            for ds, gbs in B["b_runs"]:
-                np.add.reduce(ds, axis=1, out=gbs)
-        np.add.reduce(dz, axis=0, out=self.gb[-1])
+        matmul(x.T, B.first_dz, self.gW[0])
+        if B.hidden:
+            for inputs, ds, dW in B.dW:
+                matmul(inputs, ds, dW)
+            matmul(B.last_in, dz, self.gW[-1])
+            for ds, db in B.db:
+                reduce(ds, 1, None, db)
+        reduce(dz, 0, None, self.gb[-1])
         spec = model.spec
         if spec.regularization_rate and spec.regularization != "none":
             self.GW += spec.regularization_rate * model.regularizer.grad(np, self.PW,
@@ -253,7 +269,9 @@ class FusedStep:
         opt.t += 1
         key = (lr, opt.t) if opt.counts_steps else lr
         if key != self.coef_key:
-            self.coefs, self.coef_key = opt.coefficients(lr, opt.t), key
+            self.coefs = {name: None if v is None else np.array(v, self.dtype)
+                          for name, v in opt.coefficients(lr, opt.t).items()}
+            self.coef_key = key
         opt.update(np, self.P, self.G, self.S, self.coefs)
         if not self.grads_lent:
             for layer, gw, gb in zip(self.dense, self.gW, self.gb, strict=True):
