@@ -12,7 +12,10 @@ Each operation is one that Model.backward and Optimizer.step do, on the same ele
 in the same order, so the weights are the same bit for bit: elementwise operations do
 not care how their elements are laid out, np.matmul makes the same BLAS call for each
 slice of a stack and for one matrix, and a reduction along the batch axis adds the rows
-in order either way (as group.py relies on too).
+in order either way (as group.py relies on too). Products of two matrices go through
+np.dot where no side is 1 long: it costs a third less a call than np.matmul and makes
+the same gemm call (where a side is 1, the two pick other BLAS routines, which give the
+same finite numbers but may differ in the sign of a NaN).
 
 NumPy only, dense layers with biases and no dropout: other networks, and a model whose
 arrays a group holds (group.py), take Model's general path.
@@ -111,7 +114,9 @@ class _Batch:
             """Hidden layers lo..hi-1 (of one width) of a flat buffer as (hi - lo, m, w)."""
             return flat[offsets[lo]:offsets[hi]].reshape(hi - lo, m, widths[lo])
 
-        self.forward = list(zip(step.W[:-1], step.b[:-1], z, a, step.forward, strict=True))
+        self.forward = [(W, b, zi, ai, act, _product(m, *W.shape)) for W, b, zi, ai, act
+                        in zip(step.W[:-1], step.b[:-1], z, a, step.forward, strict=True)]
+        self.out_product = _product(m, *shapes[-1])
         self.z_out = np.zeros((m, shapes[-1][1]), dtype)
         self.a_out = np.zeros_like(self.z_out)
         self.dz = np.zeros_like(self.z_out)
@@ -121,10 +126,13 @@ class _Batch:
             span = slice(offsets[lo], offsets[hi])
             self.ders.append((_derivative(step.acts[lo], step.k), Z[span], A[span], DER[span]))
         # dz of hidden layer i-1 from that of layer i: (W_i^T, into, the derivative)
-        self.back = [(step.WT[i], d[i - 1], der[i - 1]) for i in range(L - 1, 0, -1)]
+        self.back = [(step.WT[i], d[i - 1], der[i - 1], _product(m, shapes[i][1], shapes[i][0]))
+                     for i in range(L - 1, 0, -1)]
         self.hidden = L > 1
         self.first_dz = d[0] if L > 1 else self.dz
+        self.first_product = _product(shapes[0][0], m, shapes[0][1])
         self.last_in = a[-1].T if L > 1 else None
+        self.last_product = _product(shapes[-1][0], m, shapes[-1][1])
         # hidden-to-hidden layers 1..L-2 of one shape: their inputs^T, dz and dW, stacked
         self.dW = []
         for lo, hi in _runs([shapes[i] for i in range(1, L - 1)]):
@@ -139,6 +147,11 @@ class _Batch:
             start = step.n_w + sum(widths[:lo])
             db = step.G[start:start + (hi - lo) * widths[lo]].reshape(hi - lo, widths[lo])
             self.db.append((stack(D, lo, hi), db))
+
+
+def _product(m: int, k: int, n: int) -> Callable[[Array, Array, Array], Any]:
+    """What multiplies (m, k) by (k, n) into out: see the module's docstring."""
+    return np.dot if min(m, k, n) > 1 else np.matmul  # type: ignore[return-value]
 
 
 def _views(flat: Array, start: int, shapes: list[tuple[int, ...]]) -> list[Array]:
@@ -222,17 +235,17 @@ class FusedStep:
 
     def step(self, x: Array, t: Array, lr: float) -> None:
         """Model.train_batch on (x, t) at rate lr, with the same result."""
-        matmul, multiply, reduce = np.matmul, np.multiply, np.add.reduce
+        multiply, reduce = np.multiply, np.add.reduce
         m = x.shape[0]
         B = self.batches.get(m) or self.batches.setdefault(m, _Batch(self, m))
         h = x
-        for W, b, z, a, act in B.forward:
-            matmul(h, W, z)
+        for W, b, z, a, act, product in B.forward:
+            product(h, W, z)
             np.add(z, b, z)
             act(z, a)
             h = a
         z = B.z_out
-        matmul(h, self.W[-1], z)
+        B.out_product(h, self.W[-1], z)
         np.add(z, self.b[-1], z)
         model = self.model
         head = model.head
@@ -249,15 +262,15 @@ class FusedStep:
         for der, zs, acts, out in B.ders:
             der(zs, acts, out)
         d = dz
-        for WT, d_prev, der_prev in B.back:
-            matmul(d, WT, d_prev)
+        for WT, d_prev, der_prev, product in B.back:
+            product(d, WT, d_prev)
             multiply(d_prev, der_prev, d_prev)
             d = d_prev
-        matmul(x.T, B.first_dz, self.gW[0])
+        B.first_product(x.T, B.first_dz, self.gW[0])
         if B.hidden:
             for inputs, ds, dW in B.dW:
-                matmul(inputs, ds, dW)
-            matmul(B.last_in, dz, self.gW[-1])
+                np.matmul(inputs, ds, dW)
+            B.last_product(B.last_in, dz, self.gW[-1])
             for ds, db in B.db:
                 reduce(ds, 1, None, db)
         reduce(dz, 0, None, self.gb[-1])
