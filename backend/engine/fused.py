@@ -17,7 +17,7 @@ np.dot where no side is 1 long: it costs a third less a call than np.matmul and 
 the same gemm call (where a side is 1, the two pick other BLAS routines, which give the
 same finite numbers but may differ in the sign of a NaN).
 
-NumPy only, dense layers with biases and no dropout: other networks, and a model whose
+NumPy only, dense layers with biases (dropout or not): other networks, and a model whose
 arrays a group holds (group.py), take Model's general path.
 """
 
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .activations import Activation as Act
-from .layers import Activation, Dense
+from .layers import Activation, Dense, Dropout
 
 if TYPE_CHECKING:
     from .model import Model
@@ -108,14 +108,22 @@ class _Batch:
         Z, A, D, DER = (np.zeros(sum(widths) * m, dtype) for _ in range(4))
         per = [(m, w) for w in widths]
         z, a, d, der = (_views(flat, 0, per) for flat in (Z, A, D, DER))
+        # with dropout, the next layer's inputs are a * mask, each in a buffer of its own
+        X, MASK = (np.zeros_like(A), np.zeros_like(A)) if step.dropouts else (A, None)
+        self.masks = MASK
+        inputs = _views(X, 0, per)
+        masks: list[Array | None] = _views(MASK, 0, per) if MASK is not None else \
+            [None] * len(widths)
         offsets = np.cumsum([0] + [m * w for w in widths]).tolist()
 
         def stack(flat: Array, lo: int, hi: int) -> Array:
             """Hidden layers lo..hi-1 (of one width) of a flat buffer as (hi - lo, m, w)."""
             return flat[offsets[lo]:offsets[hi]].reshape(hi - lo, m, widths[lo])
 
-        self.forward = [(W, b, zi, ai, act, _product(m, *W.shape)) for W, b, zi, ai, act
-                        in zip(step.W[:-1], step.b[:-1], z, a, step.forward, strict=True)]
+        self.forward = [(W, b, zi, ai, act, _product(m, *W.shape), mask, xi)
+                        for W, b, zi, ai, act, mask, xi
+                        in zip(step.W[:-1], step.b[:-1], z, a, step.forward, masks, inputs,
+                               strict=True)]
         self.out_product = _product(m, *shapes[-1])
         self.z_out = np.zeros((m, shapes[-1][1]), dtype)
         self.a_out = np.zeros_like(self.z_out)
@@ -125,13 +133,13 @@ class _Batch:
         for lo, hi in _runs([act.name for act in step.acts]):
             span = slice(offsets[lo], offsets[hi])
             self.ders.append((_derivative(step.acts[lo], step.k), Z[span], A[span], DER[span]))
-        # dz of hidden layer i-1 from that of layer i: (W_i^T, into, the derivative)
-        self.back = [(step.WT[i], d[i - 1], der[i - 1], _product(m, shapes[i][1], shapes[i][0]))
-                     for i in range(L - 1, 0, -1)]
+        # dz of hidden layer i-1 from that of layer i: W_i^T, into, dropout's mask, g'
+        self.back = [(step.WT[i], d[i - 1], masks[i - 1], der[i - 1],
+                      _product(m, shapes[i][1], shapes[i][0])) for i in range(L - 1, 0, -1)]
         self.hidden = L > 1
         self.first_dz = d[0] if L > 1 else self.dz
         self.first_product = _product(shapes[0][0], m, shapes[0][1])
-        self.last_in = a[-1].T if L > 1 else None
+        self.last_in = inputs[-1].T if L > 1 else None
         self.last_product = _product(shapes[-1][0], m, shapes[-1][1])
         # hidden-to-hidden layers 1..L-2 of one shape: their inputs^T, dz and dW, stacked
         self.dW = []
@@ -140,7 +148,7 @@ class _Batch:
             n_in, n_out = shapes[lo]
             start = step.w_offsets[lo]
             dW = step.G[start:start + (hi - lo) * n_in * n_out].reshape(hi - lo, n_in, n_out)
-            self.dW.append((stack(A, lo - 1, hi - 1).transpose(0, 2, 1), stack(D, lo, hi), dW))
+            self.dW.append((stack(X, lo - 1, hi - 1).transpose(0, 2, 1), stack(D, lo, hi), dW))
         # the hidden layers' db, for each stretch of one width: dz stacked, db stacked
         self.db = []
         for lo, hi in _runs(widths):
@@ -170,9 +178,13 @@ class FusedStep:
     @staticmethod
     def fits(model: Model) -> bool:
         layers = model.layers
-        return (model.xp is np and len(layers) % 2 == 1
-                and all(type(layer) is Dense and layer.b is not None for layer in layers[::2])
-                and all(type(layer) is Activation for layer in layers[1::2]))
+        period = 3 if model.spec.dropout > 0 else 2  # dense, activation[, dropout]
+        return (model.xp is np and len(layers) % period == 1
+                and all(type(layer) is Dense and layer.b is not None
+                        for layer in layers[::period])
+                and all(type(layer) is Activation for layer in layers[1::period])
+                and all(type(layer) is Dropout and layer.rng is model.dropout_rng
+                        and layer.rate == model.spec.dropout for layer in layers[2::period]))
 
     def __init__(self, model: Model) -> None:
         self.model = model
@@ -199,6 +211,10 @@ class FusedStep:
                                               strict=True) for v in pair]
                            for s in self.S]  # per slot, in params() order
         self.forward = [_forward(act, self.k) for act in self.acts]
+        # Every Dropout layer draws from the model's one stream at one rate, in the order
+        # of the layers: the first's draw of all their masks at once is the same numbers.
+        self.dropouts: list[Dropout] = [layer for layer in model.layers
+                                        if isinstance(layer, Dropout)]
         head = model.head
         self.bce = head.loss.name == "binary_cross_entropy"  # (a - t) / n_out, by hand
         self.out_act = _forward(head.activation, self.k)
@@ -238,12 +254,16 @@ class FusedStep:
         multiply, reduce = np.multiply, np.add.reduce
         m = x.shape[0]
         B = self.batches.get(m) or self.batches.setdefault(m, _Batch(self, m))
+        if B.masks is not None:
+            B.masks[...] = self.dropouts[0].draw(B.masks.shape, self.dtype)
         h = x
-        for W, b, z, a, act, product in B.forward:
+        for W, b, z, a, act, product, mask, x_next in B.forward:
             product(h, W, z)
             np.add(z, b, z)
             act(z, a)
-            h = a
+            if mask is not None:
+                multiply(a, mask, x_next)
+            h = x_next
         z = B.z_out
         B.out_product(h, self.W[-1], z)
         np.add(z, self.b[-1], z)
@@ -262,8 +282,10 @@ class FusedStep:
         for der, zs, acts, out in B.ders:
             der(zs, acts, out)
         d = dz
-        for WT, d_prev, der_prev, product in B.back:
+        for WT, d_prev, mask, der_prev, product in B.back:
             product(d, WT, d_prev)
+            if mask is not None:
+                multiply(d_prev, mask, d_prev)
             multiply(d_prev, der_prev, d_prev)
             d = d_prev
         B.first_product(x.T, B.first_dz, self.gW[0])
