@@ -184,7 +184,8 @@ class FusedStep:
                         for layer in layers[::period])
                 and all(type(layer) is Activation for layer in layers[1::period])
                 and all(type(layer) is Dropout and layer.rng is model.dropout_rng
-                        and layer.rate == model.spec.dropout for layer in layers[2::period]))
+                        and layer.rate == model.spec.dropout
+                        for layer in layers[2::period] if period == 3))
 
     def __init__(self, model: Model) -> None:
         self.model = model
