@@ -120,9 +120,18 @@ class _Batch:
             """Hidden layers lo..hi-1 (of one width) of a flat buffer as (hi - lo, m, w)."""
             return flat[offsets[lo]:offsets[hi]].reshape(hi - lo, m, widths[lo])
 
-        self.forward = [(W, b, zi, ai, act, _product(m, *W.shape), mask, xi)
-                        for W, b, zi, ai, act, mask, xi
-                        in zip(step.W[:-1], step.b[:-1], z, a, step.forward, masks, inputs,
+        # each hidden layer's b copied to its m rows (for all of one width in one copy): an
+        # add of two arrays of one shape costs half one that broadcasts b
+        ROWS = np.zeros_like(A)
+        rows = _views(ROWS, 0, per)
+        self.bias_rows = []
+        for lo, hi in _runs(widths):
+            start = step.n_w + sum(widths[:lo])
+            b = step.P[start:start + (hi - lo) * widths[lo]].reshape(hi - lo, 1, widths[lo])
+            self.bias_rows.append((stack(ROWS, lo, hi), b))
+        self.forward = [(W, br, zi, ai, act, _product(m, *W.shape), mask, xi)
+                        for W, br, zi, ai, act, mask, xi
+                        in zip(step.W[:-1], rows, z, a, step.forward, masks, inputs,
                                strict=True)]
         self.out_product = _product(m, *shapes[-1])
         self.z_out = np.zeros((m, shapes[-1][1]), dtype)
@@ -257,10 +266,12 @@ class FusedStep:
         B = self.batches.get(m) or self.batches.setdefault(m, _Batch(self, m))
         if B.masks is not None:
             B.masks[...] = self.dropouts[0].draw(B.masks.shape, self.dtype)
+        for rows, b in B.bias_rows:
+            rows[...] = b
         h = x
-        for W, b, z, a, act, product, mask, x_next in B.forward:
+        for W, b_rows, z, a, act, product, mask, x_next in B.forward:
             product(h, W, z)
-            np.add(z, b, z)
+            np.add(z, b_rows, z)
             act(z, a)
             if mask is not None:
                 multiply(a, mask, x_next)
