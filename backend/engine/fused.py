@@ -13,9 +13,10 @@ in the same order, so the weights are the same bit for bit: elementwise operatio
 not care how their elements are laid out, np.matmul makes the same BLAS call for each
 slice of a stack and for one matrix, and a reduction along the batch axis adds the rows
 in order either way (as group.py relies on too). Products of two matrices go through
-np.dot where no side is 1 long: it costs a third less a call than np.matmul and makes
-the same gemm call (where a side is 1, the two pick other BLAS routines, which give the
-same finite numbers but may differ in the sign of a NaN).
+np.dot where the sum runs over more than one term: it costs a third less a call than
+np.matmul and makes the same BLAS call (checked byte for byte, NaN and inf included);
+over one term the two take other routes, which agree on finite numbers but may differ in
+the sign of a NaN.
 
 NumPy only, dense layers with biases (dropout or not): other networks, and a model whose
 arrays a group holds (group.py), take Model's general path.
@@ -168,7 +169,7 @@ class _Batch:
 
 def _product(m: int, k: int, n: int) -> Callable[[Array, Array, Array], Any]:
     """What multiplies (m, k) by (k, n) into out: see the module's docstring."""
-    return np.dot if min(m, k, n) > 1 else np.matmul  # type: ignore[return-value]
+    return np.dot if k > 1 else np.matmul  # type: ignore[return-value]
 
 
 def _views(flat: Array, start: int, shapes: list[tuple[int, ...]]) -> list[Array]:
