@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 Array = Any
 Into = Callable[[Array, Array], Any]
 
+# The buffers of one batch size stay with the model: past this size a batch takes the
+# general path, whose arithmetic then outweighs its calls anyway. A model keeps those of
+# BATCH_SIZES sizes (an epoch has at most two: full batches and the rest).
+MAX_BATCH_BYTES = 4 * 2**20
+BATCH_SIZES = 2
+
 
 class _Constants:
     """Scalars as 0-d arrays of the weights' dtype: an array op takes one faster than a
@@ -106,7 +112,7 @@ class _Batch:
 
     def __init__(self, step: FusedStep, m: int) -> None:
         dtype, widths, shapes, L = step.dtype, step.widths, step.shapes, len(step.shapes)
-        Z, A, D, DER = (np.zeros(sum(widths) * m, dtype) for _ in range(4))
+        Z, A, D, DER = (np.zeros(step.hidden_units * m, dtype) for _ in range(4))
         per = [(m, w) for w in widths]
         z, a, d, der = (_views(flat, 0, per) for flat in (Z, A, D, DER))
         # with dropout, the next layer's inputs are a * mask, each in a buffer of its own
@@ -202,10 +208,18 @@ class FusedStep:
         self.dtype = dtype = model.dtype
         self.k = _Constants(dtype)
         self.dense: list[Dense] = model.dense_layers
+        # Every Dropout layer draws from the model's one stream at one rate, in the order
+        # of the layers: the first's draw of all their masks at once is the same numbers.
+        self.dropouts: list[Dropout] = [layer for layer in model.layers
+                                        if isinstance(layer, Dropout)]
         self.acts: list[Act] = [layer.act for layer in model.layers  # type: ignore[attr-defined]
                                 if isinstance(layer, Activation)]
         self.shapes = shapes = [(int(d.W.shape[0]), int(d.W.shape[1])) for d in self.dense]
         self.widths = [n for _, n in shapes[:-1]]  # of the hidden layers
+        self.hidden_units = sum(self.widths)
+        # bytes a batch of one example adds: Z, A, D, DER, bias rows (+ inputs and masks)
+        self.bytes_per_example = (self.hidden_units * (7 if self.dropouts else 5)
+                                  + 3 * shapes[-1][1]) * np.dtype(dtype).itemsize
         self.w_offsets = np.cumsum([0] + [a * b for a, b in shapes]).tolist()
         self.n_w = n_w = self.w_offsets[-1]
         size = n_w + sum(b for _, b in shapes)
@@ -222,10 +236,6 @@ class FusedStep:
                                               strict=True) for v in pair]
                            for s in self.S]  # per slot, in params() order
         self.forward = [_forward(act, self.k) for act in self.acts]
-        # Every Dropout layer draws from the model's one stream at one rate, in the order
-        # of the layers: the first's draw of all their masks at once is the same numbers.
-        self.dropouts: list[Dropout] = [layer for layer in model.layers
-                                        if isinstance(layer, Dropout)]
         head = model.head
         self.bce = head.loss.name == "binary_cross_entropy"  # (a - t) / n_out, by hand
         self.out_act = _forward(head.activation, self.k)
@@ -260,11 +270,25 @@ class FusedStep:
             self.own()
         return not self.lent
 
-    def step(self, x: Array, t: Array, lr: float) -> None:
-        """Model.train_batch on (x, t) at rate lr, with the same result."""
-        multiply, reduce = np.multiply, np.add.reduce
+    def _batch(self, m: int) -> _Batch | None:
+        """The buffers of a batch of m, None past MAX_BATCH_BYTES."""
+        if m * self.bytes_per_example > MAX_BATCH_BYTES:
+            return None
+        while len(self.batches) >= BATCH_SIZES:
+            del self.batches[next(iter(self.batches))]  # the oldest
+        batch = self.batches[m] = _Batch(self, m)
+        return batch
+
+    def step(self, x: Array, t: Array, lr: float) -> bool:
+        """Model.train_batch on (x, t) at rate lr, with the same result, if this lane
+        can take it: whether it did."""
+        if not (self.owned or self.adopt()) or x.shape[1:] != self.model.input_shape:
+            return False
         m = x.shape[0]
-        B = self.batches.get(m) or self.batches.setdefault(m, _Batch(self, m))
+        B = self.batches.get(m) or self._batch(m)
+        if B is None:
+            return False
+        multiply, reduce = np.multiply, np.add.reduce
         if B.masks is not None:
             B.masks[...] = self.dropouts[0].draw(B.masks.shape, self.dtype)
         for rows, b in B.bias_rows:
@@ -325,3 +349,4 @@ class FusedStep:
             for layer, gw, gb in zip(self.dense, self.gW, self.gb, strict=True):
                 layer.grads["W"], layer.grads["b"] = gw, gb
             self.grads_lent = True
+        return True

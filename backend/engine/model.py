@@ -197,10 +197,7 @@ class Model:
                 layer.grads["W"] += rate * self.regularizer.grad(self.xp, layer.W, self.l1_ratio)
 
     def train_batch(self, x: Array, t: Array, lr: float) -> None:
-        fast = self._fast
-        if fast is not None and (fast.owned or fast.adopt()) and \
-                x.shape[1:] == self.input_shape:
-            fast.step(x, t, lr)
+        if self._fast is not None and self._fast.step(x, t, lr):
             return
         self.backward(self.forward(x, training=True), t)
         self.optimizer.step(self.xp, self.params(), self.grads(), lr)
