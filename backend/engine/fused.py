@@ -282,11 +282,12 @@ class FusedStep:
     def step(self, x: Array, t: Array, lr: float) -> bool:
         """Model.train_batch on (x, t) at rate lr, with the same result, if this lane
         can take it: whether it did."""
-        if not (self.owned or self.adopt()) or x.shape[1:] != self.model.input_shape:
-            return False
+        if not (self.owned or self.adopt()) or x.shape[1:] != self.model.input_shape or \
+                x.dtype != self.dtype or t.dtype != self.dtype:
+            return False  # (other types mix as NumPy's promotion says, on the general path)
         m = x.shape[0]
         B = self.batches.get(m) or self._batch(m)
-        if B is None:
+        if B is None or t.shape != B.dz.shape:
             return False
         multiply, reduce = np.multiply, np.add.reduce
         if B.masks is not None:
