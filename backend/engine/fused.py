@@ -153,7 +153,7 @@ class _Batch:
         self.back = [(step.WT[i], d[i - 1], masks[i - 1], der[i - 1],
                       _product(m, shapes[i][1], shapes[i][0])) for i in range(L - 1, 0, -1)]
         self.hidden = L > 1
-        self.first_dz = d[0] if L > 1 else self.dz
+        self.first_dz = d[0] if L > 1 else None  # (without hidden layers: the head's dz)
         self.first_product = _product(shapes[0][0], m, shapes[0][1])
         self.last_in = inputs[-1].T if L > 1 else None
         self.last_product = _product(shapes[-1][0], m, shapes[-1][1])
@@ -237,9 +237,9 @@ class FusedStep:
                            for s in self.S]  # per slot, in params() order
         self.forward = [_forward(act, self.k) for act in self.acts]
         head = model.head
-        self.bce = head.loss.name == "binary_cross_entropy"  # (a - t) / n_out, by hand
+        # sigmoid + binary cross-entropy by hand: dz = (a - t) / 1 with its one output
+        self.bce = head.loss.name == "binary_cross_entropy" and head.n_outputs == 1
         self.out_act = _forward(head.activation, self.k)
-        self.n_out = np.array(shapes[-1][1], dtype)
         self.batches: dict[int, _Batch] = {}
         self.coef_key: Any = None
         self.coefs: dict[str, Any] = {}
@@ -310,9 +310,7 @@ class FusedStep:
         if self.bce:
             dz = B.dz
             self.out_act(z, B.a_out)
-            np.subtract(B.a_out, t, dz)
-            if z.shape[1] != 1:  # x / 1 is x
-                np.divide(dz, self.n_out, dz)
+            np.subtract(B.a_out, t, dz)  # divided by 1: itself, NaN included
         else:
             dz = head.loss.dz(np, z, head.activation.fn(np, z), t, head.activation,
                               **head.loss_params)
@@ -326,7 +324,7 @@ class FusedStep:
                 multiply(d_prev, mask, d_prev)
             multiply(d_prev, der_prev, d_prev)
             d = d_prev
-        B.first_product(x.T, B.first_dz, self.gW[0])
+        B.first_product(x.T, B.first_dz if B.hidden else dz, self.gW[0])
         if B.hidden:
             for inputs, ds, dW in B.dW:
                 np.matmul(inputs, ds, dW)

@@ -197,6 +197,8 @@ class Model:
                 layer.grads["W"] += rate * self.regularizer.grad(self.xp, layer.W, self.l1_ratio)
 
     def train_batch(self, x: Array, t: Array, lr: float) -> None:
+        """One mini-batch: by the fast lane (fused.py) where it takes it, else forward,
+        backward and the optimizer's step here; the same numbers either way."""
         if self._fast is not None and self._fast.step(x, t, lr):
             return
         self.backward(self.forward(x, training=True), t)
