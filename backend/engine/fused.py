@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .activations import Activation as Act
+from .heads import Head
 from .layers import Activation, Dense, Dropout
 
 if TYPE_CHECKING:
@@ -96,6 +97,36 @@ def _derivative(act: Act, k: _Constants) -> Callable[[Array, Array, Array], None
     return into
 
 
+def _head(head: Head, k: _Constants) -> Callable[[Array, Array, Array, Array, Array], None] | None:
+    """The head's dz (before the 1/m) written into out, by the operations of its loss's dz
+    on its activation's output; None: the general way (head.loss.dz)."""
+    act, loss = head.activation.name, head.loss.name
+    if loss == "binary_cross_entropy" and head.n_outputs == 1:
+        sigmoid = _forward(head.activation, k)
+
+        def bce(z: Array, t: Array, a: Array, col: Array, out: Array) -> None:
+            sigmoid(z, a)
+            np.subtract(a, t, out)  # (a - t) / 1: the same, NaN included
+        return bce
+    if loss == "cross_entropy" and act == "softmax":
+        def cross_entropy(z: Array, t: Array, a: Array, col: Array, out: Array) -> None:
+            np.maximum.reduce(z, 1, None, col, True)  # as activations._softmax
+            np.subtract(z, col, a)
+            np.exp(a, a)
+            np.add.reduce(a, 1, None, col, True)
+            np.divide(a, col, a)
+            np.subtract(a, t, out)
+        return cross_entropy
+    if loss == "mse" and act == "linear":
+        two = np.array(2.0 / head.n_outputs, k.one.dtype)
+
+        def mse(z: Array, t: Array, a: Array, col: Array, out: Array) -> None:
+            np.subtract(z, t, out)  # (2 / n) (a - t) with a = z, times g' = 1: the same
+            np.multiply(two, out, out)
+        return mse
+    return None
+
+
 def _runs(keys: list[Any]) -> list[tuple[int, int]]:
     """[lo, hi) of each stretch of equal consecutive keys."""
     runs: list[tuple[int, int]] = []
@@ -143,6 +174,7 @@ class _Batch:
         self.out_product = _product(m, *shapes[-1])
         self.z_out = np.zeros((m, shapes[-1][1]), dtype)
         self.a_out = np.zeros_like(self.z_out)
+        self.col = np.zeros((m, 1), dtype)  # a row's max, then its sum (softmax)
         self.dz = np.zeros_like(self.z_out)
         self.scale = np.array(1.0 / m, dtype)  # as Model.backward's dtype(1 / m)
         self.ders = []  # each activation's derivative for a stretch of hidden layers
@@ -217,9 +249,10 @@ class FusedStep:
         self.shapes = shapes = [(int(d.W.shape[0]), int(d.W.shape[1])) for d in self.dense]
         self.widths = [n for _, n in shapes[:-1]]  # of the hidden layers
         self.hidden_units = sum(self.widths)
-        # bytes a batch of one example adds: Z, A, D, DER, bias rows (+ inputs and masks)
+        # bytes a batch of one example adds: Z, A, D, DER, bias rows (+ inputs and masks),
+        # the head's z, a, dz and a column
         self.bytes_per_example = (self.hidden_units * (7 if self.dropouts else 5)
-                                  + 3 * shapes[-1][1]) * np.dtype(dtype).itemsize
+                                  + 3 * shapes[-1][1] + 1) * np.dtype(dtype).itemsize
         self.w_offsets = np.cumsum([0] + [a * b for a, b in shapes]).tolist()
         self.n_w = n_w = self.w_offsets[-1]
         size = n_w + sum(b for _, b in shapes)
@@ -237,9 +270,7 @@ class FusedStep:
                            for s in self.S]  # per slot, in params() order
         self.forward = [_forward(act, self.k) for act in self.acts]
         head = model.head
-        # sigmoid + binary cross-entropy by hand: dz = (a - t) / 1 with its one output
-        self.bce = head.loss.name == "binary_cross_entropy" and head.n_outputs == 1
-        self.out_act = _forward(head.activation, self.k)
+        self.head = _head(head, self.k)
         self.batches: dict[int, _Batch] = {}
         self.coef_key: Any = None
         self.coefs: dict[str, Any] = {}
@@ -306,12 +337,11 @@ class FusedStep:
         B.out_product(h, self.W[-1], z)
         np.add(z, self.b[-1], z)
         model = self.model
-        head = model.head
-        if self.bce:
+        if self.head is not None:
             dz = B.dz
-            self.out_act(z, B.a_out)
-            np.subtract(B.a_out, t, dz)  # divided by 1: itself, NaN included
+            self.head(z, t, B.a_out, B.col, dz)
         else:
+            head = model.head
             dz = head.loss.dz(np, z, head.activation.fn(np, z), t, head.activation,
                               **head.loss_params)
         multiply(dz, B.scale, dz)
