@@ -88,6 +88,7 @@ class Group:
         def view(j: int, stack: Array) -> Array:
             return stack[k] if j % 2 == 0 else stack[k, 0]  # W, or b of shape (n_out,)
 
+        model.lend()
         for i, layer in enumerate(model.dense_layers):
             layer.W = view(2 * i, self.params[2 * i])
             layer.b = view(2 * i + 1, self.params[2 * i + 1])
@@ -97,11 +98,7 @@ class Group:
     def release(self) -> None:
         """Each model gets arrays of its own again (copies of its views)."""
         for m in self.models:
-            for layer in m.dense_layers:
-                layer.W = layer.W.copy()
-                layer.b = layer.b.copy()
-            for slots in m.optimizer.state:
-                slots[:] = [s.copy() for s in slots]
+            m.take_back()
 
     def lend_grads(self, members: Iterable[int]) -> None:
         """Give these members' layers the gradients of the last step, as a step alone

@@ -18,6 +18,7 @@ import numpy as np
 
 from .arrays import Backend, get_backend, get_dtype
 from .conv import POOL_LAYERS, Conv2D, Flatten
+from .fused import FusedStep
 from .heads import Head, resolve_head
 from .initializers import INITIALIZERS
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
@@ -94,6 +95,8 @@ class Model:
         self._eval_chunk = self._chunk_size()
         self.optimizer: Optimizer = OPTIMIZERS.get(spec.optimizer)(**spec.optimizer_params)
         self.optimizer.bind(xp, self.params())
+        # the fast lane of train_batch, for plain dense nets on the CPU (see fused.py)
+        self._fast = FusedStep(self) if FusedStep.fits(self) else None
         self.epoch = 0
 
     def _dense(self, rng: np.random.Generator, init: Any, scale: float, n_in: int, n_out: int,
@@ -180,6 +183,8 @@ class Model:
 
     def backward(self, z: Array, t: Array) -> None:
         """Fill every layer's grads for the mean loss over the batch plus the penalty."""
+        if self._fast is not None:
+            self._fast.grads_lent = False  # the layers get this pass's gradients instead
         head = self.head
         a = self.output(z)
         dz = head.loss.dz(self.xp, z, a, t, head.activation, **head.loss_params)
@@ -192,6 +197,10 @@ class Model:
                 layer.grads["W"] += rate * self.regularizer.grad(self.xp, layer.W, self.l1_ratio)
 
     def train_batch(self, x: Array, t: Array, lr: float) -> None:
+        """One mini-batch: by the fast lane (fused.py) where it takes it, else forward,
+        backward and the optimizer's step here; the same numbers either way."""
+        if self._fast is not None and self._fast.step(x, t, lr):
+            return
         self.backward(self.forward(x, training=True), t)
         self.optimizer.step(self.xp, self.params(), self.grads(), lr)
 
@@ -298,6 +307,24 @@ class Model:
                 "total_params": trainable + frozen}
 
     # state: snapshot, restore, carry -------------------------------------------------------
+    def lend(self) -> None:
+        """Its weights and optimizer state are about to be replaced by views of a group's
+        stacks (group.py): until take_back, a step alone takes the general path, on them."""
+        if self._fast is not None:
+            self._fast.lent = True
+            self._fast.owned = False
+
+    def take_back(self) -> None:
+        """Arrays of its own again after a group: copies of the current ones (the fast
+        path makes them views of its flat buffers again at its next step)."""
+        for layer in self.dense_layers:
+            layer.W = layer.W.copy()
+            layer.b = layer.b.copy()
+        for slots in self.optimizer.state:
+            slots[:] = [s.copy() for s in slots]
+        if self._fast is not None:
+            self._fast.lent = False
+
     def state_arrays(self) -> list[Array]:
         """Everything training changes in place: each layer's arrays, then the optimizer's."""
         arrays = [a for layer in self.layers for a in layer.arrays().values()]
