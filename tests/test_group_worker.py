@@ -54,6 +54,15 @@ STEPPED: Counter[int] = Counter()  # group size -> steps, while `counted` is on
 
 
 @pytest.fixture(autouse=True)
+def small_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups from 2 members: the mechanics are the same, the cases smaller (in use,
+    fewer than MIN_GROUP train faster alone)."""
+    import backend.experiments.workers as workers
+
+    monkeypatch.setattr(workers, "MIN_GROUP", 2)
+
+
+@pytest.fixture(autouse=True)
 def counted(monkeypatch: pytest.MonkeyPatch) -> None:
     step = Group.step
 
@@ -419,3 +428,22 @@ def test_a_crowds_frames_take_the_output_at_the_neurons_resolution_in_one_pass()
             step = (layer.max() - layer.min()) / 255
             np.testing.assert_allclose(grids[f"layer{i}"], layer, atol=step)
             np.testing.assert_allclose(alone[f"layer{i}"], layer, atol=step)
+
+
+def test_fewer_than_min_group_train_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below MIN_GROUP networks of one shape train one by one, on the solo path's fast
+    lane (faster for so few), and answer as they would grouped; from it, as one group."""
+    import backend.experiments.workers as workers
+
+    monkeypatch.setattr(workers, "MIN_GROUP", 4)
+    pair = Pair({f"m{i}": c for i, c in enumerate(MEMBERS)})
+    pair.round({f"m{i}": {"epochs": 2} for i in range(3)})
+    assert pair.grouped() == 0
+    pair.round({f"m{i}": {"epochs": 2} for i in range(4)})
+    assert pair.grouped() == 4
+    engine = workers._Base(1)
+    for name in ("a", "b", "c"):
+        engine._place(Experiment(name, MEMBERS[0]))
+    assert engine.load("a") == (3, 3)  # three turns: they step one by one
+    engine._place(Experiment("d", MEMBERS[0]))
+    assert engine.load("a") == (4, 1)

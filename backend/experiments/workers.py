@@ -8,8 +8,9 @@ person since); the answer carries what training changed (the model's arrays, the
 of the curve, the metrics, the status), which the server takes into its experiment unless
 a person changed it meanwhile. A worker runs the jobs in the order they came: the
 experiments placed on it take turns. Slices of experiments whose networks have the same
-shape (backend/engine/group.py) that are waiting at once run as one group: one program
-steps them all, and each job is answered with what it would have been alone.
+shape (backend/engine/group.py) that are waiting at once, MIN_GROUP or more, run as one
+group: one program steps them all, and each job is answered with what it would have been
+alone. Networks of one shape are placed on one worker, where balance allows.
 
 `Engine` is what the runner needs: `ProcessEngine` (the default: one process per core) and
 `InlineEngine` (a thread of the server process: one core, and tests) implement it; a
@@ -29,7 +30,7 @@ import queue
 import threading
 import time
 import traceback
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Generator, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ CHECKS = 64  # gradient checks under way a worker keeps, as many as runs may be
 # rather than in waves; at most half the time the group's slice took.
 GATHER = 0.05
 RECENT = 0.5  # seconds since its last job within which an experiment counts as at work
+# Networks a group must have to step together: fewer train faster alone, on the solo
+# path's fast lane (benchmarks/group.py: 2 grouped 1.2 R, alone 1.75 R; 5: 2.2 R, 1.6 R)
+MIN_GROUP = 4
 
 
 class WorkerError(RuntimeError):
@@ -182,13 +186,13 @@ class Worker:
                 turns.append(grouped.setdefault(key, [(job, exp)]))
         expected: set[str] = set()
         for turn in turns:
-            if len(turn) > 1:
+            if len(turn) >= MIN_GROUP:
                 expected |= self._together(turn, stop, answer)  # type: ignore[arg-type]
                 continue
-            job, ready = turn[0]
-            exp = ready or self._ready(job, answer)
-            if exp is not None:
-                answer(self._alone(exp, job, lambda job=job: stop(job)))
+            for job, ready in turn:
+                exp = ready or self._ready(job, answer)
+                if exp is not None:
+                    answer(self._alone(exp, job, lambda job=job: stop(job)))
         self.expected = expected
 
     def forget(self, exp_id: str) -> None:
@@ -524,15 +528,18 @@ class _Base:
 
     def load(self, exp_id: str) -> tuple[int, int]:
         """Experiments with work in flight on the worker of `exp_id`, and the turns they
-        take there: those that step together take one (both at least 1)."""
+        take there: those that step together (MIN_GROUP or more) take one (both at
+        least 1)."""
         with self.lock:
             place = self.placed.get(exp_id)
             slot = place.slot if place else 0
             recent = time.monotonic() - RECENT
             keys = [p.key for p in self.placed.values()
                     if p.slot == slot and (p.busy or p.last > recent)]
-        alone = sum(1 for k in keys if k is None)
-        return max(1, len(keys)), max(1, alone + len({k for k in keys if k is not None}))
+        sizes = Counter(k for k in keys if k is not None)
+        turns = sum(1 for k in keys if k is None) + \
+            sum(1 if size >= MIN_GROUP else size for size in sizes.values())
+        return max(1, len(keys)), max(1, turns)
 
     def _place(self, exp: Experiment) -> _Placed:
         """Its worker: where it is, unless it can move (no job in flight, then its state
