@@ -27,6 +27,7 @@ from .history import History
 STATUSES = ("paused", "running", "diverged")
 MAX_WEIGHT = 1e6
 N_EXAMPLES = 16  # test images whose class probabilities every image frame carries
+HOLD = 0.002  # seconds of mini-batches trained under one hold of the lock, at most
 
 Persist = Callable[["Experiment"], None]  # saves the experiment as it is now, or raises
 
@@ -184,20 +185,28 @@ class Experiment:
         may move meanwhile); returns the epochs completed. A loss that turns NaN or infinite
         restores the model of the last good epoch and sets 'diverged'."""
         done = 0
+        stopped = (lambda: False) if stop is None else stop.is_set
         with np.errstate(all="ignore"):
             while done < n and not self.closed.is_set():
                 target = until() if until is not None else None
                 if target is not None and self.epoch >= target and self._steps is None:
                     break
+                # Batches under one hold of the lock, for at most HOLD seconds: readers
+                # wait no longer, and a small net's batch does not pay for the lock.
                 with self.lock:
                     steps = self.epoch_in_progress()
-                    next(steps)
+                    release = time.monotonic() + HOLD
+                    while True:
+                        next(steps)
+                        now = time.monotonic()
+                        if steps.finished or stopped() or now > release or \
+                                (deadline is not None and now > deadline):
+                            break
                     if steps.finished:
                         if not self.end_epoch():
                             return done
                         done += 1
-                if (stop is not None and stop.is_set()) or \
-                        (deadline is not None and time.monotonic() > deadline):
+                if stopped() or (deadline is not None and time.monotonic() > deadline):
                     break
         return done
 
