@@ -13,11 +13,14 @@ from backend.settings import Settings
 ExperimentId = Annotated[str, Path(max_length=64, description="the experiment's id")]
 
 
-def get_service(request: Request) -> Service:
+# Async where they only read: FastAPI runs a plain def dependency on a worker thread, a
+# hop per request that under a class's load (threads busy saving and taking answers in)
+# made /api/meta wait 200 ms. The lookups that may read the store stay on threads.
+async def get_service(request: Request) -> Service:
     return request.app.state.service
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -40,7 +43,7 @@ def editable(exp_id: ExperimentId, service: ServiceDep,
     return service.authorize(exp_id, bearer(authorization))
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The peer's address (a named proxy's X-Forwarded-For, see settings.trusted_proxies)."""
     return request.client.host if request.client else ""
 
