@@ -112,7 +112,10 @@ def test_the_page_tells_the_server_what_it_shows(page: Page) -> None:
     """A hidden tab gets no frames, a page scrolled past the network no neurons' grids;
     shown again, it gets them at once (and says so again after a reconnection)."""
     p = page.page
+    opened: list[str] = []
+    p.on("websocket", lambda ws: opened.append(ws.url))
     wait_for(p, "window.playground.connection === 'open'")
+    page.settled()
     assert views(page) == [(True, True)]
     hide = ("hidden => { Object.defineProperty(document, 'hidden', {value: hidden, "
             "configurable: true}); document.dispatchEvent(new Event('visibilitychange')); }")
@@ -134,6 +137,7 @@ def test_the_page_tells_the_server_what_it_shows(page: Page) -> None:
     # the network off screen: frames without the neurons
     p.set_viewport_size({"width": 390, "height": 700})
     p.evaluate("document.getElementById('network').scrollIntoView()")
+    wait_for(p, "window.playground.socket.view.neurons")
     page.settled()
     assert views(page) == [(True, True)]
     p.evaluate("window.scrollTo(0, document.body.scrollHeight)")
@@ -141,7 +145,10 @@ def test_the_page_tells_the_server_what_it_shows(page: Page) -> None:
     page.settled()
     assert views(page) == [(True, False)]
     page.js("window.playground.socket.ws.close()")  # a lost connection: told again
-    page.wait("window.playground.connection === 'open'")
+    while not opened:
+        p.wait_for_timeout(50)
+    page.wait("window.playground.connection === 'open' && "
+              "window.playground.socket.ws.readyState === WebSocket.OPEN")
     page.settled()
     assert views(page) == [(True, False)]
     p.evaluate("document.getElementById('network').scrollIntoView()")

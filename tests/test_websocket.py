@@ -328,3 +328,25 @@ def test_view_fields_are_checked(live: LiveServer) -> None:
         assert reply["type"] == "error" and "frames" in reply["message"]
         reply = command(ws, {"type": "view", "frames": True, "zoom": 2})
         assert reply["type"] == "error" and "zoom" in reply["message"]
+
+
+def test_a_viewers_view_costs_the_others_nothing(live: LiveServer) -> None:
+    """Changing what one viewer shows is not a change of the experiment: no new version,
+    no frame built, nothing sent to the others; the one that shows more gets the frame
+    of now (from the cache)."""
+    exp_id, _ = create(live)
+    with open_ws(live, exp_id) as a, open_ws(live, exp_id) as b:
+        next_frame(a), next_frame(b)
+        built = httpx.get(f"{live.http}/healthz").json()["frames_built"]
+        version = live.app.state.service.runner.watch(exp_id).version
+        for _ in range(5):
+            assert command(a, {"type": "view", "frames": False})["type"] == "ack"
+            assert command(a, {"type": "view", "frames": True})["type"] == "ack"
+            header, grids = next_frame(a)
+            assert header["epoch"] == 0 and "layer1" in grids
+        assert command(b, {"type": "ping"})["type"] == "ack"
+        assert not PENDING.get(id(b))
+        with pytest.raises(TimeoutError):
+            b.recv(timeout=0.3)
+        assert live.app.state.service.runner.watch(exp_id).version == version
+        assert httpx.get(f"{live.http}/healthz").json()["frames_built"] == built

@@ -50,6 +50,7 @@ class Viewer:
         self.send_lock = asyncio.Lock()
         self.allowance = FLOOD_RATE
         self.last_check = time.monotonic()
+        self.resend = False  # send the frame of now even if its version was sent
 
     async def send_json(self, message: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -78,8 +79,9 @@ class Viewer:
             if not frames:  # hidden: the next change (or view) wakes it
                 sent = version
                 continue
-            if version == sent:
+            if version == sent and not self.resend:
                 continue
+            self.resend = False
             pause = due - time.monotonic()
             if pause > 0:
                 await asyncio.sleep(pause)
@@ -119,7 +121,10 @@ class Viewer:
             case PingCommand():
                 return {"time": time.time()}
             case ViewCommand(frames=frames, neurons=neurons):
-                s.watch(exp).show(id(self), frames, neurons)
+                watch = s.watch(exp)
+                if watch.show(id(self), frames, neurons):
+                    self.resend = True  # what it shows now, at once: only this viewer
+                    watch.poke()
         return {}
 
 

@@ -40,12 +40,18 @@ class Watch:
         self.last_viewed = time.monotonic()
         self.views: dict[int, tuple[bool, bool]] = {}  # viewer -> (frames, neurons)
 
-    def show(self, viewer: int, frames: bool = True, neurons: bool = True) -> None:
+    def show(self, viewer: int, frames: bool = True, neurons: bool = True) -> bool:
+        """Whether what it shows changed (its sender then sends the frame of now: see
+        poke). Nothing about the experiment changed: its version stays."""
         before = self.views.get(viewer)
         self.views[viewer] = (frames, neurons)
-        if before is not None and before != (frames, neurons):
-            self.bump()  # a viewer that shows more gets a frame with it now (a new one
-            # gets its first frame anyway)
+        return before is not None and before != (frames, neurons)
+
+    def poke(self) -> None:
+        """Wake the waiting viewers without a new version: those with nothing to do
+        (none of their own to send) go back to waiting."""
+        self._event.set()
+        self._event = asyncio.Event()
 
     def leave(self, viewer: int) -> None:
         self.views.pop(viewer, None)
