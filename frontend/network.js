@@ -260,6 +260,9 @@ export class Network {
     const biases = grids[`biases${c - 1}`];
     const output = c === this.units.length - 1;
     const grid = output ? grids.output : grids[`layer${c}`];
+    // a frame without the neurons' grids (the network was off screen: session.js) keeps
+    // the thumbnails drawn last, until the frame asked for when it came back
+    if (!grid && c > 0) return;
     const probability = outputKind === "probability" || outputKind === "classes";
     const items = [];
     for (let u = 0; grid && u < Math.min(grid.shape[0], this.units[c].length); u++) {

@@ -25,9 +25,9 @@ export class Session {
     };
     document.addEventListener("visibilitychange", () => tell({ frames: !document.hidden }));
     const network = document.getElementById("network");
-    if (network) {
-      new IntersectionObserver((entries) => tell({ neurons: entries.at(-1).isIntersecting }))
-        .observe(network);
+    if (network) { // a screen ahead: the neurons are there by the time it scrolls in
+      new IntersectionObserver((entries) => tell({ neurons: entries.at(-1).isIntersecting }),
+        { rootMargin: "100% 0px" }).observe(network);
     }
     this.shown.frames = !document.hidden;
   }

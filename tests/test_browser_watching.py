@@ -140,10 +140,18 @@ def test_the_page_tells_the_server_what_it_shows(page: Page) -> None:
     wait_for(p, "window.playground.socket.view.neurons")
     page.settled()
     assert views(page) == [(True, True)]
-    p.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    lit = ("(() => { const c = document.getElementById('thumbs'); const d = c.getContext('2d')"
+           ".getImageData(0, 0, c.width, c.height).data; let n = 0;"
+           " for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; })()")
+    drawn = page.js(lit)
+    p.evaluate("window.scrollTo(0, 0)")  # up to the controls: the network a screen away
     wait_for(p, "!window.playground.socket.view.neurons")
     page.settled()
     assert views(page) == [(True, False)]
+    page.wait("window.playground.frame.grids.output && !window.playground.frame.grids.layer1")
+    frames = page.js("window.playground.render.frames")
+    page.wait(f"window.playground.render.frames > {frames + 3}")
+    assert page.js(lit) > 0.8 * drawn  # the thumbnails drawn last stay, not blanked
     page.js("window.playground.socket.ws.close()")  # a lost connection: told again
     while not opened:
         p.wait_for_timeout(50)
