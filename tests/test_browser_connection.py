@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -30,7 +31,13 @@ def test_a_server_restart_is_reconnected_by_itself(page: Page) -> None:
     opened: list[str] = []
     page.page.on("websocket", lambda ws: opened.append(ws.url))
     page.js("window.playground.socket.ws.close()")  # as a lost network does (code 1005)
-    page.wait("window.playground.connection === 'open'", timeout=10_000)
+    # "open" still holds until the close is seen: wait for the new socket itself
+    deadline = time.monotonic() + 10
+    while not opened and time.monotonic() < deadline:
+        page.page.wait_for_timeout(50)
+    page.wait("window.playground.connection === 'open' && "
+              "window.playground.socket.ws.readyState === WebSocket.OPEN", timeout=10_000)
+    page.settled()
     assert len(opened) == 1
 
 
