@@ -229,7 +229,10 @@ def check_frame(data: bytes, exp_id: str | None = None) -> tuple[dict[str, Any],
     if exp_id is not None:
         assert header["id"] == exp_id
     grids = decode_frame(data)[1]
-    assert "output" in grids and "inputs" in grids
+    assert "output" in grids and "weights0" in grids
+    # the neurons' grids all or none (none for a viewer whose view said neurons false)
+    assert "inputs" in grids or not any(name.startswith("layer") for name in grids), \
+        sorted(grids)
     return header, grids
 
 
@@ -405,6 +408,8 @@ class Socket:
     session: Any
     exp_id: str
     editable: bool
+    shown: tuple[bool, bool] = (True, True)  # what its `view` said: frames, neurons
+    frames_seen: int = 0
 
 
 def ws_receive(session: Any, timeout: float = WS_TIMEOUT) -> dict[str, Any]:
@@ -1116,6 +1121,7 @@ class Playground(RuleBasedStateMachine):
         while True:
             msg = self.ws_next(sock.session, sock.exp_id)
             assert not isinstance(msg, int), f"closed ({msg}) instead of answering {text}"
+            sock.frames_seen += isinstance(msg, bytes)
             if isinstance(msg, dict):
                 assert msg["type"] in ("ack", "error"), msg
                 if isinstance(message, dict):
@@ -1201,6 +1207,20 @@ class Playground(RuleBasedStateMachine):
         sock = self.sockets[which % len(self.sockets)]
         reply = self.attempt(sock.exp_id, lambda: self.ws_command(sock, text), "refused")
         assert reply.data["type"] == "error"
+
+    @precondition(lambda self: bool(self.sockets))
+    @rule(which=PICK, frames=st.booleans(), neurons=st.booleans())
+    def ws_view(self, which: int, frames: bool, neurons: bool) -> None:
+        """What a viewer shows (no token needed: it changes only what it is sent); one
+        that shows frames again gets the frame of now at once, whatever else happened."""
+        sock = self.sockets[which % len(self.sockets)]
+        seen = sock.frames_seen
+        reply = self.ws_command(sock, {"type": "view", "frames": frames, "neurons": neurons})
+        assert reply.ok, reply.data
+        more = (frames and not sock.shown[0]) or (frames and neurons and not sock.shown[1])
+        sock.shown = (frames, neurons)
+        if more and sock.frames_seen == seen:
+            self.ws_first_frame(sock.session, sock.exp_id)
 
     @precondition(lambda self: bool(self.sockets))
     @rule(which=PICK)
