@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     max_grid_values: int = Field(
         500_000, ge=1_000, description="values in one /boundary answer (resolution^2 x units)")
     save_interval: float = Field(3.0, gt=0, description="seconds between saves while running")
+    save_rate: float = Field(
+        20.0, gt=0, description="saves a second of running experiments, all of them together, "
+                                "at most: with more than save_interval x this many running, "
+                                "each saves less often")
     idle_stop: float = Field(300.0, gt=0, description="stop training nobody watches after this")
 
     # Storage: nobody has an account, so every experiment is anonymous; these bound the disk.

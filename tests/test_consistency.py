@@ -476,7 +476,7 @@ def test_a_new_target_for_a_running_experiment_is_kept_exactly() -> None:
         pass
 
     async def main() -> list[tuple[int, int]]:
-        runner = Runner(InlineEngine(), nothing, 60, 60, 4, 4, 30, 10, 20, 5)
+        runner = Runner(InlineEngine(), nothing, 60, 20, 60, 4, 4, 30, 10, 20, 5)
         # An epoch about as long as a slice: the one in flight finishes at most two.
         exp = Experiment("x", parse_config({**SMALL, "batch_size": 1,
                                             "dataset": {"name": "circle", "n_samples": 4000}}))

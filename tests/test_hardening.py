@@ -160,3 +160,31 @@ def test_the_store_has_a_quota(tmp_path: Path) -> None:
         assert r.status_code == 507 and "max_experiments" in r.json()["error"]
         assert client.delete(first.url(), headers=first.auth).status_code == 204
         create(client)
+
+
+@pytest.mark.parametrize("rate", [1000.0, 1.0])
+def test_running_experiments_save_at_most_save_rate_a_second_in_all(tmp_path: Path,
+                                                                     rate: float) -> None:
+    """Bug: 300 runs saved their whole state every 3 s each, 100 saves a second, the most
+    of the server's time. With 3 running and a save_rate of 1 they save every 3 s; with
+    no bound to speak of, every save_interval (0.1 s)."""
+    with TestClient(create_app(make_settings(tmp_path, save_interval=0.1,
+                                             save_rate=rate))) as client:
+        store = client.app.state.service.store
+        writes: list[str] = []
+        save = store.save_experiment
+        store.save_experiment = lambda id, *a, **k: (writes.append(id), save(id, *a, **k))
+        exps = [create(client) for _ in range(3)]
+        writes.clear()
+        for e in exps:
+            assert e.post("/train", {}).status_code == 202
+        began = time.monotonic()
+        if rate > 100:  # saves come every 0.1 s or so: wait for 3 of each
+            while min(writes.count(e.id) for e in exps) < 3:
+                assert time.monotonic() - began < 30
+                time.sleep(0.05)
+        else:  # spaced by 3 s: none in the first 2 (each run's clock starts at its start)
+            time.sleep(2.0)
+            assert writes == []
+        for e in exps:
+            e.post("/pause")

@@ -113,7 +113,7 @@ class Service:
             weakref.WeakKeyDictionary()
         self.holds: dict[str, str] = {}  # experiment id -> why it may not train (see hold)
         self.runner = Runner(make_engine(settings.workers, settings.device), self.save,
-                             settings.save_interval, settings.idle_stop,
+                             settings.save_interval, settings.save_rate, settings.idle_stop,
                              settings.max_running, settings.max_running_per_client,
                              settings.frame_rate, settings.min_frame_rate,
                              settings.grid_resolution, settings.neuron_resolution)
