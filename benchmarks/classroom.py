@@ -98,6 +98,14 @@ def reference() -> float:
     return max(rate(loop, R_SECONDS) for _ in range(R_TRIES))
 
 
+KINDS = ("the class's network", "a layer more", "relu")
+
+
+def kind(i: int) -> str:
+    """Which of KINDS student i's network is (see student)."""
+    return KINDS[1] if i % 10 == 5 else KINDS[2] if i % 10 == 8 else KINDS[0]
+
+
 def student(i: int, config: dict[str, Any]) -> dict[str, Any]:
     """Student i's config: a third choose their own learning rate, one in ten adds a
     layer, one in ten takes relu (the spiral only; student 0 keeps the config)."""
@@ -107,9 +115,9 @@ def student(i: int, config: dict[str, Any]) -> dict[str, Any]:
     if i % 3 == 1:
         mine["optimizer"]["learning_rate"] = (0.01, 0.1, 0.3)[i // 3 % 3]
     hidden = mine["hidden_layers"]
-    if i % 10 == 5:
+    if kind(i) == KINDS[1]:
         mine["hidden_layers"] = [*hidden, hidden[-1]]
-    elif i % 10 == 8:
+    elif kind(i) == KINDS[2]:
         mine["hidden_layers"] = [{**h, "activation": "relu"} for h in hidden]
     return mine
 
@@ -195,7 +203,9 @@ async def classroom(base: str, k: int, seconds: float, pid: int,
     return {"k": k, "fps_min": min(fps), "fps_median": statistics.median(fps),
             "fps_min_edge": min(fps_edge),
             "eps_min": min(eps), "eps_median": statistics.median(eps), "eps_total": sum(eps),
-            "eps": eps, "fps": fps,
+            "kinds": {name: (min(e for i, e in enumerate(eps) if kind(i) == name),
+                             statistics.median(e for i, e in enumerate(eps) if kind(i) == name))
+                      for name in KINDS if any(kind(i) == name for i in range(len(eps)))},
             "meta_p50_ms": 1000 * pct(meta, 0.5), "meta_p99_ms": 1000 * pct(meta, 0.99),
             "cpu_server": 100 * (cpu1[0] - cpu0[0]) / (t1 - t0),
             "cpu_workers": 100 * (cpu1[1] - cpu0[1]) / (t1 - t0),
@@ -303,6 +313,12 @@ def main(argv: list[str] | None = None) -> int:
           f"one 6 x 8 tanh net on the 7-feature spiral, batch 10; best of {R_TRIES} x "
           f"{R_SECONDS:g} s); multiples of R use the first")
     print(table(rows, r, args.net))
+    if args.net == "spiral":
+        print("\nepochs/s per experiment by kind of student, min / median, as multiples of R:")
+        for row in rows:
+            print(f"- K = {row['k']}: " + "; ".join(
+                f"{name} {low / r:.3f} / {mid / r:.3f} R" for name, (low, mid) in
+                row["kinds"].items()))
     if stressed is not None:
         ok = stressed["create_max_s"] <= CREATE_S and set(stressed["create_statuses"]) == {201}
         print("\n| in flight | create (median / max) | /api/meta | pause all 6 | steps answered "
