@@ -355,18 +355,30 @@ def test_an_answer_that_cannot_be_taken_fails_its_run_and_the_thread_goes_on() -
     asyncio.run(engine.close())
 
 
+def grouped_frames(exps: list[Experiment], *args: Any, some: slice = slice(None)
+                   ) -> list[bytes]:
+    """build_frames of exps[some], members of a group of all of them (released after)."""
+    from backend.experiments.frames import build_frames
+
+    group = Group([e.model for e in exps])
+    try:
+        return build_frames(group, exps[some], *args)
+    finally:
+        group.release()
+
+
 def test_a_groups_frames_built_together_are_each_ones_frame() -> None:
     """Members with their own features (of one count) and data, with and without the
-    neurons' grids."""
-    from backend.experiments.frames import build_frame, build_frames
+    neurons' grids; all of the group's members, or some."""
+    from backend.experiments.frames import build_frame
 
     exps = [Experiment(f"f{i}", c) for i, c in enumerate([
         *MEMBERS, config(features=["sin_x2", "x1", "x2", "sin_x1"], seed=9)])]
     for exp in exps:
         exp.train_epochs(1, time.monotonic() + 60, threading.Event())
-    for neurons in (True, False):
-        together = build_frames(exps, [7] * len(exps), 12, 5, neurons)
-        for exp, frame in zip(exps, together, strict=True):
+    for neurons, some in ((True, slice(None)), (False, slice(None)), (True, slice(1, 4))):
+        together = grouped_frames(exps, [7] * len(exps[some]), 12, 5, neurons, some=some)
+        for exp, frame in zip(exps[some], together, strict=True):
             same_frame(frame, build_frame(exp, 7, 12, 5, neurons), exp.id)
 
 
@@ -377,9 +389,9 @@ def test_members_that_end_together_get_frames_built_together(
     sizes: list[int] = []
     batched = workers.build_frames
 
-    def counting(exps: list[Experiment], *args: Any) -> list[bytes]:
+    def counting(group: Group, exps: list[Experiment], *args: Any) -> list[bytes]:
         sizes.append(len(exps))
-        return batched(exps, *args)
+        return batched(group, exps, *args)
 
     monkeypatch.setattr(workers, "build_frames", counting)
     pair = Pair({f"m{i}": c for i, c in enumerate(MEMBERS)})
@@ -393,7 +405,6 @@ def test_a_groups_frames_run_under_a_strict_cupy_stand_in() -> None:
     """The GPU path where no GPU is lent: one batched pass on arrays that, like CuPy's,
     refuse to mix with NumPy, gives the frames NumPy's does."""
     from backend.engine import Backend
-    from backend.experiments.frames import build_frames
 
     from .test_engine_conv import strict_module
 
@@ -403,22 +414,22 @@ def test_a_groups_frames_run_under_a_strict_cupy_stand_in() -> None:
     on_gpu = [Experiment(f"c{i}", c, None, device) for i, c in enumerate(configs)]
     for exp in (*on_cpu, *on_gpu):
         exp.train_epochs(1, time.monotonic() + 60, threading.Event())
-    for a, b in zip(build_frames(on_cpu, [2] * 3, 12, 5), build_frames(on_gpu, [2] * 3, 12, 5),
-                    strict=True):
+    for a, b in zip(grouped_frames(on_cpu, [2] * 3, 12, 5),
+                    grouped_frames(on_gpu, [2] * 3, 12, 5), strict=True):
         same_frame(b, a, "gpu")
 
 
 def test_a_crowds_frames_take_the_output_at_the_neurons_resolution_in_one_pass() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from backend.experiments.frames import CROWD, FrameCache, build_frame, build_frames
+    from backend.experiments.frames import CROWD, FrameCache, build_frame
 
     cache = FrameCache(40, 8, ThreadPoolExecutor(1))
     assert [cache.resolution_for(n) for n in (1, 5, CROWD, CROWD + 1)] == [40, 20, 20, 8]
     exps = [Experiment(f"c{i}", c) for i, c in enumerate(MEMBERS)]
     for exp in exps:
         exp.train_epochs(1, time.monotonic() + 60, threading.Event())
-    for exp, frame in zip(exps, build_frames(exps, [1] * len(exps), 8, 8), strict=True):
+    for exp, frame in zip(exps, grouped_frames(exps, [1] * len(exps), 8, 8), strict=True):
         _, grids = decode_frame(frame)
         _, alone = decode_frame(build_frame(exp, 1, 8, 8))
         units = exp.unit_grids(8)

@@ -201,17 +201,9 @@ class Group:
         operations, and its mean is taken over its own row of losses)."""
         xp, head = self.xp, self.head
         models = [self.models[k] for k in members]
-        every = len(members) == self.K
-        idx = None if every else xp.asarray(members)
         with np.errstate(all="ignore"):
-            h = xp.stack([m.as_x(x) for m, x in zip(models, xs, strict=True)])
-            n_layers = len(self.params) // 2
-            for i in range(n_layers):
-                W, b = self.params[2 * i], self.params[2 * i + 1]
-                h = xp.matmul(h, W if every else W[idx])
-                h += b if every else b[idx]
-                if i < n_layers - 1:
-                    h = self.acts[i].fn(xp, h)
+            h, _ = self.forward(members, xp.stack([m.as_x(x)
+                                                   for m, x in zip(models, xs, strict=True)]))
             count, m, n_out = h.shape
             z = h.reshape(count * m, n_out)
             a = head.activation.fn(xp, z)
@@ -224,6 +216,27 @@ class Group:
         right = head.classes(xp, a).reshape(count, m) == xp.stack([xp.asarray(y) for y in ys])
         accuracy = self.backend.to_numpy(right.mean(axis=1)).tolist()
         return [{"loss": v, "accuracy": c} for v, c in zip(loss, accuracy, strict=True)]
+
+    def forward(self, members: list[int], x: Array,
+                hidden: bool = False) -> tuple[Array, list[Array]]:
+        """At evaluation, the output layer's z of these members, (count, m, n_out), in one
+        batched pass over x: (count, m, n_in), each member its own, or (m, n_in), the same
+        for all; with `hidden`, each hidden layer's activations (count, m, units) too."""
+        xp = self.xp
+        every = len(members) == self.K
+        idx = None if every else xp.asarray(members)
+        outs: list[Array] = []
+        n_layers = len(self.params) // 2
+        h = x
+        for i in range(n_layers):
+            W, b = self.params[2 * i], self.params[2 * i + 1]
+            h = xp.matmul(h, W if every else W[idx])
+            h += b if every else b[idx]
+            if i < n_layers - 1:
+                h = self.acts[i].fn(xp, h)
+                if hidden:
+                    outs.append(h)
+        return h, outs
 
     def _batch(self, epochs: list[Epoch]) -> tuple[Array, Array]:
         """Each member's next batch, stacked: (K, m, n_in) and (K, m, n_out)."""

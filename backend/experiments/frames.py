@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from backend import jsonsafe
-from backend.engine.layers import Activation, Dense, Dropout
+from backend.engine.group import Group
 
 from .experiment import Experiment
 
@@ -118,49 +118,29 @@ def build_frame(exp: Experiment, version: int, resolution: int,
     return w.encode(header)
 
 
-def build_frames(exps: list[Experiment], versions: list[int], resolution: int,
+def build_frames(group: Group, exps: list[Experiment], versions: list[int], resolution: int,
                  neuron_resolution: int, neurons: bool = True) -> list[bytes]:
-    """The frames of networks of one shape (a group, backend/engine/group.py), each as
-    build_frame makes it, with their grids in one batched pass: one matmul a layer for
-    all of them over the grid, one quantizing pass for all their neurons. Alone, a frame
-    is ~40 array calls: on a GPU, launches that are most of its cost; on the CPU, where
-    a frame is arithmetic (mostly tanh), this is about as fast as one by one."""
-    first = exps[0]
-    model = first.model
-    xp, dtype = model.xp, model.dtype
-    layers = model.layers
-    if len(exps) < 2 or not all(isinstance(layer, Dense | Activation | Dropout)
-                                for layer in layers):
-        return [build_frame(e, v, resolution, neuron_resolution, neurons)
-                for e, v in zip(exps, versions, strict=True)]
+    """The frames of members of a group (backend/engine/group.py), each as build_frame
+    makes it, with their grids from the group's one batched pass (Group.forward) and
+    all their neurons quantized in one pass. Alone, a frame is ~40 array calls: on a
+    GPU, launches that are most of its cost; on the CPU, where a frame is arithmetic
+    (mostly tanh), this is about as fast as one by one."""
+    members = [next(k for k, m in enumerate(group.models) if m is e.model) for e in exps]
+    K = len(exps)
     with contextlib.ExitStack() as locks:
         for exp in exps:
             locks.enter_context(exp.lock)
-        # (dropout, an identity here, is where a member has it: not at one index for all)
-        stacks = [(xp.stack([e.model.dense_layers[i].W for e in exps]),
-                   None if d.b is None else xp.stack([e.model.dense_layers[i].b for e in exps]))
-                  for i, d in enumerate(model.dense_layers)]
 
         def forward(res: int, keep: bool) -> tuple[np.ndarray, list[np.ndarray]]:
             """(K, outputs, res, res) and, if `keep`, each hidden layer's (K, units, res, res)."""
             features = [e.grid_features(res) for e in exps]
             same = all(f is features[0] or np.array_equal(f, features[0]) for f in features)
-            h = xp.asarray(features[0] if same else np.stack(features), dtype=dtype)
-            hidden, dense = [], iter(stacks)
+            x = group.xp.asarray(features[0] if same else np.stack(features), dtype=group.dtype)
             with np.errstate(all="ignore"):
-                for layer in layers:
-                    if isinstance(layer, Dense):
-                        W, b = next(dense)
-                        h = h @ W
-                        if b is not None:
-                            h += b[:, None, :]
-                    elif isinstance(layer, Activation):
-                        h = layer.act.fn(xp, h)
-                        if keep:
-                            hidden.append(model.backend.to_numpy(h))
-                out = model.backend.to_numpy(model.output(h))
-            K = len(exps)
-            grid = lambda a: a.transpose(0, 2, 1).reshape(K, a.shape[2], res, res)  # noqa: E731
+                z, hidden = group.forward(members, x, keep)
+                out = group.head.activation.fn(group.xp, z)
+            grid = lambda a: group.backend.to_numpy(a).transpose(0, 2, 1).reshape(  # noqa: E731
+                K, a.shape[2], res, res)
             return grid(out), [grid(a) for a in hidden]
 
         if neurons and resolution == neuron_resolution:  # one pass gives both
@@ -169,8 +149,8 @@ def build_frames(exps: list[Experiment], versions: list[int], resolution: int,
             outputs, _ = forward(resolution, False)
             hidden = forward(neuron_resolution, True)[1] if neurons else []
         inputs = [e.input_grids(neuron_resolution) for e in exps] if neurons else []
-        weights = [[(model.backend.to_numpy(d.W), None if d.b is None
-                     else model.backend.to_numpy(d.b)) for d in e.model.dense_layers]
+        weights = [[(e.backend.to_numpy(d.W), None if d.b is None
+                     else e.backend.to_numpy(d.b)) for d in e.model.dense_layers]
                    for e in exps]
         headers = [_header(e, v) for e, v in zip(exps, versions, strict=True)]
     half = np.finfo(np.float16).max

@@ -267,8 +267,11 @@ class Worker:
         return result
 
     @staticmethod
-    def _frames(members: list[tuple[Job, Experiment]]) -> dict[str, tuple[bytes, float]]:
-        """The frames asked of members of one group, those of one kind built together."""
+    def _frames(group: Group | None,
+                members: list[tuple[Job, Experiment]]) -> dict[str, tuple[bytes, float]]:
+        """The frames asked of members of the group, those of one kind built together."""
+        if group is None:
+            return {}
         kinds: dict[tuple[Any, ...], list[tuple[Job, Experiment]]] = {}
         for job, exp in members:
             if job.frame is not None:
@@ -278,7 +281,7 @@ class Worker:
             if len(same) < 2:
                 continue
             began = time.monotonic()
-            frames = build_frames([exp for _, exp in same],
+            frames = build_frames(group, [exp for _, exp in same],
                                   [job.frame[0] for job, _ in same], *kind)  # type: ignore[index]
             seconds = (time.monotonic() - began) / len(same)
             out.update({exp.id: (f, seconds) for (_, exp), f in zip(same, frames, strict=True)})
@@ -315,7 +318,7 @@ class Worker:
         def finish(leaving: list[tuple[Job, Experiment]]) -> None:
             if group is not None:
                 group.lend_grads(range(group.K))
-            frames = self._frames(leaving)
+            frames = self._frames(group, leaving)
             for job, exp in leaving:
                 del unanswered[exp.id]
                 answer(self._sliced(exp, job, done[exp.id], frames.get(exp.id)))
