@@ -515,7 +515,7 @@ class _Placed:
         """Its group_key, recomputed only when a person changed it."""
         exp = self.exp
         if self._keyed != exp.revision:
-            self.key = group_key(exp.model, len(exp.data.y_train), exp.config.batch_size)
+            self.key = Worker._key(exp)
             self._keyed = exp.revision
         return self.key
 
