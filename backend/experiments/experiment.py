@@ -593,8 +593,9 @@ class Experiment:
     def boundary(self, resolution: int, neurons: bool) -> dict[str, Any]:
         """The output (and each neuron) over a grid of the plane."""
         self.require_points("boundary")
-        with self.lock:
-            grids, epoch, extent = self.unit_grids(resolution), self.epoch, self.extent()
+        with self.lock:  # the output alone when no neuron is asked for
+            grids = self.unit_grids(resolution) if neurons else [self.output_grid(resolution)]
+            epoch, extent = self.epoch, self.extent()
         out: dict[str, Any] = {"resolution": resolution, "extent": extent, "epoch": epoch,
                                "order": "rows from y = +extent down, x from -extent right",
                                "output": grids[-1].tolist()}
