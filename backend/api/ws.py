@@ -156,8 +156,7 @@ async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
         return
     viewer = Viewer(ws, service, settings, exp)
     viewer.token = bearer(ws.headers.get("authorization"))  # scripts may send a header
-    watch.viewers += 1
-    watch.show(id(viewer))
+    watch.show(id(viewer))  # a viewer from now, showing everything
     sockets[address] = sockets.get(address, 0) + 1
     sender = asyncio.create_task(viewer.frames())
     try:
@@ -172,9 +171,7 @@ async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
-        watch.viewers -= 1
         watch.leave(id(viewer))
-        watch.last_viewed = time.monotonic()
         sockets[address] -= 1
         if not sockets[address]:
             del sockets[address]

@@ -36,9 +36,12 @@ class Watch:
     def __init__(self) -> None:
         self.version = 0
         self._event = asyncio.Event()
-        self.viewers = 0
         self.last_viewed = time.monotonic()
         self.views: dict[int, tuple[bool, bool]] = {}  # viewer -> (frames, neurons)
+
+    @property
+    def viewers(self) -> int:
+        return len(self.views)
 
     def show(self, viewer: int, frames: bool = True, neurons: bool = True) -> bool:
         """Whether what it shows changed (its sender then sends the frame of now: see
@@ -55,6 +58,7 @@ class Watch:
 
     def leave(self, viewer: int) -> None:
         self.views.pop(viewer, None)
+        self.last_viewed = time.monotonic()
 
     @property
     def showing(self) -> bool:
