@@ -192,6 +192,9 @@ def test_every_control_while_paused_then_running(page: Page) -> None:
               "before stepping') && !document.getElementById('notice').hidden")
     page.page.click("#reset")
     agree(page, "reset while running")
+    # as a person sees it: the reset's epoch 0 (a busy machine showed, for a moment, the
+    # stopped run's frame, whose epoch past "train exactly 7" made play unbounded)
+    page.wait("window.playground.epoch === 0 && window.playground.status === 'paused'")
     page.page.click("#play")
     page.wait("window.playground.status === 'paused'")
     agree(page, "pause after the running sweep")
