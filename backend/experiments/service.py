@@ -22,11 +22,12 @@ from pydantic import ValidationError
 
 from backend.data import DATASETS, DataError, UserData, parse_csv, parse_json, read_json
 from backend.data.images import IMAGE_SETS, parse_idx, parse_npz
+from backend.data.sequences import parse_sequences_npz
 from backend.engine import Backend
 from backend.settings import Settings
 
 from .config import ExperimentConfig, parse_config
-from .dataset import ImageUpload, Upload, read_upload
+from .dataset import ImageUpload, SequenceUpload, Upload, read_upload
 from .experiment import Conflict, Deleted, Experiment, ExperimentError
 from .frames import build_maps
 from .runner import Run, Runner, Watch
@@ -589,6 +590,25 @@ class Service:
         await asyncio.to_thread(self.store.save_dataset, ds_id, data.to_json())
         return ds_id, data
 
+    async def upload_sequences(self, npz: bytes,
+                               problem: str | None = None) -> tuple[str, SequenceUpload]:
+        """Sequences as an NPZ, parsed off the event loop and stored compactly: at most
+        max_samples sequences and max_image_values values, never over max_upload_bytes."""
+        s = self.settings
+
+        def parse() -> SequenceUpload:
+            return SequenceUpload.of(parse_sequences_npz(npz, s.max_samples,
+                                                         s.max_image_values, problem), npz)
+
+        data = await asyncio.to_thread(parse)
+        if len(data.npz) > s.max_upload_bytes:
+            raise DataError(f"these sequences take {len(data.npz)} bytes even compressed, "
+                            f"over the limit (max_upload_bytes, {s.max_upload_bytes}): send "
+                            "fewer")
+        ds_id = new_id()
+        await asyncio.to_thread(self.store.save_dataset, ds_id, data.to_json())
+        return ds_id, data
+
     async def export(self, exp: Experiment) -> dict[str, Any]:
         return await asyncio.to_thread(to_state, exp, True)
 
@@ -621,6 +641,10 @@ class Service:
                 if file.data.get("kind") == "images":
                     upload = await asyncio.to_thread(
                         ImageUpload.from_json, file.data, self.settings.max_images,
+                        self.settings.max_image_values)
+                elif file.data.get("kind") == "sequences":
+                    upload = await asyncio.to_thread(
+                        SequenceUpload.from_json, file.data, self.settings.max_samples,
                         self.settings.max_image_values)
                 else:
                     upload = parse_json(file.data, file.data.get("problem"),
