@@ -269,7 +269,9 @@ def _headers(archive: zipfile.ZipFile, max_sequences: int,
     if len(test) == 1:
         raise DataError("send x_test and y_test together, or neither")
     advice = "send fewer or shorter sequences"
-    value_bytes = max_values * WIDEST
+    # bytes bound loosely here (no data is read yet), so that a count of values too high
+    # gets the message in values below
+    value_bytes = max_sequences * MAX_STEPS * MAX_CHANNELS * WIDEST
     target_bytes = max_sequences * MAX_STEPS * WIDEST
     heads = {"x": npz.header(archive, "x", "iuf", value_bytes, advice),
              "y": npz.header(archive, "y", "iuf", target_bytes, advice)}
