@@ -337,6 +337,7 @@ X, Y = np.zeros((10, 8)), np.arange(10) % 2
      "x holds NaN or infinite values"),
     ({"x": X, "y": np.where(Y > 0, np.inf, 0.5)}, {}, "y holds NaN or infinite values"),
     ({"x": X + 2e6, "y": Y}, {}, "x holds values beyond +-1e+06: scale them down"),
+    ({"x": np.full((10, 8), np.iinfo(np.int64).min), "y": Y}, {}, "x holds values beyond"),
     ({"x": X, "y": np.array([0, 1, 3] * 3 + [0])}, {}, "classes must be 0..k-1 with each in "
                                                        "y; missing [2]"),
     ({"x": X, "y": np.zeros(10, int)}, {}, "every y is 0: classification needs at least 2"),

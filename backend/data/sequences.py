@@ -328,7 +328,7 @@ def _finite(name: str, a: np.ndarray) -> None:
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise DataError(f"{name} holds NaN or infinite values: every value must be a finite "
                         "number")
-    if a.size and np.abs(a).max() > MAX_VALUE:
+    if a.size and (a.max() > MAX_VALUE or a.min() < -MAX_VALUE):  # abs overflows int64's min
         raise DataError(f"{name} holds values beyond +-{MAX_VALUE:g}: scale them down")
 
 
