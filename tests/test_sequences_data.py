@@ -36,6 +36,7 @@ from backend.experiments.dataset import (
     build_data,
     read_upload,
 )
+from backend.experiments.service import merge_config
 
 from .conftest import make_settings
 
@@ -490,3 +491,19 @@ def test_meta_lists_the_sequence_sets(client: TestClient) -> None:
         "per_step": False, "channels": 1}
     assert sets["sine"]["per_step"] and sets["sine"]["problem"] == "regression"
     assert sets["waves"]["lengths"] == [10, 200] and sets["waves"]["max_classes"] == 4
+
+
+def test_a_change_of_set_keeps_the_length_and_classes_only_where_the_new_set_has_them(
+) -> None:
+    waves = parse_config({"dataset": {"name": "waves", "classes": 3, "length": 80}}
+                         ).model_dump(mode="json")
+    sine = parse_config(merge_config(waves, {"problem": "regression",
+                                             "dataset": {"name": "sine"}}))
+    assert sine.dataset.length == 80 and sine.dataset.classes == 2
+    digits = parse_config(merge_config(waves, {"dataset": {"name": "mnist1d"}}))
+    assert digits.dataset.length is None and digits.dataset.classes == 10
+    shapes = parse_config(merge_config(waves, {"dataset": {"name": "shapes"}}))
+    assert shapes.dataset.length is None and shapes.dataset.classes == 3
+    back = parse_config(merge_config(shapes.model_dump(mode="json"),
+                                     {"dataset": {"name": "waves"}}))
+    assert back.dataset.length is None and back.dataset.classes == 3

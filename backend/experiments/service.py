@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from backend.data import DATASETS, DataError, UserData, parse_csv, parse_json, read_json
 from backend.data.images import IMAGE_SETS, parse_idx, parse_npz
-from backend.data.sequences import parse_sequences_npz
+from backend.data.sequences import SEQUENCE_SETS, parse_sequences_npz
 from backend.engine import Backend
 from backend.settings import Settings
 
@@ -67,23 +67,28 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# What a data set of another name keeps of the old one whatever it is; its classes and
-# side only where the new set has them (in range), its upload id never.
+# What a data set of another name keeps of the old one whatever it is; its classes, side
+# and length only where the new set has them (in range), its upload id never.
 KEPT_ACROSS_DATASETS = ("n_samples", "noise", "train_fraction", "seed")
 
 
 def _carried(old: dict[str, Any], name: Any) -> dict[str, Any]:
     kept = {k: old[k] for k in KEPT_ACROSS_DATASETS if k in old}
     points, images = DATASETS.get(name), IMAGE_SETS.get(name)
-    spec = points or images
+    sequences = SEQUENCE_SETS.get(name)
+    spec = points or images or sequences
     classes = old.get("classes")
-    if spec is not None and (points is None or points.problem == "classification") and \
+    if spec is not None and getattr(spec, "problem", "classification") == "classification" and \
             isinstance(classes, int) and spec.min_classes <= classes <= spec.max_classes:
         kept["classes"] = classes
     side = old.get("side")
     if images is not None and isinstance(side, int) and \
             images.sides[0] <= side <= images.sides[1]:
         kept["side"] = side
+    length = old.get("length")
+    if sequences is not None and isinstance(length, int) and \
+            sequences.lengths[0] <= length <= sequences.lengths[1]:
+        kept["length"] = length
     return kept
 
 
