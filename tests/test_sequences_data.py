@@ -507,3 +507,11 @@ def test_a_change_of_set_keeps_the_length_and_classes_only_where_the_new_set_has
     back = parse_config(merge_config(shapes.model_dump(mode="json"),
                                      {"dataset": {"name": "waves"}}))
     assert back.dataset.length is None and back.dataset.classes == 3
+
+
+def test_the_openapi_document_offers_the_sequence_sets_and_bounds_length(
+        client: TestClient) -> None:
+    dataset = client.app.openapi()["components"]["schemas"]["DatasetConfig"]["properties"]  # type: ignore[attr-defined]
+    assert {"sine", "waves", "mnist1d"} <= set(dataset["name"]["enum"])
+    (number,) = [b for b in dataset["length"]["anyOf"] if b.get("type") == "integer"]
+    assert (number["minimum"], number["maximum"]) == (10, 200)
