@@ -42,6 +42,9 @@ class Recurrent(Layer):
     backward then returns None."""
 
     gate_names: ClassVar[tuple[str, ...]] = ()
+    # Per-step arrays are (T, m, H), or (T, H, m) where feature_major (the LSTM's: each
+    # gate block of a step is then one contiguous (H, m) slice).
+    feature_major: ClassVar[bool] = False
 
     def __init__(self, xp: Any, Wx: Array, Wh: Array, return_sequences: bool,
                  in_shape: tuple[int, int] | None = None) -> None:
@@ -65,7 +68,11 @@ class Recurrent(Layer):
     def state_grad(self) -> Array:
         """(m, T, H): dL/dh_t after the last backward, the whole gradient at step t
         (through the output at t and every later step); None before any backward."""
-        return None if self._S is None else self._S.transpose(1, 0, 2)
+        return None if self._S is None else self._batch_major(self._S)
+
+    def _batch_major(self, a: Array) -> Array:
+        """A per-step array (T, m, H) or (T, H, m) as a (m, T, H) view."""
+        return a.transpose(2, 0, 1) if self.feature_major else a.transpose(1, 0, 2)
 
     def _buf(self, name: str, shape: tuple[int, ...], dtype: Any) -> Array:
         """A buffer kept between calls while its shape and dtype stay the same."""
@@ -94,15 +101,15 @@ class Recurrent(Layer):
             self._train = st
         h = st["h"]
         if self.return_sequences:
-            return self.xp.ascontiguousarray(h[1:].transpose(1, 0, 2))
-        return h[-1].copy()
+            return self.xp.ascontiguousarray(self._batch_major(h[1:]))
+        return self.xp.ascontiguousarray(h[-1].T) if self.feature_major else h[-1].copy()
 
     def trace(self, x: Array) -> dict[str, Any]:
         """At evaluation: {"states": (m, T, H), "gates": {name: (m, T, H)}}, fresh arrays."""
         st = self._run(x, False)
         xp = self.xp
-        states = xp.ascontiguousarray(st["h"][1:].transpose(1, 0, 2))
-        gates = {name: xp.ascontiguousarray(g.transpose(1, 0, 2))
+        states = xp.ascontiguousarray(self._batch_major(st["h"][1:]))
+        gates = {name: xp.ascontiguousarray(self._batch_major(g))
                  for name, g in self._gates(st).items()}
         return {"states": states, "gates": gates}
 
@@ -110,23 +117,25 @@ class Recurrent(Layer):
         return {}
 
     def _state_grads(self, dout: Array, T: int, m: int) -> Array:
-        """S (T, m, H), the gradient arriving from above: every step's with
+        """S (T, m, H) or (T, H, m), the gradient arriving from above: every step's with
         return_sequences, else only the last step's (the loop writes the others)."""
-        S = self._buf("S", (T, m, self.units), dout.dtype)
+        H = self.units
+        S = self._buf("S", (T, H, m) if self.feature_major else (T, m, H), dout.dtype)
         if self.return_sequences:
-            S[...] = dout.transpose(1, 0, 2)
+            self._batch_major(S)[...] = dout
         else:
-            S[T - 1] = dout
+            S[T - 1] = dout.T if self.feature_major else dout
         self._S = S
         return S
 
-    def _carry(self, S: Array, t: int, dA_next: Array, WT: Array, tmp: Array) -> None:
-        """S[t] += dA_{t+1} @ Wh^T: what h_t gets back from step t + 1."""
+    def _carry(self, S: Array, t: int, a: Array, b: Array, tmp: Array) -> None:
+        """S[t] += a @ b: what h_t gets back from step t + 1 (dA_{t+1} Wh^T, or
+        Wh dA_{t+1} feature-major)."""
         if self.return_sequences:
-            self.xp.matmul(dA_next, WT, out=tmp)
+            self.xp.matmul(a, b, out=tmp)
             S[t] += tmp
         else:
-            self.xp.matmul(dA_next, WT, out=S[t])
+            self.xp.matmul(a, b, out=S[t])
 
     def _input_grad(self, dA: Array, Wx: Array, m: int, T: int) -> Array:
         """dx (m, T, C) from dA (T m, k H) and the Wx it was made with."""
@@ -229,100 +238,133 @@ def _sigmoid_scale(xp: Any, dtype: Any, H: int, blocks: str) -> tuple[Array, Arr
     return xp.asarray(scale, dtype=dtype), xp.asarray(shift, dtype=dtype)
 
 
+# The LSTM's gate blocks inside: output, input, forget, candidate (PyTorch's 3, 0, 1, 2),
+# so that the sigmoid gates (o, i, f) are one slice and the three that dc multiplies in
+# backward (i, f, g) another.
+_LSTM_IN = (3, 0, 1, 2)  # inside block j = PyTorch's block _LSTM_IN[j]
+_LSTM_OUT = (1, 2, 3, 0)  # PyTorch's block j = inside block _LSTM_OUT[j]
+
+
 class LSTM(Recurrent):
     """i, f, o = sigmoid(.), g = tanh(.) of x_t Wx + h_{t-1} Wh + b in four blocks (input,
     forget, candidate g, output: PyTorch's order); c_t = f c_{t-1} + i g;
-    h_t = o tanh(c_t); h_0 = c_0 = 0. Wx (C, 4H), Wh (H, 4H), b (4H,)."""
+    h_t = o tanh(c_t); h_0 = c_0 = 0. Wx (C, 4H), Wh (H, 4H), b (4H,).
+
+    Inside it runs feature-major (each step's gates (4H, m), states (H, m)) with its
+    blocks reordered (o, i, f, g): every block a step touches is one contiguous slice."""
 
     kind = "lstm"
     param_names = ("Wx", "Wh", "b")
     gate_names = ("input", "forget", "output", "candidate")
+    feature_major = True
 
     def __init__(self, xp: Any, Wx: Array, Wh: Array, b: Array,
                  return_sequences: bool = False,
                  in_shape: tuple[int, int] | None = None) -> None:
         super().__init__(xp, Wx, Wh, return_sequences, in_shape)
         self.b = b
-        self._scale, self._shift = _sigmoid_scale(xp, Wx.dtype, self.units, "ssts")
+        self._scale, _ = _sigmoid_scale(xp, Wx.dtype, self.units, "ssst")
+
+    def _inside(self, a: Array) -> Array:
+        return _blocks(self.xp, a, self.units, _LSTM_IN)
 
     def _run(self, x, training):
         xp = self.xp
         m, T, C = x.shape
         H, dt, tag = self.units, self.Wx.dtype, "t" if training else "e"
-        s, shift = self._scale, self._shift
-        X = self._time_major(x, tag)
-        G = self._buf(tag + "g", (T, m, 4 * H), dt)  # pre-activations, then the gates
-        xp.matmul(X.reshape(T * m, C), self.Wx * s, out=G.reshape(T * m, 4 * H))
-        G += self.b * s
-        Whs = self.Wh * s
-        c = self._buf(tag + "c", (T + 1, m, H), dt)
-        tc = self._buf(tag + "tc", (T, m, H), dt)  # tanh(c_t)
-        h = self._buf(tag + "h", (T + 1, m, H), dt)
+        H3, s = 3 * H, self._scale
+        X = self._buf(tag + "x", (T, C, m), dt)
+        X[...] = x.transpose(1, 2, 0)
+        G = self._buf(tag + "g", (T, 4 * H, m), dt)  # pre-activations, then the gates
+        xp.matmul((self._inside(self.Wx) * s).T, X, out=G)
+        G += (self._inside(self.b) * s)[:, None]
+        WhsT = xp.ascontiguousarray((self._inside(self.Wh) * s).T)  # (4H, H)
+        c = self._buf(tag + "c", (T + 1, H, m), dt)
+        tc = self._buf(tag + "tc", (T, H, m), dt)  # tanh(c_t)
+        h = self._buf(tag + "h", (T + 1, H, m), dt)
         c[0] = 0
         h[0] = 0
-        tmp4 = self._buf(tag + "tmp4", (m, 4 * H), dt)
-        tmp = self._buf(tag + "tmp", (m, H), dt)
+        tmp4 = self._buf(tag + "tmp4", (4 * H, m), dt)
+        tmp = self._buf(tag + "tmp", (H, m), dt)
+        matmul, tanh, multiply = xp.matmul, xp.tanh, xp.multiply
         for t in range(T):
             g = G[t]
             if t:
-                xp.matmul(h[t], Whs, out=tmp4)
+                matmul(WhsT, h[t], out=tmp4)
                 g += tmp4
-            xp.tanh(g, out=g)
-            g *= s
-            g += shift
-            i, f, cand, o = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
+            tanh(g, out=g)
+            sig = g[:H3]
+            sig *= 0.5
+            sig += 0.5
             if t:
-                xp.multiply(f, c[t], out=c[t + 1])
-                xp.multiply(i, cand, out=tmp)
+                multiply(g[2 * H:H3], c[t], out=c[t + 1])  # f c_{t-1}
+                multiply(g[H:2 * H], g[H3:], out=tmp)  # i g
                 c[t + 1] += tmp
             else:
-                xp.multiply(i, cand, out=c[1])
-            xp.tanh(c[t + 1], out=tc[t])
-            xp.multiply(o, tc[t], out=h[t + 1])
+                multiply(g[H:2 * H], g[H3:], out=c[1])
+            tanh(c[t + 1], out=tc[t])
+            multiply(g[:H], tc[t], out=h[t + 1])
         return {"x": X, "g": G, "c": c, "tc": tc, "h": h}
 
     def _gates(self, st):
         G = st["g"]
         H = self.units
-        return {"input": G[:, :, :H], "forget": G[:, :, H:2 * H],
-                "output": G[:, :, 3 * H:], "candidate": G[:, :, 2 * H:3 * H]}
+        return {"input": G[:, H:2 * H], "forget": G[:, 2 * H:3 * H],
+                "output": G[:, :H], "candidate": G[:, 3 * H:]}
 
     def backward(self, dout):
         xp = self.xp
         st = self._train
         X, G, c, tc, h = st["x"], st["g"], st["c"], st["tc"], st["h"]
-        T, m, H4 = G.shape
+        T, H4, m = G.shape
         H, dt = H4 // 4, G.dtype
         S = self._state_grads(dout, T, m)
-        G4 = G.reshape(T, m, 4, H)
-        i, f, g, o = G4[:, :, 0], G4[:, :, 1], G4[:, :, 2], G4[:, :, 3]
-        # dL/dz_gate = [dc g i(1-i), dc c_prev f(1-f), dc i (1-g^2), dh tc o(1-o)]: the
-        # factors beside dc and dh for every step at once; the loop multiplies in place.
-        M = self._buf("M", (T, m, 4, H), dt)
-        xp.multiply(g, i * (1 - i), out=M[:, :, 0])
-        xp.multiply(c[:T], f * (1 - f), out=M[:, :, 1])
-        xp.multiply(i, 1 - g * g, out=M[:, :, 2])
-        xp.multiply(tc, o * (1 - o), out=M[:, :, 3])
-        ot = o * (1 - tc * tc)  # dc_t gains dh_t o (1 - tanh(c)^2)
-        WT = self.Wh.T
-        dc = self._buf("dc", (m, H), dt)
-        tmp = self._buf("tmp", (m, H), dt)
-        M2 = M.reshape(T, m, H4)
+        Gb = G.transpose(1, 0, 2)  # (4H, T, m), as M
+        o, i, f, g = Gb[:H], Gb[H:2 * H], Gb[2 * H:3 * H], Gb[3 * H:]
+        # dL/dz per block: [dh tc o(1-o), dc g i(1-i), dc c_prev f(1-f), dc i (1-g^2)]:
+        # the factors beside dh and dc for every step at once; the loop multiplies them
+        # in place by dh and dc, which leaves dL/dz in M. M is (4H, T, m) so that the
+        # products after the loop take it as one (4H, T m) matrix without a copy.
+        M = self._buf("M", (H4, T, m), dt)
+        for blk, gate, other in ((M[:H], o, tc.transpose(1, 0, 2)), (M[H:2 * H], i, g),
+                                 (M[2 * H:3 * H], f, c[:T].transpose(1, 0, 2))):
+            xp.subtract(1, gate, out=blk)
+            blk *= gate
+            blk *= other
+        mg = M[3 * H:]
+        xp.multiply(g, g, out=mg)
+        xp.subtract(1, mg, out=mg)
+        mg *= i
+        ot = self._buf("ot", (T, H, m), dt)  # dc_t gains dh_t o (1 - tanh(c_t)^2)
+        xp.multiply(tc, tc, out=ot)
+        xp.subtract(1, ot, out=ot)
+        ot *= G[:, :H]
+        Wh = self._inside(self.Wh)  # (H, 4H)
+        dc = self._buf("dc", (H, m), dt)
+        tmp = self._buf("tmp", (H, m), dt)
+        M4 = M.reshape(4, H, T, m)
+        multiply = xp.multiply
         for t in range(T - 1, -1, -1):
             if t < T - 1:
-                self._carry(S, t, M2[t + 1], WT, tmp)
-                xp.multiply(S[t], ot[t], out=tmp)
+                self._carry(S, t, Wh, M[:, t + 1], tmp)
+                multiply(S[t], ot[t], out=tmp)
                 dc += tmp
             else:
-                xp.multiply(S[t], ot[t], out=dc)
-            xp.multiply(dc[:, None, :], M[t, :, :3], out=M[t, :, :3])
-            xp.multiply(S[t], M[t, :, 3], out=M[t, :, 3])
-            dc *= f[t]
-        d2 = M.reshape(T * m, H4)
-        self.grads["Wh"] = h[1:T].reshape((T - 1) * m, H).T @ d2[m:]
-        self.grads["Wx"] = X.reshape(T * m, -1).T @ d2
-        self.grads["b"] = d2.sum(axis=0)
-        return self._input_grad(d2, self.Wx, m, T)
+                multiply(S[t], ot[t], out=dc)
+            dz = M4[:, :, t]
+            multiply(dc, dz[1:], out=dz[1:])
+            multiply(S[t], dz[0], out=dz[0])
+            dc *= G[t, 2 * H:3 * H]  # f_t
+        out = _LSTM_OUT
+        M2 = M.reshape(H4, T * m)
+        hs = h[1:T].transpose(1, 0, 2).reshape(H, (T - 1) * m)
+        self.grads["Wh"] = _blocks(xp, hs @ M2[:, m:].T, H, out)
+        self.grads["Wx"] = _blocks(xp, X.transpose(1, 0, 2).reshape(-1, T * m) @ M2.T, H, out)
+        self.grads["b"] = _blocks(xp, M2.sum(axis=1), H, out)
+        if not self.input_grad:
+            return None
+        dx = (self._inside(self.Wx) @ M2).reshape(-1, T, m)  # (C, T, m)
+        return xp.ascontiguousarray(dx.transpose(2, 1, 0))
 
     def config(self):
         return self._config()
