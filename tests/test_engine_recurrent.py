@@ -448,3 +448,14 @@ def test_per_step_dense_is_dense_at_every_step() -> None:
     for t in range(T):
         np.testing.assert_allclose(out[:, t], dense.forward(x[:, t], False), atol=1e-12)
     check_layer(layer, x, rng)
+
+
+@pytest.mark.parametrize(("c", "h"), [(1, 8), (3, 16), (9, 4)])
+def test_lstm_gradients_with_and_without_the_folded_input(c: int, h: int) -> None:
+    """A step's product takes x_t and the bias too where the input is narrow beside the
+    units (c=1, h=8 and c=3, h=16 fold; c=9, h=4 does not): both ways check."""
+    rng = np.random.default_rng(17)
+    for seq in (False, True):
+        layer = layer_of("lstm", rng, seq, c=c, h=h, scale=0.4)
+        assert layer._folds(c) == (4 * (c + 1) <= h)
+        check_layer(layer, rng.normal(size=(2, 5, c)), rng)

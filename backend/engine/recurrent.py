@@ -273,24 +273,40 @@ class LSTM(Recurrent):
         m, T, C = x.shape
         H, dt, tag = self.units, self.Wx.dtype, "t" if training else "e"
         H3, s = 3 * H, self._scale
-        X = self._buf(tag + "x", (T, C, m), dt)
-        X[...] = x.transpose(1, 2, 0)
         G = self._buf(tag + "g", (T, 4 * H, m), dt)  # pre-activations, then the gates
-        xp.matmul((self._inside(self.Wx) * s).T, X, out=G)
-        G += (self._inside(self.b) * s)[:, None]
-        WhsT = xp.ascontiguousarray((self._inside(self.Wh) * s).T)  # (4H, H)
+        WhsT = (self._inside(self.Wh) * s).T  # (4H, H)
+        WxsT = (self._inside(self.Wx) * s).T  # (4H, C)
+        bs = (self._inside(self.b) * s)[:, None]
+        fold = self._folds(C)
+        if fold:
+            # a step's rows [h_{t-1}; x_t; 1]: one product gives its whole pre-activation
+            A = self._buf(tag + "a", (T + 1, H + C + 1, m), dt)
+            A[0, :H] = 0
+            A[:T, H:H + C] = x.transpose(1, 2, 0)
+            A[T, H:H + C] = 0
+            A[:, H + C] = 1
+            W = xp.concatenate([WhsT, WxsT, bs], axis=1)  # (4H, H + C + 1)
+            h, X = A[:, :H], A
+        else:
+            X = self._buf(tag + "x", (T, C, m), dt)
+            X[...] = x.transpose(1, 2, 0)
+            xp.matmul(WxsT, X, out=G)
+            G += bs
+            W = xp.ascontiguousarray(WhsT)
+            h = self._buf(tag + "h", (T + 1, H, m), dt)
+            h[0] = 0
         c = self._buf(tag + "c", (T + 1, H, m), dt)
         tc = self._buf(tag + "tc", (T, H, m), dt)  # tanh(c_t)
-        h = self._buf(tag + "h", (T + 1, H, m), dt)
         c[0] = 0
-        h[0] = 0
         tmp4 = self._buf(tag + "tmp4", (4 * H, m), dt)
         tmp = self._buf(tag + "tmp", (H, m), dt)
         matmul, tanh, multiply = xp.matmul, xp.tanh, xp.multiply
         for t in range(T):
             g = G[t]
-            if t:
-                matmul(WhsT, h[t], out=tmp4)
+            if fold:
+                matmul(W, A[t], out=g)
+            elif t:
+                matmul(W, h[t], out=tmp4)
                 g += tmp4
             tanh(g, out=g)
             sig = g[:H3]
@@ -304,7 +320,12 @@ class LSTM(Recurrent):
                 multiply(g[H:2 * H], g[H3:], out=c[1])
             tanh(c[t + 1], out=tc[t])
             multiply(g[:H], tc[t], out=h[t + 1])
-        return {"x": X, "g": G, "c": c, "tc": tc, "h": h}
+        return {"x": X, "g": G, "c": c, "tc": tc, "h": h, "fold": fold}
+
+    def _folds(self, C: int) -> bool:
+        """Whether a step's product takes x_t and the bias too ([h; x; 1] rows): cheaper
+        than adding a precomputed x Wx when C + 1 is small beside H."""
+        return self.units >= 4 * (C + 1)
 
     def _gates(self, st):
         G = st["g"]
@@ -320,17 +341,18 @@ class LSTM(Recurrent):
         H, dt = H4 // 4, G.dtype
         S = self._state_grads(dout, T, m)
         Gb = G.transpose(1, 0, 2)  # (4H, T, m), as M
-        o, i, f, g = Gb[:H], Gb[H:2 * H], Gb[2 * H:3 * H], Gb[3 * H:]
+        i, g = Gb[H:2 * H], Gb[3 * H:]
         # dL/dz per block: [dh tc o(1-o), dc g i(1-i), dc c_prev f(1-f), dc i (1-g^2)]:
         # the factors beside dh and dc for every step at once; the loop multiplies them
         # in place by dh and dc, which leaves dL/dz in M. M is (4H, T, m) so that the
         # products after the loop take it as one (4H, T m) matrix without a copy.
         M = self._buf("M", (H4, T, m), dt)
-        for blk, gate, other in ((M[:H], o, tc.transpose(1, 0, 2)), (M[H:2 * H], i, g),
-                                 (M[2 * H:3 * H], f, c[:T].transpose(1, 0, 2))):
-            xp.subtract(1, gate, out=blk)
-            blk *= gate
-            blk *= other
+        sig = M[:3 * H]
+        xp.subtract(1, Gb[:3 * H], out=sig)
+        sig *= Gb[:3 * H]  # s (1 - s) for o, i, f
+        M[:H] *= tc.transpose(1, 0, 2)
+        M[H:2 * H] *= g
+        M[2 * H:3 * H] *= c[:T].transpose(1, 0, 2)
         mg = M[3 * H:]
         xp.multiply(g, g, out=mg)
         xp.subtract(1, mg, out=mg)
@@ -357,10 +379,18 @@ class LSTM(Recurrent):
             dc *= G[t, 2 * H:3 * H]  # f_t
         out = _LSTM_OUT
         M2 = M.reshape(H4, T * m)
-        hs = h[1:T].transpose(1, 0, 2).reshape(H, (T - 1) * m)
-        self.grads["Wh"] = _blocks(xp, hs @ M2[:, m:].T, H, out)
-        self.grads["Wx"] = _blocks(xp, X.transpose(1, 0, 2).reshape(-1, T * m) @ M2.T, H, out)
-        self.grads["b"] = _blocks(xp, M2.sum(axis=1), H, out)
+        if st["fold"]:  # X holds [h_{t-1}; x_t; 1] per step
+            K = X.shape[1]
+            P = M2 @ X[:T].transpose(0, 2, 1).reshape(T * m, K)  # (4H, H + C + 1)
+            self.grads["Wh"] = _blocks(xp, P[:, :H].T, H, out)
+            self.grads["Wx"] = _blocks(xp, P[:, H:K - 1].T, H, out)
+            self.grads["b"] = _blocks(xp, P[:, K - 1], H, out)
+        else:
+            hs = h[1:T].transpose(0, 2, 1).reshape((T - 1) * m, H)
+            self.grads["Wh"] = _blocks(xp, (M2[:, m:] @ hs).T, H, out)
+            self.grads["Wx"] = _blocks(xp, X.transpose(1, 0, 2).reshape(-1, T * m) @ M2.T, H,
+                                       out)
+            self.grads["b"] = _blocks(xp, M2.sum(axis=1), H, out)
         if not self.input_grad:
             return None
         dx = (self._inside(self.Wx) @ M2).reshape(-1, T, m)  # (C, T, m)
