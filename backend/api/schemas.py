@@ -124,6 +124,9 @@ class ViewCommand(Body):
     frames: bool = Field(True, description="false while the page is hidden: no frames")
     neurons: bool = Field(True, description="false while the network is not on screen: "
                                             "frames without the inputs' and neurons' grids")
+    example: int | None = Field(None, ge=0, le=2**31, description="sequences: the test "
+                                "sequence the frames trace, for every viewer of the "
+                                "experiment; null: as it is")
 
 
 COMMANDS = (AuthCommand, PlayCommand, PauseCommand, StepCommand, ResetCommand, UpdateCommand,

@@ -231,7 +231,7 @@ def _dense_build(b: Builder, h: LayerEntry, flow: Flow) -> Flow:
     if flow.steps:
         from .seqconv import PerStep
         dense = b.dense(flow.shape[1], h.units, bias=not b.batch_norm)
-        b.layers.append(PerStep(b.xp, dense.W, dense.b))
+        b.layers.append(PerStep(b.xp, dense.W, dense.b, flow.shape[0]))
     else:
         b.layers.append(b.dense(b.flat(flow), h.units, bias=not b.batch_norm))
     out = _dense_output(h, flow, "")
@@ -317,22 +317,11 @@ def _recurrent_counts(h: LayerEntry, flow: Flow, out: Flow) -> tuple[int, int]:
 
 
 def _recurrent_build(b: Builder, h: LayerEntry, flow: Flow) -> Flow:
-    from . import recurrent
-    k, c = RECURRENT_BLOCKS[h.type], flow.shape[1]
-    wx, wh = recurrent.recurrent_init(b.rng, b.init, b.scale, c, h.units, k,
-                                      b.recurrent_orthogonal)
-    wx, wh = b.array(wx), b.array(wh)
-    if h.type == "rnn":
-        layer: Layer = recurrent.SimpleRNN(b.xp, wx, wh, b.zeros(h.units), h.activation,
-                                           h.return_sequences)
-    elif h.type == "lstm":
-        bias = np.zeros(4 * h.units)
-        bias[h.units:2 * h.units] = 1.0  # the forget gate starts open, as in Keras
-        layer = recurrent.LSTM(b.xp, wx, wh, b.array(bias), h.return_sequences)
-    else:
-        layer = recurrent.GRU(b.xp, wx, wh, b.zeros(3 * h.units), b.zeros(3 * h.units),
-                              h.return_sequences)
-    b.layers.append(layer)
+    from .recurrent import make_recurrent
+    b.layers.append(make_recurrent(
+        b.xp, h.type, b.rng, b.init, b.scale, flow.shape, h.units,  # type: ignore[arg-type]
+        b.dtype, getattr(h, "activation", "tanh"), h.return_sequences,
+        b.recurrent_orthogonal))
     return _recurrent_output(h, flow, "")
 
 

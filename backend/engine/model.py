@@ -67,7 +67,7 @@ class Model:
         if spec.per_step:
             from .seqconv import PerStep
             output = build.dense(flow.shape[1], n_out, bias=True)
-            build.layers.append(PerStep(xp, output.W, output.b))
+            build.layers.append(PerStep(xp, output.W, output.b, flow.shape[0]))
         else:
             build.layers.append(build.dense(build.flat(flow), n_out, bias=True))
         self.layers: list[Layer] = build.layers
@@ -77,7 +77,7 @@ class Model:
         self.conv_layers = [layer for layer in self.layers if isinstance(layer, Conv2D)]
         self.weight_layers: list[Layer] = [  # those whose W the penalty counts
             layer for layer in self.layers if "W" in layer.param_names]
-        if isinstance(self.layers[0], Conv2D):
+        if hasattr(self.layers[0], "input_grad"):
             self.layers[0].input_grad = False  # the data needs no gradient
         self._eval_chunk = self._chunk_size()
         self.optimizer: Optimizer = OPTIMIZERS.get(spec.optimizer)(**spec.optimizer_params)

@@ -102,7 +102,8 @@ def _measure(model: Model, data: ExperimentData, x_train: np.ndarray, x_test: np
             continue
         if known is not None and part in known:
             scores = known[part]
-        elif part == "test" and data.images:
+        elif part == "test" and data.kind != "points" and not data.per_step and \
+                model.head.problem == "classification":
             scores, confusion = _scores(model, x, y, data.n_classes)
         else:
             scores = model.evaluate(x, y)

@@ -455,7 +455,7 @@ class Service:
         return self.runner.watch(exp.id)
 
     async def frame(self, exp: Experiment, version: int, neurons: bool = True) -> bytes:
-        return await self.runner.frames.get(exp, version, neurons)
+        return await self.runner.frames.get(exp, version, neurons, self.watch(exp).example)
 
     def running(self, exp: Experiment) -> bool:
         return self.runner.running(exp.id)
