@@ -142,6 +142,12 @@ def test_changes_after_training_keep_or_renew_the_weights_as_they_say(
     assert client.get(url).json()["config"]["hidden_layers"][0] == {
         "type": "lstm", "units": 12, "return_sequences": False}
     train(client, exp_id, auth, 2)
+    shared = client.post(f"{url}/share", headers=auth).json()["share_id"]
+    for path in (url, f"/api/shares/{shared}"):  # the snapshot shows the same
+        assert client.get(f"{path}/sequence", params={"example": 4}).json() == \
+            client.get(f"{url}/sequence", params={"example": 4}).json()
+        r = client.post(f"{path}/sequence", json={"input": [0.5] * 60})
+        assert r.status_code == 200 and r.json()["example"] is None
     exported = client.get(f"{url}/export").json()
     r = client.post("/api/experiments/import", json=exported)
     assert r.status_code == 201, r.text
