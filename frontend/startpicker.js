@@ -36,6 +36,7 @@ export class StartPicker {
     this.lesson = root.querySelector("#start-lesson");
     this.link = root.querySelector("#start-link");
     this.kinds = root.querySelectorAll("input[name=start-kind]");
+    this.types = []; // /api/meta's layer_types, once load() has them
     this.lesson.addEventListener("change", () => this.choose("lesson"));
     this.link.addEventListener("input", () => this.choose("link"));
   }

@@ -43,6 +43,7 @@ function layerEntry(types, part) {
   const [head, ...rest] = part.split(":");
   const entry = types.find((t) => hasLiteral(t) && t.token[0] === head) ||
     types.find((t) => !hasLiteral(t));
+  if (!entry) throw new Error("the layer types are not known here"); // meta did not load
   const literal = hasLiteral(entry);
   const names = literal ? entry.token.slice(1) : entry.token;
   const values = literal ? rest : [head, ...rest];
