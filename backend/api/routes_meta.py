@@ -15,15 +15,16 @@ from pydantic import BaseModel, Field
 
 from backend.data import DATASETS, FEATURES, apply_features
 from backend.data.images import IMAGE_SETS
-from backend.engine import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS
-from backend.engine.params import Param
-from backend.experiments.config import (
-    LAYER_CHOICES,
-    LAYER_DESCRIPTIONS,
+from backend.engine import (
+    ACTIVATIONS,
+    INITIALIZERS,
     LAYER_TYPES,
-    bounds,
-    layer_bounds,
+    LOSSES,
+    OPTIMIZERS,
+    REGULARIZERS,
 )
+from backend.engine.params import Param
+from backend.experiments.config import bounds, layer_field
 from backend.experiments.dataset import plane_points
 from backend.experiments.service import Service
 from backend.settings import Settings
@@ -66,17 +67,23 @@ class ImageDatasetInfo(BaseModel):
 
 
 class LayerFieldInfo(BaseModel):
-    default: Number | str | None = Field(description="null: required")
+    default: bool | Number | str | None = Field(description="null: required")
     min: Number | None = None
     max: Number | None = None
-    choices: list[str] | None = Field(None, description="activation: the hidden activations")
+    choices: list[bool | str] | None = Field(None, description="the values allowed, where "
+                                             "they are a few words or true and false")
     description: str = ""
 
 
 class LayerTypeInfo(BaseModel):
     type: str
+    label: str
     description: str
-    images_only: bool = Field(description="conv and pool need image data, before any dense")
+    inputs: list[str] = Field(description="the kinds of data it may be used on: points, "
+                              "images, sequences")
+    token: list[str] = Field(description="how an address writes an entry: these words joined "
+                             "by ':', each a field's value, but for a first word that names "
+                             "no field: the type itself")
     fields: dict[str, LayerFieldInfo]
 
 
@@ -141,21 +148,19 @@ def feature_grid(name: str, resolution: int) -> list[list[float]]:
 
 def layer_types(settings: Settings) -> list[LayerTypeInfo]:
     """LAYER_TYPES with each field's default and bounds (this server's limits applied)."""
-    limits = layer_bounds(settings.limits)
-    hidden = [n for n, a in ACTIVATIONS.items() if a.hidden]
     out = []
-    for kind, fields in LAYER_TYPES.items():
+    for kind in LAYER_TYPES.values():
         info = {}
-        for name, default in fields.items():
-            if name in limits:
-                p = limits[name]
-                info[name] = LayerFieldInfo(default=default, min=p.low, max=p.high,
-                                            description=p.description)
+        for f in kind.fields:
+            f = layer_field(f, settings.limits)
+            if f.choices is None:
+                info[f.name] = LayerFieldInfo(default=f.default, min=f.low, max=f.high,
+                                              description=f.description)
             else:
-                choices = hidden if name == "activation" else list(LAYER_CHOICES[name])
-                info[name] = LayerFieldInfo(default=default, choices=choices)
-        out.append(LayerTypeInfo(type=kind, description=LAYER_DESCRIPTIONS[kind],
-                                 images_only=kind != "dense", fields=info))
+                info[f.name] = LayerFieldInfo(default=f.default, choices=list(f.choices),
+                                              description=f.description)
+        out.append(LayerTypeInfo(type=kind.name, label=kind.label, description=kind.description,
+                                 inputs=kind.inputs, token=kind.token, fields=info))
     return out
 
 

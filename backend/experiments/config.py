@@ -7,7 +7,6 @@ the engine. Every error names the field and what is allowed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationInfo,
+    create_model,
     field_validator,
     model_serializer,
     model_validator,
@@ -27,10 +27,12 @@ from backend.data.images import IMAGE_SETS, MAX_SIDE
 from backend.engine import (
     ACTIVATIONS,
     INITIALIZERS,
+    LAYER_TYPES,
     MAX_CLASSES,
     OPTIMIZERS,
     REGULARIZERS,
     HeadError,
+    LayerField,
     ModelSpec,
     SpecError,
     resolve_head,
@@ -58,29 +60,6 @@ BOUNDS: dict[str, Param] = {
 # Highs that the server's limits set (they may differ from the defaults above).
 CAPPED = {"n_samples": "max_samples", "batch_size": "max_samples"}
 
-# The kinds of hidden layer and their own numbers and choices, declared once: the checks
-# below, /api/meta's "layer_types" and docs/config.md come from here. Dense entries are
-# written without a type, as they always were.
-LAYER_BOUNDS: dict[str, Param] = {
-    "units": Param(8, 1, DEFAULT_LIMITS.max_image_units, "neurons of a dense layer: at most "
-                   "max_units on 2-D points (the page draws each), max_image_units on images"),
-    "filters": Param(8, 1, DEFAULT_LIMITS.max_units, "a conv layer's filters: its feature maps"),
-    "kernel": Param(3, 1, 9, "a conv filter's side in pixels (odd with padding same)"),
-    "stride": Param(1, 1, 4, "pixels a conv filter moves per step"),
-    "size": Param(2, 2, 4, "a pool window's side, which is also its step"),
-}
-LAYER_CAPPED = {"units": "max_image_units", "filters": "max_units"}
-LAYER_CHOICES: dict[str, tuple[str, ...]] = {"padding": ("same", "valid"), "kind": ("max", "avg")}
-LAYER_TYPES: dict[str, dict[str, Any]] = {  # type -> its fields and their defaults
-    "dense": {"units": None, "activation": "tanh"},
-    "conv": {"filters": None, "kernel": 3, "stride": 1, "padding": "same", "activation": "relu"},
-    "pool": {"kind": "max", "size": 2},
-}
-LAYER_DESCRIPTIONS = {
-    "dense": "every unit sees every input (images are flattened first)",
-    "conv": "filters slid over the image: (n - k + 2p) / s + 1 pixels a side; images only",
-    "pool": "the max or mean of each size x size window; images only",
-}
 # Each optimizer parameter is a field of its own; an optimizer takes only its own.
 OPTIMIZER_PARAMS = tuple(dict.fromkeys(k for _, o in OPTIMIZERS.items() for k in o.params))
 
@@ -91,10 +70,9 @@ def bounds(limits: Limits = DEFAULT_LIMITS) -> dict[str, Param]:
             for name, p in BOUNDS.items()}
 
 
-def layer_bounds(limits: Limits = DEFAULT_LIMITS) -> dict[str, Param]:
-    """LAYER_BOUNDS with the highs that these limits set."""
-    return {name: replace(p, high=getattr(limits, LAYER_CAPPED[name]))
-            if name in LAYER_CAPPED else p for name, p in LAYER_BOUNDS.items()}
+def layer_field(field: LayerField, limits: Limits = DEFAULT_LIMITS) -> LayerField:
+    """A layer type's field with the high that these limits set."""
+    return replace(field, high=getattr(limits, field.cap)) if field.cap else field
 
 
 def _field(name: str) -> Any:
@@ -183,79 +161,95 @@ class DatasetConfig(Strict):
         return None if spec is None else spec.shape_at(self.side)
 
 
-class LayerConfig(Strict):
-    """One entry of hidden_layers: {"units", "activation"} (type dense, the default),
-    {"type": "conv", "filters", "kernel", "stride", "padding", "activation"} or
-    {"type": "pool", "kind", "size"}. Each type takes only its own fields; a dense entry
-    is written back without its type, as it always was."""
+class _LayerBase(Strict):
+    """What every entry of hidden_layers shares; LayerConfig adds a field for each field
+    of any layer type (engine/layertypes.py). Each type takes only its own fields,
+    checked against its own bounds; a dense entry is written back without its type, as
+    it always was."""
 
-    type: Literal["dense", "conv", "pool"] = "dense"
-    units: int | None = Field(None, ge=1, description="dense: neurons")
-    activation: str | None = Field(None, description="dense (tanh) and conv (relu)")
-    filters: int | None = Field(None, ge=1, description="conv: feature maps out")
-    kernel: int | None = Field(None, description="conv: the filters' side")
-    stride: int | None = Field(None, description="conv: the filters' step")
-    padding: Literal["same", "valid"] | None = Field(None, description="conv: same | valid")
-    kind: Literal["max", "avg"] | None = Field(None, description="pool: max | avg")
-    size: int | None = Field(None, description="pool: the windows' side and step")
-
-    @field_validator("units", "filters", "kernel", "stride", "size")
+    @field_validator("*")
     @classmethod
-    def _bounded(cls, v: int | None, info: ValidationInfo) -> int | None:
-        if v is None:
-            return v
+    def _bounded(cls, v: Any, info: ValidationInfo) -> Any:
+        kind = LAYER_TYPES.get(info.data.get("type", "dense"))
+        name = info.field_name or ""
+        if v is None or kind is None or name not in kind.token:
+            return v  # a field of another type: _its_own_fields says so
+        if name == "activation":
+            return _one_of(v, [n for n, a in ACTIVATIONS.items() if a.hidden], "activation")
         limits = _limits(info)
-        p = layer_bounds(limits)[info.field_name or ""]
-        if v < p.low:
-            raise ValueError(f"must be at least {p.low}")
-        if info.field_name == "units":  # the kind of data sets the tighter cap: see _depth
-            high = max(p.high, limits.max_units)
+        field = layer_field(kind.field(name), limits)
+        if field.choices is not None:
+            return v
+        if v < field.low:
+            raise ValueError(f"must be at least {field.low}")
+        if name == "units" and kind.name == "dense":  # the data set the cap: see _depth
+            high = max(field.high, limits.max_units)  # type: ignore[type-var]
             if v > high:
-                raise ValueError(f"at most {high} units per layer (on images; "
+                raise ValueError(f"at most {high} units per layer (on images and sequences; "
                                  f"{limits.max_units} on 2-D points)")
             return v
-        if info.field_name == "filters":
-            return _at_most(v, p.high, "filters per layer")
-        if v > p.high:
-            raise ValueError(f"must be at most {p.high}")
+        if v > field.high:  # type: ignore[operator]
+            raise ValueError(f"at most {field.high} {name} per layer" if field.cap else
+                             f"must be at most {field.high}")
         return v
 
-    @field_validator("activation")
-    @classmethod
-    def _known(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        return _one_of(v, [n for n, a in ACTIVATIONS.items() if a.hidden], "activation")
-
     @model_validator(mode="after")
-    def _its_own_fields(self) -> LayerConfig:
-        own = LAYER_TYPES[self.type]
+    def _its_own_fields(self) -> _LayerBase:
+        kind = LAYER_TYPES[self.type]  # type: ignore[attr-defined]
+        own = [f.name for f in kind.fields]
         foreign = [k for k in self.model_fields_set if k != "type" and k not in own
                    and getattr(self, k) is not None]
         if foreign:
-            raise ValueError(f"a {self.type} layer takes no {', '.join(sorted(foreign))}; it "
+            raise ValueError(f"a {kind.name} layer takes no {', '.join(sorted(foreign))}; it "
                              f"takes {', '.join(own)}")
-        for name, default in own.items():
-            if getattr(self, name) is None:
-                if default is None:
-                    raise ValueError(f"a {self.type} layer needs {name}")
-                setattr(self, name, default)
+        for f in kind.fields:
+            if getattr(self, f.name) is None:
+                if f.default is None:
+                    raise ValueError(f"a {kind.name} layer needs {f.name}")
+                setattr(self, f.name, f.default)
         return self
 
     @model_serializer(mode="wrap")
     def _only_its_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
-        own = {k: data[k] for k in LAYER_TYPES[self.type]}
-        return own if self.type == "dense" else {"type": self.type, **own}
+        kind = LAYER_TYPES[self.type]  # type: ignore[attr-defined]
+        own = {f.name: data[f.name] for f in kind.fields}
+        return own if kind.name == "dense" else {"type": kind.name, **own}
 
     def spec_entry(self) -> dict[str, Any]:
         """The engine's entry of ModelSpec.hidden."""
         return self.model_dump()
 
 
+def _layer_field(field: LayerField) -> tuple[Any, Any]:
+    """The pydantic field of a layer type's field: a whole number, a boolean, a name, or
+    one of a few words."""
+    if field.choices is None:
+        return int | None, Field(None, ge=field.low, description=field.description)
+    if isinstance(field.choices[0], bool):
+        return bool | None, Field(None, description=field.description)
+    if field.name == "activation":
+        return str | None, Field(None, description="a hidden activation; dense: tanh, conv: "
+                                 "relu")
+    return Literal[field.choices] | None, Field(None, description=field.description)
+
+
+_FIELDS: dict[str, LayerField] = {}  # each name once: a name means the same in every type
+for _kind in LAYER_TYPES.values():
+    for _f in _kind.fields:
+        _FIELDS.setdefault(_f.name, _f)
+LayerConfig = create_model(  # type: ignore[call-overload]
+    "LayerConfig", __base__=_LayerBase, __doc__=_LayerBase.__doc__,
+    type=(Literal[tuple(LAYER_TYPES)], "dense"),
+    **{name: _layer_field(f) for name, f in _FIELDS.items()})
+
+
 class InitConfig(Strict):
     name: str = "xavier"
     scale: float | None = Field(None, description="uniform's half-width, normal's std")
+    recurrent: Literal["orthogonal", "init"] = Field(
+        "orthogonal", description="a recurrent layer's state-to-state weights: orthogonal "
+        "(as Keras), or drawn by this initializer like the others")
 
     @field_validator("name")
     @classmethod
@@ -281,6 +275,10 @@ class OptimizerConfig(Strict):
     beta2: float | None = None
     epsilon: float | None = None
     rho: float | None = None
+    clip_norm: float | None = Field(None, gt=0.0, le=1e6, allow_inf_nan=False,
+                                    description="global-norm gradient clipping (Pascanu et al. "
+                                    "2013): the gradients are scaled down together when their "
+                                    "norm is above it; null: none")
 
     @field_validator("name")
     @classmethod
@@ -385,12 +383,14 @@ class ExperimentConfig(Strict):
                 raise ValueError(f"hidden layer {i + 1}: at most {cap} units per layer {why}")
         if not images:
             for i, h in enumerate(v):
-                if h.type != "dense":
+                kinds = LAYER_TYPES[h.type].inputs
+                if "points" not in kinds:
                     what = (f"features {features} make this upload 2-D points (send "
-                            "features [] for uploaded images)" if ds.name == "custom" else
-                            f"data set {ds.name!r} is 2-D points")
-                    raise ValueError(f"hidden layer {i + 1}: {h.type} layers need image data "
-                                     f"(digits, shapes, or uploaded images); {what}")
+                            "features [] for uploaded images or sequences)"
+                            if ds.name == "custom" else f"data set {ds.name!r} is 2-D points")
+                    needs = " or ".join(k.removesuffix("s") for k in kinds)
+                    raise ValueError(f"hidden layer {i + 1}: {h.type} layers need {needs} "
+                                     f"data; {what}")
             return v
         # Images of a built-in set have a known shape; an upload's is checked against its
         # own when the experiment is made (the largest image allowed stands in here).
@@ -475,33 +475,8 @@ class ExperimentConfig(Strict):
             regularization=self.regularization.name,
             regularization_rate=self.regularization.rate,
             regularization_params=self.regularization.params(),
-            dropout=self.dropout, batch_norm=self.batch_norm, seed=self.seed, dtype=dtype)
-
-
-def _weighted(spec: ModelSpec, n_outputs: int) -> Iterator[tuple[int, int, int]]:
-    """For each conv and dense layer, the output layer last, from the spec's shapes alone
-    (nothing is allocated): (inputs each output value weighs, output values, channels out,
-    which a conv's values share their weights across)."""
-    shape: tuple[int, ...] = spec.input_shape if spec.images else (spec.n_inputs,)
-    for entry, out in zip(spec.hidden, spec.layer_shapes(), strict=True):
-        if entry.type == "conv":
-            yield shape[0] * entry.kernel ** 2, math.prod(out), out[0]  # type: ignore[union-attr]
-        elif entry.type == "dense":
-            yield math.prod(shape), out[0], out[0]
-        shape = out
-    yield math.prod(shape), n_outputs, n_outputs
-
-
-def n_params(spec: ModelSpec, n_outputs: int) -> int:
-    """Trainable parameters of the network a spec builds (biases included, batch norm's
-    gamma and beta aside)."""
-    return sum(channels * (fan_in + 1) for fan_in, _, channels in _weighted(spec, n_outputs))
-
-
-def n_mults(spec: ModelSpec, n_outputs: int) -> int:
-    """Multiply-adds of one example's forward pass: conv and dense layers, where nearly
-    all the work is."""
-    return sum(fan_in * values for fan_in, values, _ in _weighted(spec, n_outputs))
+            dropout=self.dropout, batch_norm=self.batch_norm, seed=self.seed, dtype=dtype,
+            clip_norm=self.optimizer.clip_norm, recurrent_init=self.init.recurrent)
 
 
 def _giga(n: int) -> str:
@@ -511,13 +486,12 @@ def _giga(n: int) -> str:
 def check_size(spec: ModelSpec, n_classes: int, limits: Limits, examples: int) -> None:
     """A network past max_params, or one whose pass over the `examples` costs more than
     max_pass_mults, is refused: images make big layers and slow ones easy to ask for."""
-    outputs = n_classes if n_classes > 2 else 1
-    count = n_params(spec, outputs)
+    count, mults = spec.counts(n_classes if n_classes > 2 else 1)
     if count > limits.max_params:
         raise ValueError(f"the network has {count} parameters, over the limit of "
                          f"{limits.max_params} (max_params): use fewer filters or units, "
                          "or a pool layer before the first dense layer")
-    work = n_mults(spec, outputs) * examples
+    work = mults * examples
     if work > limits.max_pass_mults:
         raise ValueError(f"one pass over the {examples} images takes {_giga(work)} "
                          f"multiply-adds, over the limit of {_giga(limits.max_pass_mults)} "

@@ -488,6 +488,35 @@ class Service:
             return build_maps(exp, example=example)
         return build_maps(exp, image=self.check_images(exp, [image], one=True)[0])
 
+    def sequence(self, exp: Experiment, example: int | None = None,
+                 drawing: Any = None) -> dict[str, Any]:
+        """One sequence through time: a test example's, or a drawing's (T numbers for one
+        channel, or T rows of C), of the data's length and channels."""
+        exp.require_sequences("sequence")
+        if drawing is None:
+            return exp.sequence_view(example)
+        return exp.sequence_view(drawing=self.check_sequence(exp, drawing))
+
+    def check_sequence(self, exp: Experiment, drawing: Any) -> np.ndarray:
+        steps, channels = exp.data.input_shape  # type: ignore[misc]
+        want = (f"{steps} numbers or {steps} rows of 1" if channels == 1 else
+                f"{steps} rows of {channels} numbers")
+        try:
+            raw = np.asarray(drawing)
+            if raw.dtype.kind not in "iuf":
+                raise ValueError
+            x = raw.astype(np.float32)
+        except (TypeError, ValueError):
+            raise ExperimentError(f"input must be {want}, every row as long") from None
+        if x.ndim == 1 and channels == 1:
+            x = x[:, None]
+        if x.shape != (steps, channels):
+            raise ExperimentError(f"input must be {want} for this experiment, not an array "
+                                  f"of shape {tuple(raw.shape)}")
+        if not np.isfinite(x).all() or np.abs(x).max() > 1e6:
+            raise ExperimentError("input must be finite numbers of at most 1e6")
+        return x
+
     def check_points(self, points: Any) -> np.ndarray:
         try:
             x = np.asarray(points, dtype=np.float64)
