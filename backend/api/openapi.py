@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from backend.data import DATASETS, FEATURES
 from backend.data.images import IMAGE_SETS, MAX_SIDE
+from backend.data.sequences import SEQUENCE_SETS
 from backend.engine import ACTIVATIONS, INITIALIZERS, LAYER_TYPES, LOSSES, OPTIMIZERS, REGULARIZERS
 from backend.experiments.config import bounds, layer_field
 from backend.experiments.limits import Limits
@@ -107,9 +108,12 @@ def _config(schemas: dict[str, Any], limits: Limits) -> None:
     bound(schemas["ExperimentConfig"]["properties"]["hidden_layers"], high=limits.max_layers)
     bound(schemas["DatasetConfig"]["properties"]["side"],
           min(s.sides[0] for s in IMAGE_SETS.values()), MAX_SIDE)
+    bound(schemas["DatasetConfig"]["properties"]["length"],
+          min(s.lengths[0] for s in SEQUENCE_SETS.values()),
+          max(s.lengths[1] for s in SEQUENCE_SETS.values()))
     hidden = [n for n, a in ACTIVATIONS.items() if a.hidden]
     for model, name, names in (
-            ("DatasetConfig", "name", [*DATASETS, *IMAGE_SETS, "custom"]),
+            ("DatasetConfig", "name", [*DATASETS, *IMAGE_SETS, *SEQUENCE_SETS, "custom"]),
             ("ExperimentConfig", "features", list(FEATURES)),
             ("ExperimentConfig", "output_activation", ["auto", *ACTIVATIONS]),
             ("ExperimentConfig", "loss", ["auto", *LOSSES]),

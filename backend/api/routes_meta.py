@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from backend.data import DATASETS, FEATURES, apply_features
 from backend.data.images import IMAGE_SETS
+from backend.data.sequences import SEQUENCE_SETS
 from backend.engine import (
     ACTIVATIONS,
     INITIALIZERS,
@@ -64,6 +65,22 @@ class ImageDatasetInfo(BaseModel):
     max_classes: int
     size: int | None = Field(description="a fixed set's images (n_samples is ignored); "
                                          "null: n_samples are generated")
+
+
+class SequenceDatasetInfo(BaseModel):
+    name: str
+    label: str = Field(description="the name people read, as the page shows it")
+    problem: str
+    description: str
+    min_classes: int
+    max_classes: int
+    lengths: list[int] = Field(description="[min, max] of dataset.length, in steps")
+    length: int = Field(description="its own steps (dataset.length null)")
+    size: int | None = Field(description="a fixed set's sequences (n_samples is ignored); "
+                                         "null: n_samples are generated")
+    per_step: bool = Field(description="a target at every step (the next value), not one "
+                                       "per sequence")
+    channels: int = Field(description="values per step")
 
 
 class LayerFieldInfo(BaseModel):
@@ -116,6 +133,8 @@ class Meta(BaseModel):
     datasets: list[DatasetInfo] = Field(description="the point data sets")
     image_datasets: list[ImageDatasetInfo] = Field(description="the image data sets (their "
                                                                "configs have features [])")
+    sequence_datasets: list[SequenceDatasetInfo] = Field(
+        description="the sequence data sets (their configs have features [])")
     layer_types: list[LayerTypeInfo] = Field(description="the kinds of hidden_layers entry, "
                                                          "their fields and bounds")
     features: list[FeatureInfo]
@@ -192,6 +211,11 @@ def build_meta(settings: Settings, service: Service) -> Meta:
                                          min_classes=d.min_classes, max_classes=d.max_classes,
                                          sides=list(d.sides), size=d.size)
                         for d in IMAGE_SETS.values()],
+        sequence_datasets=[SequenceDatasetInfo(
+            name=d.name, label=d.label, problem=d.problem, description=d.description,
+            min_classes=d.min_classes, max_classes=d.max_classes, lengths=list(d.lengths),
+            length=d.length, size=d.size, per_step=d.per_step, channels=d.channels)
+            for d in SEQUENCE_SETS.values()],
         layer_types=layer_types(settings),
         features=[FeatureInfo(name=f.name, label=f.label, description=f.description,
                               grid=feature_grid(f.name, settings.neuron_resolution))

@@ -24,6 +24,7 @@ from pydantic import (
 
 from backend.data import DATASETS, FEATURES, MAX_NOISE, MAX_TRAIN_FRACTION, MIN_TRAIN_FRACTION
 from backend.data.images import IMAGE_SETS, MAX_SIDE
+from backend.data.sequences import SEQUENCE_SETS
 from backend.engine import (
     ACTIVATIONS,
     INITIALIZERS,
@@ -117,11 +118,13 @@ class DatasetConfig(Strict):
     id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     side: int | None = Field(None, description="a built-in image set's side in pixels: the "
                              "digits resampled to it, the shapes drawn at it; null: its own")
+    length: int | None = Field(None, description="a built-in sequence set's steps (sine and "
+                               "waves: 10 to 200; mnist1d: 40); null: its own")
 
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        return _one_of(v, [*DATASETS, *IMAGE_SETS, "custom"], "dataset")
+        return _one_of(v, [*DATASETS, *IMAGE_SETS, *SEQUENCE_SETS, "custom"], "dataset")
 
     @field_validator("n_samples")
     @classmethod
@@ -133,7 +136,8 @@ class DatasetConfig(Strict):
         if self.name == "custom" and not self.id:
             raise ValueError("a custom data set needs the 'id' of an uploaded data set")
         if self.name != "custom":
-            spec = DATASETS.get(self.name) or IMAGE_SETS[self.name]
+            spec = (DATASETS.get(self.name) or IMAGE_SETS.get(self.name)
+                    or SEQUENCE_SETS[self.name])
             if getattr(spec, "problem", "") == "regression" and self.classes != 2:
                 raise ValueError(f"data set {self.name!r} is a regression set: it has no "
                                  "classes; leave classes out (or send null)")
@@ -151,7 +155,23 @@ class DatasetConfig(Strict):
             if not low <= self.side <= high:
                 raise ValueError(f"side: {self.name} can be had at {low} to {high} pixels a "
                                  f"side, not {self.side}")
+        if self.length is not None:
+            self._check_length(self.length)
         return self
+
+    def _check_length(self, length: int) -> None:
+        sequence_set = SEQUENCE_SETS.get(self.name)
+        if sequence_set is None:
+            raise ValueError(f"length is for the built-in sequence sets ("
+                             f"{', '.join(SEQUENCE_SETS)}): {self.name!r} has no steps to "
+                             "choose; send length null")
+        low, high = sequence_set.lengths
+        if low == high and length != low:
+            raise ValueError(f"length: {self.name} is {low} steps long, always; send {low} "
+                             "or null")
+        if not low <= length <= high:
+            raise ValueError(f"length: {self.name} can be had at {low} to {high} steps, not "
+                             f"{length}")
 
     @property
     def image_shape(self) -> tuple[int, int, int] | None:
@@ -159,6 +179,13 @@ class DatasetConfig(Strict):
         (an upload's is known once it is read)."""
         spec = IMAGE_SETS.get(self.name)
         return None if spec is None else spec.shape_at(self.side)
+
+    @property
+    def sequence_shape(self) -> tuple[int, int] | None:
+        """One sequence's (steps, channels) for a built-in sequence set; None otherwise
+        (an upload's is known once it is read)."""
+        spec = SEQUENCE_SETS.get(self.name)
+        return None if spec is None else (self.length or spec.length, spec.channels)
 
 
 class _LayerBase(Strict):
@@ -338,16 +365,20 @@ class ExperimentConfig(Strict):
     @model_validator(mode="before")
     @classmethod
     def _image_defaults(cls, data: Any) -> Any:
-        """A built-in image set given without features or classes gets [] and its own."""
+        """A built-in image or sequence set given without features or classes gets [] and
+        its own (an image set's most, a sequence set's default)."""
         if not isinstance(data, dict) or not isinstance(data.get("dataset"), dict):
             return data
         name = data["dataset"].get("name")
-        spec = IMAGE_SETS.get(name) if isinstance(name, str) else None
-        if spec is None:
+        if not isinstance(name, str):
+            return data
+        image_set, sequence_set = IMAGE_SETS.get(name), SEQUENCE_SETS.get(name)
+        if image_set is None and sequence_set is None:
             return data
         data = {**data, "features": data.get("features", [])}
         if "classes" not in data["dataset"]:
-            data["dataset"] = {**data["dataset"], "classes": spec.max_classes}
+            classes = image_set.max_classes if image_set else sequence_set.classes  # type: ignore[union-attr]
+            data["dataset"] = {**data["dataset"], "classes": classes}
         return data
 
     @field_validator("features")
@@ -361,7 +392,10 @@ class ExperimentConfig(Strict):
         if ds is not None and ds.name in IMAGE_SETS and v:
             raise ValueError(f"data set {ds.name!r} is images, which have no x1, x2 "
                              "features: send [] (the pixels are the input)")
-        if ds is not None and ds.name != "custom" and ds.name not in IMAGE_SETS and not v:
+        if ds is not None and ds.name in SEQUENCE_SETS and v:
+            raise ValueError(f"data set {ds.name!r} is sequences, which have no x1, x2 "
+                             "features: send [] (the steps are the input)")
+        if ds is not None and ds.name in DATASETS and not v:
             raise ValueError("choose at least one input feature for points ([] is for image "
                              "data sets)")
         return v
@@ -374,14 +408,16 @@ class ExperimentConfig(Strict):
         ds, features = info.data.get("dataset"), info.data.get("features")
         if ds is None or features is None:
             return v
-        images = ds.name in IMAGE_SETS or (ds.name == "custom" and not features)
-        cap, why = ((limits.max_image_units, "(max_image_units)") if images else
+        kind = ("sequences" if ds.name in SEQUENCE_SETS else "images"
+                if ds.name in IMAGE_SETS or (ds.name == "custom" and not features) else "points")
+        cap, why = ((limits.max_image_units, "(max_image_units)") if kind != "points" else
                     (limits.max_units, "on 2-D points, where the page draws every neuron (an "
-                                       f"image network may have {limits.max_image_units})"))
+                                       "image or sequence network may have "
+                                       f"{limits.max_image_units})"))
         for i, h in enumerate(v):
             if h.type == "dense" and h.units is not None and h.units > cap:
                 raise ValueError(f"hidden layer {i + 1}: at most {cap} units per layer {why}")
-        if not images:
+        if kind == "points":
             for i, h in enumerate(v):
                 kinds = LAYER_TYPES[h.type].inputs
                 if "points" not in kinds:
@@ -392,17 +428,21 @@ class ExperimentConfig(Strict):
                     raise ValueError(f"hidden layer {i + 1}: {h.type} layers need {needs} "
                                      f"data; {what}")
             return v
-        # Images of a built-in set have a known shape; an upload's is checked against its
-        # own when the experiment is made (the largest image allowed stands in here).
-        shape = ds.image_shape or (3, MAX_SIDE, MAX_SIDE)
+        if ds.name == "custom" and any("images" not in LAYER_TYPES[h.type].inputs for h in v):
+            return v  # sequences, it seems: checked against the upload's when it is made
+        # A built-in set's input has a known shape; an upload's is checked against its own
+        # when the experiment is made (the largest image allowed stands in here).
+        shape = ds.image_shape or ds.sequence_shape or (3, MAX_SIDE, MAX_SIDE)
+        sequence_set = SEQUENCE_SETS.get(ds.name)
         try:
             spec = ModelSpec(n_inputs=math.prod(shape), input_shape=shape,
-                             hidden=[h.spec_entry() for h in v])
+                             hidden=[h.spec_entry() for h in v],
+                             per_step=bool(sequence_set and sequence_set.per_step))
         except SpecError as exc:
             raise ValueError(str(exc)) from None
-        if ds.name in IMAGE_SETS:
-            image_set = IMAGE_SETS[ds.name]
-            check_size(spec, ds.classes, limits, image_set.size or ds.n_samples)
+        built_in = IMAGE_SETS.get(ds.name) or sequence_set
+        if built_in is not None:
+            check_size(spec, ds.classes, limits, built_in.size or ds.n_samples)
         return v
 
     @field_validator("batch_size")
@@ -424,9 +464,10 @@ class ExperimentConfig(Strict):
         if ds.name in DATASETS and DATASETS[ds.name].problem != self.problem:
             raise ValueError(f"data set {ds.name!r} is for {DATASETS[ds.name].problem}; "
                              f"set problem to {DATASETS[ds.name].problem!r} or pick another")
-        if self.input_kind == "images" and self.problem != "classification":
-            raise ValueError("images are for classification: set problem to "
-                             "'classification'")
+        if ds.name in SEQUENCE_SETS and SEQUENCE_SETS[ds.name].problem != self.problem:
+            problem = SEQUENCE_SETS[ds.name].problem
+            raise ValueError(f"data set {ds.name!r} is for {problem}; set problem to "
+                             f"{problem!r} or pick another")
         try:
             resolve_head(self.problem, self.n_classes, self.output_activation, self.loss,
                          self.loss_params)
@@ -439,29 +480,34 @@ class ExperimentConfig(Strict):
         return self.dataset.classes if self.problem == "classification" else 1
 
     @property
-    def input_kind(self) -> Literal["points", "images"]:
+    def input_kind(self) -> Literal["points", "images", "sequences"]:
         """Which kind of data the network takes: a built-in image set, or an upload with
-        features [] (an image upload), is images; everything else 2-D points."""
+        features [] (images, or sequences: the upload alone says which, see
+        ExperimentData.kind), is images; a built-in sequence set sequences; everything
+        else 2-D points."""
         ds = self.dataset
+        if ds.name in SEQUENCE_SETS:
+            return "sequences"
         if ds.name in IMAGE_SETS or (ds.name == "custom" and not self.features):
             return "images"
         return "points"
 
-    def check_images(self, shape: tuple[int, int, int], n_classes: int, examples: int,
-                     limits: Limits = DEFAULT_LIMITS) -> None:
-        """A ValueError that says why, if the layers do not fit `examples` images of this
-        shape (an upload's, known only once it is read) or make a network too big or too
-        slow for the limits."""
+    def check_input(self, shape: tuple[int, ...], n_classes: int, examples: int,
+                    limits: Limits = DEFAULT_LIMITS, per_step: bool = False) -> None:
+        """A ValueError that says why, if the layers do not fit `examples` images or
+        sequences of this shape (an upload's, known only once it is read) or make a network
+        too big or too slow for the limits."""
         try:
-            spec = self.to_spec(n_classes, input_shape=shape)
+            spec = self.to_spec(n_classes, input_shape=shape, per_step=per_step)
         except SpecError as exc:
             raise ValueError(str(exc)) from None
         check_size(spec, n_classes, limits, examples)
 
     def to_spec(self, n_classes: int | None = None, dtype: str = "float32",
-                input_shape: tuple[int, int, int] | None = None) -> ModelSpec:
+                input_shape: tuple[int, ...] | None = None, per_step: bool = False) -> ModelSpec:
         """The engine's spec; an uploaded data set may bring its own number of classes,
-        and images their shape (channels, height, width)."""
+        images their shape (channels, height, width), sequences theirs (steps, channels)
+        and targets at every step."""
         classes = n_classes if n_classes is not None else self.dataset.classes
         return ModelSpec(
             n_inputs=math.prod(input_shape) if input_shape else len(self.features),
@@ -476,7 +522,8 @@ class ExperimentConfig(Strict):
             regularization_rate=self.regularization.rate,
             regularization_params=self.regularization.params(),
             dropout=self.dropout, batch_norm=self.batch_norm, seed=self.seed, dtype=dtype,
-            clip_norm=self.optimizer.clip_norm, recurrent_init=self.init.recurrent)
+            clip_norm=self.optimizer.clip_norm, recurrent_init=self.init.recurrent,
+            per_step=per_step)
 
 
 def _giga(n: int) -> str:

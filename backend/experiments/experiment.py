@@ -68,14 +68,16 @@ def _structure(config: ExperimentConfig) -> tuple[Any, ...]:
     return (config.problem, tuple(config.features),
             tuple(_layer_key(h) for h in config.hidden_layers), config.batch_norm,
             config.output_activation, config.loss, config.dataset.name,
-            config.dataset.classes, config.dataset.id, config.dataset.side)
+            config.dataset.classes, config.dataset.id, config.dataset.side,
+            config.dataset.length)
 
 
 def build_model(config: ExperimentConfig, data: ExperimentData, backend: Backend) -> Model:
     """The config's network for this data; images of an upload are only now known, so
     a network that does not fit them is refused here, with the engine's reason."""
     try:
-        spec = config.to_spec(data.n_classes, input_shape=data.input_shape)
+        spec = config.to_spec(data.n_classes, input_shape=data.input_shape,
+                              per_step=data.per_step)
     except SpecError as exc:
         raise ExperimentError(f"hidden_layers: {exc}") from None
     return Model(spec, backend)
