@@ -175,3 +175,65 @@ def test_meta_layer_types_are_what_the_page_reads(server: LiveServer) -> None:
         assert sorted(names) == sorted(t["fields"]), t["type"]
         assert set(t["inputs"]) <= {"points", "images", "sequences"} and t["inputs"]
         assert t["label"] and t["description"]
+
+
+class SequencePage(Page):
+    """A page of sequence data: its experiment made, whether or not frames come for it
+    (the sequence views are another part's); what is checked here is the editor."""
+
+    def __init__(self, browser: Any, server: LiveServer, hash_: str) -> None:
+        self.page = browser.new_page(viewport={"width": 1400, "height": 950})
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.server = server
+        self.page.goto(f"{server.http}/{hash_}")
+        self.wait("window.playground && window.playground.id && window.playground.config")
+
+
+def test_a_sequence_set_offers_the_recurrent_types(browser: Any, server: LiveServer) -> None:
+    m = meta(server)
+    assert "waves" in [d["name"] for d in m["sequence_datasets"]]
+    offered = [t for t in m["layer_types"] if "sequences" in t["inputs"]]
+    assert {"rnn", "lstm", "gru"} <= {t["type"] for t in offered}
+
+    # an address with every recurrent token round-trips
+    layers = "conv:4:3:1:same:relu,gru:8:true,lstm:6:true,rnn:5:relu:false,4:tanh"
+    p = SequencePage(browser, server, f"#dataset=waves&features=&classes=2&layers={layers}")
+    assert p.server_view()["config"]["hidden_layers"][1:] == [
+        {"type": "gru", "units": 8, "return_sequences": True},
+        {"type": "lstm", "units": 6, "return_sequences": True},
+        {"type": "rnn", "units": 5, "activation": "relu", "return_sequences": False},
+        {"units": 4, "activation": "tanh"}]
+    assert p.js("new URLSearchParams(location.hash.slice(1)).get('layers')") == layers
+    # the editor: a button per type that takes sequences, a box to tick per boolean
+    p.wait("document.querySelectorAll('#image-layers .image-layer').length === 5")
+    ids = p.js("Array.from(document.querySelectorAll('#image-add button')).map((b) => b.id)")
+    assert sorted(ids) == sorted(f"add-{t['type']}" for t in offered)
+    ticks = p.js("Array.from(document.querySelectorAll('#image-layers [data-field="
+                 "\"return_sequences\"]')).map((c) => [c.type, c.checked])")
+    assert ticks == [["checkbox", True], ["checkbox", True], ["checkbox", False]]
+    assert p.errors == []
+    p.page.close()
+
+    p = SequencePage(browser, server, "#dataset=waves&features=&classes=2&layers=8:tanh")
+    p.wait("document.getElementById('add-rnn')")
+    p.page.click("#add-rnn")  # before the dense layer, which reads its last step
+    p.wait("window.playground.config.hidden_layers.length === 2")
+    rnn = next(t for t in offered if t["type"] == "rnn")
+    added = p.server_view()["config"]["hidden_layers"][0]
+    assert added["type"] == "rnn" and added["return_sequences"] is False
+    assert added["activation"] == rnn["fields"]["activation"]["default"]
+    p.wait("document.querySelector(\".image-layer[data-entry='1'] b\")?.textContent === "
+           f"'1. {rnn['label']}'")
+    # ticked, it is sent; the server refuses it (one target per sequence) and says why, and
+    # the box shows what holds again
+    before = p.server_view()["config"]
+    box = "[aria-label='return_sequences of layer 1']"
+    p.page.check(box)
+    p.wait("!document.getElementById('layers-error').hidden")
+    assert "return_sequences" in p.page.text_content("#layers-error")
+    p.wait(f"!document.querySelector(\"{box}\").checked")
+    assert p.server_view()["config"] == before
+    assert p.errors == []
+    p.page.close()
