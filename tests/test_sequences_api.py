@@ -4,6 +4,7 @@ training, export and import."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import tempfile
@@ -302,3 +303,39 @@ SequenceFlows.TestCase.settings = settings(max_examples=25, stateful_step_count=
                                            deadline=None,
                                            suppress_health_check=[HealthCheck.too_slow])
 TestSequenceFlows = SequenceFlows.TestCase
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+def test_uploaded_sequences_train_a_recurrent_network(client: TestClient,
+                                                      per_step: bool) -> None:
+    """A learner's own sequences: a class per sequence (is the sum positive?), or classes
+    at every step (is the running sum positive so far?)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 12, 2)).astype(np.float32)
+    running = np.cumsum(x.sum(axis=2), axis=1)
+    y = (running > 0).astype(np.int64) if per_step else (running[:, -1] > 0).astype(np.int64)
+    r = client.post("/api/datasets", params={"kind": "sequences"},
+                    content=_npz(x=x, y=y), headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 201, r.text
+    data_id = r.json()["id"]
+    layers = [{"type": "gru", "units": 8, "return_sequences": per_step}]
+    config = {"dataset": {"name": "custom", "id": data_id}, "features": [],
+              "hidden_layers": layers, "optimizer": {"name": "adam", "learning_rate": 0.03},
+              "batch_size": 30}
+    exp_id, auth = made(client, config)
+    metrics = train(client, exp_id, auth, 25)
+    assert metrics["test_accuracy"] > 0.85, metrics
+    view = client.get(f"/api/experiments/{exp_id}/sequence").json()
+    assert np.shape(view["input"]) == (12, 2) and view["per_step"] is per_step
+    assert np.shape(view["output"]) == ((12, 2) if per_step else (2,))
+    # the other way round is refused when the experiment is made, saying why
+    wrong = {**config, "hidden_layers": [{"type": "gru", "units": 8,
+                                          "return_sequences": not per_step}]}
+    r = client.post("/api/experiments", json=wrong)
+    assert r.status_code == 422 and "return_sequences" in r.text, r.text
