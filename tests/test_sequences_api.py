@@ -339,3 +339,24 @@ def test_uploaded_sequences_train_a_recurrent_network(client: TestClient,
                                           "return_sequences": not per_step}]}
     r = client.post("/api/experiments", json=wrong)
     assert r.status_code == 422 and "return_sequences" in r.text, r.text
+
+
+def test_a_big_network_s_views_stay_within_their_budgets() -> None:
+    """2 LSTMs of 128 units over 200 steps: 256 000 numbers of states and gates. The
+    REST answer carries them; a frame, which goes out many times a second, leaves them
+    out and says so."""
+    from backend.experiments.experiment import Experiment
+    from backend.experiments.frames import build_sequence_frame, decode_frame
+    config = parse_config({"dataset": {"name": "waves", "length": 200, "n_samples": 20},
+                           "hidden_layers": [{"type": "lstm", "units": 128,
+                                              "return_sequences": True},
+                                             {"type": "lstm", "units": 128}]})
+    exp = Experiment("big", config)
+    full = exp.sequence_view(0)
+    assert [len(layer["states"]) for layer in full["layers"]] == [200, 200]
+    assert not any(layer["left_out"] for layer in full["layers"])
+    header, _ = decode_frame(build_sequence_frame(exp, 1, 0))
+    layers = header["sequence"]["layers"]
+    assert [layer["left_out"] for layer in layers] == [True, True]
+    assert layers[0]["states"] == [] and layers[0]["gates"] == {}
+    assert len(header["sequence"]["gradient"]) == 200  # the bars are always there
