@@ -198,7 +198,8 @@ export function bindSequences(store) {
   $("seq-next").addEventListener("click", () => choose(store.state.sequenceExample + 1));
   number.addEventListener("change", () => {
     const k = Number(number.value);
-    if (Number.isInteger(k) && k >= 1) choose(k - 1); else paint();
+    if (Number.isInteger(k) && k >= 1) choose(k - 1);
+    number.value = String(store.state.sequenceExample + 1); // the one chosen: clamped, whole
   });
   $("seq-draw").addEventListener("click", () => {
     if (store.state.sequenceDrawing) choose(store.state.sequenceExample);

@@ -21,7 +21,9 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 def serve() -> tuple[http.server.ThreadingHTTPServer, str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(ROOT)))
+    """The repository's root over HTTP on a free loopback port, in a thread."""
+    handler = functools.partial(Quiet, directory=str(ROOT))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
 
@@ -43,7 +45,8 @@ def main() -> int:
             page.wait_for_selector(".seq-heatmap")
             time.sleep(0.5)
             page.screenshot(path=str(out / f"seq-{w}.png"), full_page=True)
-            print(out / f"seq-{w}.png", "scrollWidth", page.evaluate("document.documentElement.scrollWidth"))
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            print(out / f"seq-{w}.png", "scrollWidth", wide)
             page.close()
     httpd.shutdown()
     for e in errors:
