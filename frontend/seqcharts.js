@@ -154,8 +154,8 @@ function sequential(v) {
 export function paintHeatmap(canvas, matrix, { kind = "signed", scale = 1 } = {}) {
   const T = matrix.length, H = matrix[0]?.length || 0;
   const row = Math.max(3, Math.min(10, Math.floor(128 / Math.max(1, H))));
-  const { ctx, w } = fit(canvas, H * row + 34);
-  const x0 = PAD.left, x1 = w - PAD.right, y0 = 2, y1 = y0 + H * row;
+  const { ctx, w } = fit(canvas, H * row + 38);
+  const x0 = PAD.left, x1 = w - PAD.right, y0 = 6, y1 = y0 + H * row; // room for unit 1's label
   if (!T || !H) return;
   // one pixel a cell, scaled up sharp: cells stay crisp squares at every screen
   const cells = new ImageData(T, H);
@@ -185,7 +185,7 @@ export function paintHeatmap(canvas, matrix, { kind = "signed", scale = 1 } = {}
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
   const marks = H <= 4 ? Array.from({ length: H }, (_, u) => u + 1)
-    : [1, ...ticks(1, H, 3, 1).values.filter((u) => u > 1 && u < H && (H - u) * row > 12), H];
+    : [1, ...ticks(1, H, 3, 1).values.filter((u) => u > 1 && u < H && (H - u) * row > 14), H];
   for (const u of marks) ctx.fillText(String(u), x0 - 4, y0 + (u - 0.5) * row);
   sideLabel(ctx, "unit", y0, Math.max(y1, y0 + 30));
   timeAxis(ctx, T, x0, x1, y1 + 1);
