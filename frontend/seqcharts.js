@@ -123,9 +123,12 @@ export function paintWave(canvas, { input, target = null, output = null, range =
     ctx.lineWidth = width;
     ctx.setLineDash(dash);
     ctx.beginPath();
+    let gap = true; // a value that is not a number (null: it overflowed) breaks the line
     steps.forEach((step, t) => {
+      if (step[c] === null || !Number.isFinite(step[c])) { gap = true; return; }
       const v = Math.max(lo, Math.min(hi, step[c]));
-      if (t) ctx.lineTo(stepX(t, T, x0, x1), y(v)); else ctx.moveTo(stepX(t, T, x0, x1), y(v));
+      if (gap) ctx.moveTo(stepX(t, T, x0, x1), y(v)); else ctx.lineTo(stepX(t, T, x0, x1), y(v));
+      gap = false;
     });
     ctx.stroke();
     ctx.setLineDash([]);

@@ -271,9 +271,14 @@ export function bindSequences(store) {
     }
     // classification: per sequence, or per step (then the last step's)
     const probs = perStep ? seq.output.at(-1) : seq.output;
-    const predicted = seq.predicted ?? argmax(probs);
     const truth = !drawing && typeof seq.target === "number" ? seq.target
       : !drawing && Array.isArray(seq.target) ? seq.target.at(-1) : null;
+    if (seq.predicted === null && !probs.every(Number.isFinite)) { // null: not a number
+      verdict.textContent = `${what}: the network's output is not a number (it diverged).`;
+      bars.hidden = true;
+      return;
+    }
+    const predicted = seq.predicted ?? argmax(probs);
     verdict.textContent = `${what}${truth === null ? "" : `, a ${seq.labels[truth]}`}: the ` +
       `network says ${seq.labels[predicted]} (${percent(probs[predicted])})` +
       (perStep ? " at the last step" : "") +
