@@ -55,7 +55,8 @@ def train(args: argparse.Namespace) -> int:
             upload = load_user_data(Path(args.data), config.problem)
         data = build_data(config, upload)
         backend = get_backend(args.device)
-        model = Model(config.to_spec(data.n_classes, input_shape=data.input_shape), backend)
+        model = Model(config.to_spec(data.n_classes, input_shape=data.input_shape,
+                              per_step=data.per_step), backend)
     except OSError as exc:
         return _error(str(exc))
     except json.JSONDecodeError as exc:

@@ -257,7 +257,7 @@ def huge_spec(units: int) -> Any:
     (huge_spec(15_000), "does not match its config"),
     (huge_spec(1_000_000), "does not match its config"),
     (lambda s: s["config"]["hidden_layers"].append({"units": 15_000}),
-     "at most 128 units per layer (on images; 64 on 2-D points)"),
+     "at most 128 units per layer (on images and sequences; 64 on 2-D points)"),
     (lambda s: s["model"].__setitem__("epoch", -5), "epoch must be a whole number >= 0"),
     (lambda s: s["model"]["optimizer"].__setitem__("t", -1), "optimizer.t must be"),
     (lambda s: s["history"].__setitem__("stride", 0), "history.stride"),

@@ -408,23 +408,25 @@ def test_conv_spec_round_trip() -> None:
 
 
 @pytest.mark.parametrize(("over", "message"), [
-    ({"input_shape": None, "n_inputs": 64}, "need images as input"),
+    ({"input_shape": None, "n_inputs": 64}, "need images or sequences as input"),
     ({"hidden": [{"units": 4}, {"type": "conv", "filters": 2}]}, "cannot follow a dense"),
     ({"hidden": [{"type": "conv", "filters": 2, "kernel": 4}]}, "needs an odd kernel"),
     ({"hidden": [{"type": "conv", "filters": 2, "kernel": 9, "padding": "valid"}]},
      "does not fit its 8x8 input"),
     ({"hidden": [{"type": "conv", "filters": 0}]}, "filters must be a whole number"),
     ({"hidden": [{"type": "conv", "filters": 2, "stride": 1.5}]}, "stride must be"),
-    ({"hidden": [{"type": "conv", "filters": 2, "padding": "full"}]}, "padding must be one of"),
+    ({"hidden": [{"type": "conv", "filters": 2, "padding": "full"}]},
+     "padding 'full' is not one of same, valid"),
     ({"hidden": [{"type": "conv", "filters": 2, "activation": "softmax"}]}, "activation"),
-    ({"hidden": [{"type": "pool", "kind": "min"}]}, "kind must be one of max, avg"),
+    ({"hidden": [{"type": "pool", "kind": "min"}]}, "kind 'min' is not one of max, avg"),
     ({"hidden": [{"type": "pool", "size": 3}, {"type": "pool", "size": 3}]},
      "a 3x3 pool does not fit its 2x2 input"),
-    ({"hidden": [{"type": "deconv"}]}, "type 'deconv' is not one of dense, conv, pool"),
+    ({"hidden": [{"type": "deconv"}]},
+     "type 'deconv' is not one of dense, conv, pool, rnn, lstm, gru"),
     ({"hidden": [{"type": "pool", "units": 3}]}, "a pool layer takes no units"),
     ({"hidden": [{"type": "conv"}]}, "a conv layer needs filters"),
     ({"n_inputs": 60}, "n_inputs must be channels x height x width = 64"),
-    ({"input_shape": (1, 8)}, "input_shape must be three whole numbers"),
+    ({"input_shape": (1, 8, 8, 1)}, "input_shape must be three whole numbers"),
 ])
 def test_bad_conv_specs_are_refused(over: dict, message: str) -> None:
     base: dict[str, Any] = dict(n_inputs=64, input_shape=(1, 8, 8),
@@ -514,8 +516,8 @@ def test_conv_net_runs_under_a_strict_cupy_stand_in_and_agrees_with_numpy() -> N
     spec = conv_spec([
         {"type": "conv", "filters": 3, "kernel": 3, "activation": "relu"},
         {"type": "pool", "kind": "max", "size": 2},
-        {"type": "conv", "filters": 4, "kernel": 3, "stride": 2, "padding": "valid"},
-        {"type": "pool", "kind": "avg", "size": 1},
+        {"type": "conv", "filters": 4, "kernel": 3, "stride": 2, "padding": "same"},
+        {"type": "pool", "kind": "avg", "size": 2},
         {"units": 6, "activation": "tanh"}], n_classes=3, batch_norm=True, dropout=0.2,
         regularization="l2", regularization_rate=0.001)
     y = y + (x.sum(axis=(1, 2, 3)) > np.median(x.sum(axis=(1, 2, 3))))

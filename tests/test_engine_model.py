@@ -191,7 +191,7 @@ def test_playground_head_tanh_mse_uses_signed_targets() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"hidden": [{"units": 0}]}, "at least one unit"),
+    ({"hidden": [{"units": 0}]}, "units must be a whole number at least 1"),
     ({"hidden": [{"units": 3, "activation": "softmax"}]}, "is not one of"),
     ({"optimizer": "adamw"}, "optimizer 'adamw'"),
     ({"learning_rate": float("nan")}, "learning_rate"),

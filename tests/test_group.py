@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backend.engine import Backend, HiddenLayer, Model, ModelSpec
+from backend.engine import Backend, Model, ModelSpec
 from backend.engine.group import Group, group_key
 from backend.engine.model import Epoch
 
@@ -28,8 +28,9 @@ def spec(i: int, optimizer: str, **over: Any) -> ModelSpec:
              "nesterov": {"momentum": 0.85 + 0.03 * i}, "rmsprop": {"rho": 0.9 - 0.05 * i},
              "adam": {"beta1": 0.9 - 0.1 * (i % 2)}}.get(optimizer, {})
     base: dict[str, Any] = {
-        "n_inputs": 5, "hidden": [HiddenLayer(7, "tanh"), HiddenLayer(6, "relu"),
-                                  HiddenLayer(4, "sigmoid")],
+        "n_inputs": 5, "hidden": [{"units": 7, "activation": "tanh"},
+                                  {"units": 6, "activation": "relu"},
+                                  {"units": 4, "activation": "sigmoid"}],
         "optimizer": optimizer, "optimizer_params": hyper,
         "learning_rate": 0.02 * (i + 1) if optimizer not in ("adadelta",) else 1.0,
         "decay": 0.1 * i, "regularization": reg, "regularization_rate": rate,
@@ -171,7 +172,7 @@ def test_what_a_group_shares() -> None:
     assert key is not None
     for i in range(1, 5):
         assert group_key(Model(spec(i, "adam")), N, BATCH) == key
-    others = [spec(0, "sgd"), spec(0, "adam", hidden=[HiddenLayer(7, "tanh")] * 3),
+    others = [spec(0, "sgd"), spec(0, "adam", hidden=[{"units": 7, "activation": "tanh"}] * 3),
               spec(0, "adam", n_inputs=4), spec(0, "adam", n_classes=3),
               spec(0, "adam", loss="mse"), spec(0, "adam", dtype="float64"),
               spec(0, "adam", output_activation="linear", loss="mse"),
@@ -182,7 +183,7 @@ def test_what_a_group_shares() -> None:
     assert group_key(Model(spec(0, "adam")), N, "full") != key
     assert group_key(Model(spec(0, "adam", batch_norm=True)), N, BATCH) is None
     conv = ModelSpec(n_inputs=16, input_shape=(1, 4, 4), hidden=[
-        {"type": "conv", "filters": 2, "kernel": 3}, HiddenLayer(3)])  # type: ignore[list-item]
+        {"type": "conv", "filters": 2, "kernel": 3}, {"units": 3}])  # type: ignore[list-item]
     assert group_key(Model(conv), N, BATCH) is None
 
 

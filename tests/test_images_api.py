@@ -21,14 +21,8 @@ from pydantic import ValidationError
 
 from backend.api.app import create_app
 from backend.data.images import IMAGE_SETS, digits
-from backend.engine import Model
-from backend.experiments.config import (
-    LAYER_BOUNDS,
-    LAYER_TYPES,
-    n_mults,
-    n_params,
-    parse_config,
-)
+from backend.engine import LAYER_TYPES, Model
+from backend.experiments.config import parse_config
 from backend.experiments.experiment import Experiment
 from backend.experiments.frames import build_frame, decode_frame
 from backend.experiments.limits import Limits
@@ -78,7 +72,7 @@ def npz(**arrays: np.ndarray) -> bytes:
 
 @pytest.mark.parametrize(("config", "where", "words"), [
     ({"hidden_layers": [{"type": "conv", "filters": 4}]}, "hidden_layers",
-     "hidden layer 1: conv layers need image data"),
+     "hidden layer 1: conv layers need image or sequence data"),
     ({"hidden_layers": [{"type": "pool"}]}, "hidden_layers", "data set 'circle' is 2-D points"),
     ({"dataset": DIGITS, "features": ["x1", "x2"]}, "features",
      "data set 'digits' is images, which have no x1, x2 features: send []"),
@@ -106,7 +100,7 @@ def npz(**arrays: np.ndarray) -> bytes:
     ({"dataset": DIGITS, "hidden_layers": [{"type": "pool", "kind": "sum"}]},
      "hidden_layers.0.kind", "'max' or 'avg'"),
     ({"dataset": DIGITS, "hidden_layers": [{"type": "flatten"}]}, "hidden_layers.0.type",
-     "'dense', 'conv' or 'pool'"),
+     "'dense', 'conv', 'pool', 'rnn', 'lstm' or 'gru'"),
     ({"dataset": {"name": "digits", "classes": 3}}, "dataset", "has 10 classes, not 3"),
     ({"dataset": {"name": "shapes", "classes": 8}}, "dataset", "has 2 to 7 classes"),
     ({"dataset": DIGITS, "problem": "regression"}, "", "is for classification"),
@@ -124,7 +118,7 @@ def npz(**arrays: np.ndarray) -> bytes:
      "hidden layer 1: at most 64 units per layer on 2-D points, where the page draws every "
      "neuron (an image network may have 128)"),
     ({"dataset": DIGITS, "hidden_layers": [{"units": 129}]}, "hidden_layers.0.units",
-     "at most 128 units per layer (on images; 64 on 2-D points)"),
+     "at most 128 units per layer (on images and sequences; 64 on 2-D points)"),
 ])
 def test_each_bad_combination_is_refused_with_its_reason(config: dict[str, Any], where: str,
                                                          words: str) -> None:
@@ -135,8 +129,8 @@ def test_each_bad_combination_is_refused_with_its_reason(config: dict[str, Any],
 
 @pytest.mark.parametrize("field", ["kernel", "stride", "size", "filters"])
 def test_layer_numbers_are_bounded_by_one_table(field: str) -> None:
-    p = LAYER_BOUNDS[field]
     kind = "pool" if field == "size" else "conv"
+    p = LAYER_TYPES[kind].field(field)
     base = {"type": kind, **({"filters": 2} if kind == "conv" else {})}
     big = {"dataset": {"name": "shapes"}, "hidden_layers": [{**base, field: p.high + 1}]}
     assert f"hidden_layers.0.{field}" in refusal(big)
@@ -153,11 +147,11 @@ def test_a_network_whose_pass_over_the_data_is_too_slow_is_refused() -> None:
         {"type": "conv", "filters": 16, "kernel": 5, "padding": "valid"}, {"type": "pool"},
         {"units": 120}, {"units": 84}]})
     # by hand: 6*28*28*25 + 16*10*10*150 + 400*120 + 120*84 + 84*10
-    assert n_mults(lenet.to_spec(10, input_shape=(1, 32, 32)), 10) == 416_520
+    assert lenet.to_spec(10, input_shape=(1, 32, 32)).counts(10)[1] == 416_520
     for config, shape, k in [(lenet, (1, 32, 32), 10), (parse_config(NET), (1, 8, 8), 10),
                              (parse_config(SMALL), None, 2)]:  # counted as the engine does
         spec = config.to_spec(k, input_shape=shape)
-        assert n_params(spec, k if k > 2 else 1) == Model(spec).summary()["trainable_params"]
+        assert spec.counts(k if k > 2 else 1)[0] == Model(spec).summary()["trainable_params"]
     # a newcomer's attack: 999 026 parameters, 47 s an epoch, frames of others stalled 19 s
     slow = {"dataset": {**DIGITS, "side": 32}, "hidden_layers": [
         {"type": "conv", "filters": 64, "kernel": 9, "padding": "valid"}] * 2 + [
@@ -216,7 +210,7 @@ def test_bad_combinations_are_422_over_http(client: TestClient) -> None:
     r = client.post("/api/experiments", json={**SMALL, "hidden_layers": [
         {"type": "conv", "filters": 4}]})
     assert r.status_code == 422
-    assert "conv layers need image data" in r.json()["error"]
+    assert "conv layers need image or sequence data" in r.json()["error"]
     assert r.json()["details"][0]["field"] == "hidden_layers"
     r = client.post("/api/experiments", json={"dataset": DIGITS, "hidden_layers": [
         {"type": "conv", "filters": 4, "kernel": 9, "padding": "valid"}]})
@@ -274,17 +268,22 @@ def test_meta_lists_layer_types_and_image_sets_apart_from_the_point_sets(
         "max_classes": 10, "size": 1797}
     types = {t["type"]: t for t in meta["layer_types"]}
     assert list(types) == list(LAYER_TYPES)
-    for kind, fields in LAYER_TYPES.items():
-        assert list(types[kind]["fields"]) == list(fields)
-        for name, field in types[kind]["fields"].items():
-            assert field["default"] == fields[name]
-            if name in LAYER_BOUNDS and name not in ("units", "filters"):
-                assert [field["min"], field["max"]] == [LAYER_BOUNDS[name].low,
-                                                        LAYER_BOUNDS[name].high]
+    for kind in LAYER_TYPES.values():
+        assert list(types[kind.name]["fields"]) == [f.name for f in kind.fields]
+        assert types[kind.name]["token"] == kind.token
+        for f in kind.fields:
+            field = types[kind.name]["fields"][f.name]
+            assert field["default"] == f.default
+            if f.choices is None and not f.cap:
+                assert [field["min"], field["max"]] == [f.low, f.high]
     assert types["conv"]["fields"]["padding"]["choices"] == ["same", "valid"]
+    assert types["lstm"]["fields"]["return_sequences"]["choices"] == [False, True]
     assert types["conv"]["fields"]["filters"]["max"] == meta["limits"]["max_units"]
     assert types["dense"]["fields"]["units"]["max"] == meta["limits"]["max_image_units"] == 128
-    assert types["conv"]["images_only"] and not types["dense"]["images_only"]
+    assert types["conv"]["inputs"] == ["images", "sequences"]
+    assert types["dense"]["inputs"] == ["points", "images", "sequences"]
+    assert types["gru"]["inputs"] == ["sequences"] and types["gru"]["token"][0] == "gru"
+    assert types["dense"]["token"] == ["units", "activation"]
     assert {"max_images", "max_image_values", "max_params"} <= set(meta["limits"])
 
 

@@ -24,6 +24,7 @@ from backend.data import MAX_CLASSES as DATA_MAX_CLASSES
 from backend.engine import (
     ACTIVATIONS,
     INITIALIZERS,
+    LAYER_TYPES,
     LOSSES,
     OPTIMIZERS,
     REGULARIZERS,
@@ -33,10 +34,6 @@ from backend.engine import (
 from backend.engine.params import Param, ParamError, fmt
 from backend.experiments.config import (
     BOUNDS,
-    LAYER_BOUNDS,
-    LAYER_CHOICES,
-    LAYER_DESCRIPTIONS,
-    LAYER_TYPES,
     OPTIMIZER_PARAMS,
     InitConfig,
     OptimizerConfig,
@@ -80,18 +77,17 @@ def options_table() -> str:
             rows.append(f"| {kind} | {name} | | | | {_cell(registry.get(name).description)} |")
             rows += [f"| | | `{p}` | {fmt(spec.default)} | {fmt(spec.low)} .. {fmt(spec.high)} "
                      f"| {_cell(spec.description)} |" for p, spec in table.items()]
-    for kind, fields in LAYER_TYPES.items():  # hidden_layers entries: one table for all
-        rows.append(f"| layer | {kind} | | | | {_cell(LAYER_DESCRIPTIONS[kind])} |")
-        for name, default in fields.items():
-            shown = "required" if default is None else str(default)
-            if name in LAYER_BOUNDS:
-                p = LAYER_BOUNDS[name]
-                rows.append(f"| | | `{name}` | {shown} | {fmt(p.low)} .. {fmt(p.high)} | "
-                            f"{_cell(p.description)} |")
+    for kind in LAYER_TYPES.values():  # hidden_layers entries: one table for all
+        rows.append(f"| layer | {kind.name} | | | | {_cell(kind.description)} |")
+        for f in kind.fields:
+            shown = "required" if f.default is None else str(f.default).lower()
+            if f.choices is None:
+                rows.append(f"| | | `{f.name}` | {shown} | {fmt(f.low)} .. {fmt(f.high)} | "
+                            f"{_cell(f.description)} |")
             else:
-                allowed = ("a hidden activation" if name == "activation"
-                           else " \\| ".join(LAYER_CHOICES[name]))
-                rows.append(f"| | | `{name}` | {shown} | {allowed} | |")
+                allowed = ("a hidden activation" if f.name == "activation"
+                           else " \\| ".join(str(c).lower() for c in f.choices))
+                rows.append(f"| | | `{f.name}` | {shown} | {allowed} | {_cell(f.description)} |")
     return "\n".join(rows) + "\n"
 
 
@@ -266,8 +262,8 @@ def test_an_option_refuses_the_parameters_of_the_others(kind: str, name: str) ->
 
 
 @pytest.mark.parametrize(("model", "fixed", "registry"), [
-    (InitConfig, {"name"}, INITIALIZERS), (OptimizerConfig, {"name", "learning_rate", "decay"},
-                                           OPTIMIZERS),
+    (InitConfig, {"name", "recurrent"}, INITIALIZERS),
+    (OptimizerConfig, {"name", "learning_rate", "decay", "clip_norm"}, OPTIMIZERS),
     (RegularizationConfig, {"name", "rate"}, REGULARIZERS)])
 def test_every_parameter_of_the_tables_has_its_config_field(model: Any, fixed: set[str],
                                                             registry: Any) -> None:

@@ -15,8 +15,9 @@ from fastapi.openapi.utils import get_openapi
 
 from backend.data import DATASETS, FEATURES
 from backend.data.images import IMAGE_SETS, MAX_SIDE
-from backend.engine import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS
-from backend.experiments.config import bounds, layer_bounds
+from backend.data.sequences import SEQUENCE_SETS
+from backend.engine import ACTIVATIONS, INITIALIZERS, LAYER_TYPES, LOSSES, OPTIMIZERS, REGULARIZERS
+from backend.experiments.config import bounds, layer_field
 from backend.experiments.limits import Limits
 from backend.settings import Settings
 
@@ -98,14 +99,21 @@ def _config(schemas: dict[str, Any], limits: Limits) -> None:
     low, high = params["regularization_rate"].low, params["regularization_rate"].high
     bound(schemas["RegularizationConfig"]["properties"]["rate"], low, high)
     layer = schemas["LayerConfig"]["properties"]
-    for name, p in layer_bounds(limits).items():
-        bound(layer[name], p.low, max(p.high, limits.max_units) if name == "units" else p.high)
+    for name in layer:  # a field several types share takes the widest of their bounds
+        fields = [layer_field(f, limits) for kind in LAYER_TYPES.values()
+                  for f in kind.fields if f.name == name and f.choices is None]
+        if fields:
+            high = max(max(f.high for f in fields), limits.max_units if name == "units" else 0)
+            bound(layer[name], min(f.low for f in fields), high)
     bound(schemas["ExperimentConfig"]["properties"]["hidden_layers"], high=limits.max_layers)
     bound(schemas["DatasetConfig"]["properties"]["side"],
           min(s.sides[0] for s in IMAGE_SETS.values()), MAX_SIDE)
+    bound(schemas["DatasetConfig"]["properties"]["length"],
+          min(s.lengths[0] for s in SEQUENCE_SETS.values()),
+          max(s.lengths[1] for s in SEQUENCE_SETS.values()))
     hidden = [n for n, a in ACTIVATIONS.items() if a.hidden]
     for model, name, names in (
-            ("DatasetConfig", "name", [*DATASETS, *IMAGE_SETS, "custom"]),
+            ("DatasetConfig", "name", [*DATASETS, *IMAGE_SETS, *SEQUENCE_SETS, "custom"]),
             ("ExperimentConfig", "features", list(FEATURES)),
             ("ExperimentConfig", "output_activation", ["auto", *ACTIVATIONS]),
             ("ExperimentConfig", "loss", ["auto", *LOSSES]),

@@ -1,5 +1,5 @@
-"""/api/datasets: upload points as JSON or CSV, or images as an NPZ or MNIST's IDX files,
-then use {"name": "custom", "id": ...}."""
+"""/api/datasets: upload points as JSON or CSV, images as an NPZ or MNIST's IDX files, or
+sequences as an NPZ (kind=sequences), then use {"name": "custom", "id": ...}."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from backend.data import DATASETS, DataError, generate
 from backend.engine.params import Param
 from backend.experiments.config import BOUNDS
-from backend.experiments.dataset import ImageUpload
+from backend.experiments.dataset import ImageUpload, SequenceUpload
 
 from .deps import ServiceDep
 from .errors import BODY, responses
@@ -29,17 +29,20 @@ class CustomDataset(BaseModel):
 class UploadUse(BaseModel):
     dataset: CustomDataset
     problem: Problem
-    features: list[str] | None = Field(None, description="[] for images: no 2-D features")
+    features: list[str] | None = Field(None, description="[] for images and sequences: no "
+                                       "2-D features")
 
 
 class Uploaded(BaseModel):
     id: str = Field(description="use it as the config's dataset.id")
-    kind: Literal["images"] | None = Field(None, description="images; absent for points")
+    kind: Literal["images", "sequences"] | None = Field(None, description="absent for points")
     problem: Problem
     n_classes: int = Field(description="1 for regression")
     n_train: int
     n_test: int = Field(description="0: the config's train_fraction splits the points")
-    shape: list[int] | None = Field(None, description="images: (channels, height, width)")
+    shape: list[int] | None = Field(None, description="images: (channels, height, width); "
+                                    "sequences: (steps, channels)")
+    per_step: bool | None = Field(None, description="sequences: a target at every step")
     use: UploadUse = Field(description="the part of a config that trains on this upload")
 
 
@@ -91,18 +94,32 @@ async def form_parts(request: Request) -> dict[str, bytes]:
             "x_test": {"type": "array"}, "y_test": {"type": "array"}}}},
         "text/csv": {"schema": {"type": "string"}},
         "application/octet-stream": {"schema": {"type": "string", "format": "binary",
-                                                "description": "an NPZ of images"}},
+                                                "description": "an NPZ of images, or of "
+                                                               "sequences with kind=sequences"}},
         "multipart/form-data": {"schema": {"type": "object", "properties": {
             "images": {"type": "string", "format": "binary"},
             "labels": {"type": "string", "format": "binary"},
             "npz": {"type": "string", "format": "binary"}}}}}, "required": True}})
 async def upload(request: Request, service: ServiceDep,
                  problem: Annotated[Problem | None, Query()] = None,
-                 kind: Annotated[Literal["points", "npz"] | None, Query(
+                 kind: Annotated[Literal["points", "npz", "sequences"] | None, Query(
                      description="npz: the body is an NPZ of images (found by itself from "
-                                 "its content type or its first bytes)")] = None) -> Uploaded:
+                                 "its content type or its first bytes); sequences: an NPZ "
+                                 "of sequences (the body, or the form's file 'npz')")] = None
+                 ) -> Uploaded:
     content_type = request.headers.get("content-type", "")
     mime = content_type.split(";")[0].strip().lower()
+    if kind == "sequences":
+        if mime == "multipart/form-data":
+            parts = await form_parts(request)
+            if "npz" not in parts:
+                raise DataError("send the sequences' NPZ as the form's file 'npz' (curl -F "
+                                "npz=@FILE), or as the body")
+            body = parts["npz"]
+        else:
+            body = await request.body()
+        ds_id, sequences = await service.upload_sequences(body, problem)
+        return _sequences(ds_id, sequences)
     if mime == "multipart/form-data":
         parts = await form_parts(request)
         if "npz" in parts:
@@ -127,6 +144,16 @@ def _images(ds_id: str, images: ImageUpload) -> Uploaded:
                     n_classes=images.n_classes, n_train=len(images.images.y), n_test=0,
                     shape=list(images.images.shape),
                     use=UploadUse(dataset=CustomDataset(id=ds_id), problem="classification",
+                                  features=[]))
+
+
+def _sequences(ds_id: str, upload: SequenceUpload) -> Uploaded:
+    s = upload.sequences
+    problem: Problem = "classification" if s.problem == "classification" else "regression"
+    return Uploaded(id=ds_id, kind="sequences", problem=problem, n_classes=s.n_classes,
+                    n_train=len(s.y), n_test=0 if s.y_test is None else len(s.y_test),
+                    shape=list(s.shape), per_step=s.per_step,
+                    use=UploadUse(dataset=CustomDataset(id=ds_id), problem=problem,
                                   features=[]))
 
 

@@ -25,6 +25,8 @@ from .schemas import (
     PointsView,
     PredictRequest,
     PredictView,
+    SequenceRequest,
+    SequenceView,
     ShareCreated,
     StepRequest,
     SummaryView,
@@ -139,6 +141,21 @@ def maps_of(body: MapsRequest, exp: Readable, service: ServiceDep) -> Response:
     """A drawing's way through the network: the page's canvas, classified as one draws."""
     return Response(service.maps(exp, image=body.image),
                     media_type="application/octet-stream")
+
+
+@router.get("/{exp_id}/sequence", response_model=SequenceView, responses=responses(LOOKUP))
+def sequence(exp: Readable, service: ServiceDep, example: Annotated[int, Query(
+        ge=0, description="a test sequence's index")] = 0) -> dict[str, Any]:
+    """A test sequence through time: input, target, output, every recurrent layer's
+    states and gates, and the gradient through time."""
+    return service.sequence(exp, example)
+
+
+@router.post("/{exp_id}/sequence", response_model=SequenceView,
+             responses=responses(LOOKUP, BODY))
+def sequence_of(body: SequenceRequest, exp: Readable, service: ServiceDep) -> dict[str, Any]:
+    """A drawn sequence through time: the page's wave, as one draws."""
+    return service.sequence(exp, drawing=body.input)
 
 
 @router.get("/{exp_id}/mistakes", response_model=MistakesView, responses=responses(LOOKUP))

@@ -15,15 +15,17 @@ from pydantic import BaseModel, Field
 
 from backend.data import DATASETS, FEATURES, apply_features
 from backend.data.images import IMAGE_SETS
-from backend.engine import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS
-from backend.engine.params import Param
-from backend.experiments.config import (
-    LAYER_CHOICES,
-    LAYER_DESCRIPTIONS,
+from backend.data.sequences import SEQUENCE_SETS
+from backend.engine import (
+    ACTIVATIONS,
+    INITIALIZERS,
     LAYER_TYPES,
-    bounds,
-    layer_bounds,
+    LOSSES,
+    OPTIMIZERS,
+    REGULARIZERS,
 )
+from backend.engine.params import Param
+from backend.experiments.config import bounds, layer_field
 from backend.experiments.dataset import plane_points
 from backend.experiments.service import Service
 from backend.settings import Settings
@@ -65,18 +67,40 @@ class ImageDatasetInfo(BaseModel):
                                          "null: n_samples are generated")
 
 
+class SequenceDatasetInfo(BaseModel):
+    name: str
+    label: str = Field(description="the name people read, as the page shows it")
+    problem: str
+    description: str
+    min_classes: int
+    max_classes: int
+    lengths: list[int] = Field(description="[min, max] of dataset.length, in steps")
+    length: int = Field(description="its own steps (dataset.length null)")
+    size: int | None = Field(description="a fixed set's sequences (n_samples is ignored); "
+                                         "null: n_samples are generated")
+    per_step: bool = Field(description="a target at every step (the next value), not one "
+                                       "per sequence")
+    channels: int = Field(description="values per step")
+
+
 class LayerFieldInfo(BaseModel):
-    default: Number | str | None = Field(description="null: required")
+    default: bool | Number | str | None = Field(description="null: required")
     min: Number | None = None
     max: Number | None = None
-    choices: list[str] | None = Field(None, description="activation: the hidden activations")
+    choices: list[bool | str] | None = Field(None, description="the values allowed, where "
+                                             "they are a few words or true and false")
     description: str = ""
 
 
 class LayerTypeInfo(BaseModel):
     type: str
+    label: str
     description: str
-    images_only: bool = Field(description="conv and pool need image data, before any dense")
+    inputs: list[str] = Field(description="the kinds of data it may be used on: points, "
+                              "images, sequences")
+    token: list[str] = Field(description="how an address writes an entry: these words joined "
+                             "by ':', each a field's value, but for a first word that names "
+                             "no field: the type itself")
     fields: dict[str, LayerFieldInfo]
 
 
@@ -109,6 +133,8 @@ class Meta(BaseModel):
     datasets: list[DatasetInfo] = Field(description="the point data sets")
     image_datasets: list[ImageDatasetInfo] = Field(description="the image data sets (their "
                                                                "configs have features [])")
+    sequence_datasets: list[SequenceDatasetInfo] = Field(
+        description="the sequence data sets (their configs have features [])")
     layer_types: list[LayerTypeInfo] = Field(description="the kinds of hidden_layers entry, "
                                                          "their fields and bounds")
     features: list[FeatureInfo]
@@ -141,21 +167,19 @@ def feature_grid(name: str, resolution: int) -> list[list[float]]:
 
 def layer_types(settings: Settings) -> list[LayerTypeInfo]:
     """LAYER_TYPES with each field's default and bounds (this server's limits applied)."""
-    limits = layer_bounds(settings.limits)
-    hidden = [n for n, a in ACTIVATIONS.items() if a.hidden]
     out = []
-    for kind, fields in LAYER_TYPES.items():
+    for kind in LAYER_TYPES.values():
         info = {}
-        for name, default in fields.items():
-            if name in limits:
-                p = limits[name]
-                info[name] = LayerFieldInfo(default=default, min=p.low, max=p.high,
-                                            description=p.description)
+        for f in kind.fields:
+            f = layer_field(f, settings.limits)
+            if f.choices is None:
+                info[f.name] = LayerFieldInfo(default=f.default, min=f.low, max=f.high,
+                                              description=f.description)
             else:
-                choices = hidden if name == "activation" else list(LAYER_CHOICES[name])
-                info[name] = LayerFieldInfo(default=default, choices=choices)
-        out.append(LayerTypeInfo(type=kind, description=LAYER_DESCRIPTIONS[kind],
-                                 images_only=kind != "dense", fields=info))
+                info[f.name] = LayerFieldInfo(default=f.default, choices=list(f.choices),
+                                              description=f.description)
+        out.append(LayerTypeInfo(type=kind.name, label=kind.label, description=kind.description,
+                                 inputs=kind.inputs, token=kind.token, fields=info))
     return out
 
 
@@ -187,6 +211,11 @@ def build_meta(settings: Settings, service: Service) -> Meta:
                                          min_classes=d.min_classes, max_classes=d.max_classes,
                                          sides=list(d.sides), size=d.size)
                         for d in IMAGE_SETS.values()],
+        sequence_datasets=[SequenceDatasetInfo(
+            name=d.name, label=d.label, problem=d.problem, description=d.description,
+            min_classes=d.min_classes, max_classes=d.max_classes, lengths=list(d.lengths),
+            length=d.length, size=d.size, per_step=d.per_step, channels=d.channels)
+            for d in SEQUENCE_SETS.values()],
         layer_types=layer_types(settings),
         features=[FeatureInfo(name=f.name, label=f.label, description=f.description,
                               grid=feature_grid(f.name, settings.neuron_resolution))

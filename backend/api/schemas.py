@@ -68,6 +68,11 @@ class MapsRequest(Body):
     image: list[Any] = Field(description="one image, (H, W) or (C, H, W), pixels in [0, 1]")
 
 
+class SequenceRequest(Body):
+    input: list[Any] = Field(description="one sequence of the data's shape: T numbers (one "
+                             "channel) or T rows of C numbers")
+
+
 class WeightEdit(Body):
     layer: int = Field(ge=0, description="dense layer, 0 = first hidden, last = output")
     source: int | None = Field(None, ge=0, description="input unit; none: edit the bias")
@@ -119,6 +124,9 @@ class ViewCommand(Body):
     frames: bool = Field(True, description="false while the page is hidden: no frames")
     neurons: bool = Field(True, description="false while the network is not on screen: "
                                             "frames without the inputs' and neurons' grids")
+    example: int | None = Field(None, ge=0, le=2**31, description="sequences: the test "
+                                "sequence the frames trace, for every viewer of the "
+                                "experiment; null: as it is")
 
 
 COMMANDS = (AuthCommand, PlayCommand, PauseCommand, StepCommand, ResetCommand, UpdateCommand,
@@ -416,3 +424,30 @@ class Mistake(BaseModel):
 class MistakesView(BaseModel):
     count: int = Field(description="test images that match, however many are listed")
     items: list[Mistake]
+
+
+Steps = list[list[float | None]]
+
+
+class SequenceLayer(BaseModel):
+    layer: int = Field(description="the hidden entry, from 1")
+    type: str = Field(description="rnn, lstm or gru")
+    units: int
+    states: Steps = Field(description="(T, units): the state after each step")
+    gates: dict[str, Steps] = Field(description="each gate by name, (T, units): lstm input, "
+                                    "forget, output, candidate; gru update, reset, candidate")
+
+
+class SequenceView(BaseModel):
+    example: int | None = Field(description="the test sequence's index; null for a drawing")
+    n_examples: int = Field(description="test sequences to choose from")
+    per_step: bool = Field(description="targets and outputs at every step")
+    input: Steps = Field(description="(T, C)")
+    target: Any = Field(description="the class, the value, or one per step; null for a drawing")
+    output: list[Any] = Field(description="class probabilities or values; per step: (T, k)")
+    predicted: int | None = Field(description="the class predicted (at the last step)")
+    labels: list[str] = Field(description="the classes' names; [] for regression")
+    layers: list[SequenceLayer]
+    gradient: list[float | None] | None = Field(
+        description="(T,): ||dL/dh_t|| of the example's loss for the first recurrent layer's "
+        "state; null for a drawing or a network without a recurrent layer")

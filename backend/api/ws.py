@@ -120,9 +120,13 @@ class Viewer:
                 await s.set_weight(self.editable(), layer, source, target, value)
             case PingCommand():
                 return {"time": time.time()}
-            case ViewCommand(frames=frames, neurons=neurons):
+            case ViewCommand(frames=frames, neurons=neurons, example=example):
                 watch = s.watch(exp)
-                if watch.show(id(self), frames, neurons):
+                changed = watch.show(id(self), frames, neurons)
+                if example is not None and example != watch.example:
+                    watch.example = example
+                    watch.bump()  # a new frame, of that sequence, for every viewer
+                elif changed:
                     self.resend = True  # what it shows now, at once: only this viewer
                     watch.poke()
         return {}

@@ -76,9 +76,11 @@ def _first_line(exc: Exception) -> str:
     return text if len(text) <= 120 else text[:120] + "..."
 
 
-def header(archive: zipfile.ZipFile, name: str, kinds: str, max_bytes: int) -> Member:
+def header(archive: zipfile.ZipFile, name: str, kinds: str, max_bytes: int,
+           advice: str = "send fewer or smaller images") -> Member:
     """The member `name`.npy's header, refused unless it holds numbers of these dtype
-    kinds (numpy's letters: "iuf") in at most `max_bytes`, with all its data present."""
+    kinds (numpy's letters: "iuf") in at most `max_bytes`, with all its data present;
+    `advice` ends the message of one too large."""
     try:
         info = archive.getinfo(f"{name}.npy")
     except KeyError:
@@ -91,7 +93,7 @@ def header(archive: zipfile.ZipFile, name: str, kinds: str, max_bytes: int) -> M
         raise DataError(f"{name}.npy is encrypted; send it as numpy.savez writes it")
     if info.file_size > max_bytes + MAX_HEADER:
         raise DataError(f"{name}.npy unpacks to {info.file_size} bytes, over the limit of "
-                        f"{max_bytes}: send fewer or smaller images")
+                        f"{max_bytes}: {advice}")
     try:
         with archive.open(info) as f:
             fp = io.BytesIO(f.read(MAX_HEADER))
@@ -114,7 +116,7 @@ def header(archive: zipfile.ZipFile, name: str, kinds: str, max_bytes: int) -> M
     member = Member(name, shape, dtype, fortran, fp.tell(), info)
     if member.nbytes > max_bytes:
         raise DataError(f"{name}: {member.describe()} takes {member.nbytes} bytes, over the "
-                        f"limit of {max_bytes}: send fewer or smaller images")
+                        f"limit of {max_bytes}: {advice}")
     if info.file_size - member.offset < member.nbytes:
         raise DataError(f"{name}.npy is cut short: its header says {member.describe()} "
                         f"({member.nbytes} bytes) but holds {info.file_size - member.offset}: "

@@ -227,7 +227,7 @@ class FusedStep:
     def fits(model: Model) -> bool:
         layers = model.layers
         period = 3 if model.spec.dropout > 0 else 2  # dense, activation[, dropout]
-        return (model.xp is np and len(layers) % period == 1
+        return (model.xp is np and model.spec.clip_norm is None and len(layers) % period == 1
                 and all(type(layer) is Dense and layer.b is not None
                         for layer in layers[::period])
                 and all(type(layer) is Activation for layer in layers[1::period])

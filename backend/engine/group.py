@@ -29,7 +29,6 @@ import numpy as np
 from .layers import Activation, Dropout
 from .model import Epoch, Model, batch_length
 from .regularizers import REGULARIZERS
-from .spec import HiddenLayer
 
 Array = Any
 
@@ -40,8 +39,8 @@ def group_key(model: Model, n: int, batch_size: int | str, start: int = 0) -> Ha
     different places in their epochs step together when every batch has the same size,
     else only those at the same place do."""
     spec = model.spec
-    if spec.input_shape is not None or spec.batch_norm or \
-            not all(isinstance(h, HiddenLayer) for h in spec.hidden):
+    if spec.input_shape is not None or spec.batch_norm or spec.clip_norm is not None or \
+            not all(h.type == "dense" for h in spec.hidden):
         return None
     head, size = model.head, batch_length(n, batch_size)
     return (tuple((h.units, h.activation) for h in spec.hidden), spec.n_inputs,

@@ -167,11 +167,13 @@ class BatchNorm(Layer):
     exponentially weighted running ones at evaluation (biased variance).
 
     After a convolution, z is (m, C, H, W) and the statistics are per channel, over the
-    batch and every position: it is normalized as the (m H W, C) array of its pixels."""
+    batch and every position: it is normalized as the (m H W, C) array of its pixels; a
+    sequence (m, T, C) likewise as (m T, C)."""
 
     kind = "batch_norm"
     param_names = ("gamma", "beta")
     buffer_names = ("running_mean", "running_var")
+    frozen = False  # a tracing twin's: training passes use the running statistics too
 
     def __init__(self, xp: Any, units: int, dtype: Any, momentum: float = 0.9,
                  eps: float = 1e-5, shape: tuple[int, ...] | None = None) -> None:
@@ -193,17 +195,25 @@ class BatchNorm(Layer):
     def forward(self, z, training):
         if z.ndim == 4:
             return _channels_first(self._forward(_channels_last(z), training), z.shape)
+        if z.ndim == 3:  # a sequence (m, T, C): per channel over examples and steps
+            return self._forward(z.reshape(-1, z.shape[2]), training).reshape(z.shape)
         return self._forward(z, training)
 
     def backward(self, dout):
         if dout.ndim == 4:
             return _channels_first(self._backward(_channels_last(dout)), dout.shape)
+        if dout.ndim == 3:
+            return self._backward(dout.reshape(-1, dout.shape[2])).reshape(dout.shape)
         return self._backward(dout)
 
     def _forward(self, z, training):
         if not training:
             return (z - self.running_mean) / self.xp.sqrt(self.running_var + self.eps) \
                 * self.gamma + self.beta
+        if self.frozen:
+            self._inv_std = 1.0 / self.xp.sqrt(self.running_var + self.eps)
+            self._xhat = (z - self.running_mean) * self._inv_std
+            return self._xhat * self.gamma + self.beta
         mu = z.mean(axis=0)
         var = z.var(axis=0)
         m = self.momentum
@@ -220,6 +230,8 @@ class BatchNorm(Layer):
         self.grads["gamma"] = (dout * xhat).sum(axis=0)
         self.grads["beta"] = dout.sum(axis=0)
         dxhat = dout * self.gamma
+        if self.frozen:  # the statistics are constants: an affine map per channel
+            return dxhat * self._inv_std
         m = dout.shape[0]
         return (self._inv_std / m) * (m * dxhat - dxhat.sum(axis=0)
                                        - xhat * (dxhat * xhat).sum(axis=0))

@@ -11,22 +11,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from .arrays import Backend, get_backend, get_dtype
-from .conv import POOL_LAYERS, Conv2D, Flatten
+from .conv import Conv2D
 from .fused import FusedStep
 from .heads import Head, resolve_head
 from .initializers import INITIALIZERS
-from .layers import Activation, BatchNorm, Dense, Dropout, Layer
+from .layers import Activation, BatchNorm, Dense, Layer
+from .layertypes import LAYER_TYPES, RECURRENT_BLOCKS, Builder, Flow
 from .optimizers import OPTIMIZERS, Optimizer
 from .regularizers import REGULARIZERS
 from .schedules import inverse_time
 from .serialize import decode_array, encode_array
-from .spec import ConvLayer, ModelSpec, PoolLayer
+from .spec import ModelSpec
 
 Array = Any
 # Evaluation of a conv net goes in chunks of this much im2col: a chunk that stays in the
@@ -49,48 +50,34 @@ class Model:
         self.dropout_rng = np.random.default_rng(dropout_seq)
         self.regularizer = REGULARIZERS.get(spec.regularization)
         self.l1_ratio = float(spec.regularization_params.get("l1_ratio", 0.5))
-        self.layers: list[Layer] = []
         init = INITIALIZERS.get(spec.init)
         scale = spec.init_scale if spec.init_scale is not None else (
             init.params["scale"].default if "scale" in init.params else 0.0)
-        shape: tuple[int, ...] = spec.input_shape if spec.images else (spec.n_inputs,)
-        self.input_shape = shape  # what forward reshapes its input to, per example
+        build = Builder(xp, self.dtype, init_rng, init, scale, spec.batch_norm, spec.dropout,
+                        self.dropout_rng, spec.recurrent_init == "orthogonal")
+        flow = spec.input_flow
+        if not spec.hidden or spec.hidden[0].type == "dense":
+            flow = Flow((spec.n_inputs,))  # flattened as it comes: no layer for it
+        self.input_shape = flow.shape  # what forward reshapes its input to, per example
         self.entry_ends: list[int] = []  # index of the last layer of each hidden entry
         for h in spec.hidden:
-            if isinstance(h, PoolLayer):
-                self.layers.append(POOL_LAYERS[h.kind](xp, h.size, shape))
-                shape = self.layers[-1].shape
-                self.entry_ends.append(len(self.layers) - 1)
-                continue
-            if isinstance(h, ConvLayer):
-                layer: Layer = self._conv(init_rng, init, scale, shape, h,
-                                          bias=not spec.batch_norm)
-                shape = layer.shape
-                units, extra = h.filters, {"shape": shape}
-            else:
-                if len(shape) > 1:
-                    self.layers.append(Flatten(xp, shape))
-                layer = self._dense(init_rng, init, scale, math.prod(shape), h.units,
-                                    bias=not spec.batch_norm)
-                shape = (h.units,)
-                units, extra = h.units, {}
-            self.layers.append(layer)
-            size = math.prod(shape)
-            if spec.batch_norm:
-                self.layers.append(BatchNorm(xp, units, self.dtype, **extra))
-            self.layers.append(Activation(xp, h.activation, size, **extra))
-            if spec.dropout > 0:
-                self.layers.append(Dropout(xp, spec.dropout, size, self.dropout_rng, **extra))
-            self.entry_ends.append(len(self.layers) - 1)
-        if len(shape) > 1:
-            self.layers.append(Flatten(xp, shape))
-        self.layers.append(self._dense(init_rng, init, scale, math.prod(shape),
-                                       self.head.n_outputs, bias=True))
+            flow = LAYER_TYPES[h.type].build(build, h, flow)
+            self.entry_ends.append(len(build.layers) - 1)
+        n_out = self.head.n_outputs
+        if spec.per_step:
+            from .seqconv import PerStep
+            output = build.dense(flow.shape[1], n_out, bias=True)
+            build.layers.append(PerStep(xp, output.W, output.b, flow.shape[0]))
+        else:
+            build.layers.append(build.dense(build.flat(flow), n_out, bias=True))
+        self.layers: list[Layer] = build.layers
         self.dense_layers = [layer for layer in self.layers if isinstance(layer, Dense)]
+        self.recurrent_layers = [layer for layer in self.layers
+                                 if layer.kind in RECURRENT_BLOCKS]
         self.conv_layers = [layer for layer in self.layers if isinstance(layer, Conv2D)]
-        self.weight_layers: list[Dense | Conv2D] = [  # those whose W the penalty counts
-            layer for layer in self.layers if isinstance(layer, Dense | Conv2D)]
-        if isinstance(self.layers[0], Conv2D):
+        self.weight_layers: list[Layer] = [  # those whose W the penalty counts
+            layer for layer in self.layers if "W" in layer.param_names]
+        if hasattr(self.layers[0], "input_grad"):
             self.layers[0].input_grad = False  # the data needs no gradient
         self._eval_chunk = self._chunk_size()
         self.optimizer: Optimizer = OPTIMIZERS.get(spec.optimizer)(**spec.optimizer_params)
@@ -98,20 +85,7 @@ class Model:
         # the fast lane of train_batch, for plain dense nets on the CPU (see fused.py)
         self._fast = FusedStep(self) if FusedStep.fits(self) else None
         self.epoch = 0
-
-    def _dense(self, rng: np.random.Generator, init: Any, scale: float, n_in: int, n_out: int,
-               bias: bool) -> Dense:
-        W = self.xp.asarray(init(rng, n_in, n_out, scale), dtype=self.dtype)
-        b = self.xp.zeros(n_out, dtype=self.dtype) if bias else None
-        return Dense(self.xp, W, b)
-
-    def _conv(self, rng: np.random.Generator, init: Any, scale: float,
-              in_shape: tuple[int, ...], h: ConvLayer, bias: bool) -> Conv2D:
-        c, k = in_shape[0], h.kernel
-        w = init(rng, c * k * k, h.filters * k * k, scale, shape=(h.filters, c, k, k))
-        W = self.xp.asarray(w, dtype=self.dtype)
-        b = self.xp.zeros(h.filters, dtype=self.dtype) if bias else None
-        return Conv2D(self.xp, W, b, h.stride, h.padding, in_shape)  # type: ignore[arg-type]
+        self._twin: Model | None = None  # see _tracer
 
     def _chunk_size(self) -> int | None:
         """Examples per evaluation chunk so that no im2col exceeds EVAL_CHUNK_BYTES;
@@ -157,16 +131,22 @@ class Model:
 
     def shaped(self, x: Array) -> Array:
         """x as the first layer takes it: (m, *input_shape)."""
-        want, image = self.input_shape, self.spec.input_shape
+        want, given = self.input_shape, self.spec.input_shape
         if x.shape[1:] == want:
             return x
         accepted = [(self.spec.n_inputs,)]
-        if image is not None:
-            accepted += [image] + ([image[1:]] if image[0] == 1 else [])
+        if given is not None:
+            accepted.append(given)
+            if given[0] == 1 and len(given) == 3:
+                accepted.append(given[1:])  # one channel's images as (m, H, W)
+            if given[-1] == 1 and len(given) == 2:
+                accepted.append(given[:1])  # one channel's sequences as (m, T)
         if x.ndim >= 1 and x.shape[1:] in accepted:
             return x.reshape((x.shape[0], *want))
+        images = given is not None and len(given) == 3
         raise ValueError(f"the input has shape {tuple(x.shape[1:])} per example; this network "
-                         f"takes {image or want}" + (" (channels first)" if image else ""))
+                         f"takes {given or want}" + (" (channels first)" if images else
+                                                     " (steps, channels)" if given else ""))
 
     def output(self, z: Array) -> Array:
         return self.head.activation.fn(self.xp, z)
@@ -179,16 +159,23 @@ class Model:
         return self.xp.asarray(x, dtype=self.dtype)
 
     def targets(self, y: Array) -> Array:
-        return self.head.targets(self.xp, y, self.dtype)
+        """(m, n_outputs), or (m, T, n_outputs) for targets per step."""
+        if not self.spec.per_step:
+            return self.head.targets(self.xp, y, self.dtype)
+        y = self.xp.asarray(y)
+        return self.head.targets(self.xp, y.reshape(-1), self.dtype).reshape(
+            y.shape[0], y.shape[1], -1)
 
     def backward(self, z: Array, t: Array) -> None:
         """Fill every layer's grads for the mean loss over the batch plus the penalty."""
         if self._fast is not None:
             self._fast.grads_lent = False  # the layers get this pass's gradients instead
-        head = self.head
+        head, shape = self.head, z.shape
+        z, t = _rows(z), _rows(t)  # per step: every step of every example is a row
         a = self.output(z)
         dz = head.loss.dz(self.xp, z, a, t, head.activation, **head.loss_params)
         dz *= self.dtype(1.0 / z.shape[0])
+        dz = dz.reshape(shape)
         for layer in reversed(self.layers):
             dz = layer.backward(dz)
         rate = self.spec.regularization_rate
@@ -202,7 +189,10 @@ class Model:
         if self._fast is not None and self._fast.step(x, t, lr):
             return
         self.backward(self.forward(x, training=True), t)
-        self.optimizer.step(self.xp, self.params(), self.grads(), lr)
+        grads = self.grads()
+        if self.spec.clip_norm is not None:
+            clip_global_norm(self.xp, grads, self.spec.clip_norm)
+        self.optimizer.step(self.xp, self.params(), grads, lr)
 
     def fit_epoch(self, x: Array, y: Array, batch_size: int | str = "full") -> None:
         """One pass over (x, y) in shuffled mini-batches; the last batch may be smaller."""
@@ -224,13 +214,13 @@ class Model:
     def evaluate(self, x: Array, y: Array) -> dict[str, float]:
         xp, head = self.xp, self.head
         with np.errstate(all="ignore"):
-            z = self.forward(self.as_x(x))
+            z = _rows(self.forward(self.as_x(x)))
             a = self.output(z)
-            t = self.targets(y)
+            t = _rows(self.targets(y))
             out = {"loss": float(head.loss.value(xp, z, a, t, head.activation,
                                                  **head.loss_params).mean())}
         if head.problem == "classification":
-            out["accuracy"] = float((head.classes(xp, a) == xp.asarray(y)).mean())
+            out["accuracy"] = float((head.classes(xp, a) == xp.asarray(y).reshape(-1)).mean())
         return out
 
     def penalty(self) -> float:
@@ -243,7 +233,7 @@ class Model:
     def cost(self, x: Array, t: Array, training: bool = True) -> float:
         """Mean loss over the batch plus the penalty: what backward differentiates."""
         head = self.head
-        z = self.forward(x, training)
+        z, t = _rows(self.forward(x, training)), _rows(t)
         a = self.output(z)
         data = head.loss.value(self.xp, z, a, t, head.activation, **head.loss_params).mean()
         return float(data) + self.penalty()
@@ -282,6 +272,50 @@ class Model:
         if len(parts) == 1:
             return parts[0]
         return [np.concatenate(p) for p in zip(*parts, strict=True)]
+
+    def sequence_trace(self, x: Array, y: Array | None = None) -> dict[str, Any]:
+        """Sequences (m, T, C) through the network at evaluation, as numpy: the output
+        activations, each recurrent layer's states and gates ({"states": (m, T, H),
+        "gates": {name: (m, T, H)}}), and with targets y the gradient through time:
+        ||dL/dh_t|| of each example's own loss for the first recurrent layer's state,
+        (m, T). The gradient comes from a twin of the model (dropout off, batch norm on
+        its running statistics), so that this model's random streams, statistics and
+        gradients stay as training left them."""
+        x = self.shaped(self.as_x(x))
+        to_np = self.backend.to_numpy
+        layers = []
+        with np.errstate(all="ignore"):
+            h = x
+            for layer in self.layers:
+                if layer.kind in RECURRENT_BLOCKS:
+                    trace = layer.trace(h)
+                    layers.append({"states": to_np(trace["states"]),
+                                   "gates": {n: to_np(g) for n, g in trace["gates"].items()}})
+                h = layer.forward(h, False)
+            out: dict[str, Any] = {"output": to_np(self.output(h)), "layers": layers,
+                                   "gradient": None}
+            if y is not None and self.recurrent_layers:
+                twin = self._tracer()
+                first = twin.recurrent_layers[0]
+                norms = []
+                for i in range(x.shape[0]):  # each example's own loss, not the batch mean
+                    twin.backward(twin.forward(x[i:i + 1], training=True),
+                                  twin.targets(self.xp.asarray(y)[i:i + 1]))
+                    norms.append(to_np(self.xp.sqrt((first.state_grad[0] ** 2).sum(axis=-1))))
+                out["gradient"] = np.stack(norms)
+        return out
+
+    def _tracer(self) -> Model:
+        """A twin in this model's state that traces gradients without side effects: no
+        dropout, batch norm frozen at its running statistics."""
+        twin = self._twin
+        if twin is None:
+            twin = self._twin = Model(replace(self.spec, dropout=0.0), self.backend)
+            for layer in twin.layers:
+                if isinstance(layer, BatchNorm):
+                    layer.frozen = True
+        twin.restore(self.snapshot())
+        return twin
 
     def grad_norms(self) -> list[float]:
         """||dW|| of each dense layer after the last backward pass (0 before any)."""
@@ -353,9 +387,8 @@ class Model:
         """Take the weights and batch-norm statistics of `old`, a model of the same structure
         (layers and units; activations, dropout and hyperparameters may differ), its epoch
         and random streams, and its optimizer's state when `optimizer` (same optimizer)."""
-        kinds = (Dense, Conv2D, BatchNorm)
-        mine = [layer for layer in self.layers if isinstance(layer, kinds)]
-        theirs = [layer for layer in old.layers if isinstance(layer, kinds)]
+        mine = [layer for layer in self.layers if layer.arrays()]
+        theirs = [layer for layer in old.layers if layer.arrays()]
         if [(type(a), {n: x.shape for n, x in a.arrays().items()}) for a in mine] != \
                 [(type(b), {n: x.shape for n, x in b.arrays().items()}) for b in theirs]:
             raise ValueError("the two models differ in structure; weights cannot be carried")
@@ -445,6 +478,23 @@ class Model:
             states.append(probe.bit_generator.state)
         self.restore(ModelState([self.xp.asarray(a, dtype=self.dtype) for a in arrays], t,
                                 epoch, (states[0], states[1])))
+
+
+def _rows(a: Array) -> Array:
+    """Outputs or targets per step (m, T, k) as rows (m T, k), which the head takes."""
+    return a.reshape(-1, a.shape[-1]) if a.ndim == 3 else a
+
+
+def clip_global_norm(xp: Any, grads: list[Array], limit: float) -> float:
+    """Scale every gradient by limit / ||g|| when the norm of all of them together is
+    above limit (Pascanu et al. 2013): the direction stays, the step is bounded. Returns
+    the norm before."""
+    norm = float(math.sqrt(sum(float((g * g).sum()) for g in grads)))
+    if norm > limit:
+        scale = limit / norm
+        for g in grads:
+            g *= scale
+    return norm
 
 
 def batch_length(n: int, batch_size: int | str) -> int:

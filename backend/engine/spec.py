@@ -3,88 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from .activations import ACTIVATIONS
 from .arrays import DTYPES
-from .conv import PADDINGS, POOLS, conv_output_shape, pool_output_shape
 from .heads import resolve_head
 from .initializers import INITIALIZERS
+from .layertypes import LAYER_TYPES, Flow, LayerEntry, SpecError, layer_entry
 from .optimizers import OPTIMIZERS
 from .params import ParamError, resolve
 from .regularizers import REGULARIZERS
-
-
-class SpecError(ValueError):
-    """A model specification the engine cannot build; the message says what to change."""
-
-
-@dataclass
-class HiddenLayer:
-    """A dense layer: {"units": 8, "activation": "tanh"} (type "dense", the default)."""
-
-    units: int
-    activation: str = "tanh"
-    type: ClassVar[str] = "dense"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"units": self.units, "activation": self.activation}  # no type: as it always was
-
-
-@dataclass
-class ConvLayer:
-    """{"type": "conv", "filters": 8, "kernel": 3, "stride": 1, "padding": "same",
-    "activation": "relu"}: filters of kernel x kernel over every input channel."""
-
-    filters: int
-    kernel: int = 3
-    stride: int = 1
-    padding: str = "same"
-    activation: str = "relu"
-    type: ClassVar[str] = "conv"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
-
-
-@dataclass
-class PoolLayer:
-    """{"type": "pool", "kind": "max", "size": 2}: size x size windows, stride = size."""
-
-    kind: str = "max"
-    size: int = 2
-    type: ClassVar[str] = "pool"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
-
-
-LayerEntry = HiddenLayer | ConvLayer | PoolLayer
-LAYER_TYPES: dict[str, type[HiddenLayer] | type[ConvLayer] | type[PoolLayer]] = {
-    "dense": HiddenLayer, "conv": ConvLayer, "pool": PoolLayer}
-
-
-def layer_entry(entry: Any, where: str = "a hidden layer") -> LayerEntry:
-    """An entry of `hidden` from its dict ({"type": ..., ...}; no type is dense)."""
-    if isinstance(entry, HiddenLayer | ConvLayer | PoolLayer):
-        return entry
-    if not isinstance(entry, dict):
-        raise SpecError(f"{where} must be an object")
-    kind = entry.get("type", "dense")
-    cls = LAYER_TYPES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise SpecError(f"{where}: type {kind!r} is not one of {', '.join(LAYER_TYPES)}")
-    rest = {k: v for k, v in entry.items() if k != "type"}
-    names = [f.name for f in fields(cls)]
-    unknown = [str(k) for k in rest if k not in names]
-    if unknown:
-        raise SpecError(f"{where}: a {kind} layer takes no {', '.join(unknown)}; "
-                        f"it takes {', '.join(names)}")
-    try:
-        return cls(**rest)
-    except TypeError:
-        raise SpecError(f"{where}: a {kind} layer needs {names[0]}") from None
 
 
 def _whole(value: Any) -> bool:
@@ -95,7 +23,11 @@ def _whole(value: Any) -> bool:
 class ModelSpec:
     """`input_shape` (channels, height, width) says the input is images, given flat as
     n_inputs = channels height width numbers in that order (NCHW) or as (m, C, H, W);
-    only then may `hidden` hold conv and pool entries, all before the first dense one."""
+    (steps, channels) says it is sequences (m, T, C). Each hidden entry must read what
+    the one before gives (layertypes.py). `per_step`: the targets are one per step of a
+    sequence, and so are the outputs. `clip_norm`: the gradients' global norm is scaled
+    down to it when above. `recurrent_init`: "orthogonal" recurrent weights, or "init",
+    drawn like the others."""
 
     n_inputs: int
     hidden: list[LayerEntry] = field(default_factory=list)
@@ -117,37 +49,51 @@ class ModelSpec:
     batch_norm: bool = False
     seed: int = 0
     dtype: str = "float32"
-    input_shape: tuple[int, int, int] | None = None
+    input_shape: tuple[int, ...] | None = None
+    per_step: bool = False
+    clip_norm: float | None = None
+    recurrent_init: str = "orthogonal"
 
     def __post_init__(self) -> None:
         self.hidden = [layer_entry(h, f"hidden layer {i + 1}") for i, h in enumerate(self.hidden)]
         if self.input_shape is not None:
             shape = tuple(self.input_shape)
-            if len(shape) != 3 or not all(_whole(n) and n >= 1 for n in shape):
-                raise SpecError("input_shape must be three whole numbers >= 1: "
-                                "(channels, height, width)")
-            self.input_shape = shape  # type: ignore[assignment]
+            if len(shape) not in (2, 3) or not all(_whole(n) and n >= 1 for n in shape):
+                raise SpecError("input_shape must be three whole numbers >= 1 (channels, "
+                                "height, width) for images or two (steps, channels) for "
+                                "sequences")
+            self.input_shape = shape
         self.validate()
 
     @property
-    def images(self) -> bool:
-        """Whether the first layer sees images (a conv or pool layer comes first)."""
-        return bool(self.hidden) and not isinstance(self.hidden[0], HiddenLayer)
+    def input_flow(self) -> Flow:
+        """What the first layer reads, per example."""
+        return Flow(self.input_shape if self.input_shape is not None else (self.n_inputs,))
+
+    def flows(self) -> list[Flow]:
+        """What each hidden entry gives, per example. Call on a validated spec."""
+        flow, out = self.input_flow, []
+        for i, h in enumerate(self.hidden):
+            flow = LAYER_TYPES[h.type].output(h, flow, f"hidden layer {i + 1}")
+            out.append(flow)
+        return out
 
     def layer_shapes(self) -> list[tuple[int, ...]]:
-        """One example's output shape after each hidden entry: (units,) for dense,
-        (channels, height, width) for conv and pool. Call on a validated spec."""
-        shape: tuple[int, ...] = self.input_shape if self.images else (self.n_inputs,)
-        shapes = []
-        for h in self.hidden:
-            if isinstance(h, ConvLayer):
-                shape = conv_output_shape(shape, h.filters, h.kernel, h.stride, h.padding)
-            elif isinstance(h, PoolLayer):
-                shape = pool_output_shape(shape, h.size)
-            else:
-                shape = (h.units,)
-            shapes.append(shape)
-        return shapes
+        """One example's output shape after each hidden entry."""
+        return [flow.shape for flow in self.flows()]
+
+    def counts(self, n_outputs: int) -> tuple[int, int]:
+        """(trainable parameters, multiply-adds of one example's forward pass), from the
+        spec alone (nothing is allocated): biases counted, batch norm's gamma and beta
+        aside."""
+        params = mults = 0
+        flow = self.input_flow
+        for h, out in zip(self.hidden, self.flows(), strict=True):
+            p, m = LAYER_TYPES[h.type].counts(h, flow, out)
+            params, mults, flow = params + p, mults + m, out
+        n_in = flow.shape[1] if self.per_step else flow.size
+        steps = flow.shape[0] if self.per_step else 1
+        return params + n_outputs * (n_in + 1), mults + steps * n_in * n_outputs
 
     def validate(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -156,52 +102,41 @@ class ModelSpec:
 
         need(self.n_inputs >= 1, "the network needs at least one input feature")
         if self.input_shape is not None:
-            c, h, w = self.input_shape
-            need(self.n_inputs == c * h * w,
-                 f"n_inputs must be channels x height x width = {c * h * w} for input_shape "
-                 f"({c}, {h}, {w}), not {self.n_inputs}")
-        hidden_names = ", ".join(n for n, a in ACTIVATIONS.items() if a.hidden)
-        shape = self.input_shape
-        dense_seen = False
+            size, shape = math.prod(self.input_shape), tuple(self.input_shape)
+            what = "channels x height x width" if len(shape) == 3 else "steps x channels"
+            need(self.n_inputs == size, f"n_inputs must be {what} = {size} for input_shape "
+                 f"{shape}, not {self.n_inputs}")
+        flow = self.input_flow
         for i, h in enumerate(self.hidden):
-            where = f"hidden layer {i + 1}"
-            if isinstance(h, HiddenLayer):
-                need(h.units >= 1, f"{where} needs at least one unit")
-                dense_seen = True
-            else:
-                need(self.input_shape is not None,
-                     f"{where}: {h.type} layers need images as input (an input_shape of "
-                     f"channels, height, width); this network's input is "
-                     f"{self.n_inputs} numbers")
-                need(not dense_seen, f"{where}: a {h.type} layer cannot follow a dense layer "
-                     "(conv and pool layers come first, then dense ones)")
-            if isinstance(h, ConvLayer):
-                for name in ("filters", "kernel", "stride"):
-                    value = getattr(h, name)
-                    need(_whole(value) and value >= 1,
-                         f"{where}: {name} must be a whole number >= 1, not {value!r}")
-                need(h.padding in PADDINGS,
-                     f"{where}: padding must be one of {', '.join(PADDINGS)}, not {h.padding!r}")
-                need(h.padding == "valid" or h.kernel % 2 == 1,
-                     f"{where}: padding 'same' needs an odd kernel (3, 5, ...), not {h.kernel}; "
-                     "or use padding 'valid'")
-                out = conv_output_shape(shape, h.filters, h.kernel, h.stride, h.padding)
-                need(min(out[1:]) >= 1,
-                     f"{where}: a {h.kernel}x{h.kernel} kernel does not fit its "
-                     f"{shape[1]}x{shape[2]} input with padding 'valid'")
-                shape = out
-            elif isinstance(h, PoolLayer):
-                need(h.kind in POOLS, f"{where}: pool kind must be one of {', '.join(POOLS)}, "
-                     f"not {h.kind!r}")
-                need(_whole(h.size) and h.size >= 1,
-                     f"{where}: size must be a whole number >= 1, not {h.size!r}")
-                need(h.size <= min(shape[1:]),
-                     f"{where}: a {h.size}x{h.size} pool does not fit its "
-                     f"{shape[1]}x{shape[2]} input")
-                shape = pool_output_shape(shape, h.size)
-            if not isinstance(h, PoolLayer):
-                need(h.activation in ACTIVATIONS and ACTIVATIONS.get(h.activation).hidden,
-                     f"{where}: activation {h.activation!r} is not one of {hidden_names}")
+            where, kind = f"hidden layer {i + 1}", LAYER_TYPES[h.type]
+            if flow.kind not in kind.reads:
+                need(i > 0 or flow.kind != "flat",
+                     f"{where}: {h.type} layers need {' or '.join(kind.inputs[-2:])} as input "
+                     f"(an input_shape); this network's input is {self.n_inputs} numbers")
+                before = self.hidden[i - 1].type if i else ""
+                need(before not in ("rnn", "lstm", "gru"),
+                     f"{where}: a {h.type} layer cannot follow a {before} layer that gives "
+                     "its last step only: set return_sequences on that one")
+                need(i == 0, f"{where}: a {h.type} layer cannot follow a dense layer (conv "
+                     "and pool layers come first, then dense ones)")
+                need(False, f"{where}: {h.type} layers need {' or '.join(kind.inputs)} as "
+                     f"input, not {flow.kind}s")
+            flow = kind.output(h, flow, where)
+        if self.per_step:
+            steps = self.input_shape[0] if self.input_shape and len(self.input_shape) == 2 \
+                else None
+            need(flow.kind == "sequence" and flow.shape[0] == steps,
+                 f"the targets are one per step, so the last hidden layer must give a "
+                 f"sequence of all {steps} steps: a recurrent layer with return_sequences "
+                 "(or conv layers with padding same and stride 1)")
+        else:
+            need(not flow.steps, "the targets are one per sequence, but the last recurrent "
+                 "layer returns sequences: set its return_sequences to false (or add a "
+                 "recurrent layer that gives its last step)")
+        need(self.recurrent_init in ("orthogonal", "init"),
+             "recurrent_init must be 'orthogonal' or 'init'")
+        need(self.clip_norm is None or (math.isfinite(self.clip_norm) and self.clip_norm > 0),
+             "clip_norm must be a finite number > 0, or null for no clipping")
         try:
             resolve_head(self.problem, self.n_classes, self.output_activation, self.loss,
                          self.loss_params)
@@ -226,14 +161,19 @@ class ModelSpec:
         need(self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data; a dense-only spec without input_shape gives exactly the dict it
-        always gave (saved models compare it)."""
+        """Plain data; a spec of before sequences gives exactly the dict it always gave
+        (saved models compare it): the newer fields only where they are not their
+        defaults."""
         data = asdict(self)
         data["hidden"] = [h.to_dict() for h in self.hidden]
         if self.input_shape is None:
             del data["input_shape"]
         else:
             data["input_shape"] = list(self.input_shape)
+        for name, default in (("per_step", False), ("clip_norm", None),
+                              ("recurrent_init", "orthogonal")):
+            if data[name] == default:
+                del data[name]
         return data
 
     @classmethod

@@ -7,7 +7,6 @@ the engine. Every error names the field and what is allowed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationInfo,
+    create_model,
     field_validator,
     model_serializer,
     model_validator,
@@ -24,13 +24,16 @@ from pydantic import (
 
 from backend.data import DATASETS, FEATURES, MAX_NOISE, MAX_TRAIN_FRACTION, MIN_TRAIN_FRACTION
 from backend.data.images import IMAGE_SETS, MAX_SIDE
+from backend.data.sequences import SEQUENCE_SETS
 from backend.engine import (
     ACTIVATIONS,
     INITIALIZERS,
+    LAYER_TYPES,
     MAX_CLASSES,
     OPTIMIZERS,
     REGULARIZERS,
     HeadError,
+    LayerField,
     ModelSpec,
     SpecError,
     resolve_head,
@@ -58,29 +61,6 @@ BOUNDS: dict[str, Param] = {
 # Highs that the server's limits set (they may differ from the defaults above).
 CAPPED = {"n_samples": "max_samples", "batch_size": "max_samples"}
 
-# The kinds of hidden layer and their own numbers and choices, declared once: the checks
-# below, /api/meta's "layer_types" and docs/config.md come from here. Dense entries are
-# written without a type, as they always were.
-LAYER_BOUNDS: dict[str, Param] = {
-    "units": Param(8, 1, DEFAULT_LIMITS.max_image_units, "neurons of a dense layer: at most "
-                   "max_units on 2-D points (the page draws each), max_image_units on images"),
-    "filters": Param(8, 1, DEFAULT_LIMITS.max_units, "a conv layer's filters: its feature maps"),
-    "kernel": Param(3, 1, 9, "a conv filter's side in pixels (odd with padding same)"),
-    "stride": Param(1, 1, 4, "pixels a conv filter moves per step"),
-    "size": Param(2, 2, 4, "a pool window's side, which is also its step"),
-}
-LAYER_CAPPED = {"units": "max_image_units", "filters": "max_units"}
-LAYER_CHOICES: dict[str, tuple[str, ...]] = {"padding": ("same", "valid"), "kind": ("max", "avg")}
-LAYER_TYPES: dict[str, dict[str, Any]] = {  # type -> its fields and their defaults
-    "dense": {"units": None, "activation": "tanh"},
-    "conv": {"filters": None, "kernel": 3, "stride": 1, "padding": "same", "activation": "relu"},
-    "pool": {"kind": "max", "size": 2},
-}
-LAYER_DESCRIPTIONS = {
-    "dense": "every unit sees every input (images are flattened first)",
-    "conv": "filters slid over the image: (n - k + 2p) / s + 1 pixels a side; images only",
-    "pool": "the max or mean of each size x size window; images only",
-}
 # Each optimizer parameter is a field of its own; an optimizer takes only its own.
 OPTIMIZER_PARAMS = tuple(dict.fromkeys(k for _, o in OPTIMIZERS.items() for k in o.params))
 
@@ -91,10 +71,9 @@ def bounds(limits: Limits = DEFAULT_LIMITS) -> dict[str, Param]:
             for name, p in BOUNDS.items()}
 
 
-def layer_bounds(limits: Limits = DEFAULT_LIMITS) -> dict[str, Param]:
-    """LAYER_BOUNDS with the highs that these limits set."""
-    return {name: replace(p, high=getattr(limits, LAYER_CAPPED[name]))
-            if name in LAYER_CAPPED else p for name, p in LAYER_BOUNDS.items()}
+def layer_field(field: LayerField, limits: Limits = DEFAULT_LIMITS) -> LayerField:
+    """A layer type's field with the high that these limits set."""
+    return replace(field, high=getattr(limits, field.cap)) if field.cap else field
 
 
 def _field(name: str) -> Any:
@@ -139,11 +118,13 @@ class DatasetConfig(Strict):
     id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     side: int | None = Field(None, description="a built-in image set's side in pixels: the "
                              "digits resampled to it, the shapes drawn at it; null: its own")
+    length: int | None = Field(None, description="a built-in sequence set's steps (sine and "
+                               "waves: 10 to 200; mnist1d: 40); null: its own")
 
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        return _one_of(v, [*DATASETS, *IMAGE_SETS, "custom"], "dataset")
+        return _one_of(v, [*DATASETS, *IMAGE_SETS, *SEQUENCE_SETS, "custom"], "dataset")
 
     @field_validator("n_samples")
     @classmethod
@@ -155,7 +136,8 @@ class DatasetConfig(Strict):
         if self.name == "custom" and not self.id:
             raise ValueError("a custom data set needs the 'id' of an uploaded data set")
         if self.name != "custom":
-            spec = DATASETS.get(self.name) or IMAGE_SETS[self.name]
+            spec = (DATASETS.get(self.name) or IMAGE_SETS.get(self.name)
+                    or SEQUENCE_SETS[self.name])
             if getattr(spec, "problem", "") == "regression" and self.classes != 2:
                 raise ValueError(f"data set {self.name!r} is a regression set: it has no "
                                  "classes; leave classes out (or send null)")
@@ -173,7 +155,23 @@ class DatasetConfig(Strict):
             if not low <= self.side <= high:
                 raise ValueError(f"side: {self.name} can be had at {low} to {high} pixels a "
                                  f"side, not {self.side}")
+        if self.length is not None:
+            self._check_length(self.length)
         return self
+
+    def _check_length(self, length: int) -> None:
+        sequence_set = SEQUENCE_SETS.get(self.name)
+        if sequence_set is None:
+            raise ValueError(f"length is for the built-in sequence sets ("
+                             f"{', '.join(SEQUENCE_SETS)}): {self.name!r} has no steps to "
+                             "choose; send length null")
+        low, high = sequence_set.lengths
+        if low == high and length != low:
+            raise ValueError(f"length: {self.name} is {low} steps long, always; send {low} "
+                             "or null")
+        if not low <= length <= high:
+            raise ValueError(f"length: {self.name} can be had at {low} to {high} steps, not "
+                             f"{length}")
 
     @property
     def image_shape(self) -> tuple[int, int, int] | None:
@@ -182,80 +180,103 @@ class DatasetConfig(Strict):
         spec = IMAGE_SETS.get(self.name)
         return None if spec is None else spec.shape_at(self.side)
 
+    @property
+    def sequence_shape(self) -> tuple[int, int] | None:
+        """One sequence's (steps, channels) for a built-in sequence set; None otherwise
+        (an upload's is known once it is read)."""
+        spec = SEQUENCE_SETS.get(self.name)
+        return None if spec is None else (self.length or spec.length, spec.channels)
 
-class LayerConfig(Strict):
-    """One entry of hidden_layers: {"units", "activation"} (type dense, the default),
-    {"type": "conv", "filters", "kernel", "stride", "padding", "activation"} or
-    {"type": "pool", "kind", "size"}. Each type takes only its own fields; a dense entry
-    is written back without its type, as it always was."""
 
-    type: Literal["dense", "conv", "pool"] = "dense"
-    units: int | None = Field(None, ge=1, description="dense: neurons")
-    activation: str | None = Field(None, description="dense (tanh) and conv (relu)")
-    filters: int | None = Field(None, ge=1, description="conv: feature maps out")
-    kernel: int | None = Field(None, description="conv: the filters' side")
-    stride: int | None = Field(None, description="conv: the filters' step")
-    padding: Literal["same", "valid"] | None = Field(None, description="conv: same | valid")
-    kind: Literal["max", "avg"] | None = Field(None, description="pool: max | avg")
-    size: int | None = Field(None, description="pool: the windows' side and step")
+class _LayerBase(Strict):
+    """What every entry of hidden_layers shares; LayerConfig adds a field for each field
+    of any layer type (engine/layertypes.py). Each type takes only its own fields,
+    checked against its own bounds; a dense entry is written back without its type, as
+    it always was."""
 
-    @field_validator("units", "filters", "kernel", "stride", "size")
+    @field_validator("*")
     @classmethod
-    def _bounded(cls, v: int | None, info: ValidationInfo) -> int | None:
-        if v is None:
-            return v
+    def _bounded(cls, v: Any, info: ValidationInfo) -> Any:
+        kind = LAYER_TYPES.get(info.data.get("type", "dense"))
+        name = info.field_name or ""
+        if v is None or kind is None or name not in kind.token:
+            return v  # a field of another type: _its_own_fields says so
+        if name == "activation":
+            return _one_of(v, [n for n, a in ACTIVATIONS.items() if a.hidden], "activation")
         limits = _limits(info)
-        p = layer_bounds(limits)[info.field_name or ""]
-        if v < p.low:
-            raise ValueError(f"must be at least {p.low}")
-        if info.field_name == "units":  # the kind of data sets the tighter cap: see _depth
-            high = max(p.high, limits.max_units)
+        field = layer_field(kind.field(name), limits)
+        if field.choices is not None:
+            return v
+        if v < field.low:
+            raise ValueError(f"must be at least {field.low}")
+        if name == "units" and kind.name == "dense":  # the data set the cap: see _depth
+            high = max(field.high, limits.max_units)  # type: ignore[type-var]
             if v > high:
-                raise ValueError(f"at most {high} units per layer (on images; "
+                raise ValueError(f"at most {high} units per layer (on images and sequences; "
                                  f"{limits.max_units} on 2-D points)")
             return v
-        if info.field_name == "filters":
-            return _at_most(v, p.high, "filters per layer")
-        if v > p.high:
-            raise ValueError(f"must be at most {p.high}")
+        if v > field.high:  # type: ignore[operator]
+            raise ValueError(f"at most {field.high} {name} per layer" if field.cap else
+                             f"must be at most {field.high}")
         return v
 
-    @field_validator("activation")
-    @classmethod
-    def _known(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        return _one_of(v, [n for n, a in ACTIVATIONS.items() if a.hidden], "activation")
-
     @model_validator(mode="after")
-    def _its_own_fields(self) -> LayerConfig:
-        own = LAYER_TYPES[self.type]
+    def _its_own_fields(self) -> _LayerBase:
+        kind = LAYER_TYPES[self.type]  # type: ignore[attr-defined]
+        own = [f.name for f in kind.fields]
         foreign = [k for k in self.model_fields_set if k != "type" and k not in own
                    and getattr(self, k) is not None]
         if foreign:
-            raise ValueError(f"a {self.type} layer takes no {', '.join(sorted(foreign))}; it "
+            raise ValueError(f"a {kind.name} layer takes no {', '.join(sorted(foreign))}; it "
                              f"takes {', '.join(own)}")
-        for name, default in own.items():
-            if getattr(self, name) is None:
-                if default is None:
-                    raise ValueError(f"a {self.type} layer needs {name}")
-                setattr(self, name, default)
+        for f in kind.fields:
+            if getattr(self, f.name) is None:
+                if f.default is None:
+                    raise ValueError(f"a {kind.name} layer needs {f.name}")
+                setattr(self, f.name, f.default)
         return self
 
     @model_serializer(mode="wrap")
     def _only_its_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
-        own = {k: data[k] for k in LAYER_TYPES[self.type]}
-        return own if self.type == "dense" else {"type": self.type, **own}
+        kind = LAYER_TYPES[self.type]  # type: ignore[attr-defined]
+        own = {f.name: data[f.name] for f in kind.fields}
+        return own if kind.name == "dense" else {"type": kind.name, **own}
 
     def spec_entry(self) -> dict[str, Any]:
         """The engine's entry of ModelSpec.hidden."""
         return self.model_dump()
 
 
+def _layer_field(field: LayerField) -> tuple[Any, Any]:
+    """The pydantic field of a layer type's field: a whole number, a boolean, a name, or
+    one of a few words."""
+    if field.choices is None:
+        return int | None, Field(None, ge=field.low, description=field.description)
+    if isinstance(field.choices[0], bool):
+        return bool | None, Field(None, description=field.description)
+    if field.name == "activation":
+        return str | None, Field(None, description="a hidden activation; dense: tanh, conv: "
+                                 "relu")
+    return Literal[field.choices] | None, Field(None, description=field.description)
+
+
+_FIELDS: dict[str, LayerField] = {}  # each name once: a name means the same in every type
+for _kind in LAYER_TYPES.values():
+    for _f in _kind.fields:
+        _FIELDS.setdefault(_f.name, _f)
+LayerConfig = create_model(  # type: ignore[call-overload]
+    "LayerConfig", __base__=_LayerBase, __doc__=_LayerBase.__doc__,
+    type=(Literal[tuple(LAYER_TYPES)], "dense"),
+    **{name: _layer_field(f) for name, f in _FIELDS.items()})
+
+
 class InitConfig(Strict):
     name: str = "xavier"
     scale: float | None = Field(None, description="uniform's half-width, normal's std")
+    recurrent: Literal["orthogonal", "init"] = Field(
+        "orthogonal", description="a recurrent layer's state-to-state weights: orthogonal "
+        "(as Keras), or drawn by this initializer like the others")
 
     @field_validator("name")
     @classmethod
@@ -281,6 +302,10 @@ class OptimizerConfig(Strict):
     beta2: float | None = None
     epsilon: float | None = None
     rho: float | None = None
+    clip_norm: float | None = Field(None, gt=0.0, le=1e6, allow_inf_nan=False,
+                                    description="global-norm gradient clipping (Pascanu et al. "
+                                    "2013): the gradients are scaled down together when their "
+                                    "norm is above it; null: none")
 
     @field_validator("name")
     @classmethod
@@ -340,16 +365,20 @@ class ExperimentConfig(Strict):
     @model_validator(mode="before")
     @classmethod
     def _image_defaults(cls, data: Any) -> Any:
-        """A built-in image set given without features or classes gets [] and its own."""
+        """A built-in image or sequence set given without features or classes gets [] and
+        its own (an image set's most, a sequence set's default)."""
         if not isinstance(data, dict) or not isinstance(data.get("dataset"), dict):
             return data
         name = data["dataset"].get("name")
-        spec = IMAGE_SETS.get(name) if isinstance(name, str) else None
-        if spec is None:
+        if not isinstance(name, str):
+            return data
+        image_set, sequence_set = IMAGE_SETS.get(name), SEQUENCE_SETS.get(name)
+        if image_set is None and sequence_set is None:
             return data
         data = {**data, "features": data.get("features", [])}
         if "classes" not in data["dataset"]:
-            data["dataset"] = {**data["dataset"], "classes": spec.max_classes}
+            classes = image_set.max_classes if image_set else sequence_set.classes  # type: ignore[union-attr]
+            data["dataset"] = {**data["dataset"], "classes": classes}
         return data
 
     @field_validator("features")
@@ -363,7 +392,10 @@ class ExperimentConfig(Strict):
         if ds is not None and ds.name in IMAGE_SETS and v:
             raise ValueError(f"data set {ds.name!r} is images, which have no x1, x2 "
                              "features: send [] (the pixels are the input)")
-        if ds is not None and ds.name != "custom" and ds.name not in IMAGE_SETS and not v:
+        if ds is not None and ds.name in SEQUENCE_SETS and v:
+            raise ValueError(f"data set {ds.name!r} is sequences, which have no x1, x2 "
+                             "features: send [] (the steps are the input)")
+        if ds is not None and ds.name in DATASETS and not v:
             raise ValueError("choose at least one input feature for points ([] is for image "
                              "data sets)")
         return v
@@ -376,33 +408,41 @@ class ExperimentConfig(Strict):
         ds, features = info.data.get("dataset"), info.data.get("features")
         if ds is None or features is None:
             return v
-        images = ds.name in IMAGE_SETS or (ds.name == "custom" and not features)
-        cap, why = ((limits.max_image_units, "(max_image_units)") if images else
+        kind = ("sequences" if ds.name in SEQUENCE_SETS else "images"
+                if ds.name in IMAGE_SETS or (ds.name == "custom" and not features) else "points")
+        cap, why = ((limits.max_image_units, "(max_image_units)") if kind != "points" else
                     (limits.max_units, "on 2-D points, where the page draws every neuron (an "
-                                       f"image network may have {limits.max_image_units})"))
+                                       "image or sequence network may have "
+                                       f"{limits.max_image_units})"))
         for i, h in enumerate(v):
             if h.type == "dense" and h.units is not None and h.units > cap:
                 raise ValueError(f"hidden layer {i + 1}: at most {cap} units per layer {why}")
-        if not images:
+        if kind == "points":
             for i, h in enumerate(v):
-                if h.type != "dense":
+                kinds = LAYER_TYPES[h.type].inputs
+                if "points" not in kinds:
                     what = (f"features {features} make this upload 2-D points (send "
-                            "features [] for uploaded images)" if ds.name == "custom" else
-                            f"data set {ds.name!r} is 2-D points")
-                    raise ValueError(f"hidden layer {i + 1}: {h.type} layers need image data "
-                                     f"(digits, shapes, or uploaded images); {what}")
+                            "features [] for uploaded images or sequences)"
+                            if ds.name == "custom" else f"data set {ds.name!r} is 2-D points")
+                    needs = " or ".join(k.removesuffix("s") for k in kinds)
+                    raise ValueError(f"hidden layer {i + 1}: {h.type} layers need {needs} "
+                                     f"data; {what}")
             return v
-        # Images of a built-in set have a known shape; an upload's is checked against its
-        # own when the experiment is made (the largest image allowed stands in here).
-        shape = ds.image_shape or (3, MAX_SIDE, MAX_SIDE)
+        if ds.name == "custom" and any("images" not in LAYER_TYPES[h.type].inputs for h in v):
+            return v  # sequences, it seems: checked against the upload's when it is made
+        # A built-in set's input has a known shape; an upload's is checked against its own
+        # when the experiment is made (the largest image allowed stands in here).
+        shape = ds.image_shape or ds.sequence_shape or (3, MAX_SIDE, MAX_SIDE)
+        sequence_set = SEQUENCE_SETS.get(ds.name)
         try:
             spec = ModelSpec(n_inputs=math.prod(shape), input_shape=shape,
-                             hidden=[h.spec_entry() for h in v])
+                             hidden=[h.spec_entry() for h in v],
+                             per_step=bool(sequence_set and sequence_set.per_step))
         except SpecError as exc:
             raise ValueError(str(exc)) from None
-        if ds.name in IMAGE_SETS:
-            image_set = IMAGE_SETS[ds.name]
-            check_size(spec, ds.classes, limits, image_set.size or ds.n_samples)
+        built_in = IMAGE_SETS.get(ds.name) or sequence_set
+        if built_in is not None:
+            check_size(spec, ds.classes, limits, built_in.size or ds.n_samples)
         return v
 
     @field_validator("batch_size")
@@ -424,9 +464,10 @@ class ExperimentConfig(Strict):
         if ds.name in DATASETS and DATASETS[ds.name].problem != self.problem:
             raise ValueError(f"data set {ds.name!r} is for {DATASETS[ds.name].problem}; "
                              f"set problem to {DATASETS[ds.name].problem!r} or pick another")
-        if self.input_kind == "images" and self.problem != "classification":
-            raise ValueError("images are for classification: set problem to "
-                             "'classification'")
+        if ds.name in SEQUENCE_SETS and SEQUENCE_SETS[ds.name].problem != self.problem:
+            problem = SEQUENCE_SETS[ds.name].problem
+            raise ValueError(f"data set {ds.name!r} is for {problem}; set problem to "
+                             f"{problem!r} or pick another")
         try:
             resolve_head(self.problem, self.n_classes, self.output_activation, self.loss,
                          self.loss_params)
@@ -439,29 +480,34 @@ class ExperimentConfig(Strict):
         return self.dataset.classes if self.problem == "classification" else 1
 
     @property
-    def input_kind(self) -> Literal["points", "images"]:
+    def input_kind(self) -> Literal["points", "images", "sequences"]:
         """Which kind of data the network takes: a built-in image set, or an upload with
-        features [] (an image upload), is images; everything else 2-D points."""
+        features [] (images, or sequences: the upload alone says which, see
+        ExperimentData.kind), is images; a built-in sequence set sequences; everything
+        else 2-D points."""
         ds = self.dataset
+        if ds.name in SEQUENCE_SETS:
+            return "sequences"
         if ds.name in IMAGE_SETS or (ds.name == "custom" and not self.features):
             return "images"
         return "points"
 
-    def check_images(self, shape: tuple[int, int, int], n_classes: int, examples: int,
-                     limits: Limits = DEFAULT_LIMITS) -> None:
-        """A ValueError that says why, if the layers do not fit `examples` images of this
-        shape (an upload's, known only once it is read) or make a network too big or too
-        slow for the limits."""
+    def check_input(self, shape: tuple[int, ...], n_classes: int, examples: int,
+                    limits: Limits = DEFAULT_LIMITS, per_step: bool = False) -> None:
+        """A ValueError that says why, if the layers do not fit `examples` images or
+        sequences of this shape (an upload's, known only once it is read) or make a network
+        too big or too slow for the limits."""
         try:
-            spec = self.to_spec(n_classes, input_shape=shape)
+            spec = self.to_spec(n_classes, input_shape=shape, per_step=per_step)
         except SpecError as exc:
             raise ValueError(str(exc)) from None
         check_size(spec, n_classes, limits, examples)
 
     def to_spec(self, n_classes: int | None = None, dtype: str = "float32",
-                input_shape: tuple[int, int, int] | None = None) -> ModelSpec:
+                input_shape: tuple[int, ...] | None = None, per_step: bool = False) -> ModelSpec:
         """The engine's spec; an uploaded data set may bring its own number of classes,
-        and images their shape (channels, height, width)."""
+        images their shape (channels, height, width), sequences theirs (steps, channels)
+        and targets at every step."""
         classes = n_classes if n_classes is not None else self.dataset.classes
         return ModelSpec(
             n_inputs=math.prod(input_shape) if input_shape else len(self.features),
@@ -475,33 +521,9 @@ class ExperimentConfig(Strict):
             regularization=self.regularization.name,
             regularization_rate=self.regularization.rate,
             regularization_params=self.regularization.params(),
-            dropout=self.dropout, batch_norm=self.batch_norm, seed=self.seed, dtype=dtype)
-
-
-def _weighted(spec: ModelSpec, n_outputs: int) -> Iterator[tuple[int, int, int]]:
-    """For each conv and dense layer, the output layer last, from the spec's shapes alone
-    (nothing is allocated): (inputs each output value weighs, output values, channels out,
-    which a conv's values share their weights across)."""
-    shape: tuple[int, ...] = spec.input_shape if spec.images else (spec.n_inputs,)
-    for entry, out in zip(spec.hidden, spec.layer_shapes(), strict=True):
-        if entry.type == "conv":
-            yield shape[0] * entry.kernel ** 2, math.prod(out), out[0]  # type: ignore[union-attr]
-        elif entry.type == "dense":
-            yield math.prod(shape), out[0], out[0]
-        shape = out
-    yield math.prod(shape), n_outputs, n_outputs
-
-
-def n_params(spec: ModelSpec, n_outputs: int) -> int:
-    """Trainable parameters of the network a spec builds (biases included, batch norm's
-    gamma and beta aside)."""
-    return sum(channels * (fan_in + 1) for fan_in, _, channels in _weighted(spec, n_outputs))
-
-
-def n_mults(spec: ModelSpec, n_outputs: int) -> int:
-    """Multiply-adds of one example's forward pass: conv and dense layers, where nearly
-    all the work is."""
-    return sum(fan_in * values for fan_in, values, _ in _weighted(spec, n_outputs))
+            dropout=self.dropout, batch_norm=self.batch_norm, seed=self.seed, dtype=dtype,
+            clip_norm=self.optimizer.clip_norm, recurrent_init=self.init.recurrent,
+            per_step=per_step)
 
 
 def _giga(n: int) -> str:
@@ -511,13 +533,12 @@ def _giga(n: int) -> str:
 def check_size(spec: ModelSpec, n_classes: int, limits: Limits, examples: int) -> None:
     """A network past max_params, or one whose pass over the `examples` costs more than
     max_pass_mults, is refused: images make big layers and slow ones easy to ask for."""
-    outputs = n_classes if n_classes > 2 else 1
-    count = n_params(spec, outputs)
+    count, mults = spec.counts(n_classes if n_classes > 2 else 1)
     if count > limits.max_params:
         raise ValueError(f"the network has {count} parameters, over the limit of "
                          f"{limits.max_params} (max_params): use fewer filters or units, "
                          "or a pool layer before the first dense layer")
-    work = n_mults(spec, outputs) * examples
+    work = mults * examples
     if work > limits.max_pass_mults:
         raise ValueError(f"one pass over the {examples} images takes {_giga(work)} "
                          f"multiply-adds, over the limit of {_giga(limits.max_pass_mults)} "

@@ -45,12 +45,22 @@ class Conflict(Exception):
     name taken in a class, a full class); the message says what to do (409)."""
 
 
+def _listed(a: np.ndarray, digits: int = 4) -> Any:
+    """An array as JSON's lists, rounded (a view draws them; 4 decimals is a pixel's
+    worth), with NaN and infinities as null."""
+    a = np.round(np.asarray(a, dtype=np.float64), digits)
+    if np.isfinite(a).all():
+        return a.tolist()
+    return np.where(np.isfinite(a), a, None).tolist()
+
+
 def _layer_key(entry: Any) -> Any:
-    if entry.type == "conv":
-        return ("conv", entry.filters, entry.kernel, entry.stride, entry.padding)
-    if entry.type == "pool":
-        return ("pool", entry.kind, entry.size)
-    return entry.units
+    """What of an entry shapes its weights: all but its activation (a dense entry's
+    units alone, as they always were compared)."""
+    if entry.type == "dense":
+        return entry.units
+    return (entry.type, *(v for k, v in entry.spec_entry().items()
+                          if k not in ("type", "activation")))
 
 
 def _structure(config: ExperimentConfig) -> tuple[Any, ...]:
@@ -58,14 +68,16 @@ def _structure(config: ExperimentConfig) -> tuple[Any, ...]:
     return (config.problem, tuple(config.features),
             tuple(_layer_key(h) for h in config.hidden_layers), config.batch_norm,
             config.output_activation, config.loss, config.dataset.name,
-            config.dataset.classes, config.dataset.id, config.dataset.side)
+            config.dataset.classes, config.dataset.id, config.dataset.side,
+            config.dataset.length)
 
 
 def build_model(config: ExperimentConfig, data: ExperimentData, backend: Backend) -> Model:
     """The config's network for this data; images of an upload are only now known, so
     a network that does not fit them is refused here, with the engine's reason."""
     try:
-        spec = config.to_spec(data.n_classes, input_shape=data.input_shape)
+        spec = config.to_spec(data.n_classes, input_shape=data.input_shape,
+                              per_step=data.per_step)
     except SpecError as exc:
         raise ExperimentError(f"hidden_layers: {exc}") from None
     return Model(spec, backend)
@@ -90,7 +102,8 @@ def _measure(model: Model, data: ExperimentData, x_train: np.ndarray, x_test: np
             continue
         if known is not None and part in known:
             scores = known[part]
-        elif part == "test" and data.images:
+        elif part == "test" and data.kind != "points" and not data.per_step and \
+                model.head.problem == "classification":
             scores, confusion = _scores(model, x, y, data.n_classes)
         else:
             scores = model.evaluate(x, y)
@@ -365,6 +378,11 @@ class Experiment:
                                   "plane; see its frames (docs/protocol.md), and predict "
                                   'with {"images": ...}')
 
+    def require_sequences(self, what: str) -> None:
+        if self.data.kind != "sequences":
+            raise ExperimentError(f"{what}: this experiment's data are {self.data.kind}, not "
+                                  "sequences")
+
     def require_images(self, what: str) -> None:
         if not self.data.images:
             raise ExperimentError(f"{what}: this experiment's data are points; it has no "
@@ -490,6 +508,54 @@ class Experiment:
                     model.xp, model.xp.asarray(outs[-1])))[0]
             return {"image": image, "label": label, "example": example,
                     "outputs": [o[0] for o in outs[:-1]], "probabilities": probabilities}
+
+    # sequences --------------------------------------------------------------------------
+    def sequence_view(self, example: int | None = None,
+                      drawing: np.ndarray | None = None) -> dict[str, Any]:
+        """One sequence through time (docs/api.md, "/sequence"), of the weights as they
+        are now: test example `example`, or a drawing (T, C) of the data's shape. Each
+        recurrent layer's states and gates, and for a test example the gradient through
+        time of its loss."""
+        with self.lock:
+            d, model = self.data, self.model
+            if drawing is None:
+                n = len(d.y_test)
+                if example is None or not 0 <= example < n:
+                    raise ExperimentError(f"example must be 0..{n - 1}, an index into the "
+                                          "test set")
+                x, y = d.x_test[example], d.y_test[example]
+            else:
+                x, y = drawing, None
+            trace = model.sequence_trace(x[None], None if y is None else np.asarray(y)[None])
+            classification = model.head.problem == "classification"
+            output = trace["output"][0]
+            if classification:
+                rows = output.reshape(-1, output.shape[-1])
+                probs = self.backend.to_numpy(model.head.probabilities(
+                    model.xp, model.xp.asarray(rows)))
+                output = probs.reshape(*output.shape[:-1], probs.shape[-1])
+            entries = [(i + 1, h) for i, h in enumerate(self.config.hidden_layers)
+                       if h.type in ("rnn", "lstm", "gru")]
+            layers = [{"layer": i, "type": h.type, "units": h.units,
+                       "states": _listed(t["states"][0]),
+                       "gates": {name: _listed(g[0]) for name, g in t["gates"].items()}}
+                      for (i, h), t in zip(entries, trace["layers"], strict=True)]
+            per_step = bool(model.spec.per_step)
+            if classification:
+                target: Any = None if y is None else np.asarray(y).astype(int).tolist()
+                shown = output if output.ndim == 1 else output[-1]
+                predicted: int | None = int(np.argmax(shown)) if np.isfinite(shown).all() \
+                    else None
+            else:
+                target = None if y is None else _listed(np.asarray(y, dtype=np.float64))
+                predicted = None
+            gradient = trace["gradient"]
+            return {"example": example, "n_examples": len(d.y_test), "per_step": per_step,
+                    "input": _listed(np.asarray(x).reshape(x.shape[0], -1)),
+                    "target": target,
+                    "output": _listed(output), "predicted": predicted, "labels": list(d.labels),
+                    "layers": layers,
+                    "gradient": None if gradient is None else _listed(gradient[0])}
 
     def _conv_entries(self) -> list[int]:
         """The hidden entry (from 1) of each conv layer, in order."""

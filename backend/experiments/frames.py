@@ -89,11 +89,14 @@ def _header(exp: Experiment, version: int) -> dict[str, Any]:
 
 
 def build_frame(exp: Experiment, version: int, resolution: int,
-                neuron_resolution: int, neurons: bool = True) -> bytes:
+                neuron_resolution: int, neurons: bool = True, example: int = 0) -> bytes:
     """Everything a viewer draws, for the experiment as it is now; without `neurons`,
-    no inputs' and hidden units' grids (no viewer shows the network: docs/protocol.md)."""
+    no inputs' and hidden units' grids (no viewer shows the network: docs/protocol.md).
+    `example`: the test sequence a sequence experiment's frame traces."""
     if exp.data.images:
         return build_image_frame(exp, version)
+    if exp.data.kind == "sequences":
+        return build_sequence_frame(exp, version, example)
     with exp.lock:
         if neurons and resolution == neuron_resolution:  # one pass gives both
             *neuron_grids, output = exp.unit_grids(resolution)
@@ -119,7 +122,7 @@ def build_frame(exp: Experiment, version: int, resolution: int,
 
 
 def build_frames(group: Group, exps: list[Experiment], versions: list[int], resolution: int,
-                 neuron_resolution: int, neurons: bool = True) -> list[bytes]:
+                 neuron_resolution: int, neurons: bool = True, example: int = 0) -> list[bytes]:
     """The frames of members of a group (backend/engine/group.py), each as build_frame
     makes it, with their grids from the group's one batched pass (Group.forward) and
     all their neurons quantized in one pass. Alone, a frame is ~40 array calls: on a
@@ -202,6 +205,26 @@ def build_image_frame(exp: Experiment, version: int) -> bytes:
     return w.encode(header)
 
 
+def build_sequence_frame(exp: Experiment, version: int, example: int = 0) -> bytes:
+    """A sequence experiment's frame (docs/protocol.md, "Sequence frames"): the header as
+    for points plus `sequence`, test sequence `example` through time as GET /sequence
+    answers it (clamped to the test set), and for classification of whole sequences the
+    test set's confusion matrix."""
+    with exp.lock:
+        header = _header(exp, version)
+        n = len(exp.data.y_test)
+        sequence = exp.sequence_view(min(max(example, 0), n - 1)) if n else None
+        confusion = exp.confusion() if exp.model.head.problem == "classification" and \
+            not exp.data.per_step else None
+        header.update({"input": "sequences", "classes": list(exp.data.labels),
+                       "layers": [h.type for h in exp.config.hidden_layers],
+                       "sequence": sequence})
+    w = FrameWriter()
+    if confusion is not None:
+        w.add("confusion", confusion.astype("<i4"))
+    return w.encode(header)
+
+
 def _add_outputs(w: FrameWriter, outputs: list[np.ndarray]) -> None:
     """Each hidden entry's output for one image: mapsN (uint8 per channel) or unitsN."""
     for i, out in enumerate(outputs, start=1):
@@ -274,9 +297,11 @@ class FrameCache:
             return max(self.neuron_resolution, self.resolution // 2)
         return self.resolution
 
-    def build(self, exp: Experiment, version: int, neurons: bool = True) -> bytes:
+    def build(self, exp: Experiment, version: int, neurons: bool = True,
+              example: int = 0) -> bytes:
         began = time.monotonic()
-        frame = build_frame(exp, version, self.resolution, self.neuron_resolution, neurons)
+        frame = build_frame(exp, version, self.resolution, self.neuron_resolution, neurons,
+                            example)
         self.record(time.monotonic() - began)
         return frame
 
@@ -291,7 +316,8 @@ class FrameCache:
             return cached[1]
         return None
 
-    async def get(self, exp: Experiment, version: int, neurons: bool = True) -> bytes:
+    async def get(self, exp: Experiment, version: int, neurons: bool = True,
+                  example: int = 0) -> bytes:
         frame = self._fresh(exp.id, version, neurons)
         if frame is not None:
             return frame
@@ -300,7 +326,8 @@ class FrameCache:
             if frame is not None:
                 return frame
             loop = asyncio.get_running_loop()
-            frame = await loop.run_in_executor(self.executor, self.build, exp, version, neurons)
+            frame = await loop.run_in_executor(self.executor, self.build, exp, version,
+                                               neurons, example)
             self.put(exp.id, version, frame, neurons)
             return frame
 

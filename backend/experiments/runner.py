@@ -38,6 +38,7 @@ class Watch:
         self._event = asyncio.Event()
         self.last_viewed = time.monotonic()
         self.views: dict[int, tuple[bool, bool]] = {}  # viewer -> (frames, neurons)
+        self.example = 0  # the test sequence the frames trace: the last one a viewer chose
 
     @property
     def viewers(self) -> int:
@@ -314,7 +315,7 @@ class Runner:
                 if watch.showing and time.monotonic() + n * seconds - last_frame >= interval / 2:
                     resolution = self.frames.resolution_for(n)
                     frame = (watch.version + 1, resolution, self.frames.neuron_resolution,
-                             watch.neurons)
+                             watch.neurons, watch.example)
                 run.job = Job(exp.id, epochs=min(left or 1_000_000, int(min(allowed, 1e6))),
                               seconds=seconds, target=run.target, frame=frame)
                 try:

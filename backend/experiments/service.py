@@ -22,11 +22,12 @@ from pydantic import ValidationError
 
 from backend.data import DATASETS, DataError, UserData, parse_csv, parse_json, read_json
 from backend.data.images import IMAGE_SETS, parse_idx, parse_npz
+from backend.data.sequences import SEQUENCE_SETS, parse_sequences_npz
 from backend.engine import Backend
 from backend.settings import Settings
 
 from .config import ExperimentConfig, parse_config
-from .dataset import ImageUpload, Upload, read_upload
+from .dataset import ImageUpload, SequenceUpload, Upload, read_upload
 from .experiment import Conflict, Deleted, Experiment, ExperimentError
 from .frames import build_maps
 from .runner import Run, Runner, Watch
@@ -66,23 +67,28 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# What a data set of another name keeps of the old one whatever it is; its classes and
-# side only where the new set has them (in range), its upload id never.
+# What a data set of another name keeps of the old one whatever it is; its classes, side
+# and length only where the new set has them (in range), its upload id never.
 KEPT_ACROSS_DATASETS = ("n_samples", "noise", "train_fraction", "seed")
 
 
 def _carried(old: dict[str, Any], name: Any) -> dict[str, Any]:
     kept = {k: old[k] for k in KEPT_ACROSS_DATASETS if k in old}
     points, images = DATASETS.get(name), IMAGE_SETS.get(name)
-    spec = points or images
+    sequences = SEQUENCE_SETS.get(name)
+    spec = points or images or sequences
     classes = old.get("classes")
-    if spec is not None and (points is None or points.problem == "classification") and \
+    if spec is not None and getattr(spec, "problem", "classification") == "classification" and \
             isinstance(classes, int) and spec.min_classes <= classes <= spec.max_classes:
         kept["classes"] = classes
     side = old.get("side")
     if images is not None and isinstance(side, int) and \
             images.sides[0] <= side <= images.sides[1]:
         kept["side"] = side
+    length = old.get("length")
+    if sequences is not None and isinstance(length, int) and \
+            sequences.lengths[0] <= length <= sequences.lengths[1]:
+        kept["length"] = length
     return kept
 
 
@@ -240,13 +246,17 @@ class Service:
         return config.model_copy(update={"dataset": dataset})
 
     def _fits(self, config: ExperimentConfig, upload: Upload | None) -> None:
-        """Uploaded images' shape is known only now: the layers must fit it."""
-        if isinstance(upload, ImageUpload) and config.input_kind == "images":
-            try:
-                config.check_images(upload.images.shape, upload.n_classes,
-                                    len(upload.images.y), self.limits)
-            except ValueError as exc:
-                raise ExperimentError(f"hidden_layers: {exc}") from None
+        """Uploaded images' or sequences' shape is known only now: the layers must fit it."""
+        try:
+            if isinstance(upload, ImageUpload) and config.input_kind == "images":
+                config.check_input(upload.images.shape, upload.n_classes,
+                                   len(upload.images.y), self.limits)
+            elif isinstance(upload, SequenceUpload) and not config.features:
+                s = upload.sequences
+                config.check_input(s.shape, upload.n_classes, len(s.y), self.limits,
+                                   s.per_step)
+        except ValueError as exc:
+            raise ExperimentError(f"hidden_layers: {exc}") from None
 
     @contextlib.asynccontextmanager
     async def editing(self, exp: Experiment) -> AsyncIterator[None]:
@@ -445,7 +455,7 @@ class Service:
         return self.runner.watch(exp.id)
 
     async def frame(self, exp: Experiment, version: int, neurons: bool = True) -> bytes:
-        return await self.runner.frames.get(exp, version, neurons)
+        return await self.runner.frames.get(exp, version, neurons, self.watch(exp).example)
 
     def running(self, exp: Experiment) -> bool:
         return self.runner.running(exp.id)
@@ -487,6 +497,35 @@ class Service:
             exp.require_images("maps")
             return build_maps(exp, example=example)
         return build_maps(exp, image=self.check_images(exp, [image], one=True)[0])
+
+    def sequence(self, exp: Experiment, example: int | None = None,
+                 drawing: Any = None) -> dict[str, Any]:
+        """One sequence through time: a test example's, or a drawing's (T numbers for one
+        channel, or T rows of C), of the data's length and channels."""
+        exp.require_sequences("sequence")
+        if drawing is None:
+            return exp.sequence_view(example)
+        return exp.sequence_view(drawing=self.check_sequence(exp, drawing))
+
+    def check_sequence(self, exp: Experiment, drawing: Any) -> np.ndarray:
+        steps, channels = exp.data.input_shape  # type: ignore[misc]
+        want = (f"{steps} numbers or {steps} rows of 1" if channels == 1 else
+                f"{steps} rows of {channels} numbers")
+        try:
+            raw = np.asarray(drawing)
+            if raw.dtype.kind not in "iuf":
+                raise ValueError
+            x = raw.astype(np.float32)
+        except (TypeError, ValueError):
+            raise ExperimentError(f"input must be {want}, every row as long") from None
+        if x.ndim == 1 and channels == 1:
+            x = x[:, None]
+        if x.shape != (steps, channels):
+            raise ExperimentError(f"input must be {want} for this experiment, not an array "
+                                  f"of shape {tuple(raw.shape)}")
+        if not np.isfinite(x).all() or np.abs(x).max() > 1e6:
+            raise ExperimentError("input must be finite numbers of at most 1e6")
+        return x
 
     def check_points(self, points: Any) -> np.ndarray:
         try:
@@ -589,6 +628,25 @@ class Service:
         await asyncio.to_thread(self.store.save_dataset, ds_id, data.to_json())
         return ds_id, data
 
+    async def upload_sequences(self, npz: bytes,
+                               problem: str | None = None) -> tuple[str, SequenceUpload]:
+        """Sequences as an NPZ, parsed off the event loop and stored compactly: at most
+        max_samples sequences and max_image_values values, never over max_upload_bytes."""
+        s = self.settings
+
+        def parse() -> SequenceUpload:
+            return SequenceUpload.of(parse_sequences_npz(npz, s.max_samples,
+                                                         s.max_image_values, problem), npz)
+
+        data = await asyncio.to_thread(parse)
+        if len(data.npz) > s.max_upload_bytes:
+            raise DataError(f"these sequences take {len(data.npz)} bytes even compressed, "
+                            f"over the limit (max_upload_bytes, {s.max_upload_bytes}): send "
+                            "fewer")
+        ds_id = new_id()
+        await asyncio.to_thread(self.store.save_dataset, ds_id, data.to_json())
+        return ds_id, data
+
     async def export(self, exp: Experiment) -> dict[str, Any]:
         return await asyncio.to_thread(to_state, exp, True)
 
@@ -621,6 +679,10 @@ class Service:
                 if file.data.get("kind") == "images":
                     upload = await asyncio.to_thread(
                         ImageUpload.from_json, file.data, self.settings.max_images,
+                        self.settings.max_image_values)
+                elif file.data.get("kind") == "sequences":
+                    upload = await asyncio.to_thread(
+                        SequenceUpload.from_json, file.data, self.settings.max_samples,
                         self.settings.max_image_values)
                 else:
                     upload = parse_json(file.data, file.data.get("problem"),

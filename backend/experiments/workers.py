@@ -93,7 +93,7 @@ class Job:
     epochs: int = 0
     seconds: float = 0.0
     target: int | None = None
-    frame: tuple[int, int, int, bool] | None = None
+    frame: tuple[int, int, int, bool, int] | None = None
     # a gradient check on the first `check_points` training points, in turns: each job of
     # the chain `check` works on it for `seconds`, and the last one answers the report
     check_points: int = 0
