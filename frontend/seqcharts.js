@@ -202,7 +202,8 @@ export const power = (e) => `10${String(e).split("").map((ch) => SUPER[ch]).join
 /**
  * The gradient through time: a bar per step of `gradient` [T] (norms, >= 0) on a log
  * scale, its axis in whole powers of ten. A step whose gradient is not finite (it
- * exploded) is a red bar to the top marked "∞"; one of exactly 0 has no bar.
+ * exploded, null in the JSON) is a red bar to the top marked "∞"; one of exactly 0 a grey
+ * mark on the floor.
  * Answers the decades shown, [low, high].
  */
 export function paintGradient(canvas, gradient, { height = 130 } = {}) {
@@ -238,14 +239,18 @@ export function paintGradient(canvas, gradient, { height = 130 } = {}) {
   ctx.textBaseline = "bottom";
   gradient.forEach((g, t) => {
     const left = x0 + t * width + gap / 2;
-    if (!Number.isFinite(g)) {
+    if (g === null || !Number.isFinite(g)) {
       ctx.fillStyle = INK.bad;
       ctx.fillRect(left, y0, width - gap, y1 - y0);
       ctx.fillStyle = "#fff";
       ctx.fillText("\u221e", left + width / 2, y0 + 12);
       return;
     }
-    if (g <= 0) return; // nothing flows back to this step
+    if (g <= 0) { // nothing flows back to this step: a grey mark on the floor says so
+      ctx.fillStyle = "#bbb";
+      ctx.fillRect(left, y1 - 2, width - gap, 2);
+      return;
+    }
     const top = Math.max(y0, Math.min(y1, y(g)));
     ctx.fillStyle = INK.bar;
     ctx.fillRect(left, top, width - gap, y1 - top);

@@ -361,8 +361,13 @@ export function bindSequences(store) {
         `times the gradient of step ${gradient.length}` +
         (r < 1e-2 ? ": it vanishes on the way back." : r > 1e2 ? ": it explodes on the way back."
           : ".");
-    } else if (!gradient.every(Number.isFinite)) {
+    } else if (gradient.some((g) => g === null || !Number.isFinite(g))) {
       ratio = "The gradient overflowed (\u221e): it exploded.";
+    } else if (first === 0) {
+      const k = gradient.findIndex((g) => g > 0);
+      ratio = k < 0 ? "It is 0 at every step: nothing flows back."
+        : `${k === 1 ? "Step 1 gets" : `Steps 1\u2013${k} get`} none at all (below the ` +
+          "smallest 32-bit number): it vanished on the way back.";
     }
     text.textContent = `Test sequence ${seq.example + 1}. ${ratio}`;
   }
