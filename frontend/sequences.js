@@ -95,6 +95,7 @@ export function bindSequences(store) {
   let axis = null; // the wave's axis as last drawn: where a pointer is, in steps and values
   let layersKey = null; // the layers the heatmaps are made for
   let asking = 0; // the newest GET /sequence asked
+  let pending = null; // the example picked here that the frames do not carry yet
   let drawn = null; // the wave being drawn: [T] values of its first channel
   let base = null; // the sequence drawn over: [T][C], its other channels kept
   let range = null; // the wave's y axis, held still while one draws
@@ -108,6 +109,7 @@ export function bindSequences(store) {
     const n = store.state.sequence?.n_examples ?? 1;
     const example = Math.max(0, Math.min(n - 1, k));
     store.set({ sequenceExample: example, sequenceDrawing: false });
+    if (store.state.socket) pending = example; // until a frame of it comes
     store.state.socket?.show({ example });
     const asked = ++asking;
     try {
@@ -390,12 +392,13 @@ export function bindSequences(store) {
     if (now) store.state.socket?.show({ example: store.state.sequenceExample });
     else store.set({ sequence: null, sequenceDrawn: null, sequenceDrawing: false });
   });
-  let data = null; // the data set's fields: another test set, another example 0, no drawing
+  let data = null; // the data set's fields: another test set, no drawing on it
   store.watch(["config"], ({ config }) => {
     const now = config && JSON.stringify(config.dataset);
     if (data !== null && now !== data && kind) {
-      store.set({ sequenceExample: 0, sequenceDrawing: false, sequenceDrawn: null });
-      store.state.socket?.show({ example: 0 });
+      // its frames say which test sequence they trace (the server clamps it to the set)
+      store.set({ sequenceDrawing: false, sequenceDrawn: null });
+      pending = null;
     }
     data = now;
   });
@@ -405,8 +408,15 @@ export function bindSequences(store) {
   store.watch(["frame"], ({ frame }) => {
     const seq = sequenceOf(frame);
     if (!seq) return;
-    // the frames carry the example the server was last told: one chosen since waits for GET
-    if (seq.example === store.state.sequenceExample || !store.state.sequence) {
+    // The frames trace the example the server was last told, by any viewer: after a pick
+    // here, frames of the one before are old (GET shows the pick meanwhile); else the page
+    // follows them, so that every viewer of an experiment sees the same sequence.
+    if (seq.example === pending) pending = null;
+    if (pending === null) {
+      if (seq.example !== store.state.sequenceExample) {
+        store.set({ sequenceExample: seq.example });
+        store.state.socket?.show({ example: seq.example }); // what it asks again on reconnecting
+      }
       store.set({ sequence: seq });
     } else {
       paintGradientBars(seq); // live all the same: its caption says which example it is of

@@ -117,3 +117,27 @@ def test_a_sequence_experiment_on_the_page(browser: Any, server: LiveServer,
         page.page.screenshot(path=str(out / f"sequences-{width}.png"), full_page=True)
     assert page.errors == []
     page.page.close()
+
+
+def test_every_viewer_follows_the_sequence_picked(browser: Any, server: LiveServer) -> None:
+    """The frames trace one test sequence for all the experiment's viewers: one picked on
+    the owner's page is the one a watcher (a projector, a class) sees too."""
+    owner = open_experiment(browser, server, WAVES)
+    watcher = Page(browser, server)
+    watcher.page.goto(f"{server.http}/?e={owner.js('window.playground.id')}")
+    watcher.wait("window.playground.mode === 'watch' && window.playground.sequence")
+    owner.page.fill("#seq-example", "4")
+    owner.page.press("#seq-example", "Enter")
+    owner.wait("window.playground.sequence.example === 3")
+    watcher.wait("window.playground.sequence.example === 3")
+    assert watcher.page.input_value("#seq-example") == "4"
+    assert watcher.js("window.playground.sequence.input") == \
+        owner.js("window.playground.sequence.input")
+    # and it stays there as it trains, on both
+    owner.page.click("#step")
+    owner.wait("window.playground.frame.header.sequence.example === 3 && "
+               "window.playground.epoch >= 1")
+    assert owner.js("window.playground.sequenceExample") == 3
+    assert owner.errors == [] and watcher.errors == []
+    owner.page.close()
+    watcher.page.close()
