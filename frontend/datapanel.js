@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { $, allow, datasetLabel, isImages } from "./dom.js";
 import { paintPoints } from "./heatmap.js";
-import { imageNet, POINT_NET } from "./imagelayers.js";
+import { imageNet, POINT_NET } from "./layerlist.js";
 
 // Each slider: its label, the label's text while dragged, its value and label for a
 // config, and what it sends when let go.

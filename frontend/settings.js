@@ -3,7 +3,8 @@
 
 import { $, allow, fill, isImages, nearest } from "./dom.js";
 import { addHelp } from "./help.js";
-import { POINT_NET } from "./imagelayers.js";
+import { POINT_NET } from "./layerlist.js";
+import { activations, hasActivation } from "./layertypes.js";
 import { numberInput } from "./numbers.js";
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
@@ -14,7 +15,7 @@ const OPTIMIZER_PARAMS = { momentum: null, ema: null, beta1: null, beta2: null, 
 const capital = (s) => s[0].toUpperCase() + s.slice(1);
 const steps = (values) => () => [values];
 
-/** id -> {options(meta) -> [values, labels?], show(config) -> value, send(value, state) -> changes} */
+/** id -> {options(meta) -> [values, labels?], show(config, meta) -> value, send(value, state) -> changes} */
 const MENUS = {
   learning_rate: { options: steps(LEARNING_RATES),
     show: (c) => nearest(LEARNING_RATES, c.optimizer.learning_rate),
@@ -51,13 +52,13 @@ const MENUS = {
       const hidden = m.activations.filter((a) => a.hidden).map((a) => a.name);
       return [["", ...hidden], ["(per layer)", ...hidden]];
     },
-    show: (c) => {
-      const acts = new Set(c.hidden_layers.filter((l) => l.type !== "pool").map((l) => l.activation));
+    show: (c, m) => {
+      const acts = new Set(activations(m.layer_types, c.hidden_layers));
       return acts.size === 1 ? [...acts][0] : "";
     },
-    // a pool layer has no activation
-    send: (v, { config }) => (v ? { hidden_layers: config.hidden_layers.map((l) =>
-      (l.type === "pool" ? l : { ...l, activation: v })) } : null) },
+    // only the layers that have one (a pool layer has none)
+    send: (v, { config, meta }) => (v ? { hidden_layers: config.hidden_layers.map((l) =>
+      (hasActivation(meta.layer_types, l) ? { ...l, activation: v } : l)) } : null) },
 };
 
 function showActivation(config) {
@@ -123,7 +124,7 @@ export function bindSettings(store, change) {
   $("batch_norm").addEventListener("change", (e) => change({ batch_norm: e.target.checked }));
   const fields = new OptimizerFields($("optimizer-params"), change);
   store.watch(["config"], ({ config }) => {
-    for (const [id, menu] of Object.entries(MENUS)) $(id).value = String(menu.show(config));
+    for (const [id, menu] of Object.entries(MENUS)) $(id).value = String(menu.show(config, meta));
     $("batch_norm").checked = config.batch_norm;
     showActivation(config);
     fields.show(meta, config);

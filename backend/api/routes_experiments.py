@@ -143,9 +143,11 @@ def maps_of(body: MapsRequest, exp: Readable, service: ServiceDep) -> Response:
                     media_type="application/octet-stream")
 
 
+SequenceExample = Annotated[int, Query(ge=0, description="a test sequence's index")]
+
+
 @router.get("/{exp_id}/sequence", response_model=SequenceView, responses=responses(LOOKUP))
-def sequence(exp: Readable, service: ServiceDep, example: Annotated[int, Query(
-        ge=0, description="a test sequence's index")] = 0) -> dict[str, Any]:
+def sequence(exp: Readable, service: ServiceDep, example: SequenceExample = 0) -> dict[str, Any]:
     """A test sequence through time: input, target, output, every recurrent layer's
     states and gates, and the gradient through time."""
     return service.sequence(exp, example)

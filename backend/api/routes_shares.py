@@ -9,7 +9,16 @@ from fastapi import APIRouter, Path, Response
 from . import routes_experiments as experiments
 from .deps import ServiceDep, Shared
 from .errors import BODY, LOOKUP, responses
-from .schemas import Created, MapsRequest, MistakesView, PointsView, ShareView, SummaryView
+from .schemas import (
+    Created,
+    MapsRequest,
+    MistakesView,
+    PointsView,
+    SequenceRequest,
+    SequenceView,
+    ShareView,
+    SummaryView,
+)
 
 router = APIRouter(prefix="/api/shares", tags=["shares"])
 ShareId = Annotated[str, Path(max_length=64)]
@@ -40,7 +49,8 @@ def frame(share_id: ShareId, service: ServiceDep) -> Response:
     return Response(service.share_frame(share_id), media_type="application/octet-stream")
 
 
-# Looking inside a snapshot is not changing it: maps, a drawing's way, mistakes, summary.
+# Looking inside a snapshot is not changing it: maps, a drawing's way, sequences, mistakes,
+# summary.
 @router.get("/{share_id}/maps", responses={**experiments.MAPS, **responses(LOOKUP)})
 def maps(exp: Shared, service: ServiceDep, example: experiments.Example = 0) -> Response:
     return experiments.maps(exp, service, example)
@@ -50,6 +60,18 @@ def maps(exp: Shared, service: ServiceDep, example: experiments.Example = 0) -> 
              responses={**experiments.MAPS, **responses(LOOKUP, BODY)})
 def maps_of(body: MapsRequest, exp: Shared, service: ServiceDep) -> Response:
     return experiments.maps_of(body, exp, service)
+
+
+@router.get("/{share_id}/sequence", response_model=SequenceView, responses=responses(LOOKUP))
+def sequence(exp: Shared, service: ServiceDep,
+             example: experiments.SequenceExample = 0) -> dict[str, Any]:
+    return experiments.sequence(exp, service, example)
+
+
+@router.post("/{share_id}/sequence", response_model=SequenceView,
+             responses=responses(LOOKUP, BODY))
+def sequence_of(body: SequenceRequest, exp: Shared, service: ServiceDep) -> dict[str, Any]:
+    return experiments.sequence_of(body, exp, service)
 
 
 @router.get("/{share_id}/mistakes", response_model=MistakesView, responses=responses(LOOKUP))

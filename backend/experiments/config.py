@@ -540,10 +540,11 @@ def check_size(spec: ModelSpec, n_classes: int, limits: Limits, examples: int) -
                          "or a pool layer before the first dense layer")
     work = mults * examples
     if work > limits.max_pass_mults:
-        raise ValueError(f"one pass over the {examples} images takes {_giga(work)} "
+        what = "images" if spec.input_shape and len(spec.input_shape) == 3 else "sequences"
+        raise ValueError(f"one pass over the {examples} {what} takes {_giga(work)} "
                          f"multiply-adds, over the limit of {_giga(limits.max_pass_mults)} "
-                         "(max_pass_mults): use fewer filters, smaller kernels, a stride or "
-                         "an earlier pool layer, or smaller or fewer images")
+                         "(max_pass_mults): use fewer filters or units, smaller kernels, a "
+                         f"stride or an earlier pool layer, or smaller or fewer {what}")
 
 
 def parse_config(data: Any, limits: Limits = DEFAULT_LIMITS) -> ExperimentConfig:
