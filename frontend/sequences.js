@@ -8,17 +8,16 @@
 
 import { api, gate } from "./api.js";
 import { paintConfusion } from "./confusion.js";
-import { $ } from "./dom.js";
+import { $, dataKind } from "./dom.js";
 import { addHelp } from "./help.js";
 import { paintGradient, paintHeatmap, paintWave, power, rows } from "./seqcharts.js";
 
 const READ_EVERY = 300; // ms between two readings of a drawing while frames come
 
-/** Sequence data: a built-in sequence set (/api/meta), or frames that say so (an upload). */
+/** Sequence data: what the frames say (an upload too), else the config's data kind. */
 export function isSequences(config, meta, frame = null) {
   if (frame?.header?.input) return frame.header.input === "sequences";
-  const name = config?.dataset?.name;
-  return Boolean(name && meta?.sequence_datasets?.some((d) => d.name === name));
+  return Boolean(config && meta) && dataKind(meta, config) === "sequences";
 }
 
 /** The sequence a frame carries (the contract's `frame.sequence`, in its JSON header). */
