@@ -309,7 +309,7 @@ export function bindSequences(store) {
   /** Each recurrent layer: its states, then its gates, each a heatmap under its name. */
   function paintLayers(seq) {
     const box = $("seq-layers");
-    const key = seq.layers.map((l) => `${l.layer}:${l.type}:${l.units}:` +
+    const key = seq.layers.map((l) => `${l.layer}:${l.type}:${l.units}:${Boolean(l.left_out)}:` +
       Object.keys(l.gates).join(",")).join("|");
     if (key !== layersKey) {
       layersKey = key;
@@ -319,6 +319,15 @@ export function bindSequences(store) {
         section.dataset.layer = String(l.layer);
         const head = document.createElement("h3");
         head.textContent = `Layer ${l.layer}: ${TYPES[l.type] || l.type}, ${l.units} units`;
+        if (l.left_out) { // too many numbers to send many times a second (docs/api.md)
+          const note = document.createElement("p");
+          note.className = "hint left-out";
+          note.textContent = "Too large to draw here: its states and gates over every step " +
+            "would be more numbers than the server sends at once. Fewer units or shorter " +
+            "sequences show it.";
+          section.append(head, note);
+          return section;
+        }
         section.append(head, figure("states", NAMES.states, MEANING.states, "signed"));
         for (const name of Object.keys(l.gates)) {
           section.append(figure(name, NAMES[name] || name, MEANING[name] || name,
@@ -330,6 +339,7 @@ export function bindSequences(store) {
       $("seq-no-layers").hidden = seq.layers.length > 0;
     }
     seq.layers.forEach((l, i) => {
+      if (l.left_out) return;
       const section = box.children[i];
       const maps = [["states", l.states], ...Object.entries(l.gates)];
       for (const [name, matrix] of maps) {

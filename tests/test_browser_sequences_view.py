@@ -157,3 +157,16 @@ def test_regression_per_step_shows_target_and_prediction(browser: Any, harness: 
     assert blue > 100
     assert v.errors == []
     v.page.close()
+
+
+def test_a_layer_left_out_says_so(browser: Any, harness: str) -> None:
+    """A layer too large for the answer (left_out) is named with a sentence, not drawn
+    as empty heatmaps; the layer before it is drawn as ever."""
+    v = View(browser, f"{harness}?problem=classification&cell=lstm&left_out=1")
+    layers = v.page.locator(".seq-layer")
+    assert layers.count() == 2
+    assert layers.nth(0).locator(".seq-heatmap").count() == 5
+    assert layers.nth(1).locator(".seq-heatmap").count() == 0
+    assert "Too large to draw here" in layers.nth(1).text_content()
+    assert v.errors == []
+    v.page.close()

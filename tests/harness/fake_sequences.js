@@ -15,7 +15,7 @@ export function exampleInput(k, T, C) {
 }
 
 /** The answer for an input [T][C]: example k's (with its target) or a drawing's (k null). */
-export function answer(input, k, { problem, cell, units, labels, n, decay, epoch }) {
+export function answer(input, k, { problem, cell, units, labels, n, decay, epoch, leftOut }) {
   const T = input.length;
   const states = [], gates = cell === "lstm" ? { input: [], forget: [], output: [], candidate: [] }
     : cell === "gru" ? { update: [], reset: [], candidate: [] } : {};
@@ -50,5 +50,8 @@ export function answer(input, k, { problem, cell, units, labels, n, decay, epoch
     : Array.from({ length: T }, (_, t) => 0.5 * decay ** (T - 1 - t));
   return { example: k, n_examples: n, per_step: problem === "regression", input, target, output,
     predicted, labels: problem === "regression" ? [] : labels,
-    layers: cell === "none" ? [] : [{ layer: 1, type: cell, units, states, gates }], gradient };
+    layers: cell === "none" ? [] : [{ layer: 1, type: cell, units, states, gates, left_out: false },
+      ...(leftOut ? [{ layer: 2, type: cell, units: 128, states: [], gates: {}, left_out: true }]
+        : [])],
+    gradient };
 }

@@ -10,7 +10,7 @@ const options = {
   problem: q.get("problem") || "classification", cell: q.get("cell") || "lstm",
   units: Number(q.get("units") || 16), n: Number(q.get("n") || 1000),
   labels: (q.get("labels") || "sine,triangle,square,sawtooth").split(","),
-  decay: Number(q.get("decay") || 0.7), epoch: 0,
+  decay: Number(q.get("decay") || 0.7), epoch: 0, leftOut: q.get("left_out") === "1",
 };
 const T = Number(q.get("T") || 40), C = Number(q.get("C") || 1);
 const harness = { posts: [], gets: [], views: [], playing: q.get("play") === "1", options };
