@@ -368,10 +368,16 @@ export function bindSequences(store) {
     if (Number.isFinite(first) && Number.isFinite(lastG) && lastG > 0 && first > 0) {
       const r = first / lastG;
       const e = Math.round(Math.log10(r));
+      // a target at every step: each bar holds its own step's loss and every later one's,
+      // so early bars are larger by up to T at no explosion; one target at the end: not
+      const T = gradient.length;
+      const high = seq.per_step ? 100 * T : 100;
       ratio = `Step 1 gets ${r >= 0.01 && r <= 100 ? r.toPrecision(2) : `about ${power(e)}`} ` +
-        `times the gradient of step ${gradient.length}` +
-        (r < 1e-2 ? ": it vanishes on the way back." : r > 1e2 ? ": it explodes on the way back."
-          : ".");
+        `times the gradient of step ${T}` +
+        (r < 1e-2 ? ": it vanishes on the way back." : r > high
+          ? ": it explodes on the way back." : ".") +
+        (seq.per_step ? " Every step has a target here, so each bar also holds the loss of " +
+          "its own and every later step." : "");
     } else if (gradient.some((g) => g === null || !Number.isFinite(g))) {
       ratio = "The gradient overflowed (\u221e): it exploded.";
     } else if (first === 0) {

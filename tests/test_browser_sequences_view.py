@@ -155,6 +155,13 @@ def test_regression_per_step_shows_target_and_prediction(browser: Any, harness: 
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
       for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 150 && d[i] < 60) n++; return n; })()""")
     assert blue > 100
+    # a target at every step: early bars hold every later step's loss too, so a gradient
+    # 900 times larger at step 1 of 50 is that sum, not an explosion
+    v.js("window.harness.options.decay = 1.15; window.harness.frame()")
+    text = v.page.text_content("#seq-gradient-text")
+    assert "Every step has a target" in text and "explodes" not in text, text
+    v.js("window.harness.options.decay = 1.4; window.harness.frame()")
+    assert "explodes" in v.page.text_content("#seq-gradient-text")
     assert v.errors == []
     v.page.close()
 
