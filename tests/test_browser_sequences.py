@@ -141,3 +141,27 @@ def test_every_viewer_follows_the_sequence_picked(browser: Any, server: LiveServ
     assert owner.errors == [] and watcher.errors == []
     owner.page.close()
     watcher.page.close()
+
+
+def test_a_snapshot_shows_and_answers_its_sequences(browser: Any, server: LiveServer) -> None:
+    """A shared snapshot has no websocket: its one frame draws the first test sequence,
+    and another one, or a drawn wave, is asked of the snapshot's own /sequence."""
+    exp = httpx.post(f"{server.http}/api/experiments", json=WAVES).json()
+    auth = {"Authorization": f"Bearer {exp['edit_token']}"}
+    httpx.post(f"{server.http}/api/experiments/{exp['id']}/train",
+               json={"epochs": 2, "wait": True}, headers=auth).raise_for_status()
+    share = httpx.post(f"{server.http}/api/experiments/{exp['id']}/share", headers=auth).json()
+    page = Page(browser, server)
+    page.page.goto(f"{server.http}/s/{share['share_id']}")
+    page.wait("window.playground.mode === 'shared' && window.playground.sequence")
+    assert page.page.locator(".seq-heatmap").count() == 5
+    page.page.click("#seq-next")
+    page.wait("window.playground.sequence.example === 1")
+    answer = httpx.get(f"{server.http}/api/shares/{share['share_id']}/sequence?example=1").json()
+    assert page.js("window.playground.sequence.output") == answer["output"]
+    page.page.click("#seq-draw")
+    drag(page, [(0.12, 0.2), (0.98, 0.7)])
+    page.wait("window.playground.sequenceDrawn !== null")
+    assert page.page.text_content("#seq-verdict").startswith("Your wave: the network says")
+    assert page.errors == []
+    page.page.close()
