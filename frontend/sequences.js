@@ -172,7 +172,7 @@ export function bindSequences(store) {
       drawn[s] = steps ? v0 + ((v - v0) * i) / steps : v;
     }
     last = [t, v];
-    paint();
+    paintWaveAndVerdict(shown()); // the pen at once; the layers when the answer comes
     send();
   };
   wave.addEventListener("pointerdown", (e) => {
