@@ -261,7 +261,7 @@ export class Socket extends ReconnectingSocket {
     this.open();
   }
 
-  /** What the page shows ({frames, neurons[, example]}): the server builds and sends only that. */
+  /** What the page shows ({frames, neurons}, and a picked `example`): the server sends that. */
   show(view) {
     const next = { ...this.view, ...view };
     if (Object.keys(next).every((k) => next[k] === this.view[k])) return;

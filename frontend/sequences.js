@@ -404,8 +404,7 @@ export function bindSequences(store) {
     if (now === kind) return;
     kind = now;
     document.body.classList.toggle("sequences", now);
-    if (now) store.state.socket?.show({ example: store.state.sequenceExample });
-    else store.set({ sequence: null, sequenceDrawn: null, sequenceDrawing: false });
+    if (!now) store.set({ sequence: null, sequenceDrawn: null, sequenceDrawing: false });
   });
   let data = null; // the data set's fields: another test set, no drawing on it
   store.watch(["config"], ({ config }) => {
@@ -416,9 +415,6 @@ export function bindSequences(store) {
       pending = null;
     }
     data = now;
-  });
-  store.watch(["socket"], ({ socket }) => {
-    if (kind) socket?.show({ example: store.state.sequenceExample });
   });
   store.watch(["frame"], ({ frame }) => {
     const seq = sequenceOf(frame);

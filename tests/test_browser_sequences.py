@@ -131,6 +131,13 @@ def test_every_viewer_follows_the_sequence_picked(browser: Any, server: LiveServ
     owner.wait("window.playground.sequence.example === 3")
     watcher.wait("window.playground.sequence.example === 3")
     assert watcher.page.input_value("#seq-example") == "4"
+    # one more viewer opening the page joins at that sequence: it does not send everyone
+    # back to the first
+    late = Page(browser, server)
+    late.page.goto(f"{server.http}/?e={owner.js('window.playground.id')}")
+    late.wait("window.playground.mode === 'watch' && window.playground.sequence && "
+              "window.playground.sequence.example === 3")
+    late.settled()
     assert watcher.js("window.playground.sequence.input") == \
         owner.js("window.playground.sequence.input")
     # and it stays there as it trains, on both
@@ -138,9 +145,10 @@ def test_every_viewer_follows_the_sequence_picked(browser: Any, server: LiveServ
     owner.wait("window.playground.frame.header.sequence.example === 3 && "
                "window.playground.epoch >= 1")
     assert owner.js("window.playground.sequenceExample") == 3
-    assert owner.errors == [] and watcher.errors == []
-    owner.page.close()
-    watcher.page.close()
+    assert late.js("window.playground.frame.header.sequence.example") == 3
+    assert owner.errors == [] and watcher.errors == [] and late.errors == []
+    for page in (owner, watcher, late):
+        page.page.close()
 
 
 def test_a_snapshot_shows_and_answers_its_sequences(browser: Any, server: LiveServer) -> None:
