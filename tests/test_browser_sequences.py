@@ -54,6 +54,8 @@ def test_a_sequence_experiment_on_the_page(browser: Any, server: LiveServer,
     assert page.js("document.body.classList.contains('sequences')")
     assert page.page.is_visible("#seq-wave") and page.page.is_visible("#seq-layers")
     assert not page.page.is_visible("#heatmap")  # no plane
+    # the page's "What is this?" explains sequences, not images
+    assert page.page.is_visible(".seq-about") and not page.page.is_visible(".image-about")
 
     # it trains: the heatmaps of the state and the LSTM's four gates are painted, and the
     # gradient bars are drawn again as frames come
