@@ -340,20 +340,18 @@ class LSTM(Recurrent):
         T, H4, m = G.shape
         H, dt = H4 // 4, G.dtype
         S = self._state_grads(dout, T, m)
-        Gb = G.transpose(1, 0, 2)  # (4H, T, m), as M
-        i, g = Gb[H:2 * H], Gb[3 * H:]
+        i, g = G[:, H:2 * H], G[:, 3 * H:]
         # dL/dz per block: [dh tc o(1-o), dc g i(1-i), dc c_prev f(1-f), dc i (1-g^2)]:
         # the factors beside dh and dc for every step at once; the loop multiplies them
-        # in place by dh and dc, which leaves dL/dz in M. M is (4H, T, m) so that the
-        # products after the loop take it as one (4H, T m) matrix without a copy.
-        M = self._buf("M", (H4, T, m), dt)
-        sig = M[:3 * H]
-        xp.subtract(1, Gb[:3 * H], out=sig)
-        sig *= Gb[:3 * H]  # s (1 - s) for o, i, f
-        M[:H] *= tc.transpose(1, 0, 2)
-        M[H:2 * H] *= g
-        M[2 * H:3 * H] *= c[:T].transpose(1, 0, 2)
-        mg = M[3 * H:]
+        # in place by dh and dc, which leaves dL/dz in M.
+        M = self._buf("M", (T, H4, m), dt)
+        sig = M[:, :3 * H]
+        xp.subtract(1, G[:, :3 * H], out=sig)
+        sig *= G[:, :3 * H]  # s (1 - s) for o, i, f
+        M[:, :H] *= tc
+        M[:, H:2 * H] *= g
+        M[:, 2 * H:3 * H] *= c[:T]
+        mg = M[:, 3 * H:]
         xp.multiply(g, g, out=mg)
         xp.subtract(1, mg, out=mg)
         mg *= i
@@ -364,21 +362,24 @@ class LSTM(Recurrent):
         Wh = self._inside(self.Wh)  # (H, 4H)
         dc = self._buf("dc", (H, m), dt)
         tmp = self._buf("tmp", (H, m), dt)
-        M4 = M.reshape(4, H, T, m)
+        M4 = M.reshape(T, 4, H, m)
         multiply = xp.multiply
         for t in range(T - 1, -1, -1):
             if t < T - 1:
-                self._carry(S, t, Wh, M[:, t + 1], tmp)
+                self._carry(S, t, Wh, M[t + 1], tmp)
                 multiply(S[t], ot[t], out=tmp)
                 dc += tmp
             else:
                 multiply(S[t], ot[t], out=dc)
-            dz = M4[:, :, t]
+            dz = M4[t]
             multiply(dc, dz[1:], out=dz[1:])
             multiply(S[t], dz[0], out=dz[0])
             dc *= G[t, 2 * H:3 * H]  # f_t
         out = _LSTM_OUT
-        M2 = M.reshape(H4, T * m)
+        # M as one (4H, T m) matrix for the weight gradients: one copy, then one product
+        M2 = self._buf("M2", (H4, T, m), dt)
+        M2[...] = M.transpose(1, 0, 2)
+        M2 = M2.reshape(H4, T * m)
         if st["fold"]:  # X holds [h_{t-1}; x_t; 1] per step
             K = X.shape[1]
             P = M2 @ X[:T].transpose(0, 2, 1).reshape(T * m, K)  # (4H, H + C + 1)
