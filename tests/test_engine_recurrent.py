@@ -459,3 +459,44 @@ def test_lstm_gradients_with_and_without_the_folded_input(c: int, h: int) -> Non
         layer = layer_of("lstm", rng, seq, c=c, h=h, scale=0.4)
         assert layer._folds(c) == (4 * (c + 1) <= h)
         check_layer(layer, rng.normal(size=(2, 5, c)), rng)
+
+
+def test_every_layer_runs_under_a_strict_cupy_stand_in_and_agrees_with_numpy() -> None:
+    """Through xp only: no NumPy array mixed in, no NumPy function on a device array."""
+    from tests.test_engine_conv import StrictArray, strict_module
+
+    xp = strict_module(np, "strictnp")
+    rng = np.random.default_rng(18)
+    x = rng.normal(size=(M, 8, 3)).astype(np.float32)
+    builders = [
+        lambda q: make_recurrent(q, "rnn", np.random.default_rng(0), INITIALIZERS.get("he"),
+                                 0.0, (8, 3), 5, np.float32, "relu", True),
+        lambda q: make_recurrent(q, "lstm", np.random.default_rng(0),
+                                 INITIALIZERS.get("glorot"), 0.0, (8, 3), 5, np.float32),
+        lambda q: make_recurrent(q, "lstm", np.random.default_rng(0),
+                                 INITIALIZERS.get("glorot"), 0.0, (8, 3), 16, np.float32,
+                                 return_sequences=True),  # the folded input
+        lambda q: make_recurrent(q, "gru", np.random.default_rng(0),
+                                 INITIALIZERS.get("glorot"), 0.0, (8, 3), 5, np.float32,
+                                 return_sequences=True),
+        lambda q: Conv1D(q, q.asarray(rng.normal(size=(4, 3, 3)).astype(np.float32)),
+                         q.zeros(4, dtype=np.float32), 2, "same", (8, 3)),
+        lambda q: MaxPool1D(q, 3, (8, 3)),
+        lambda q: AvgPool1D(q, 3, (8, 3)),
+        lambda q: PerStep(q, q.asarray(np.ones((3, 2), np.float32)), q.zeros(2, np.float32)),
+    ]
+    for build in builders:
+        ref, dev = build(np), build(xp)
+        if isinstance(dev, Conv1D):  # the same weights on both sides
+            ref.W[...] = dev.W.get()
+        out, dout = ref.forward(x, True), dev.forward(xp.asarray(x), True)
+        assert isinstance(dout, StrictArray)
+        np.testing.assert_allclose(dout.get(), out, rtol=1e-5, atol=1e-6)
+        R = rng.normal(size=out.shape).astype(np.float32)
+        np.testing.assert_allclose(dev.backward(xp.asarray(R)).get(), ref.backward(R),
+                                   rtol=1e-5, atol=1e-6)
+        for n in ref.param_names:
+            np.testing.assert_allclose(dev.grads[n].get(), ref.grads[n], rtol=1e-4, atol=1e-6)
+        if hasattr(dev, "trace"):
+            assert isinstance(dev.trace(xp.asarray(x))["states"], StrictArray)
+            assert isinstance(dev.state_grad, StrictArray)
