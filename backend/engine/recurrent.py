@@ -1,14 +1,15 @@
 """Recurrent layers: a simple RNN, an LSTM and a GRU, trained by backpropagation through
 time (BPTT), batched over examples.
 
-A batch is (m, T, C) (Keras' layout); inside, everything is time-major, (T, m, .), so
-that each step is one contiguous slice. The input's share of every step is one matrix
-product before the loop, X (T m, C) @ Wx; a step then costs one (m, H) @ (H, k H)
-product for all its k gate blocks and a few in-place elementwise operations on
-preallocated buffers. Backward walks the steps back with one (m, k H) @ (k H, H)
-product each and, after the loop, gets dWh, dWx and the biases with one product over
-all T m rows (dWh = H_prev^T dA). What the backward step needs of the forward values
-(gate derivatives and their products) is computed for all steps at once before its loop.
+A batch is (m, T, C) (Keras' layout); inside, per-step arrays are time-major, (T, m, .)
+(the LSTM's (T, ., m): see LSTM), so that each step is one contiguous slice. The input's
+share of every step is one matrix product before the loop, X (T m, C) @ Wx (or, for a
+narrow input, part of the step's own product); a step then costs one product for all
+its k gate blocks and a few in-place elementwise operations on buffers kept between
+calls. Backward walks the steps back with one product each and, after the loop, gets
+dWh, dWx and the biases with one product over all T m rows (dWh = H_prev^T dA). What
+the backward step needs of the forward values (gate derivatives and their products) is
+computed for many steps at once, outside the per-step loop.
 
 Gate blocks are in PyTorch's order: LSTM input, forget, candidate (g), output; GRU
 reset, update, candidate (n). The sigmoid gates are computed as 0.5 tanh(0.5 z) + 0.5:
