@@ -244,7 +244,6 @@ def _sigmoid_scale(xp: Any, dtype: Any, H: int, blocks: str) -> tuple[Array, Arr
 # backward (i, f, g) another.
 _LSTM_IN = (3, 0, 1, 2)  # inside block j = PyTorch's block _LSTM_IN[j]
 _LSTM_OUT = (1, 2, 3, 0)  # PyTorch's block j = inside block _LSTM_OUT[j]
-_LSTM_CHUNK = 2**16  # entries of dL/dz factors per chunk of steps in backward (256 kB)
 
 
 class LSTM(Recurrent):
@@ -342,49 +341,45 @@ class LSTM(Recurrent):
         T, H4, m = G.shape
         H, dt = H4 // 4, G.dtype
         S = self._state_grads(dout, T, m)
-        # dL/dz per block: [dh tc o(1-o), dc g i(1-i), dc c_prev f(1-f), dc i (1-g^2)].
-        # The factors beside dh and dc are computed a chunk of steps at a time, just
-        # before the loop reaches them (a chunk stays in the cache: over all steps at
-        # once this was memory-bound), and the loop writes dL/dz into M2, (4H, T, m),
-        # which the weight products take as one (4H, T m) matrix.
-        n = max(1, min(T, _LSTM_CHUNK // (H4 * m)))
-        D = self._buf("D", (n, H4, m), dt)
-        ot = self._buf("ot", (n, H, m), dt)  # dc_t gains dh_t o (1 - tanh(c_t)^2)
-        M2 = self._buf("M2", (H4, T, m), dt)
-        D4, M4 = D.reshape(n, 4, H, m), M2.reshape(4, H, T, m)
+        i, g = G[:, H:2 * H], G[:, 3 * H:]
+        # dL/dz per block: [dh tc o(1-o), dc g i(1-i), dc c_prev f(1-f), dc i (1-g^2)]:
+        # the factors beside dh and dc for every step at once; the loop multiplies them
+        # in place by dh and dc, which leaves dL/dz in M.
+        M = self._buf("M", (T, H4, m), dt)
+        sig = M[:, :3 * H]
+        xp.subtract(1, G[:, :3 * H], out=sig)
+        sig *= G[:, :3 * H]  # s (1 - s) for o, i, f
+        M[:, :H] *= tc
+        M[:, H:2 * H] *= g
+        M[:, 2 * H:3 * H] *= c[:T]
+        mg = M[:, 3 * H:]
+        xp.multiply(g, g, out=mg)
+        xp.subtract(1, mg, out=mg)
+        mg *= i
+        ot = self._buf("ot", (T, H, m), dt)  # dc_t gains dh_t o (1 - tanh(c_t)^2)
+        xp.multiply(tc, tc, out=ot)
+        xp.subtract(1, ot, out=ot)
+        ot *= G[:, :H]
         Wh = self._inside(self.Wh)  # (H, 4H)
         dc = self._buf("dc", (H, m), dt)
         tmp = self._buf("tmp", (H, m), dt)
+        M4 = M.reshape(T, 4, H, m)
         multiply = xp.multiply
-        for t1 in range(T, 0, -n):
-            t0 = max(0, t1 - n)
-            k = t1 - t0
-            Gc, d, o_t = G[t0:t1], D[:k], ot[:k]
-            sig = d[:, :3 * H]
-            xp.subtract(1, Gc[:, :3 * H], out=sig)
-            sig *= Gc[:, :3 * H]  # s (1 - s) for o, i, f
-            d[:, :H] *= tc[t0:t1]
-            d[:, H:2 * H] *= Gc[:, 3 * H:]
-            d[:, 2 * H:3 * H] *= c[t0:t1]
-            mg = d[:, 3 * H:]
-            xp.multiply(Gc[:, 3 * H:], Gc[:, 3 * H:], out=mg)
-            xp.subtract(1, mg, out=mg)
-            mg *= Gc[:, H:2 * H]
-            xp.multiply(tc[t0:t1], tc[t0:t1], out=o_t)
-            xp.subtract(1, o_t, out=o_t)
-            o_t *= Gc[:, :H]
-            for t in range(t1 - 1, t0 - 1, -1):
-                j = t - t0
-                if t < T - 1:
-                    self._carry(S, t, Wh, M2[:, t + 1], tmp)
-                    multiply(S[t], o_t[j], out=tmp)
-                    dc += tmp
-                else:
-                    multiply(S[t], o_t[j], out=dc)
-                multiply(dc, D4[j, 1:], out=M4[1:, :, t])
-                multiply(S[t], D4[j, 0], out=M4[0, :, t])
-                dc *= G[t, 2 * H:3 * H]  # f_t
+        for t in range(T - 1, -1, -1):
+            if t < T - 1:
+                self._carry(S, t, Wh, M[t + 1], tmp)
+                multiply(S[t], ot[t], out=tmp)
+                dc += tmp
+            else:
+                multiply(S[t], ot[t], out=dc)
+            dz = M4[t]
+            multiply(dc, dz[1:], out=dz[1:])
+            multiply(S[t], dz[0], out=dz[0])
+            dc *= G[t, 2 * H:3 * H]  # f_t
         out = _LSTM_OUT
+        # M as one (4H, T m) matrix for the weight gradients: one copy, then one product
+        M2 = self._buf("M2", (H4, T, m), dt)
+        M2[...] = M.transpose(1, 0, 2)
         M2 = M2.reshape(H4, T * m)
         if st["fold"]:  # X holds [h_{t-1}; x_t; 1] per step
             K = X.shape[1]
