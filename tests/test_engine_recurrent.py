@@ -500,3 +500,19 @@ def test_every_layer_runs_under_a_strict_cupy_stand_in_and_agrees_with_numpy() -
         if hasattr(dev, "trace"):
             assert isinstance(dev.trace(xp.asarray(x))["states"], StrictArray)
             assert isinstance(dev.state_grad, StrictArray)
+
+
+@pytest.mark.parametrize(("kind", "act"), CASES)
+def test_one_step_and_changing_batch_and_length(kind: str, act: str | None) -> None:
+    """T = 1 (no recurrence at all) and batches of other sizes and lengths between calls:
+    the kept buffers follow the shape."""
+    rng = np.random.default_rng(19)
+    for seq in (False, True):
+        layer = layer_of(kind, rng, seq, act or "tanh")
+        for m, steps in ((2, 1), (5, 7), (3, 2), (5, 7)):
+            x = rng.normal(size=(m, steps, C))
+            np.testing.assert_allclose(layer.forward(x, False)[:, -1] if seq
+                                       else layer.forward(x, False),
+                                       reference(layer, x)[:, -1], atol=1e-12)
+            if steps == 1:
+                check_layer(layer, x, rng)
