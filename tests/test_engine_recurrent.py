@@ -450,15 +450,21 @@ def test_per_step_dense_is_dense_at_every_step() -> None:
     check_layer(layer, x, rng)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize(("c", "h"), [(1, 8), (3, 16), (9, 4)])
-def test_lstm_gradients_with_and_without_the_folded_input(c: int, h: int) -> None:
+def test_gradients_with_and_without_the_folded_input(kind: str, c: int, h: int) -> None:
     """A step's product takes x_t and the bias too where the input is narrow beside the
-    units (c=1, h=8 and c=3, h=16 fold; c=9, h=4 does not): both ways check."""
+    units (c=1, h=8 and c=3, h=16 fold; c=9, h=4 does not): both ways check, against
+    the reference and central differences."""
     rng = np.random.default_rng(17)
     for seq in (False, True):
-        layer = layer_of("lstm", rng, seq, c=c, h=h, scale=0.4)
+        layer = layer_of(kind, rng, seq, c=c, h=h, scale=0.4)
         assert layer._folds(c) == (4 * (c + 1) <= h)
-        check_layer(layer, rng.normal(size=(2, 5, c)), rng)
+        x = rng.normal(size=(2, 5, c))
+        out = layer.forward(x, False)
+        np.testing.assert_allclose(out[:, -1] if seq else out, reference(layer, x)[:, -1],
+                                   atol=1e-12)
+        check_layer(layer, x, rng)
 
 
 def test_every_layer_runs_under_a_strict_cupy_stand_in_and_agrees_with_numpy() -> None:
@@ -479,6 +485,8 @@ def test_every_layer_runs_under_a_strict_cupy_stand_in_and_agrees_with_numpy() -
         lambda q: make_recurrent(q, "gru", np.random.default_rng(0),
                                  INITIALIZERS.get("glorot"), 0.0, (8, 3), 5, np.float32,
                                  return_sequences=True),
+        lambda q: make_recurrent(q, "gru", np.random.default_rng(0),
+                                 INITIALIZERS.get("glorot"), 0.0, (8, 3), 16, np.float32),
         lambda q: Conv1D(q, q.asarray(rng.normal(size=(4, 3, 3)).astype(np.float32)),
                          q.zeros(4, dtype=np.float32), 2, "same", (8, 3)),
         lambda q: MaxPool1D(q, 3, (8, 3)),

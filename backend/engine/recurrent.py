@@ -409,11 +409,17 @@ class GRU(Recurrent):
     """r, z = sigmoid(x_t Wx_{r,z} + bx_{r,z} + h_{t-1} Wh_{r,z} + bh_{r,z});
     n = tanh(x_t Wx_n + bx_n + r (h_{t-1} Wh_n + bh_n)); h_t = (1 - z) n + z h_{t-1};
     h_0 = 0 (PyTorch's GRU, Keras' reset_after). Wx (C, 3H), Wh (H, 3H), bx, bh (3H,),
-    blocks reset, update, candidate (n)."""
+    blocks reset, update, candidate (n).
+
+    Inside it runs feature-major as the LSTM does, each step's rows in four blocks:
+    [h_{t-1} Wh_n + bh_n (hn), r's, z's, n's x part x_t Wx_n + bx_n], an order in which
+    the sigmoid gates (r, z), the two gradients that dh multiplies (z, n) and the two
+    that dn multiplies (hn, r) are each one contiguous slice."""
 
     kind = "gru"
     param_names = ("Wx", "Wh", "bx", "bh")
     gate_names = ("update", "reset", "candidate")
+    feature_major = True
 
     def __init__(self, xp: Any, Wx: Array, Wh: Array, bx: Array, bh: Array,
                  return_sequences: bool = False,
@@ -421,96 +427,141 @@ class GRU(Recurrent):
         super().__init__(xp, Wx, Wh, return_sequences, in_shape)
         self.bx = bx
         self.bh = bh
-        self._scale, _ = _sigmoid_scale(xp, Wx.dtype, self.units, "sst")
+
+    def _folds(self, C: int) -> bool:
+        """As LSTM._folds: a step's product takes [h_{t-1}; x_t; 1] for a narrow input."""
+        return self.units >= 4 * (C + 1)
+
+    def _rows(self, scaled: bool) -> Array:
+        """The step's weights as (4H, H + C + 1) rows [hn; r; z; n's x part] over
+        [h_{t-1}; x_t; 1]; r's and z's rows halved when scaled (sigmoid via tanh)."""
+        xp, H = self.xp, self.units
+        C = self.Wx.shape[0]
+        Wh, Wx, bx, bh = self.Wh, self.Wx, self.bx, self.bh
+        W = xp.zeros((4 * H, H + C + 1), dtype=Wx.dtype)
+        W[:H, :H] = Wh[:, 2 * H:].T
+        W[:H, H + C] = bh[2 * H:]
+        W[H:3 * H, :H] = Wh[:, :2 * H].T
+        W[H:3 * H, H:H + C] = Wx[:, :2 * H].T
+        W[H:3 * H, H + C] = bx[:2 * H] + bh[:2 * H]
+        W[3 * H:, H:H + C] = Wx[:, 2 * H:].T
+        W[3 * H:, H + C] = bx[2 * H:]
+        if scaled:
+            W[H:3 * H] *= 0.5
+        return W
 
     def _run(self, x, training):
         xp = self.xp
         m, T, C = x.shape
         H, dt, tag = self.units, self.Wx.dtype, "t" if training else "e"
-        s, H2 = self._scale, 2 * self.units
-        X = self._time_major(x, tag)
-        Z = self._buf(tag + "z", (T, m, 3 * H), dt)  # pre-activations, then the gates
-        xp.matmul(X.reshape(T * m, C), self.Wx * s, out=Z.reshape(T * m, 3 * H))
-        Z += self.bx * s
-        Z[:, :, :H2] += self.bh[:H2] * s[:H2]  # bh_r, bh_z add as bx's do
-        Whs = self.Wh * s
-        bhn = self.bh[H2:]
-        hn = self._buf(tag + "hn", (T, m, H), dt)  # h_{t-1} Wh_n + bh_n
-        h = self._buf(tag + "h", (T + 1, m, H), dt)
-        h[0] = 0
-        tmp3 = self._buf(tag + "tmp3", (m, 3 * H), dt)
-        tmp = self._buf(tag + "tmp", (m, H), dt)
+        K = H + C + 1
+        W = self._rows(True)
+        G = self._buf(tag + "g", (T, 4 * H, m), dt)  # pre-activations, then gates
+        fold = self._folds(C)
+        if fold:
+            A = self._buf(tag + "a", (T + 1, K, m), dt)
+            A[0, :H] = 0
+            A[:T, H:H + C] = x.transpose(1, 2, 0)
+            A[T, H:H + C] = 0
+            A[:, H + C] = 1
+            h, X = A[:, :H], A
+        else:
+            X = self._buf(tag + "x", (T, C, m), dt)
+            X[...] = x.transpose(1, 2, 0)
+            xp.matmul(W[:, H:H + C], X, out=G)
+            G += W[:, H + C:]
+            Wh3 = xp.ascontiguousarray(W[:3 * H, :H])
+            h = self._buf(tag + "h", (T + 1, H, m), dt)
+            h[0] = 0
+        tmp3 = self._buf(tag + "tmp3", (3 * H, m), dt)
+        tmp = self._buf(tag + "tmp", (H, m), dt)
+        matmul, tanh, multiply, subtract, add = (xp.matmul, xp.tanh, xp.multiply,
+                                                 xp.subtract, xp.add)
         for t in range(T):
-            zt = Z[t]
-            if t:
-                xp.matmul(h[t], Whs, out=tmp3)
-                zt[:, :H2] += tmp3[:, :H2]
-                xp.add(tmp3[:, H2:], bhn, out=hn[t])
-            else:
-                hn[0] = bhn
-            rz = zt[:, :H2]
-            xp.tanh(rz, out=rz)
+            g = G[t]
+            if fold:
+                matmul(W, A[t], out=g)
+            elif t:
+                matmul(Wh3, h[t], out=tmp3)
+                g[:3 * H] += tmp3
+            rz = g[H:3 * H]
+            tanh(rz, out=rz)
             rz *= 0.5
             rz += 0.5
-            r, z, n = zt[:, :H], zt[:, H:H2], zt[:, H2:]
-            xp.multiply(r, hn[t], out=tmp)
+            n = g[3 * H:]
+            multiply(g[H:2 * H], g[:H], out=tmp)  # r hn
             n += tmp
-            xp.tanh(n, out=n)
-            xp.subtract(h[t], n, out=tmp)  # h_t = n + z (h_{t-1} - n)
-            tmp *= z
-            xp.add(n, tmp, out=h[t + 1])
-        return {"x": X, "z": Z, "hn": hn, "h": h}
+            tanh(n, out=n)
+            subtract(h[t], n, out=tmp)  # h_t = n + z (h_{t-1} - n)
+            tmp *= g[2 * H:3 * H]
+            add(n, tmp, out=h[t + 1])
+        return {"x": X, "g": G, "h": h, "fold": fold}
 
     def _gates(self, st):
-        Z = st["z"]
+        G = st["g"]
         H = self.units
-        return {"update": Z[:, :, H:2 * H], "reset": Z[:, :, :H], "candidate": Z[:, :, 2 * H:]}
+        return {"update": G[:, 2 * H:3 * H], "reset": G[:, H:2 * H], "candidate": G[:, 3 * H:]}
 
     def backward(self, dout):
         xp = self.xp
         st = self._train
-        X, Z, hn, h = st["x"], st["z"], st["hn"], st["h"]
-        T, m, H3 = Z.shape
-        H, dt = H3 // 3, Z.dtype
+        X, G, h = st["x"], st["g"], st["h"]
+        T, H4, m = G.shape
+        H, dt = H4 // 4, G.dtype
         S = self._state_grads(dout, T, m)
-        r, z, n = Z[:, :, :H], Z[:, :, H:2 * H], Z[:, :, 2 * H:]
-        # E per step: [d n_pre, d z_pre, d r_pre, d hn] (dL/d of n's and z's and r's
-        # pre-activations and of h_{t-1} Wh_n + bh_n). Its last three blocks are what
-        # goes through Wh (in the order z, r, n), its first three through Wx (n, z, r).
+        hn, r, z, n = G[:, :H], G[:, H:2 * H], G[:, 2 * H:3 * H], G[:, 3 * H:]
+        # dL/d of the step's rows [hn, r_pre, z_pre, n_pre]:
         # d n_pre = dh (1-z)(1-n^2); d z_pre = dh (h_prev - n) z(1-z);
-        # d r_pre = d n_pre hn r(1-r); d hn = d n_pre r.
-        E = self._buf("E", (T, m, 4, H), dt)
-        dh_f = self._buf("dh_f", (T, m, 2, H), dt)  # the factors beside dh
-        xp.multiply(1 - z, 1 - n * n, out=dh_f[:, :, 0])
-        xp.multiply(h[:T] - n, z * (1 - z), out=dh_f[:, :, 1])
-        dn_f = self._buf("dn_f", (T, m, 2, H), dt)  # the factors beside d n_pre
-        xp.multiply(hn, r * (1 - r), out=dn_f[:, :, 0])
-        dn_f[:, :, 1] = r
-        Wh = self.Wh
-        WhpT = xp.concatenate([Wh[:, H:2 * H], Wh[:, :H], Wh[:, 2 * H:]], axis=1).T
-        E2 = E.reshape(T, m, 4 * H)
-        tmp = self._buf("tmp", (m, H), dt)
-        dhz = self._buf("dhz", (m, H), dt)  # dh_t z_t: h_{t-1}'s direct share
+        # d hn = d n_pre r; d r_pre = d n_pre hn r(1-r). F holds the factors beside dh
+        # (blocks z, n) and beside d n_pre (blocks hn, r) for every step; the loop
+        # multiplies them in place, which leaves the gradient in F.
+        F = self._buf("F", (T, H4, m), dt)
+        f_hn, f_r, f_z, f_n = F[:, :H], F[:, H:2 * H], F[:, 2 * H:3 * H], F[:, 3 * H:]
+        f_hn[...] = r
+        xp.subtract(1, r, out=f_r)
+        f_r *= r
+        f_r *= hn
+        xp.subtract(1, z, out=f_z)
+        xp.multiply(f_z, 1 - n * n, out=f_n)
+        f_z *= z
+        f_z *= h[:T] - n
+        Wh = self._rows(False)[:, :H].T  # (H, 4H): what h_{t-1} gets back
+        F4 = F.reshape(T, 4, H, m)
+        dhz = self._buf("dhz", (H, m), dt)  # dh_t z_t: h_{t-1}'s direct share
+        tmp = self._buf("tmp", (H, m), dt)
+        multiply = xp.multiply
         for t in range(T - 1, -1, -1):
             if t < T - 1:
-                self._carry(S, t, E2[t + 1, :, H:], WhpT, tmp)
+                self._carry(S, t, Wh, F[t + 1], tmp)
                 S[t] += dhz
-            xp.multiply(S[t][:, None, :], dh_f[t], out=E[t, :, :2])
-            xp.multiply(E[t, :, :1], dn_f[t], out=E[t, :, 2:])
+            d = F4[t]
+            multiply(S[t], d[2:], out=d[2:])  # d z_pre, d n_pre
+            multiply(d[3], d[:2], out=d[:2])  # d hn, d r_pre
             if t:
-                xp.multiply(S[t], z[t], out=dhz)
-        d2 = E.reshape(T * m, 4 * H)
-        dh_side = h[1:T].reshape((T - 1) * m, H).T @ d2[m:, H:]  # z, r, n
-        dx_side = X.reshape(T * m, -1).T @ d2[:, :3 * H]  # n, z, r
-        self.grads["Wh"] = _blocks(xp, dh_side, H, (1, 0, 2))
-        self.grads["Wx"] = _blocks(xp, dx_side, H, (2, 1, 0))
-        self.grads["bh"] = _blocks(xp, d2[:, H:].sum(axis=0), H, (1, 0, 2))
-        self.grads["bx"] = _blocks(xp, d2[:, :3 * H].sum(axis=0), H, (2, 1, 0))
+                multiply(S[t], z[t], out=dhz)
+        D = self._buf("D", (H4, T, m), dt)  # F as one (4H, T m) matrix
+        D[...] = F.transpose(1, 0, 2)
+        D2 = D.reshape(H4, T * m)
+        C = self.Wx.shape[0]
+        if st["fold"]:
+            P = D2 @ X[:T].transpose(0, 2, 1).reshape(T * m, H + C + 1)
+            ph, px, pb = P[:, :H], P[:, H:H + C], P[:, H + C]
+        else:
+            ph = D2[:3 * H, m:] @ h[1:T].transpose(0, 2, 1).reshape((T - 1) * m, H)
+            px = D2[H:] @ X.transpose(0, 2, 1).reshape(T * m, C)
+            px = xp.concatenate([xp.zeros((H, C), dtype=dt), px])
+            pb = D2.sum(axis=1)
+        # rows [hn, r, z, n]: Wh's columns r, z, n are rows r, z, hn; Wx's r, z, n rows
+        # r, z, n; bh's r, z the rows' biases (bx's too), bh_n hn's, bx_n n's
+        self.grads["Wh"] = xp.concatenate([ph[H:3 * H], ph[:H]]).T
+        self.grads["Wx"] = px[H:].T
+        self.grads["bx"] = pb[H:].copy()
+        self.grads["bh"] = xp.concatenate([pb[H:3 * H], pb[:H]])
         if not self.input_grad:
             return None
-        Wx = self.Wx
-        Wxp = xp.concatenate([Wx[:, 2 * H:], Wx[:, H:2 * H], Wx[:, :H]], axis=1)
-        return self._input_grad(d2[:, :3 * H], Wxp, m, T)
+        Wx = self._rows(False)[:, H:H + C].T  # (C, 4H)
+        dx = (Wx @ D2).reshape(C, T, m)
+        return xp.ascontiguousarray(dx.transpose(2, 1, 0))
 
     def config(self):
         return self._config()
