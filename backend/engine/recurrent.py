@@ -2,7 +2,7 @@
 time (BPTT), batched over examples.
 
 A batch is (m, T, C) (Keras' layout); inside, per-step arrays are time-major, (T, m, .)
-(the LSTM's (T, ., m): see LSTM), so that each step is one contiguous slice. The input's
+(the LSTM's and GRU's (T, ., m): see LSTM), so that each step is one contiguous slice. The input's
 share of every step is one matrix product before the loop, X (T m, C) @ Wx (or, for a
 narrow input, part of the step's own product); a step then costs one product for all
 its k gate blocks and a few in-place elementwise operations on buffers kept between
