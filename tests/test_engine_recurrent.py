@@ -524,3 +524,19 @@ def test_one_step_and_changing_batch_and_length(kind: str, act: str | None) -> N
                                        reference(layer, x)[:, -1], atol=1e-12)
             if steps == 1:
                 check_layer(layer, x, rng)
+
+
+@pytest.mark.parametrize("steps_per_chunk", [1, 2, 3])
+@pytest.mark.parametrize(("c", "h"), [(1, 8), (9, 4)])
+def test_lstm_weight_gradients_in_chunks_of_steps(monkeypatch: pytest.MonkeyPatch,
+                                                  steps_per_chunk: int, c: int,
+                                                  h: int) -> None:
+    """The LSTM sums its weight gradients a chunk of steps at a time: chunks of 1, 2 and
+    3 steps over T = 7 (the last one short) give the finite differences' gradients."""
+    from backend.engine import recurrent
+
+    monkeypatch.setattr(recurrent, "_LSTM_CHUNK", steps_per_chunk * 4 * h * 2)
+    rng = np.random.default_rng(20)
+    for seq in (False, True):
+        layer = layer_of("lstm", rng, seq, c=c, h=h, scale=0.4)
+        check_layer(layer, rng.normal(size=(2, 7, c)), rng)

@@ -244,6 +244,7 @@ def _sigmoid_scale(xp: Any, dtype: Any, H: int, blocks: str) -> tuple[Array, Arr
 # backward (i, f, g) another.
 _LSTM_IN = (3, 0, 1, 2)  # inside block j = PyTorch's block _LSTM_IN[j]
 _LSTM_OUT = (1, 2, 3, 0)  # PyTorch's block j = inside block _LSTM_OUT[j]
+_LSTM_CHUNK = 2**16  # dz entries per chunk of steps for the weight gradients (256 kB)
 
 
 class LSTM(Recurrent):
@@ -365,6 +366,20 @@ class LSTM(Recurrent):
         tmp = self._buf("tmp", (H, m), dt)
         M4 = M.reshape(T, 4, H, m)
         multiply = xp.multiply
+        # The weight gradients sum dz_t [h_{t-1}; x_t; 1]^T over steps: a chunk of k steps
+        # at a time as the loop finishes it, while its dz is still in the cache (one
+        # product over all T m columns after the loop, with the copy it needs, measured
+        # 10 % slower at T = 100, H = 64).
+        C = self.Wx.shape[0]
+        K = H + C + 1
+        k = max(1, min(T, _LSTM_CHUNK // (H4 * m)))
+        P = xp.zeros((H4, K), dtype=dt)
+        Dc = self._buf("Dc", (H4, k * m), dt)  # a chunk's dz as (4H, n m)
+        Ac = self._buf("Ac", (k * m, K), dt)  # its [h_{t-1}; x_t; 1] rows
+        Ac[:, H + C] = 1
+        dX = self._buf("dX", (C, T, m), dt) if self.input_grad else None
+        Wx = self._inside(self.Wx)  # (C, 4H)
+        hi = T
         for t in range(T - 1, -1, -1):
             if t < T - 1:
                 self._carry(S, t, Wh, M[t + 1], tmp)
@@ -376,27 +391,27 @@ class LSTM(Recurrent):
             multiply(dc, dz[1:], out=dz[1:])
             multiply(S[t], dz[0], out=dz[0])
             dc *= G[t, 2 * H:3 * H]  # f_t
+            if hi - t == k or t == 0:
+                n = hi - t
+                d, a = Dc[:, :n * m], Ac[:n * m]
+                d.reshape(H4, n, m)[...] = M[t:hi].transpose(1, 0, 2)
+                rows = a.reshape(n, m, K)
+                if st["fold"]:  # X holds the rows already
+                    rows[...] = X[t:hi].transpose(0, 2, 1)
+                else:
+                    rows[:, :, :H] = h[t:hi].transpose(0, 2, 1)
+                    rows[:, :, H:H + C] = X[t:hi].transpose(0, 2, 1)
+                P += d @ a
+                if dX is not None:
+                    dX[:, t:hi] = (Wx @ d).reshape(C, n, m)
+                hi = t
         out = _LSTM_OUT
-        # M as one (4H, T m) matrix for the weight gradients: one copy, then one product
-        M2 = self._buf("M2", (H4, T, m), dt)
-        M2[...] = M.transpose(1, 0, 2)
-        M2 = M2.reshape(H4, T * m)
-        if st["fold"]:  # X holds [h_{t-1}; x_t; 1] per step
-            K = X.shape[1]
-            P = M2 @ X[:T].transpose(0, 2, 1).reshape(T * m, K)  # (4H, H + C + 1)
-            self.grads["Wh"] = _blocks(xp, P[:, :H].T, H, out)
-            self.grads["Wx"] = _blocks(xp, P[:, H:K - 1].T, H, out)
-            self.grads["b"] = _blocks(xp, P[:, K - 1], H, out)
-        else:
-            hs = h[1:T].transpose(0, 2, 1).reshape((T - 1) * m, H)
-            self.grads["Wh"] = _blocks(xp, (M2[:, m:] @ hs).T, H, out)
-            self.grads["Wx"] = _blocks(xp, X.transpose(1, 0, 2).reshape(-1, T * m) @ M2.T, H,
-                                       out)
-            self.grads["b"] = _blocks(xp, M2.sum(axis=1), H, out)
-        if not self.input_grad:
+        self.grads["Wh"] = _blocks(xp, P[:, :H].T, H, out)
+        self.grads["Wx"] = _blocks(xp, P[:, H:K - 1].T, H, out)
+        self.grads["b"] = _blocks(xp, P[:, K - 1], H, out)
+        if dX is None:
             return None
-        dx = (self._inside(self.Wx) @ M2).reshape(-1, T, m)  # (C, T, m)
-        return xp.ascontiguousarray(dx.transpose(2, 1, 0))
+        return xp.ascontiguousarray(dX.transpose(2, 1, 0))
 
     def config(self):
         return self._config()
