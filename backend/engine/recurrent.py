@@ -32,12 +32,11 @@ from .initializers import Initializer
 from .layers import Layer
 
 Array = Any
-RECURRENT_KINDS = ("rnn", "lstm", "gru")
 BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 class Recurrent(Layer):
-    """What the three share: shapes, buffers, the state gradient, the input's gradient.
+    """What the three share: shapes, buffers, forward's output, trace, the state gradient.
 
     `input_grad` False skips dx in backward (for a first layer, whose input is the data):
     backward then returns None."""
@@ -86,13 +85,6 @@ class Recurrent(Layer):
             a = self._bufs[key] = self.xp.empty(shape, dtype=dtype)
         return a
 
-    def _time_major(self, x: Array, tag: str) -> Array:
-        """x (m, T, C) -> a (T, m, C) buffer."""
-        m, T, C = x.shape
-        X = self._buf(tag + "x", (T, m, C), self.Wx.dtype)
-        X[...] = x.transpose(1, 0, 2)
-        return X
-
     def _run(self, x: Array, training: bool) -> dict[str, Array]:
         raise NotImplementedError
 
@@ -138,12 +130,11 @@ class Recurrent(Layer):
         else:
             self.xp.matmul(a, b, out=S[t])
 
-    def _input_grad(self, dA: Array, Wx: Array, m: int, T: int) -> Array:
-        """dx (m, T, C) from dA (T m, k H) and the Wx it was made with."""
-        if not self.input_grad:
-            return None
-        dx = (dA @ Wx.T).reshape(T, m, -1)
-        return self.xp.ascontiguousarray(dx.transpose(1, 0, 2))
+    def _folds(self, C: int) -> bool:
+        """Whether a step's product takes x_t and the bias too ([h_{t-1}; x_t; 1] rows,
+        the LSTM and GRU): cheaper than adding a precomputed x Wx when C + 1 is small
+        beside H."""
+        return self.units >= 4 * (C + 1)
 
     def _describe(self, name: str) -> str:
         return f"{name} {self.Wx.shape[0]}->{self.units}" + (
@@ -186,7 +177,8 @@ class SimpleRNN(Recurrent):
         xp = self.xp
         m, T, C = x.shape
         H, dt, tag = self.units, self.Wx.dtype, "t" if training else "e"
-        X = self._time_major(x, tag)
+        X = self._buf(tag + "x", (T, m, C), dt)
+        X[...] = x.transpose(1, 0, 2)
         A = self._buf(tag + "a", (T, m, H), dt)  # pre-activations
         xp.matmul(X.reshape(T * m, C), self.Wx, out=A.reshape(T * m, H))
         A += self.b
@@ -222,7 +214,10 @@ class SimpleRNN(Recurrent):
         self.grads["Wh"] = h[1:T].reshape((T - 1) * m, H).T @ d2[m:]
         self.grads["Wx"] = X.reshape(T * m, -1).T @ d2
         self.grads["b"] = d2.sum(axis=0)
-        return self._input_grad(d2, self.Wx, m, T)
+        if not self.input_grad:
+            return None
+        dx = (d2 @ self.Wx.T).reshape(T, m, -1)
+        return xp.ascontiguousarray(dx.transpose(1, 0, 2))
 
     def config(self):
         return {**self._config(), "activation": self.act.name}
@@ -231,12 +226,6 @@ class SimpleRNN(Recurrent):
         return self._describe(f"rnn {self.act.name}")
 
 
-def _sigmoid_scale(xp: Any, dtype: Any, H: int, blocks: str) -> tuple[Array, Array]:
-    """Per column of the gate blocks ('s' sigmoid, 't' tanh): the scale inside tanh and
-    the shift after it, so that y = tanh(scale z) * scale + shift is sigmoid(z) or tanh(z)."""
-    scale = np.repeat([0.5 if c == "s" else 1.0 for c in blocks], H)
-    shift = np.repeat([0.5 if c == "s" else 0.0 for c in blocks], H)
-    return xp.asarray(scale, dtype=dtype), xp.asarray(shift, dtype=dtype)
 
 
 # The LSTM's gate blocks inside: output, input, forget, candidate (PyTorch's 3, 0, 1, 2),
@@ -265,7 +254,9 @@ class LSTM(Recurrent):
                  in_shape: tuple[int, int] | None = None) -> None:
         super().__init__(xp, Wx, Wh, return_sequences, in_shape)
         self.b = b
-        self._scale, _ = _sigmoid_scale(xp, Wx.dtype, self.units, "ssst")
+        # the 0.5 inside sigmoid(z) = 0.5 tanh(0.5 z) + 0.5, per row (o, i, f; not g)
+        H = self.units
+        self._scale = xp.asarray(np.repeat([0.5, 0.5, 0.5, 1.0], H), dtype=Wx.dtype)
 
     def _inside(self, a: Array) -> Array:
         return _blocks(self.xp, a, self.units, _LSTM_IN)
@@ -323,11 +314,6 @@ class LSTM(Recurrent):
             tanh(c[t + 1], out=tc[t])
             multiply(g[:H], tc[t], out=h[t + 1])
         return {"x": X, "g": G, "c": c, "tc": tc, "h": h, "fold": fold}
-
-    def _folds(self, C: int) -> bool:
-        """Whether a step's product takes x_t and the bias too ([h; x; 1] rows): cheaper
-        than adding a precomputed x Wx when C + 1 is small beside H."""
-        return self.units >= 4 * (C + 1)
 
     def _gates(self, st):
         G = st["g"]
@@ -442,10 +428,6 @@ class GRU(Recurrent):
         super().__init__(xp, Wx, Wh, return_sequences, in_shape)
         self.bx = bx
         self.bh = bh
-
-    def _folds(self, C: int) -> bool:
-        """As LSTM._folds: a step's product takes [h_{t-1}; x_t; 1] for a narrow input."""
-        return self.units >= 4 * (C + 1)
 
     def _rows(self, scaled: bool) -> Array:
         """The step's weights as (4H, H + C + 1) rows [hn; r; z; n's x part] over
