@@ -540,3 +540,15 @@ def test_lstm_weight_gradients_in_chunks_of_steps(monkeypatch: pytest.MonkeyPatc
     for seq in (False, True):
         layer = layer_of("lstm", rng, seq, c=c, h=h, scale=0.4)
         check_layer(layer, rng.normal(size=(2, 7, c)), rng)
+
+
+def test_evaluation_buffers_are_not_kept() -> None:
+    """An evaluation may cover a whole data set: the layer keeps no buffer of its size."""
+    rng = np.random.default_rng(21)
+    for kind in ("rnn", "lstm", "gru"):
+        layer = layer_of(kind, rng, True)
+        layer.forward(rng.normal(size=(M, T, C)), True)
+        kept = sum(a.nbytes for a in layer._bufs.values())
+        layer.forward(rng.normal(size=(500, T, C)), False)
+        layer.trace(rng.normal(size=(500, T, C)))
+        assert sum(a.nbytes for a in layer._bufs.values()) == kept

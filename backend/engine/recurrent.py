@@ -16,9 +16,9 @@ reset, update, candidate (n). The sigmoid gates are computed as 0.5 tanh(0.5 z) 
 the 0.5 inside is folded into scaled copies of the weights, so that each step takes one
 tanh over all its gate blocks at once.
 
-Buffers are kept per shape (training and evaluation apart) and reused: what forward
-returns, `trace` and the gradients are fresh arrays; `state_grad` is a view of the last
-backward's buffer (good until the next backward).
+Training's buffers are kept per shape and reused (an evaluation's are not: it may cover
+a whole data set): what forward returns, `trace` and the gradients are fresh arrays;
+`state_grad` is a view of the last backward's buffer (good until the next backward).
 """
 
 from __future__ import annotations
@@ -75,7 +75,10 @@ class Recurrent(Layer):
         return a.transpose(2, 0, 1) if self.feature_major else a.transpose(1, 0, 2)
 
     def _buf(self, name: str, shape: tuple[int, ...], dtype: Any) -> Array:
-        """A buffer kept between calls while its shape and dtype stay the same."""
+        """A buffer kept between calls while its shape and dtype stay the same; an
+        evaluation's ("e..." names) is not kept, since it may cover a whole data set."""
+        if name[0] == "e":
+            return self.xp.empty(shape, dtype=dtype)
         key = (name, shape, np.dtype(dtype).str)
         a = self._bufs.get(key)
         if a is None:
