@@ -315,11 +315,10 @@ def test_lesson_sine_vs_triangle() -> None:
 
 
 def gradient_ratio(exp: Experiment, n: int = 20) -> float:
-    """The gradient through time at the first step over that at the last (the median over n
-    test sequences), from the engine's trace: the /sequence view rounds each value to 4
-    decimals for drawing, which would read 1e-12 as 0."""
-    g = np.median(exp.model.sequence_trace(exp.data.x_test[:n], exp.data.y_test[:n])
-                  ["gradient"], axis=0)
+    """The gradient through time at the first step over that at the last, the median over n
+    test sequences, as the /sequence view gives it to the page's log-scale bars (which
+    rounded it to 4 decimals once, drawing 1e-12 as 0)."""
+    g = np.median([exp.sequence_view(k)["gradient"] for k in range(n)], axis=0)
     return float(g[0] / g[-1])
 
 
@@ -382,17 +381,17 @@ def test_lesson_exploding_gradients() -> None:
 
 @pytest.mark.slow
 def test_lesson_mnist1d() -> None:
-    """20 epochs at seed 0 (the stated figures); 60 epochs on seeds 0, 1, 2 gave dense 0.68
-    to 0.69, conv (32 filters) 0.92 to 0.96, GRU 0.95 to 0.97, LSTM 0.94, RNN 0.08
-    (docs/lessons.md). The cheap nets again on seed 1."""
+    """20 epochs at seed 0, the stated figures (about 40 s on an idle core, the GRU most of
+    it), and the cheap nets again on seed 1. 60 epochs on seeds 0, 1, 2 gave dense 0.68 to
+    0.69, GRU 0.95 to 0.97, RNN 0.08 to 0.11 (docs/lessons.md)."""
     presets = LESSONS["mnist1d"].presets
     exps = run("mnist1d")
     assert all(len(e.data.y_train) == 4000 and len(e.data.y_test) == 1000 for e in exps)
-    dense, conv, gru, lstm, rnn = (e.metrics["test_accuracy"] for e in exps)
-    assert [dense, conv, gru, lstm, rnn] == pytest.approx(stated_percentages("mnist1d"),
-                                                          abs=0.01)
-    assert gru > dense > rnn and conv > dense and lstm > dense and rnn < 0.15
-    assert exps[2].model.recurrent_layers[0].units == 32
+    assert [p.config["batch_size"] for p in presets] == [100] * 4
+    dense, conv, gru, rnn = (e.metrics["test_accuracy"] for e in exps)
+    assert [dense, conv, gru, rnn] == pytest.approx(stated_percentages("mnist1d"), abs=0.01)
+    assert gru > conv > dense > rnn and rnn < 0.12  # chance: 10 classes
+    assert [e.model.recurrent_layers[0].units for e in (exps[2], exps[3])] == [32, 32]
     d, c, r = (train(reseeded(presets[i].config, 1), presets[i].epochs)
-               .metrics["test_accuracy"] for i in (0, 1, 4))
-    assert c > d > r and d == pytest.approx(dense, abs=0.03) and r < 0.15
+               .metrics["test_accuracy"] for i in (0, 1, 3))
+    assert c > d > r and d == pytest.approx(dense, abs=0.03) and r < 0.12
