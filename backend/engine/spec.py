@@ -9,7 +9,7 @@ from typing import Any
 from .arrays import DTYPES
 from .heads import resolve_head
 from .initializers import INITIALIZERS
-from .layertypes import LAYER_TYPES, Flow, LayerEntry, SpecError, layer_entry
+from .layertypes import LAYER_TYPES, RECURRENT_BLOCKS, Flow, LayerEntry, SpecError, layer_entry
 from .optimizers import OPTIMIZERS
 from .params import ParamError, resolve
 from .regularizers import REGULARIZERS
@@ -114,7 +114,7 @@ class ModelSpec:
                      f"{where}: {h.type} layers need {' or '.join(kind.inputs[-2:])} as input "
                      f"(an input_shape); this network's input is {self.n_inputs} numbers")
                 before = self.hidden[i - 1].type if i else ""
-                need(before not in ("rnn", "lstm", "gru"),
+                need(before not in RECURRENT_BLOCKS,
                      f"{where}: a {h.type} layer cannot follow a {before} layer that gives "
                      "its last step only: set return_sequences on that one")
                 need(i == 0, f"{where}: a {h.type} layer cannot follow a dense layer (conv "

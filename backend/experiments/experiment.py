@@ -18,6 +18,7 @@ import numpy as np
 
 from backend.data import UserData, apply_features
 from backend.engine import Backend, Model, SpecError, get_backend
+from backend.engine.layertypes import RECURRENT_BLOCKS
 from backend.engine.model import Epoch, ModelState
 
 from .config import ExperimentConfig
@@ -549,7 +550,7 @@ class Experiment:
                     model.xp, model.xp.asarray(rows)))
                 output = probs.reshape(*output.shape[:-1], probs.shape[-1])
             entries = [(i + 1, h) for i, h in enumerate(self.config.hidden_layers)
-                       if h.type in ("rnn", "lstm", "gru")]
+                       if h.type in RECURRENT_BLOCKS]
             layers, room = [], budget
             for (i, h), t in zip(entries, trace["layers"], strict=True):
                 size = t["states"][0].size * (1 + len(t["gates"]))
