@@ -6,22 +6,6 @@
 import { api } from "./api.js";
 import { $, isImages } from "./dom.js";
 
-/** The point network the page starts from, and returns to from images. */
-export const POINT_NET = {
-  features: ["x1", "x2"],
-  hidden_layers: [{ units: 4, activation: "tanh" }, { units: 2, activation: "tanh" }],
-};
-
-/** A small conv net for an image set: conv 8@3x3 relu, max pool 2. */
-export function imageNet() {
-  return {
-    problem: "classification", features: [],
-    hidden_layers: [
-      { type: "conv", filters: 8, kernel: 3, stride: 1, padding: "same", activation: "relu" },
-      { type: "pool", kind: "max", size: 2 }],
-  };
-}
-
 const TITLES = { conv: "Convolution", pool: "Pooling", dense: "Dense" };
 const NEW_UNITS = { filters: 8, units: 16 }; // for the fields without a default
 const typeOf = (l) => l.type || "dense";
