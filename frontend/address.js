@@ -25,16 +25,17 @@ function rememberToken(exp) {
 
 /** The address follows the config and view; an address edited by hand is sent as a change. */
 export function bindAddress(store, { change, notice }) {
+  const types = store.state.meta.layer_types;
   store.watch(["config", "view"], ({ config, view }) => {
-    if (config) history.replaceState(null, "", toHash(config, view));
+    if (config) history.replaceState(null, "", toHash(config, types, view));
   });
   window.addEventListener("hashchange", async () => {
-    const { config, refused } = fromHash(location.hash);
+    const { config, refused } = fromHash(location.hash, types);
     if (refused.length) {
       notice(`Parts of the address were refused: ${refused.map((r) => `${r.key}=${r.text} ` +
         `(${r.reason})`).join("; ")}.`);
     }
-    if (toHash(config) !== toHash(store.state.config)) await change(config);
+    if (toHash(config, types) !== toHash(store.state.config, types)) await change(config);
   });
 }
 
@@ -46,19 +47,20 @@ function showId(id) {
 }
 
 /** Go to an experiment just made (a fork or an imported model), with its token. */
-export function openExperiment(exp) {
+export function openExperiment(exp, types) {
   rememberToken(exp);
-  location.href = `/?e=${exp.id}${toHash(exp.config)}`;
+  location.href = `/?e=${exp.id}${toHash(exp.config, types)}`;
 }
 
 /**
  * The experiment of the address, or a new one: {exp, mode: "edit" | "watch", refused:
  * ["key=text (reason)", ...]}; exp.edit_token where this tab may edit. Its id goes in the
  * address. A new one with no config in the address starts from `defaults` (a lesson's preset).
+ * types: /api/meta's layer_types, to read the address's layers.
  */
-export async function attach(params, defaults = DEFAULT_CONFIG) {
+export async function attach(params, types, defaults = DEFAULT_CONFIG) {
   const found = await existing(params.get("e"));
-  const result = found || { ...(await create(defaults)), mode: "edit" };
+  const result = found || { ...(await create(types, defaults)), mode: "edit" };
   if (result.mode === "edit") rememberToken(result.exp);
   showId(result.exp.id);
   return result;
@@ -77,9 +79,9 @@ async function existing(id) {
   }
 }
 
-async function create(defaults) {
+async function create(types, defaults) {
   const texts = new URLSearchParams(location.hash.replace(/^#/, ""));
-  const { config, refused } = fromHash(location.hash);
+  const { config, refused } = fromHash(location.hash, types);
   const notes = refused.map((r) => `${r.key}=${r.text} (${r.reason})`);
   const body = Object.keys(config).length || refused.length ? config : defaults;
   for (;;) {

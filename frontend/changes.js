@@ -4,15 +4,11 @@
 // learning rate, the optimizer, the noise...) need no word: the curve goes on.
 
 import { datasetLabel } from "./dom.js";
+import { activations } from "./layertypes.js";
 
 const FRESH = "a fresh run started, with new weights and a new loss curve from epoch 0.";
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const capital = (s) => s[0].toUpperCase() + s.slice(1);
-
-/** The activations of the hidden layers that have one ("relu", or per layer). */
-function activations(config) {
-  return config.hidden_layers.filter((l) => l.type !== "pool").map((l) => l.activation);
-}
 
 /**
  * Why a fresh run started, when the data changed: the data column is not where one looks
@@ -40,7 +36,8 @@ export function changeNotice(before, after, { kept, meta, epoch }) {
     return why && `${why}: ${FRESH}`;
   }
   const at = `the weights and the epoch (${epoch.toLocaleString("en-US")}) were kept`;
-  const was = activations(before), now = activations(after);
+  const was = activations(meta.layer_types, before.hidden_layers);
+  const now = activations(meta.layer_types, after.hidden_layers);
   if (!same(was, now)) {
     const changed = now.map((a, i) => (a === was[i] ? -1 : i)).filter((i) => i >= 0);
     const which = new Set(now).size === 1 && now.length > 1 ? `Every hidden layer's activation is now ${now[0]}`

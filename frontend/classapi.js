@@ -51,6 +51,7 @@ export const classes = {
     `${base(id)}/students/${encodeURIComponent(experimentId)}`, { token }),
   experiment: (id) => call("GET", `/api/experiments/${encodeURIComponent(id)}`),
   lessons: () => call("GET", "/api/lessons"),
+  meta: () => call("GET", "/api/meta"),
 };
 
 /**

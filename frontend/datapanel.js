@@ -4,7 +4,7 @@
 // plane). A set of another kind of data brings a network that fits it (nets.js).
 
 import { api } from "./api.js";
-import { $, allow, datasetLabel, isImages } from "./dom.js";
+import { $, allow, dataKind, datasetLabel, isImages } from "./dom.js";
 import { paintPoints } from "./heatmap.js";
 import { imageNet, POINT_NET, sequenceNet } from "./nets.js";
 
@@ -77,12 +77,6 @@ function specOf(meta, name) {
     meta.sequence_datasets.find((d) => d.name === name);
 }
 
-/** Which kind of data the config trains on: "points", "images" or "sequences". */
-function kindOf(meta, config) {
-  if (meta.sequence_datasets.some((d) => d.name === config.dataset.name)) return "sequences";
-  return isImages(config) ? "images" : "points";
-}
-
 /** A built-in sequence set's steps: the config's, or the set's own. */
 function lengthOf(meta, config) {
   const spec = meta.sequence_datasets.find((d) => d.name === config.dataset.name);
@@ -110,7 +104,7 @@ function switchTo(meta, config, d) {
   if (side != null && (d.kind !== "images" || side < d.sides[0] || side > d.sides[1])) {
     changes.dataset.side = null;
   }
-  const kind = kindOf(meta, config);
+  const kind = dataKind(meta, config);
   if (d.kind === "images" && kind !== "images") {
     Object.assign(changes, imageNet(d));
     if (d.max_classes > d.min_classes) changes.dataset.classes = Math.min(4, d.max_classes);
@@ -301,7 +295,7 @@ export function bindData(store, { change, flash }) {
       return;
     }
     const use = { ...upload.use, dataset: { ...upload.use.dataset, side: null } }; // its own size
-    const changes = kindOf(meta, store.state.config) === "images" ? use : { ...imageNet(), ...use };
+    const changes = dataKind(meta, store.state.config) === "images" ? use : { ...imageNet(), ...use };
     const reply = await change(changes);
     if (reply && reply.type === "error") uploadError(`The network refused these images: ${reply.message}`);
   });
@@ -346,7 +340,7 @@ export function bindData(store, { change, flash }) {
     // Your own data (uploaded or clicked) has no generator: no noise, nothing to regenerate.
     // A fixed set (the digits, MNIST-1D) has no noise either; Regenerate draws a new split.
     const fixed = Boolean(spec && spec.size);
-    const what = kindOf(meta, c) === "sequences" ? "sequences" : "images";
+    const what = dataKind(meta, c) === "sequences" ? "sequences" : "images";
     allow($("noise"), Boolean(spec) && !fixed,
       fixed ? `${datasetLabel(meta, spec.name)} are fixed ${what}: noise applies to generated ` +
         "sets" : OWN);

@@ -68,7 +68,7 @@ export function bindDiagram(store, { change, command, flash }) {
   });
 
   store.watch(["config", "extent", "nClasses", "mode"], ({ config, extent, nClasses, editable }) => {
-    if (isImages(config)) return; // imagelayers.js shows an image network
+    if (isImages(config)) return; // layerlist.js shows an image network
     const nOutputs = outputKind(config) === "classes" ? nClasses : 1;
     network.build(config, { meta, extent, editable, nOutputs });
     $("layer-count").textContent = config.hidden_layers.length;

@@ -47,6 +47,16 @@ export function isImages(config) {
   return Boolean(config) && config.features.length === 0;
 }
 
+/**
+ * The kind of data the network takes, as /api/meta's layer_types name them: "sequences"
+ * for a set of meta.sequence_datasets, "images" for other data without 2-D features,
+ * else "points".
+ */
+export function dataKind(meta, config) {
+  if ((meta.sequence_datasets || []).some((d) => d.name === config.dataset.name)) return "sequences";
+  return isImages(config) ? "images" : "points";
+}
+
 /** The name people read for a data set (/api/meta's label): "Regression: plane". */
 export function datasetLabel(meta, name) {
   if (name === "custom") return "your own data";

@@ -274,12 +274,13 @@ export function bindImages(store) {
     paintInk(picture, input.pixels, input.offset);
     $("input-shape").textContent = `${C} × ${H} × ${W} · ${input.text}`;
     // each layer
-    layers.forEach((type, i) => {
+    layers.forEach((_, i) => {
       const item = document.querySelector(`.image-layer[data-entry='${i + 1}']`);
       if (!item) return;
       const box = item.querySelector(".maps");
-      const grid = source && source[type === "dense" ? `units${i + 1}` : `maps${i + 1}`];
-      if (grid) (type === "dense" ? paintUnits : paintMaps)(box, grid);
+      // a layer of units (dense) or of maps (conv, pool), whatever its type: by its grid
+      const units = source?.[`units${i + 1}`], maps = source?.[`maps${i + 1}`];
+      if (units) paintUnits(box, units); else if (maps) paintMaps(box, maps);
       const filters = frame.grids[`filters${i + 1}`];
       if (filters && item.querySelector(".filters")) {
         paintFilters(item.querySelector(".filters"), filters, i + 1);

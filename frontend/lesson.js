@@ -31,7 +31,7 @@ export function showLesson(store, found) {
   $("banner-text").textContent = `${lesson.title}${preset ? ` (${preset.label})` : ""}: ` +
     `${lesson.text}`;
   if (preset) $("banner-text").append(` Press play: it trains ${preset.epochs} epochs and stops.`);
-  $("banner").append(lessonLinks(all, all.indexOf(lesson)));
+  $("banner").append(lessonLinks(all, all.indexOf(lesson), store.state.meta.layer_types));
 }
 
 // The server's message on a student's experiment once the teacher sent a new starting

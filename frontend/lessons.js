@@ -4,7 +4,9 @@
 import { lessonLinks, presetHref } from "./lessonnav.js";
 
 async function main() {
-  const lessons = await (await fetch("/api/lessons")).json();
+  const [lessons, meta] = await Promise.all(["/api/lessons", "/api/meta"].map(
+    async (path) => (await fetch(path)).json()));
+  const types = meta.layer_types;
   const root = document.getElementById("lessons");
   lessons.forEach((lesson, i) => {
     const card = document.createElement("article");
@@ -19,7 +21,7 @@ async function main() {
       const li = document.createElement("li");
       const a = document.createElement("a");
       a.className = "preset";
-      a.href = presetHref(lesson, k);
+      a.href = presetHref(lesson, k, types);
       a.textContent = preset.label;
       li.appendChild(a);
       const teach = document.createElement("a");
@@ -29,7 +31,7 @@ async function main() {
       li.append(` (trains ${preset.epochs} epochs, then stops; `, teach, ")");
       links.appendChild(li);
     }
-    card.append(h, p, links, lessonLinks(lessons, i));
+    card.append(h, p, links, lessonLinks(lessons, i, types));
     root.appendChild(card);
   });
 }

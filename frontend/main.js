@@ -9,8 +9,8 @@ import { bindDiagram } from "./diagram.js";
 import { $ } from "./dom.js";
 import { bindDraw } from "./draw.js";
 import { bindHelp } from "./help.js";
-import { bindImageLayers } from "./imagelayers.js";
 import { bindImages } from "./images.js";
+import { bindLayerList } from "./layerlist.js";
 import { followClass, lessonOf, showLesson } from "./lesson.js";
 import { bindMistakes } from "./mistakes.js";
 import { bindModes } from "./modes.js";
@@ -38,7 +38,7 @@ function bind() {
   bindData(store, { change, flash });
   bindDiagram(store, { change, command, flash });
   bindOutput(store);
-  bindImageLayers(store, { change });
+  bindLayerList(store, { change });
   bindMistakes(store, bindImages(store));
   bindDraw(store);
   bindTools(store, flash);
@@ -70,7 +70,8 @@ async function startShared(shareId) {
 async function start() {
   const params = new URLSearchParams(location.search);
   document.body.classList.toggle("embed", params.get("embed") === "1");
-  store.set({ meta: await api.meta(), view: { ...store.state.view, ...fromHash(location.hash).view } });
+  const meta = await api.meta();
+  store.set({ meta, view: { ...store.state.view, ...fromHash(location.hash, meta.layer_types).view } });
   bind();
   if (document.body.dataset.share) {
     await startShared(document.body.dataset.share);
@@ -78,7 +79,7 @@ async function start() {
   }
   // A lesson's link without the config in its address starts the preset's own config.
   const lesson = await lessonOf(params);
-  const { exp, mode, refused } = await attach(params, lesson?.preset?.config);
+  const { exp, mode, refused } = await attach(params, meta.layer_types, lesson?.preset?.config);
   if (refused.length) {
     notice(`Parts of the address were refused and use the defaults instead: ${refused.join("; ")}.`);
   }

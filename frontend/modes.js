@@ -25,11 +25,11 @@ export function bindModes(store, flash) {
     $("fork").hidden = mode !== "shared";
   });
   $("copy").addEventListener("click", async () => {
-    try { openExperiment(await copyOf(store.state.id)); }
+    try { openExperiment(await copyOf(store.state.id), store.state.meta.layer_types); }
     catch (error) { flash(`no copy: ${error.message}`); }
   });
   $("fork").addEventListener("click", async () => {
-    try { openExperiment(await api.fork(store.state.shareId)); }
+    try { openExperiment(await api.fork(store.state.shareId), store.state.meta.layer_types); }
     catch (error) { flash(`no copy: ${error.message}`); }
   });
 }

@@ -3,6 +3,7 @@
 
 import { $, allow, fill, isImages, nearest } from "./dom.js";
 import { addHelp } from "./help.js";
+import { activations, hasActivation, isRecurrent } from "./layertypes.js";
 import { POINT_NET } from "./nets.js";
 import { numberInput } from "./numbers.js";
 
@@ -16,18 +17,7 @@ const OPTIMIZER_PARAMS = { momentum: null, ema: null, beta1: null, beta2: null, 
 const capital = (s) => s[0].toUpperCase() + s.slice(1);
 const steps = (values) => () => [values];
 
-/** The layer types that have a field, from /api/meta's layer_types ("activation", "return_sequences"). */
-const typesWith = (meta, field) => new Set(meta.layer_types.filter((t) => field in t.fields).map((t) => t.type));
-/** The hidden entries whose type has `field`: dense entries are written without a type. */
-const layersWith = (meta, config, field) =>
-  config.hidden_layers.filter((l) => typesWith(meta, field).has(l.type || "dense"));
-/** Whether the network has a recurrent layer: one that can return sequences. */
-const recurrent = (meta, config) => layersWith(meta, config, "return_sequences").length > 0;
-
-/**
- * id -> {options(meta) -> [values, labels?], show(config, meta) -> value,
- * send(value, state) -> changes}
- */
+/** id -> {options(meta) -> [values, labels?], show(config, meta) -> value, send(value, state) -> changes} */
 const MENUS = {
   learning_rate: { options: steps(LEARNING_RATES),
     show: (c) => nearest(LEARNING_RATES, c.optimizer.learning_rate),
@@ -71,20 +61,17 @@ const MENUS = {
       return [["", ...hidden], ["(per layer)", ...hidden]];
     },
     show: (c, m) => {
-      const acts = new Set(layersWith(m, c, "activation").map((l) => l.activation));
+      const acts = new Set(activations(m.layer_types, c.hidden_layers));
       return acts.size === 1 ? [...acts][0] : "";
     },
-    // a pool layer, an LSTM and a GRU have no activation of their own
-    send: (v, { config, meta }) => {
-      const has = typesWith(meta, "activation");
-      return v ? { hidden_layers: config.hidden_layers.map((l) =>
-        (has.has(l.type || "dense") ? { ...l, activation: v } : l)) } : null;
-    } },
+    // only the layers that have one (a pool layer has none)
+    send: (v, { config, meta }) => (v ? { hidden_layers: config.hidden_layers.map((l) =>
+      (hasActivation(meta.layer_types, l) ? { ...l, activation: v } : l)) } : null) },
 };
 
 function showActivation(meta, config) {
   const select = $("activation");
-  const layers = layersWith(meta, config, "activation").length;
+  const layers = activations(meta.layer_types, config.hidden_layers).length;
   select.options[0].textContent = layers ? "(per layer)" : "(no hidden layer)";
   allow(select, layers > 0, config.hidden_layers.length
     ? "no hidden layer here has an activation of its own (an LSTM's and a GRU's are fixed)"
@@ -156,7 +143,7 @@ export function bindSettings(store, change) {
   store.watch(["config"], ({ config }) => {
     for (const [id, menu] of Object.entries(MENUS)) showValue($(id), menu.show(config, meta));
     $("batch_norm").checked = config.batch_norm;
-    $("recurrent-field").hidden = !recurrent(meta, config);
+    $("recurrent-field").hidden = !config.hidden_layers.some((l) => isRecurrent(meta.layer_types, l));
     showActivation(meta, config);
     fields.show(meta, config);
   });

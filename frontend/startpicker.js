@@ -7,8 +7,11 @@ import { fromHash } from "./url.js";
 
 const ID = /^[A-Za-z0-9_-]{8,64}$/;
 
-/** A pasted link or id -> a starting point, or an Error that says what to paste. */
-export function parseLink(text) {
+/**
+ * A pasted link or id -> a starting point, or an Error that says what to paste. types:
+ * /api/meta's layer_types, to read a setup's layers.
+ */
+export function parseLink(text, types) {
   const raw = text.trim();
   if (!raw) throw new Error("paste a link to a shared network (/s/…) or a playground (/?e=…)");
   if (ID.test(raw)) return raw.length <= 16 ? { share_id: raw } : { experiment_id: raw };
@@ -21,7 +24,7 @@ export function parseLink(text) {
   if (params.get("lesson")) {
     return { lesson: params.get("lesson"), preset: Number(params.get("preset") || 0) };
   }
-  const { config } = fromHash(url.hash);
+  const { config } = fromHash(url.hash, types);
   if (Object.keys(config).length) return { config };
   throw new Error("this link names no network: copy it from the playground's address " +
     "(with ?e=…) or from Share (/s/…)");
@@ -33,12 +36,14 @@ export class StartPicker {
     this.lesson = root.querySelector("#start-lesson");
     this.link = root.querySelector("#start-link");
     this.kinds = root.querySelectorAll("input[name=start-kind]");
+    this.types = []; // /api/meta's layer_types, once load() has them
     this.lesson.addEventListener("change", () => this.choose("lesson"));
     this.link.addEventListener("input", () => this.choose("link"));
   }
 
   async load(api) {
-    const lessons = await api.lessons();
+    const [lessons, meta] = await Promise.all([api.lessons(), api.meta()]);
+    this.types = meta.layer_types;
     for (const lesson of lessons) {
       const group = document.createElement("optgroup");
       group.label = lesson.title;
@@ -68,7 +73,7 @@ export class StartPicker {
   /** The chosen starting point, or an Error. */
   read() {
     const kind = [...this.kinds].find((k) => k.checked)?.value;
-    if (kind === "link") return parseLink(this.link.value);
+    if (kind === "link") return parseLink(this.link.value, this.types);
     const [lesson, preset] = (this.lesson.value || "").split("/");
     if (!lesson) throw new Error("choose a lesson preset");
     return { lesson, preset: Number(preset) };

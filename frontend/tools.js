@@ -47,7 +47,8 @@ export function bindTools(store, flash) {
     event.target.value = "";
     if (!file) return;
     try {
-      openExperiment(await api.importModel(JSON.parse(await file.text())));
+      openExperiment(await api.importModel(JSON.parse(await file.text())),
+        store.state.meta.layer_types);
     } catch (error) { flash(`that model file was refused: ${error.message}`); }
   });
   $("gradcheck").addEventListener("click", async () => {

@@ -2,6 +2,7 @@
 // TensorFlow Playground. Copying the address shares the setup; opening it restores it.
 // A value that cannot be read is refused, with the reason, and only that field is left out.
 
+import { fieldKind, hasLiteral, typeOf } from "./layertypes.js";
 import { parseNumber } from "./numbers.js";
 
 function number(s) {
@@ -26,29 +27,54 @@ const bool = {
 };
 const list = { parse: (s) => (s ? s.split(",") : []), format: (v) => v.join(",") };
 const batch = { parse: (s) => (s === "full" ? "full" : whole(s)), format: (v) => String(v) };
-// one entry per hidden layer: "8:tanh" (dense), "conv:8:3:1:same:relu", "pool:max:2";
-// "none" for no hidden layer
-function layerEntry(part) {
+// One entry per hidden layer, from its type's token in /api/meta ("layer_types"): a literal
+// word (the type) unless it names a field, then the fields in order, joined by ":":
+// "8:tanh" (dense), "conv:8:3:1:same:relu", "pool:max:2", "lstm:16:false"; the last
+// fields may be left out (the server's defaults). "none" for no hidden layer.
+function fieldValue(f, s) {
+  const kind = fieldKind(f);
+  if (kind === "boolean") return bool.parse(s);
+  if (kind === "choice") return s;
+  return [f.default, f.min, f.max].every((v) => v == null || Number.isInteger(v))
+    ? whole(s) : number(s);
+}
+
+function layerEntry(types, part) {
   const [head, ...rest] = part.split(":");
-  if (head === "conv") {
-    const [filters, kernel, stride, padding, activation] = rest;
-    return { type: "conv", filters: whole(filters), kernel: whole(kernel), stride: whole(stride),
-      padding, activation };
+  const entry = types.find((t) => hasLiteral(t) && t.token[0] === head) ||
+    types.find((t) => !hasLiteral(t));
+  if (!entry) throw new Error("the layer types are not known here"); // meta did not load
+  const literal = hasLiteral(entry);
+  const names = literal ? entry.token.slice(1) : entry.token;
+  const values = literal ? rest : [head, ...rest];
+  if (values.length > names.length) {
+    throw new Error(`${part}: a ${entry.type} layer takes ${names.join(":")}`);
   }
-  if (head === "pool") return { type: "pool", kind: rest[0], size: whole(rest[1]) };
-  return rest[0] ? { units: whole(head), activation: rest[0] } : { units: whole(head) };
+  const layer = literal ? { type: entry.type } : {};
+  values.forEach((s, i) => {
+    try {
+      layer[names[i]] = fieldValue(entry.fields[names[i]], s);
+    } catch (error) {
+      const known = types.filter(hasLiteral).map((t) => t.token[0]).join(", ");
+      throw new Error(!literal && i === 0 && !/^\d/.test(s)
+        ? `"${s}" is neither a layer type (${known}) nor a number (${names[0]})`
+        : `${names[i]} of ${part}: ${error.message}`);
+    }
+  });
+  return layer;
 }
 
-function layerText(l) {
-  if (l.type === "conv") return ["conv", l.filters, l.kernel, l.stride, l.padding, l.activation].join(":");
-  if (l.type === "pool") return ["pool", l.kind, l.size].join(":");
-  return `${l.units}:${l.activation}`;
+function layerText(types, l) {
+  const entry = typeOf(types, l);
+  const parts = entry.token.map((t) => (t in entry.fields ? l[t] : t));
+  while (parts.length && parts[parts.length - 1] == null) parts.pop(); // the server's default
+  return parts.map(String).join(":");
 }
 
-const layers = {
-  parse: (s) => (s === "none" ? [] : s.split(",").map(layerEntry)),
-  format: (v) => (v.length ? v.map(layerText).join(",") : "none"),
-};
+const layers = (types) => ({
+  parse: (s) => (s === "none" ? [] : s.split(",").map((part) => layerEntry(types, part))),
+  format: (v) => (v.length ? v.map((l) => layerText(types, l)).join(",") : "none"),
+});
 
 const FIELDS = [
   ["problem", "problem", str],
@@ -62,7 +88,7 @@ const FIELDS = [
   ["side", "dataset.side", num],
   ["length", "dataset.length", num],
   ["features", "features", list],
-  ["layers", "hidden_layers", layers],
+  ["layers", "hidden_layers", layers], // a codec of the layer types
   ["output", "output_activation", str],
   ["loss", "loss", str],
   ["delta", "loss_params.delta", num],
@@ -100,19 +126,25 @@ function setPath(obj, path, value) {
   o[keys[keys.length - 1]] = value;
 }
 
-/** config (+ view options) -> "#key=value&..." */
-export function toHash(config, view = {}) {
+// A codec, or a function of the layer types that gives one.
+const codecOf = (codec, types) => (typeof codec === "function" ? codec(types) : codec);
+
+/** config (+ view options) -> "#key=value&..."; types: /api/meta's layer_types. */
+export function toHash(config, types, view = {}) {
   const params = new URLSearchParams();
   for (const [key, path, codec] of FIELDS) {
     const value = getPath(config, path);
-    if (value !== undefined && value !== null) params.set(key, codec.format(value));
+    if (value !== undefined && value !== null) params.set(key, codecOf(codec, types).format(value));
   }
   for (const key of VIEW_FIELDS) if (view[key]) params.set(key, "true");
   return "#" + params.toString().replace(/%2C/g, ",").replace(/%3A/g, ":");
 }
 
-/** "#..." -> {config (only the fields given and read), view, refused: [{key, text, reason}]} */
-export function fromHash(hash) {
+/**
+ * "#..." -> {config (only the fields given and read), view, refused: [{key, text, reason}]};
+ * types: /api/meta's layer_types.
+ */
+export function fromHash(hash, types) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
   const config = {};
   const refused = [];
@@ -120,7 +152,7 @@ export function fromHash(hash) {
     if (!params.has(key)) continue;
     const text = params.get(key);
     try {
-      setPath(config, path, codec.parse(text));
+      setPath(config, path, codecOf(codec, types).parse(text));
     } catch (error) {
       refused.push({ key, text, reason: error.message });
     }

@@ -4,16 +4,25 @@ training, export and import."""
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from backend.api.app import create_app
 from backend.experiments.config import parse_config
 
+from .conftest import make_settings
 from .test_websocket import command, create, next_frame, open_ws
 
 SINE = {"problem": "regression", "dataset": {"name": "sine", "n_samples": 120},
@@ -176,3 +185,178 @@ def test_frames_trace_the_example_a_viewer_chooses(live: Any) -> None:
     assert header["sequence"]["example"] == 5 and len(header["sequence"]["gradient"]) == 40
     ws.close()
     assert json.loads(json.dumps(header))  # plain JSON all through
+
+
+# flows: any order of changes to sequence experiments, each then looked at ----------------
+STACKS = {  # per data set: layer stacks that fit it
+    "sine": [[{"type": "rnn", "units": 4, "return_sequences": True}],
+             [{"type": "conv", "filters": 3, "kernel": 3},
+              {"type": "gru", "units": 3, "return_sequences": True}],
+             [{"type": "lstm", "units": 3, "return_sequences": True}, {"units": 2}]],
+    "waves": [[{"type": "gru", "units": 4}], [{"type": "pool"}, {"type": "lstm", "units": 3}],
+              [{"type": "rnn", "units": 3, "activation": "relu", "return_sequences": True},
+               {"type": "rnn", "units": 2}], [{"units": 5}]],
+}
+PROBLEM = {"sine": "regression", "waves": "classification"}
+
+
+class SequenceFlows(RuleBasedStateMachine):
+    """Sequence experiments changed in any order: every answer is one the API documents,
+    a refused change changes nothing, and /sequence always agrees with the config."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = tempfile.mkdtemp()
+        self.client = TestClient(create_app(make_settings(Path(self.dir))))
+        self.client.__enter__()
+        self.exps: list[tuple[str, dict[str, str], str]] = []  # id, auth, data set
+
+    def teardown(self) -> None:
+        self.client.__exit__(None, None, None)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def pick(self, i: int) -> tuple[str, dict[str, str], str]:
+        return self.exps[i % len(self.exps)]
+
+    @initialize(name=st.sampled_from(list(STACKS)), stack=st.integers(0, 3),
+                clip=st.sampled_from([None, 0.5]))
+    def create(self, name: str, stack: int, clip: float | None) -> None:
+        layers = STACKS[name][stack % len(STACKS[name])]
+        config = {"problem": PROBLEM[name], "dataset": {"name": name, "n_samples": 40},
+                  "hidden_layers": layers, "batch_size": 8,
+                  "optimizer": {"name": "adam", "learning_rate": 0.01, "clip_norm": clip}}
+        exp_id, auth = made(self.client, config)
+        self.exps.append((exp_id, auth, name))
+
+    @rule(i=st.integers(0, 3), epochs=st.integers(1, 3))
+    def train(self, i: int, epochs: int) -> None:
+        exp_id, auth, _ = self.pick(i)
+        r = self.client.post(f"/api/experiments/{exp_id}/train",
+                             json={"epochs": epochs, "wait": True}, headers=auth)
+        assert r.status_code == 200, r.text
+
+    @rule(i=st.integers(0, 3), stack=st.integers(0, 3), length=st.sampled_from([None, 10, 25]),
+          clip=st.sampled_from([None, 0.1, 5.0]), recurrent=st.sampled_from(["orthogonal",
+                                                                             "init"]))
+    def change(self, i: int, stack: int, length: int | None, clip: float | None,
+               recurrent: str) -> None:
+        exp_id, auth, name = self.pick(i)
+        layers = STACKS[name][stack % len(STACKS[name])]
+        r = self.client.patch(f"/api/experiments/{exp_id}", headers=auth, json={
+            "hidden_layers": layers, "dataset": {"length": length},
+            "optimizer": {"clip_norm": clip}, "init": {"recurrent": recurrent}})
+        assert r.status_code == 200, r.text
+
+    @rule(i=st.integers(0, 3), bad=st.sampled_from([
+        {"hidden_layers": [{"type": "gru", "units": 0}]},
+        {"dataset": {"length": 5}},
+        {"optimizer": {"clip_norm": -1}},
+        {"hidden_layers": [{"type": "lstm", "units": 2, "activation": "tanh"}]},
+        {"init": {"recurrent": "identity"}}]))
+    def refused(self, i: int, bad: dict[str, Any]) -> None:
+        exp_id, auth, _ = self.pick(i)
+        before = self.client.get(f"/api/experiments/{exp_id}").json()
+        r = self.client.patch(f"/api/experiments/{exp_id}", headers=auth, json=bad)
+        assert r.status_code == 422 and r.json()["error"], r.text
+        after = self.client.get(f"/api/experiments/{exp_id}").json()
+        assert (after["config"], after["epoch"]) == (before["config"], before["epoch"])
+
+    @rule(i=st.integers(0, 3))
+    def reset(self, i: int) -> None:
+        exp_id, auth, _ = self.pick(i)
+        assert self.client.post(f"/api/experiments/{exp_id}/reset",
+                                headers=auth).status_code == 200
+
+    @rule(i=st.integers(0, 3), how=st.sampled_from(["share", "export"]))
+    def copy(self, i: int, how: str) -> None:
+        exp_id, auth, name = self.pick(i)
+        url = f"/api/experiments/{exp_id}"
+        if how == "share":
+            share = self.client.post(f"{url}/share", headers=auth).json()["share_id"]
+            r = self.client.post(f"/api/shares/{share}/fork")
+        else:
+            r = self.client.post("/api/experiments/import",
+                                 json=self.client.get(f"{url}/export").json())
+        assert r.status_code == 201, r.text
+        twin = r.json()["id"]
+        assert self.client.get(f"/api/experiments/{twin}/sequence").json()["output"] == \
+            self.client.get(f"{url}/sequence").json()["output"]
+        self.exps.append((twin, {"Authorization": f"Bearer {r.json()['edit_token']}"}, name))
+
+    @invariant()
+    def sequences_agree_with_the_config(self) -> None:
+        for exp_id, _, _ in self.exps:
+            config = self.client.get(f"/api/experiments/{exp_id}").json()["config"]
+            view = self.client.get(f"/api/experiments/{exp_id}/sequence",
+                                   params={"example": 1}).json()
+            steps = config["dataset"]["length"] or 40
+            assert np.shape(view["input"]) == (steps, 1)
+            recurrent = [h for h in config["hidden_layers"] if h.get("type") in
+                         ("rnn", "lstm", "gru")]
+            assert [(v["type"], np.shape(v["states"])) for v in view["layers"]] == [
+                (h["type"], (steps // (2 if config["hidden_layers"][0].get("type") == "pool"
+                                       else 1), h["units"])) for h in recurrent]
+            assert (view["gradient"] is None) == (not recurrent)
+
+
+SequenceFlows.TestCase.settings = settings(max_examples=25, stateful_step_count=10,
+                                           deadline=None,
+                                           suppress_health_check=[HealthCheck.too_slow])
+TestSequenceFlows = SequenceFlows.TestCase
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+def test_uploaded_sequences_train_a_recurrent_network(client: TestClient,
+                                                      per_step: bool) -> None:
+    """A learner's own sequences: a class per sequence (is the sum positive?), or classes
+    at every step (is the running sum positive so far?)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 12, 2)).astype(np.float32)
+    running = np.cumsum(x.sum(axis=2), axis=1)
+    y = (running > 0).astype(np.int64) if per_step else (running[:, -1] > 0).astype(np.int64)
+    r = client.post("/api/datasets", params={"kind": "sequences"},
+                    content=_npz(x=x, y=y), headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 201, r.text
+    data_id = r.json()["id"]
+    layers = [{"type": "gru", "units": 8, "return_sequences": per_step}]
+    config = {"dataset": {"name": "custom", "id": data_id}, "features": [],
+              "hidden_layers": layers, "optimizer": {"name": "adam", "learning_rate": 0.03},
+              "batch_size": 30}
+    exp_id, auth = made(client, config)
+    metrics = train(client, exp_id, auth, 25)
+    assert metrics["test_accuracy"] > 0.85, metrics
+    view = client.get(f"/api/experiments/{exp_id}/sequence").json()
+    assert np.shape(view["input"]) == (12, 2) and view["per_step"] is per_step
+    assert np.shape(view["output"]) == ((12, 2) if per_step else (2,))
+    # the other way round is refused when the experiment is made, saying why
+    wrong = {**config, "hidden_layers": [{"type": "gru", "units": 8,
+                                          "return_sequences": not per_step}]}
+    r = client.post("/api/experiments", json=wrong)
+    assert r.status_code == 422 and "return_sequences" in r.text, r.text
+
+
+def test_a_big_network_s_views_stay_within_their_budgets() -> None:
+    """2 LSTMs of 128 units over 200 steps: 256 000 numbers of states and gates. The
+    REST answer carries them; a frame, which goes out many times a second, leaves them
+    out and says so."""
+    from backend.experiments.experiment import Experiment
+    from backend.experiments.frames import build_sequence_frame, decode_frame
+    config = parse_config({"dataset": {"name": "waves", "length": 200, "n_samples": 20},
+                           "hidden_layers": [{"type": "lstm", "units": 128,
+                                              "return_sequences": True},
+                                             {"type": "lstm", "units": 128}]})
+    exp = Experiment("big", config)
+    full = exp.sequence_view(0)
+    assert [len(layer["states"]) for layer in full["layers"]] == [200, 200]
+    assert not any(layer["left_out"] for layer in full["layers"])
+    header, _ = decode_frame(build_sequence_frame(exp, 1, 0))
+    layers = header["sequence"]["layers"]
+    assert [layer["left_out"] for layer in layers] == [True, True]
+    assert layers[0]["states"] == [] and layers[0]["gates"] == {}
+    assert len(header["sequence"]["gradient"]) == 200  # the bars are always there

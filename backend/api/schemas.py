@@ -436,6 +436,8 @@ class SequenceLayer(BaseModel):
     states: Steps = Field(description="(T, units): the state after each step")
     gates: dict[str, Steps] = Field(description="each gate by name, (T, units): lstm input, "
                                     "forget, output, candidate; gru update, reset, candidate")
+    left_out: bool = Field(description="states and gates left out ([] and {}): they would "
+                           "have taken the answer past its budget of numbers")
 
 
 class SequenceView(BaseModel):

@@ -45,6 +45,10 @@ class Conflict(Exception):
     name taken in a class, a full class); the message says what to do (409)."""
 
 
+VIEW_VALUES = 500_000  # numbers of states and gates in a /sequence answer (4 MB of JSON)
+FRAME_VALUES = 60_000  # ... and in a frame's, which goes out many times a second
+
+
 def _listed(a: np.ndarray, digits: int = 4) -> Any:
     """An array as JSON's lists, rounded (a view draws them; 4 decimals is a pixel's
     worth), with NaN and infinities as null."""
@@ -510,12 +514,14 @@ class Experiment:
                     "outputs": [o[0] for o in outs[:-1]], "probabilities": probabilities}
 
     # sequences --------------------------------------------------------------------------
-    def sequence_view(self, example: int | None = None,
-                      drawing: np.ndarray | None = None) -> dict[str, Any]:
+    def sequence_view(self, example: int | None = None, drawing: np.ndarray | None = None,
+                      budget: int = VIEW_VALUES) -> dict[str, Any]:
         """One sequence through time (docs/api.md, "/sequence"), of the weights as they
         are now: test example `example`, or a drawing (T, C) of the data's shape. Each
         recurrent layer's states and gates, and for a test example the gradient through
-        time of its loss."""
+        time of its loss. Layers whose states and gates would take the answer past
+        `budget` numbers come without them (`left_out`): 12 LSTMs of 128 units over 1 000
+        steps would be 60 MB of JSON."""
         with self.lock:
             d, model = self.data, self.model
             if drawing is None:
@@ -536,10 +542,15 @@ class Experiment:
                 output = probs.reshape(*output.shape[:-1], probs.shape[-1])
             entries = [(i + 1, h) for i, h in enumerate(self.config.hidden_layers)
                        if h.type in ("rnn", "lstm", "gru")]
-            layers = [{"layer": i, "type": h.type, "units": h.units,
-                       "states": _listed(t["states"][0]),
-                       "gates": {name: _listed(g[0]) for name, g in t["gates"].items()}}
-                      for (i, h), t in zip(entries, trace["layers"], strict=True)]
+            layers, room = [], budget
+            for (i, h), t in zip(entries, trace["layers"], strict=True):
+                size = t["states"][0].size * (1 + len(t["gates"]))
+                shown = size <= room
+                room -= size if shown else 0
+                layers.append({"layer": i, "type": h.type, "units": h.units,
+                               "states": _listed(t["states"][0]) if shown else [],
+                               "gates": {name: _listed(g[0]) for name, g in t["gates"].items()}
+                               if shown else {}, "left_out": not shown})
             per_step = bool(model.spec.per_step)
             if classification:
                 target: Any = None if y is None else np.asarray(y).astype(int).tolist()

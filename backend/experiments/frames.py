@@ -21,7 +21,7 @@ import numpy as np
 from backend import jsonsafe
 from backend.engine.group import Group
 
-from .experiment import Experiment
+from .experiment import FRAME_VALUES, Experiment
 
 BUSY = 4  # experiments on one worker above which frames carry a coarser output grid
 CROWD = 40  # ... and above which the output goes at the neurons' resolution
@@ -213,7 +213,8 @@ def build_sequence_frame(exp: Experiment, version: int, example: int = 0) -> byt
     with exp.lock:
         header = _header(exp, version)
         n = len(exp.data.y_test)
-        sequence = exp.sequence_view(min(max(example, 0), n - 1)) if n else None
+        sequence = exp.sequence_view(min(max(example, 0), n - 1), budget=FRAME_VALUES) \
+            if n else None
         confusion = exp.confusion() if exp.model.head.problem == "classification" and \
             not exp.data.per_step else None
         header.update({"input": "sequences", "classes": list(exp.data.labels),

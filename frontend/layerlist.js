@@ -1,22 +1,27 @@
-// The layer editor of an image network: one card per hidden entry (conv, pool, dense) with
-// its fields (bounds from /api/meta's layer_types), its output shape and parameter count
-// (GET /summary, fetched again after each change), and the places where images.js paints
-// what the layer sees. A refused change says the server's reason and changes nothing.
+// The layer editor of an image or sequence network: one card per hidden entry with its
+// fields, its output shape and parameter count (GET /summary, fetched again after each
+// change), and the places where images.js paints what the layer sees. Its add buttons, each
+// card's title and controls come from /api/meta's layer_types (layertypes.js): the types
+// that take this kind of data. A refused change says the server's reason and changes nothing.
 
 import { api } from "./api.js";
-import { $, isImages } from "./dom.js";
+import { $, dataKind } from "./dom.js";
+import { fieldKind, freshLayer, readsVectors, typeOf, typesFor } from "./layertypes.js";
 
-const TITLES = { conv: "Convolution", pool: "Pooling", dense: "Dense" };
-const NEW_UNITS = { filters: 8, units: 16 }; // for the fields without a default
-const typeOf = (l) => l.type || "dense";
 const shapeText = (s) => s.slice(1).join(" × ");
+// Summary rows that finish the layer before them rather than start one of their own.
+const FOLLOWERS = ["activation", "dropout", "batch_norm", "output"];
 
-/** Summary rows grouped by hidden entry: a conv, pool or dense layer starts each group. */
+/**
+ * Summary rows grouped by hidden entry (and the output layer last): each engine layer
+ * starts a group but those that follow one (its activation...); a flatten shows nowhere.
+ */
 function groups(summary) {
   const out = [];
   for (const row of summary.layers) {
-    if (["conv", "max_pool", "avg_pool", "dense"].includes(row.kind)) out.push([]);
-    if (row.kind !== "flatten" && out.length) out[out.length - 1].push(row);
+    if (row.kind === "flatten") continue;
+    if (!FOLLOWERS.includes(row.kind) || !out.length) out.push([]);
+    out[out.length - 1].push(row);
   }
   return out.map((rows) => ({
     shape: rows[rows.length - 1].output_shape,
@@ -32,12 +37,14 @@ function el(tag, cls, parent, text) {
   return e;
 }
 
-export function bindImageLayers(store, { change }) {
+export function bindLayerList(store, { change }) {
   const { meta } = store.state;
-  const specs = Object.fromEntries(meta.layer_types.map((t) => [t.type, t.fields]));
+  const types = meta.layer_types;
   const box = $("image-layers");
+  const add = $("image-add");
   const error = $("layers-error");
   let key = null;
+  let kind = null; // the data kind whose add buttons are up
   let asked = 0; // the newest summary asked for: an older answer is dropped
 
   async function send(hidden) {
@@ -52,67 +59,82 @@ export function bindImageLayers(store, { change }) {
   const edit = (i, field, value) =>
     send(layers().map((l, j) => (j === i ? { ...l, [field]: value } : l)));
 
-  function fresh(type) {
-    const entry = type === "dense" ? {} : { type };
-    for (const [name, f] of Object.entries(specs[type])) entry[name] = f.default ?? NEW_UNITS[name];
-    return entry;
-  }
-  function add(type) {
+  function insert(entry) {
     const now = layers();
     if (now.length >= meta.limits.max_layers) {
       error.textContent = `at most ${meta.limits.max_layers} hidden layers`;
       error.hidden = false;
       return;
     }
-    // conv and pool go before the dense layers (after the last conv or pool), dense at the end
+    // a layer that reads flat vectors (dense) goes at the end; the others (conv, pool, a
+    // recurrent layer) before the first of those, after the last of their own
     let at = now.length;
-    if (type !== "dense") {
-      const firstDense = now.findIndex((l) => typeOf(l) === "dense");
-      if (firstDense >= 0) at = firstDense;
+    if (!readsVectors(entry)) {
+      const first = now.findIndex((l) => readsVectors(typeOf(types, l)));
+      if (first >= 0) at = first;
     }
-    send([...now.slice(0, at), fresh(type), ...now.slice(at)]);
+    send([...now.slice(0, at), freshLayer(entry), ...now.slice(at)]);
   }
-  for (const type of ["conv", "pool", "dense"]) $(`add-${type}`).addEventListener("click", () => add(type));
 
-  /** A field's control: a menu of its choices or of its range, or a number box. */
-  function control(i, entry, name, f, editable) {
+  /** One "+ Type" button per type this kind of data takes, in the order they go in. */
+  function buttons(kindNow) {
+    kind = kindNow;
+    const offered = typesFor(types, kind);
+    const inOrder = [...offered.filter((t) => !readsVectors(t)), ...offered.filter(readsVectors)];
+    add.replaceChildren(...inOrder.map((entry) => {
+      const button = el("button", "text", null, `+ ${entry.label}`);
+      button.id = `add-${entry.type}`;
+      button.title = entry.description;
+      button.addEventListener("click", () => insert(entry));
+      return button;
+    }));
+  }
+
+  /** A field's control: a box to tick, a menu of its choices or of its range, or a number box. */
+  function control(i, layer, name, f, editable) {
     const label = el("label", "layer-field");
     el("span", null, label, name);
     let input;
-    if (f.choices || (f.max !== null && f.max - f.min <= 12)) {
+    const what = fieldKind(f);
+    if (what === "boolean") {
+      input = el("input", null, label);
+      Object.assign(input, { type: "checkbox", checked: Boolean(layer[name]) });
+      input.addEventListener("change", () => edit(i, name, input.checked));
+    } else if (what === "choice" || (f.max !== null && f.max - f.min <= 12)) {
       input = el("select", null, label);
       const values = f.choices || Array.from({ length: f.max - f.min + 1 }, (_, k) => f.min + k);
       for (const v of values) el("option", null, input, String(v)).value = String(v);
-      input.value = String(entry[name]);
+      input.value = String(layer[name]);
       input.addEventListener("change", () =>
-        edit(i, name, f.choices ? input.value : Number(input.value)));
+        edit(i, name, what === "choice" ? input.value : Number(input.value)));
     } else {
       input = el("input", null, label);
-      Object.assign(input, { type: "number", min: f.min, max: f.max, step: 1, value: entry[name] });
+      Object.assign(input, { type: "number", min: f.min, max: f.max, step: 1, value: layer[name] });
       input.addEventListener("keydown", (e) => { if (e.key === "Enter") input.blur(); }); // sends it
       input.addEventListener("change", () => {
         const v = Number(input.value);
         if (!Number.isInteger(v) || v < f.min || v > f.max) {
           error.textContent = `${name}: a whole number from ${f.min} to ${f.max}`;
           error.hidden = false;
-          input.value = entry[name];
+          input.value = layer[name];
           return;
         }
         edit(i, name, v);
       });
     }
     input.disabled = !editable;
+    input.dataset.field = name;
     input.setAttribute("aria-label", `${name} of layer ${i + 1}`);
     if (f.description) label.title = f.description;
     return label;
   }
 
-  function card(i, entry, editable) {
-    const type = typeOf(entry);
-    const item = el("li", `image-layer ${type}`);
+  function card(i, layer, editable) {
+    const entry = typeOf(types, layer);
+    const item = el("li", `image-layer ${entry.type}`);
     item.dataset.entry = i + 1;
     const head = el("div", "image-layer-head", item);
-    el("b", null, head, `${i + 1}. ${TITLES[type]}`);
+    el("b", null, head, `${i + 1}. ${entry.label}`).title = entry.description;
     el("span", "layer-shape", head);
     if (editable) {
       const remove = el("button", "round small", head, "\u00d7");
@@ -121,9 +143,12 @@ export function bindImageLayers(store, { change }) {
       remove.addEventListener("click", () => send(layers().filter((_, j) => j !== i)));
     }
     const fields = el("div", "layer-fields", item);
-    for (const [name, f] of Object.entries(specs[type])) fields.append(control(i, entry, name, f, editable));
-    el("div", "maps", item); // images.js paints the chosen example's maps (or units) here
-    if (type === "conv") el("div", "filters", item);
+    for (const [name, f] of Object.entries(entry.fields)) {
+      fields.append(control(i, layer, name, f, editable));
+    }
+    // images.js paints the chosen example's maps (or units) and a conv layer's filters here
+    el("div", "maps", item);
+    el("div", "filters", item);
     return item;
   }
 
@@ -145,8 +170,10 @@ export function bindImageLayers(store, { change }) {
   }
 
   store.watch(["config", "mode"], ({ config, editable, reads }) => {
-    if (!isImages(config)) { key = null; return; }
-    const next = JSON.stringify([config.hidden_layers, editable]);
+    const kindNow = config && dataKind(meta, config);
+    if (!config || kindNow === "points") { key = null; return; } // diagram.js's +/- then
+    if (kindNow !== kind) buttons(kindNow);
+    const next = JSON.stringify([config.hidden_layers, editable, kindNow]);
     if (next !== key) {
       key = next;
       box.replaceChildren(...config.hidden_layers.map((l, i) => card(i, l, editable)));
@@ -154,13 +181,13 @@ export function bindImageLayers(store, { change }) {
       // a refused change: every control shows what holds again, except where one types
       box.querySelectorAll(".image-layer").forEach((item, i) => {
         item.querySelectorAll("select, input").forEach((c) => {
-          if (c === document.activeElement && c.tagName === "INPUT") return;
-          const name = c.getAttribute("aria-label").split(" of ")[0];
-          c.value = String(config.hidden_layers[i][name]);
+          const value = config.hidden_layers[i][c.dataset.field];
+          if (c.type === "checkbox") c.checked = Boolean(value);
+          else if (c !== document.activeElement || c.tagName !== "INPUT") c.value = String(value);
         });
       });
     }
-    $("image-add").hidden = !editable;
+    add.hidden = !editable;
     summarize(reads);
   });
 }
