@@ -116,7 +116,7 @@ def npz(**arrays: np.ndarray) -> bytes:
      "hidden_layers", "hidden layer 2: a 9x9 kernel does not fit its 8x8 input"),
     ({"hidden_layers": [{"units": 65}]}, "hidden_layers",
      "hidden layer 1: at most 64 units per layer on 2-D points, where the page draws every "
-     "neuron (an image network may have 128)"),
+     "neuron (an image or sequence network may have 128)"),
     ({"dataset": DIGITS, "hidden_layers": [{"units": 129}]}, "hidden_layers.0.units",
      "at most 128 units per layer (on images and sequences; 64 on 2-D points)"),
 ])

@@ -497,8 +497,9 @@ def test_a_change_of_set_keeps_the_length_and_classes_only_where_the_new_set_has
 ) -> None:
     waves = parse_config({"dataset": {"name": "waves", "classes": 3, "length": 80}}
                          ).model_dump(mode="json")
-    sine = parse_config(merge_config(waves, {"problem": "regression",
-                                             "dataset": {"name": "sine"}}))
+    sine = parse_config(merge_config(waves, {
+        "problem": "regression", "dataset": {"name": "sine"},  # a target per step:
+        "hidden_layers": [{"type": "rnn", "units": 4, "return_sequences": True}]}))
     assert sine.dataset.length == 80 and sine.dataset.classes == 2
     digits = parse_config(merge_config(waves, {"dataset": {"name": "mnist1d"}}))
     assert digits.dataset.length is None and digits.dataset.classes == 10
