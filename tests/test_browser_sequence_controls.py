@@ -133,7 +133,7 @@ def test_gradient_clipping_and_recurrent_init_controls(page: Page) -> None:
     assert page.server_view()["config"]["optimizer"]["clip_norm"] == 1
     assert "clipNorm=1" in page.js(ADDRESS)
     # its "?" says what it does in words
-    help_button = page.page.locator("button.help[aria-label='Help: Gradient clipping']")
+    help_button = page.page.locator("button.help[aria-label='Help: Clip gradients']")
     help_button.click()
     text = page.page.text_content(f"#{help_button.get_attribute('aria-controls')}")
     assert "longer than this" in text and "scaled down" in text
@@ -179,3 +179,24 @@ def test_an_address_with_length_clipping_and_recurrent_init(browser: Any,
     assert config["hidden_layers"] == [{"units": 3, "activation": "relu"}]
     assert old.errors == []
     old.page.close()
+
+
+def test_the_docs_list_every_address_key() -> None:
+    """docs/config.md's table of the address holds every key of url.js's FIELDS, each beside
+    its config field."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    fields = re.findall(r'\["(\w+)", "([\w.]+)", \w+\]',
+                        (root / "frontend" / "url.js").read_text(encoding="utf-8"))
+    assert ("clipNorm", "optimizer.clip_norm") in fields and len(fields) > 30
+    doc = (root / "docs" / "config.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## The page's address"):]
+    section = section[:section.index("\n## ")] if "\n## " in section else section
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    for key, path in fields:
+        row = next((r for r in rows if f"`{key}=`" in r), None)
+        assert row is not None, f"docs/config.md's address table lacks {key}="
+        last = path.split(".")[-1]
+        assert f"`{path}`" in row or f"`.{last}`" in row, (key, path, row)
