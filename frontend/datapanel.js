@@ -267,8 +267,10 @@ export function bindData(store, { change, flash }) {
   $("regenerate").addEventListener("click", () =>
     change({ dataset: { seed: (store.state.config.dataset.seed + 1) % 4294967296 } }));
 
-  const useUpload = (upload) =>
-    change({ problem: upload.problem, dataset: { name: "custom", id: upload.id, side: null } });
+  // Points (a CSV, clicked points): from images or sequences, the point net comes along.
+  const useUpload = (upload) => change({
+    ...(dataKind(meta, store.state.config) === "points" ? {} : POINT_NET),
+    problem: upload.problem, dataset: { name: "custom", id: upload.id, side: null } });
   $("upload").addEventListener("change", async (event) => {
     const file = event.target.files[0];
     event.target.value = "";

@@ -5,6 +5,7 @@ that carries them. Every assertion reads what the server holds after the page's 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -80,6 +81,12 @@ def test_every_switch_sends_a_network_that_fits(page: Page) -> None:
     page.wait("window.playground.config.features.length === 2")
     config = page.server_view()["config"]
     assert (config["dataset"]["name"], config["hidden_layers"]) == ("circle", POINT_NET)
+    # from waves (classification) to regression by the problem menu: a point set, point net
+    pick(page, "waves")
+    page.page.select_option("#problem", "regression")
+    page.wait("window.playground.config.features.length === 2")
+    config = page.server_view()["config"]
+    assert (config["problem"], config["hidden_layers"]) == ("regression", POINT_NET)
     # from a sequence set to a regression point set
     pick(page, "sine")
     config = pick(page, "reg-plane")
@@ -179,6 +186,23 @@ def test_an_address_with_length_clipping_and_recurrent_init(browser: Any,
     assert config["hidden_layers"] == [{"units": 3, "activation": "relu"}]
     assert old.errors == []
     old.page.close()
+
+
+def test_a_csv_uploaded_on_a_sequence_set_brings_the_point_net(page: Page,
+                                                               tmp_path: Path) -> None:
+    """Points need x1, x2 and dense layers: an upload of points while a recurrent net
+    trains on sequences brings the point net along, rather than be refused."""
+    pick(page, "waves")
+    csv = tmp_path / "mine.csv"
+    csv.write_text("x1,x2,y\n" + "".join(f"{(i % 9) - 4},{(i % 7) - 3},{int(i % 9 > 4)}\n"
+                                         for i in range(80)))
+    page.page.set_input_files("#upload", str(csv))
+    page.wait("window.playground.config.dataset.name === 'custom'")
+    config = page.server_view()["config"]
+    assert config["features"] == ["x1", "x2"] and config["hidden_layers"] == POINT_NET
+    # and from the upload to a sequence set again: the GRU returns
+    assert pick(page, "waves")["hidden_layers"] == GRU_NET
+    assert page.errors == []
 
 
 def test_the_docs_list_every_address_key() -> None:
