@@ -11,7 +11,10 @@ rounds and each figure is the median of the rounds' milliseconds per step. PyTor
 not a dependency of the project: install it to run this (`pip install torch`); without
 it the script says so and exits with status 2.
 
-    python benchmarks/rnn.py [--rounds 15] [--cells rnn,gru,lstm] [--json]
+    python benchmarks/rnn.py [--rounds 15] [--cells rnn,gru,lstm] [--no-onednn] [--json]
+
+PyTorch's LSTM on the CPU runs oneDNN's fused LSTM (its RNN and GRU do not);
+--no-onednn turns oneDNN off for the comparison (torch.backends.mkldnn).
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--cells", default=",".join(CELLS))
+    parser.add_argument("--no-onednn", action="store_true",
+                        help="PyTorch without oneDNN (its own LSTM loop)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     try:
@@ -110,6 +115,8 @@ def main() -> int:
               "CPU wheel is enough), then run it again.", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
+    if args.no_onednn:
+        torch.backends.mkldnn.enabled = False
     rows = []
     for T, H in SIZES:
         rng = np.random.default_rng(1)
@@ -132,7 +139,8 @@ def main() -> int:
                           "rows": rows}, indent=1))
         return 0
     print(f"numpy {np.__version__}, torch {torch.__version__}, one thread, batch {BATCH}, "
-          f"input 1, forward + backward + Adam, median of {args.rounds} rounds")
+          f"input 1, forward + backward + Adam, median of {args.rounds} rounds"
+          + (", PyTorch without oneDNN" if args.no_onednn else ""))
     print(f"{'cell':<5} {'T':>4} {'H':>4} {'ours ms':>9} {'torch ms':>9} {'torch/ours':>10}")
     for r in rows:
         print(f"{r['cell']:<5} {r['T']:>4} {r['H']:>4} {r['ours_ms']:>9.3f} "

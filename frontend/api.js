@@ -101,6 +101,10 @@ export const api = {
     }
     return response.arrayBuffer();
   },
+  /** One test sequence through time (docs/api.md): input, target, output, layers, gradient. */
+  sequence: (at, example) => call("GET", `${at}/sequence?example=${example}`),
+  /** The same for a drawn wave: input [T][C]. */
+  sequenceOfDrawing: (at, input) => call("POST", `${at}/sequence`, { body: { input } }),
   /**
    * The test images the network gets wrong, surest first: {count, items: [{index, label,
    * predicted, probability, image (C, H, W)}]}; with `true` and `predicted`, one confusion
@@ -251,14 +255,16 @@ export class Socket extends ReconnectingSocket {
     this.onFrame = onFrame; this.onHello = onHello;
     this.pending = [];
     this.latest = null; // the newest frame not drawn yet
-    this.view = { frames: true, neurons: true }; // what the page shows (the server's default)
+    // what the page shows (the server's default); a sequence page adds `example`: which
+    // test sequence the frames carry
+    this.view = { frames: true, neurons: true };
     this.open();
   }
 
-  /** What the page shows ({frames, neurons}): the server builds and sends only that. */
+  /** What the page shows ({frames, neurons}, and a picked `example`): the server sends that. */
   show(view) {
     const next = { ...this.view, ...view };
-    if (next.frames === this.view.frames && next.neurons === this.view.neurons) return;
+    if (Object.keys(next).every((k) => next[k] === this.view[k])) return;
     this.view = next;
     this.send({ type: "view", ...next }); // unsent while closed: opened() tells it
   }
@@ -273,7 +279,9 @@ export class Socket extends ReconnectingSocket {
       });
       ws.send(JSON.stringify({ type: "auth", token: this.token }));
     }
-    if (!this.view.frames || !this.view.neurons) this.send({ type: "view", ...this.view });
+    if (!this.view.frames || !this.view.neurons || this.view.example) {
+      this.send({ type: "view", ...this.view });
+    }
     this.onState("open");
   }
 

@@ -8,6 +8,7 @@
 
 import { api, decodeFrame, gate } from "./api.js";
 import { DIVERGING_TABLE, divergingIndex } from "./colors.js";
+import { paintConfusion } from "./confusion.js";
 import { $, isImages } from "./dom.js";
 
 const MAPS_EVERY = 250; // ms between two requests for the chosen example's maps
@@ -311,62 +312,6 @@ export function bindImages(store) {
     });
   }
 
-  function paintConfusion(frame) {
-    const grid = frame.grids.confusion;
-    const k = grid.shape[0];
-    const { classes } = frame.header;
-    const table = $("confusion");
-    if (table.dataset.k !== String(k) || table.dataset.classes !== classes.join("|")) {
-      table.dataset.k = String(k);
-      table.dataset.classes = classes.join("|");
-      table.dataset.counts = "";
-      table.replaceChildren();
-      const head = table.insertRow();
-      head.append(Object.assign(document.createElement("th"), {
-        textContent: "", title: "rows: the true class; columns: the class the network said" }));
-      // names (the shapes) head the rows; the columns get their number, the name as a tooltip
-      const named = classes.some((c) => c.length > 2);
-      classes.forEach((name, c) => {
-        head.append(Object.assign(document.createElement("th"),
-          { textContent: named ? String(c) : name, title: name }));
-      });
-      classes.forEach((name, t) => {
-        const row = table.insertRow();
-        row.append(Object.assign(document.createElement("th"),
-          { textContent: named ? `${t} ${name}` : name, title: name }));
-        for (let c = 0; c < k; c++) row.insertCell();
-      });
-    }
-    const data = grid.data;
-    const counts = data.join(",");
-    if (table.dataset.counts === counts) return; // it changes at an epoch's end only
-    table.dataset.counts = counts;
-    for (let t = 0; t < k; t++) {
-      let total = 0;
-      for (let c = 0; c < k; c++) total += data[t * k + c];
-      const cells = table.rows[t + 1].cells;
-      for (let c = 0; c < k; c++) {
-        const count = data[t * k + c];
-        const cell = cells[c + 1];
-        const text = String(count);
-        if (cell.textContent !== text) cell.textContent = text;
-        const share = total ? count / total : 0;
-        // the diagonal (right) in blue, mistakes in orange, stronger the more there are
-        const k3 = divergingIndex(t === c ? share : -Math.min(1, 3 * share));
-        cell.style.background = count ? `rgb(${DIVERGING_TABLE[k3]},${DIVERGING_TABLE[k3 + 1]},` +
-          `${DIVERGING_TABLE[k3 + 2]})` : "";
-        cell.style.color = (t === c ? share : 3 * share) > 0.6 ? "#fff" : "";
-        cell.classList.toggle("diagonal", t === c);
-        // a cell with images opens them (mistakes.js): by click, Enter or Space
-        const opens = count > 0;
-        if (opens) cell.tabIndex = 0; else cell.removeAttribute("tabindex");
-        if (opens) cell.setAttribute("role", "button"); else cell.removeAttribute("role");
-        cell.setAttribute("aria-label", `${count} test image${count === 1 ? "" : "s"} of ` +
-          `${classes[t]} taken for ${classes[c]}${opens ? ": show them" : ""}`);
-      }
-    }
-  }
-
   store.watch(["config"], ({ config }) => {
     document.body.classList.toggle("images", isImages(config));
   });
@@ -381,7 +326,8 @@ export function bindImages(store) {
     if (!frame || frame.header.input !== "images") return;
     paintStrip(frame);
     paintChosen(frame, maps);
-    paintConfusion(frame);
+    paintConfusion($("confusion"), frame.grids.confusion.data, frame.header.classes,
+      { noun: "test image", opens: true });
     fetchMaps();
   });
   store.watch(["example"], () => fetchMaps());

@@ -16,6 +16,7 @@ import { bindMistakes } from "./mistakes.js";
 import { bindModes } from "./modes.js";
 import { bindOutput } from "./output.js";
 import { bindPace } from "./pace.js";
+import { bindSequences } from "./sequences.js";
 import { Session } from "./session.js";
 import { bindSettings } from "./settings.js";
 import { createStore, initialState } from "./state.js";
@@ -41,6 +42,7 @@ function bind() {
   bindLayerList(store, { change });
   bindMistakes(store, bindImages(store));
   bindDraw(store);
+  bindSequences(store);
   bindTools(store, flash);
   bindHelp();
 }

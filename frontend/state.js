@@ -15,6 +15,9 @@ export function initialState() {
     // images: the test example chosen, and its maps when not the frame's; or ("drawing")
     // the user's drawing, read by POST /maps
     example: 0, maps: null, source: "example", drawn: null,
+    // sequences (sequences.js): the test example chosen, the newest answer about it (a
+    // frame's `sequence` or GET /sequence), and a drawn wave's answer while drawing
+    sequenceExample: 0, sequence: null, sequenceDrawing: false, sequenceDrawn: null,
     view: { showTest: false, discretize: false, accuracy: false, logScale: false },
     socket: null,
     render: { frames: 0, ms: 0 }, // frames drawn and the milliseconds spent decoding and drawing them

@@ -450,12 +450,105 @@ def test_per_step_dense_is_dense_at_every_step() -> None:
     check_layer(layer, x, rng)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize(("c", "h"), [(1, 8), (3, 16), (9, 4)])
-def test_lstm_gradients_with_and_without_the_folded_input(c: int, h: int) -> None:
+def test_gradients_with_and_without_the_folded_input(kind: str, c: int, h: int) -> None:
     """A step's product takes x_t and the bias too where the input is narrow beside the
-    units (c=1, h=8 and c=3, h=16 fold; c=9, h=4 does not): both ways check."""
+    units (c=1, h=8 and c=3, h=16 fold; c=9, h=4 does not): both ways check, against
+    the reference and central differences."""
     rng = np.random.default_rng(17)
     for seq in (False, True):
-        layer = layer_of("lstm", rng, seq, c=c, h=h, scale=0.4)
+        layer = layer_of(kind, rng, seq, c=c, h=h, scale=0.4)
         assert layer._folds(c) == (4 * (c + 1) <= h)
-        check_layer(layer, rng.normal(size=(2, 5, c)), rng)
+        x = rng.normal(size=(2, 5, c))
+        out = layer.forward(x, False)
+        np.testing.assert_allclose(out[:, -1] if seq else out, reference(layer, x)[:, -1],
+                                   atol=1e-12)
+        check_layer(layer, x, rng)
+
+
+def test_every_layer_runs_under_a_strict_cupy_stand_in_and_agrees_with_numpy() -> None:
+    """Through xp only: no NumPy array mixed in, no NumPy function on a device array."""
+    from tests.test_engine_conv import StrictArray, strict_module
+
+    xp = strict_module(np, "strictnp")
+    rng = np.random.default_rng(18)
+    x = rng.normal(size=(M, 8, 3)).astype(np.float32)
+    builders = [
+        lambda q: make_recurrent(q, "rnn", np.random.default_rng(0), INITIALIZERS.get("he"),
+                                 0.0, (8, 3), 5, np.float32, "relu", True),
+        lambda q: make_recurrent(q, "lstm", np.random.default_rng(0),
+                                 INITIALIZERS.get("glorot"), 0.0, (8, 3), 5, np.float32),
+        lambda q: make_recurrent(q, "lstm", np.random.default_rng(0),
+                                 INITIALIZERS.get("glorot"), 0.0, (8, 3), 16, np.float32,
+                                 return_sequences=True),  # the folded input
+        lambda q: make_recurrent(q, "gru", np.random.default_rng(0),
+                                 INITIALIZERS.get("glorot"), 0.0, (8, 3), 5, np.float32,
+                                 return_sequences=True),
+        lambda q: make_recurrent(q, "gru", np.random.default_rng(0),
+                                 INITIALIZERS.get("glorot"), 0.0, (8, 3), 16, np.float32),
+        lambda q: Conv1D(q, q.asarray(rng.normal(size=(4, 3, 3)).astype(np.float32)),
+                         q.zeros(4, dtype=np.float32), 2, "same", (8, 3)),
+        lambda q: MaxPool1D(q, 3, (8, 3)),
+        lambda q: AvgPool1D(q, 3, (8, 3)),
+        lambda q: PerStep(q, q.asarray(np.ones((3, 2), np.float32)), q.zeros(2, np.float32)),
+    ]
+    for build in builders:
+        ref, dev = build(np), build(xp)
+        if isinstance(dev, Conv1D):  # the same weights on both sides
+            ref.W[...] = dev.W.get()
+        out, dout = ref.forward(x, True), dev.forward(xp.asarray(x), True)
+        assert isinstance(dout, StrictArray)
+        np.testing.assert_allclose(dout.get(), out, rtol=1e-5, atol=1e-6)
+        R = rng.normal(size=out.shape).astype(np.float32)
+        np.testing.assert_allclose(dev.backward(xp.asarray(R)).get(), ref.backward(R),
+                                   rtol=1e-5, atol=1e-6)
+        for n in ref.param_names:
+            np.testing.assert_allclose(dev.grads[n].get(), ref.grads[n], rtol=1e-4, atol=1e-6)
+        if hasattr(dev, "trace"):
+            assert isinstance(dev.trace(xp.asarray(x))["states"], StrictArray)
+            assert isinstance(dev.state_grad, StrictArray)
+
+
+@pytest.mark.parametrize(("kind", "act"), CASES)
+def test_one_step_and_changing_batch_and_length(kind: str, act: str | None) -> None:
+    """T = 1 (no recurrence at all) and batches of other sizes and lengths between calls:
+    the kept buffers follow the shape."""
+    rng = np.random.default_rng(19)
+    for seq in (False, True):
+        layer = layer_of(kind, rng, seq, act or "tanh")
+        for m, steps in ((2, 1), (5, 7), (3, 2), (5, 7)):
+            x = rng.normal(size=(m, steps, C))
+            np.testing.assert_allclose(layer.forward(x, False)[:, -1] if seq
+                                       else layer.forward(x, False),
+                                       reference(layer, x)[:, -1], atol=1e-12)
+            if steps == 1:
+                check_layer(layer, x, rng)
+
+
+@pytest.mark.parametrize("steps_per_chunk", [1, 2, 3])
+@pytest.mark.parametrize(("c", "h"), [(1, 8), (9, 4)])
+def test_lstm_weight_gradients_in_chunks_of_steps(monkeypatch: pytest.MonkeyPatch,
+                                                  steps_per_chunk: int, c: int,
+                                                  h: int) -> None:
+    """The LSTM sums its weight gradients a chunk of steps at a time: chunks of 1, 2 and
+    3 steps over T = 7 (the last one short) give the finite differences' gradients."""
+    from backend.engine import recurrent
+
+    monkeypatch.setattr(recurrent, "_LSTM_CHUNK", steps_per_chunk * 4 * h * 2)
+    rng = np.random.default_rng(20)
+    for seq in (False, True):
+        layer = layer_of("lstm", rng, seq, c=c, h=h, scale=0.4)
+        check_layer(layer, rng.normal(size=(2, 7, c)), rng)
+
+
+def test_evaluation_buffers_are_not_kept() -> None:
+    """An evaluation may cover a whole data set: the layer keeps no buffer of its size."""
+    rng = np.random.default_rng(21)
+    for kind in ("rnn", "lstm", "gru"):
+        layer = layer_of(kind, rng, True)
+        layer.forward(rng.normal(size=(M, T, C)), True)
+        kept = sum(a.nbytes for a in layer._bufs.values())
+        layer.forward(rng.normal(size=(500, T, C)), False)
+        layer.trace(rng.normal(size=(500, T, C)))
+        assert sum(a.nbytes for a in layer._bufs.values()) == kept

@@ -147,3 +147,23 @@ def test_a_sequence_model_runs_under_a_strict_cupy_stand_in_and_agrees_with_nump
     data_ = dev.to_dict()
     back = Model.from_dict(json.loads(json.dumps(data_)), get_backend("cpu"))
     assert back.loss(x, y) == pytest.approx(ref.loss(x, y), rel=1e-4)
+
+
+def test_recurrent_evaluation_goes_in_chunks_with_the_same_answer() -> None:
+    s = spec("gru-steps-dense-per-step", dtype="float64")
+    model = Model(s)
+    x, _ = data("gru-steps-dense-per-step", m=7)
+    whole = model.forward(model.as_x(x))
+    model._eval_chunk = 3  # as a big data set would get
+    np.testing.assert_allclose(model.forward(model.as_x(x)), whole, rtol=1e-12)
+    assert Model(spec("rnn-per-step"))._eval_chunk is not None  # bounded whatever the set
+
+
+def test_the_penalty_counts_recurrent_weights_but_no_bias() -> None:
+    s = spec("rnn-per-step", regularization="l2", regularization_rate=0.1, dtype="float64")
+    model = Model(s)
+    layer = model.recurrent_layers[0]
+    assert [name for owner, name in model.weights if owner is layer] == ["Wx", "Wh"]
+    expected = 0.1 * sum(model.regularizer.penalty(np, w, 0.5) for w in (
+        layer.Wx, layer.Wh, model.layers[-1].W))
+    assert model.penalty() == pytest.approx(expected)

@@ -34,6 +34,10 @@ Array = Any
 # caches measured twice as fast as 64 MB ones (LeNet-5 on 1 797 images of 32 x 32: 43 ms
 # against 82).
 EVAL_CHUNK_BYTES = 4 * 2**20
+# ... and of a recurrent net in chunks whose gates and states through time take this much:
+# an LSTM of 64 units over 4 000 sequences of 40 steps held 250 MB at once.
+RECURRENT_CHUNK_BYTES = 64 * 2**20
+WEIGHT_NAMES = ("W", "Wx", "Wh")  # a dense or conv layer's, a recurrent layer's two
 
 
 class Model:
@@ -75,8 +79,9 @@ class Model:
         self.recurrent_layers = [layer for layer in self.layers
                                  if layer.kind in RECURRENT_BLOCKS]
         self.conv_layers = [layer for layer in self.layers if isinstance(layer, Conv2D)]
-        self.weight_layers: list[Layer] = [  # those whose W the penalty counts
-            layer for layer in self.layers if "W" in layer.param_names]
+        self.weights: list[tuple[Layer, str]] = [  # what the penalty counts: weights, no bias
+            (layer, name) for layer in self.layers for name in layer.param_names
+            if name in WEIGHT_NAMES]
         if hasattr(self.layers[0], "input_grad"):
             self.layers[0].input_grad = False  # the data needs no gradient
         self._eval_chunk = self._chunk_size()
@@ -88,12 +93,16 @@ class Model:
         self._twin: Model | None = None  # see _tracer
 
     def _chunk_size(self) -> int | None:
-        """Examples per evaluation chunk so that no im2col exceeds EVAL_CHUNK_BYTES;
-        None (no chunks) without convolutions."""
-        per_example = max((layer.cols_per_example for layer in self.conv_layers), default=0)
-        if not per_example:
-            return None
-        return max(1, EVAL_CHUNK_BYTES // (per_example * np.dtype(self.dtype).itemsize))
+        """Examples per evaluation chunk so that no im2col exceeds EVAL_CHUNK_BYTES and
+        no recurrent layer's gates and states over time exceed RECURRENT_CHUNK_BYTES;
+        None (no chunks) without either."""
+        size = np.dtype(self.dtype).itemsize
+        chunks = [EVAL_CHUNK_BYTES // (layer.cols_per_example * size)
+                  for layer in self.conv_layers]
+        chunks += [RECURRENT_CHUNK_BYTES // (layer.in_shape[0] * (RECURRENT_BLOCKS[layer.kind]
+                                                                  + 1) * layer.units * size)
+                   for layer in self.recurrent_layers]
+        return max(1, min(chunks)) if chunks else None
 
     # parameters --------------------------------------------------------------------------
     def params(self) -> list[Array]:
@@ -115,7 +124,7 @@ class Model:
     # passes ------------------------------------------------------------------------------
     def forward(self, x: Array, training: bool = False) -> Array:
         """The output layer's z. Images may come flat (m, C H W), as (m, C, H, W), or as
-        (m, H, W) with one channel. Evaluation of a conv net goes in chunks of examples so
+        (m, H, W) with one channel. Evaluation of a conv or recurrent net goes in chunks so
         that its memory stays bounded however many examples are asked for."""
         x = self.shaped(x)
         chunk = self._eval_chunk
@@ -180,8 +189,9 @@ class Model:
             dz = layer.backward(dz)
         rate = self.spec.regularization_rate
         if rate and self.spec.regularization != "none":
-            for layer in self.weight_layers:
-                layer.grads["W"] += rate * self.regularizer.grad(self.xp, layer.W, self.l1_ratio)
+            for layer, name in self.weights:
+                layer.grads[name] += rate * self.regularizer.grad(self.xp, getattr(layer, name),
+                                                                  self.l1_ratio)
 
     def train_batch(self, x: Array, t: Array, lr: float) -> None:
         """One mini-batch: by the fast lane (fused.py) where it takes it, else forward,
@@ -227,8 +237,9 @@ class Model:
         rate = self.spec.regularization_rate
         if not rate or self.spec.regularization == "none":
             return 0.0
-        return float(rate * sum(self.regularizer.penalty(self.xp, d.W, self.l1_ratio)
-                                for d in self.weight_layers))
+        return float(rate * sum(self.regularizer.penalty(self.xp, getattr(layer, name),
+                                                         self.l1_ratio)
+                                for layer, name in self.weights))
 
     def cost(self, x: Array, t: Array, training: bool = True) -> float:
         """Mean loss over the batch plus the penalty: what backward differentiates."""

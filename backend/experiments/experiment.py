@@ -58,6 +58,14 @@ def _listed(a: np.ndarray, digits: int = 4) -> Any:
     return np.where(np.isfinite(a), a, None).tolist()
 
 
+def _significant(a: np.ndarray, digits: int = 3) -> list[float | None]:
+    """Numbers as JSON, rounded to `digits` significant digits, NaN and infinities as
+    null: the gradient through time, drawn on a log scale, where a vanishing 1e-9 must
+    not round to 0 as with fixed decimals."""
+    return [float(f"{v:.{digits}g}") if np.isfinite(v) else None
+            for v in np.asarray(a, dtype=np.float64).ravel()]
+
+
 def _layer_key(entry: Any) -> Any:
     """What of an entry shapes its weights: all but its activation (a dense entry's
     units alone, as they always were compared)."""
@@ -566,7 +574,7 @@ class Experiment:
                     "target": target,
                     "output": _listed(output), "predicted": predicted, "labels": list(d.labels),
                     "layers": layers,
-                    "gradient": None if gradient is None else _listed(gradient[0])}
+                    "gradient": None if gradient is None else _significant(gradient[0])}
 
     def _conv_entries(self) -> list[int]:
         """The hidden entry (from 1) of each conv layer, in order."""
