@@ -72,7 +72,9 @@ const MENUS = {
 function showActivation(meta, config) {
   const select = $("activation");
   const layers = activations(meta.layer_types, config.hidden_layers).length;
-  select.options[0].textContent = layers ? "(per layer)" : "(no hidden layer)";
+  // an LSTM's or a GRU's activations are its own (tanh, sigmoid gates): built in, not none
+  select.options[0].textContent = layers ? "(per layer)"
+    : config.hidden_layers.length ? "(built in)" : "(no hidden layer)";
   allow(select, layers > 0, config.hidden_layers.length
     ? "no hidden layer here has an activation of its own (an LSTM's and a GRU's are fixed)"
     : "there is no hidden layer: add one with + above the network");

@@ -46,6 +46,10 @@ def test_sine_is_picked_trains_and_its_loss_falls(page: Page) -> None:
     assert page.page.is_visible("#length-row") and not page.page.is_visible("#classes-row")
     assert page.page.text_content("#length-value") == "40 steps"
     assert page.page.is_visible("#recurrent-field")
+    # an LSTM has its activations built in: the menu says so, not "no hidden layer"
+    assert page.page.is_disabled("#activation")
+    assert page.js("document.getElementById('activation').selectedOptions[0].textContent") \
+        == "(built in)"
 
     page.page.click("#play")
     page.wait("window.playground.epoch >= 4", timeout=60_000)
