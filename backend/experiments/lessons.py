@@ -46,6 +46,27 @@ def _pool(kind: str = "max", size: int = 2) -> dict[str, Any]:
     return {"type": "pool", "kind": kind, "size": size}
 
 
+def _recurrent(kind: str, units: int, activation: str | None = None,
+               sequences: bool = False) -> dict[str, Any]:
+    layer = {"type": kind, "units": units, "return_sequences": sequences}
+    return layer if activation is None else {**layer, "activation": activation}
+
+
+def _seq(dataset: str, layers: list[dict[str, Any]], epochs: int, label: str,
+         **extra: Any) -> Preset:
+    """A preset on a sequence set: Adam 0.01 unless it says otherwise."""
+    return Preset(label, _cfg(dataset, layers, **{
+        "optimizer": {"name": "adam", "learning_rate": 0.01}, **extra}), epochs)
+
+
+MNIST1D_NETS = (  # the paper's MLP and CNN (Greydanus 2020), the issue's GRU and RNN
+    ("dense 100, 100", _net(100, 100, activation="relu")),
+    ("conv 25 filters x 3, stride 2",
+     [{**_conv(25, k), "stride": 2} for k in (5, 3, 3)]),
+    ("GRU, 32 units", [_recurrent("gru", 32)]),
+    ("tanh RNN, 32 units", [_recurrent("rnn", 32, "tanh")]))
+
+
 def _cfg(dataset: str, layers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     data = {"name": dataset, **extra.pop("data", {})}
     return {"dataset": data, "hidden_layers": layers, **extra}
@@ -188,4 +209,82 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
                           _conv(16, 5, "tanh", "valid"), _pool("avg"), *_net(120, 84)],
                data={"side": 32}, features=[],
                optimizer={"name": "sgd", "learning_rate": 0.1}), 20),)),
+    Lesson("rnn-sine", "The course's RNN on a sine wave",
+           "A recurrent layer keeps a state, s_t = f(U x_t + W s_(t-1) + b), and gives V s_t "
+           "at every step, with the same U, W and V at every step. Here 16 units read sine "
+           "waves of random period, phase and amplitude and predict the next value at every "
+           "step, by squared error, with the gradient clipped (to norm 1) as the course clips "
+           "it. The course's f is the sigmoid; tanh, centred on 0 and with a slope up to 1 "
+           "where the sigmoid's is at most 1/4, learns faster: in 30 epochs its test loss "
+           "falls below 0.003, over 15 times less than repeating the current value (about "
+           "0.05), while the sigmoid's stays over 1.5 times higher. Pick a test wave: the "
+           "prediction follows it. Its error is largest at the first step (about 0.2: one "
+           "value fits any wave) and under 0.03 from the eighth step on, once the state has "
+           "seen enough of the wave to know its period.",
+           tuple(_seq("sine", [_recurrent("rnn", 16, act, sequences=True)], 30,
+                      f"{act} RNN, 16 units", problem="regression",
+                      optimizer={"name": "adam", "learning_rate": 0.01, "clip_norm": 1.0})
+                 for act in ("tanh", "sigmoid"))),
+    Lesson("sine-vs-triangle", "Sine against triangle",
+           "The course's NumPy RNN tells sine waves from triangle waves. Both rise from 0 and "
+           "come back, so a few steps of either look alike: only the shape of a longer "
+           "stretch tells them apart. A GRU of 8 units reads the wave and the output layer "
+           "reads its last state; in 40 epochs it gets about 99 % of the test waves right. "
+           "Open the states: the average state of the sines and that of the triangles are "
+           "close at first, less than 0.3 of their spread apart after 5 steps, and part as "
+           "more of the wave is seen, over 1.5 spreads apart at the last step, where the "
+           "output layer reads them.",
+           (_seq("waves", [_recurrent("gru", 8)], 40, "GRU, 8 units",
+                 data={"n_samples": 1000, "classes": 2}, batch_size=20,
+                 optimizer={"name": "adam", "learning_rate": 0.01, "clip_norm": 1.0}),)),
+    Lesson("vanishing-gradients-rnn", "Vanishing gradients through time: RNN against LSTM",
+           "Backpropagation through time multiplies the gradient, at each step back, by the "
+           "recurrent weights W and the slope of tanh. Look at the gradient through time of "
+           "a fresh network (40 steps, 16 units). With small weights (normal, scale 0.1) a "
+           "tanh RNN's gradient at the first step is below 1e-12 of the last step's: it has "
+           "vanished, and the start of a wave teaches nothing. An LSTM with the same weights "
+           "carries it along its cell, multiplied at each step only by its forget gate "
+           "(about 0.73 at the start: its bias is 1): about 1e-5, millions of times more. "
+           "With large weights (scale 1) the RNN's gradient grows instead, over 1 000 times "
+           "toward the first step (it explodes: the next lesson), while the LSTM's stays "
+           "within a factor 3. Orthogonal W, the default, leaves the RNN's between 1e-4 and "
+           "1e-2. Trained 40 epochs on sine against triangle with orthogonal W, the LSTM "
+           "gets about 99 % right and the RNN under 75 %; with large weights the RNN stays "
+           "at chance, about 50 %.",
+           tuple(_seq("waves", [_recurrent(kind, 16, "tanh" if kind == "rnn" else None)], 40,
+                      f"{name}, {label}", init=init, batch_size=20,
+                      data={"n_samples": 1000, "classes": 2},
+                      optimizer={"name": "adam", "learning_rate": 0.01, "clip_norm": 1.0})
+                 for label, init in (
+                     ("small weights", {"name": "normal", "scale": 0.1, "recurrent": "init"}),
+                     ("large weights", {"name": "normal", "scale": 1.0, "recurrent": "init"}),
+                     ("orthogonal W", {"name": "xavier"}))
+                 for kind, name in (("rnn", "tanh RNN"), ("lstm", "LSTM")))),
+    Lesson("exploding-gradients", "Exploding gradients, tamed by clipping",
+           "With large recurrent weights the gradient explodes. 16 relu units whose W is "
+           "drawn normal with scale 0.5 have eigenvalues up to about 2, and at the start the "
+           "gradient at the first of 40 steps is over 1 000 times the last step's. On the "
+           "sine waves plain SGD at 0.01 takes its steps and the loss becomes infinite in "
+           "the first epoch: the run diverges and the playground says so. Clip the "
+           "gradient's norm to 1 (optimizer.clip_norm, Pascanu et al. 2013): no step is "
+           "then longer than the learning rate, and in 30 epochs the test loss falls below "
+           "0.03.",
+           tuple(_seq("sine", [_recurrent("rnn", 16, "relu", sequences=True)], 30, label,
+                      problem="regression",
+                      init={"name": "normal", "scale": 0.5, "recurrent": "init"},
+                      optimizer={"name": "sgd", "learning_rate": 0.01, "clip_norm": clip})
+                 for label, clip in (("no clipping", None), ("clip_norm 1", 1.0)))),
+    Lesson("mnist1d", "MNIST-1D: dense, conv, GRU and a plain RNN",
+           "MNIST-1D (Greydanus 2020) draws each digit as a line of 40 steps, then shifts, "
+           "shears and noises it: 4 000 to train on, 1 000 to test. Adam 0.01, batch 100, "
+           "20 epochs. A dense net of 100 and 100 relu units gets about 68 %: it sees each "
+           "step at its place, and a shift moves the digit. Three conv layers, the same "
+           "filters at every step, get about 90 %; a GRU of 32 units, reading step by step "
+           "and keeping what matters in its state, about 95 %. A plain tanh RNN of 32 units "
+           "stays at chance: about 9 %, where guessing gets 10 %. With PyTorch in 60 epochs "
+           "the same dense net got 0.65 to 0.68, the GRU 0.96 and the RNN 0.10; the paper "
+           "reports MLP 68 %, CNN 94 %, GRU 91 %.",
+           tuple(_seq("mnist1d", layers, 20, label, features=[], batch_size=100,
+                      data={"train_fraction": 0.8})
+                 for label, layers in MNIST1D_NETS)),
 )}
