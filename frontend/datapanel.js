@@ -1,11 +1,12 @@
-// The data column: the data sets (with real points from each generator), the sliders,
-// Regenerate, uploads, points added by clicking on the output, and what is said about
-// the user's own data (no generator; scaled into the plane).
+// The data column: the data sets (with real points from each generator; the image and
+// sequence sets after them), the sliders, Regenerate, uploads, points added by clicking on
+// the output, and what is said about the user's own data (no generator; scaled into the
+// plane). A set of another kind of data brings a network that fits it (nets.js).
 
 import { api } from "./api.js";
-import { $, allow, datasetLabel, isImages } from "./dom.js";
+import { $, allow, dataKind, datasetLabel, isImages } from "./dom.js";
 import { paintPoints } from "./heatmap.js";
-import { imageNet, POINT_NET } from "./layerlist.js";
+import { imageNet, POINT_NET, sequenceNet } from "./nets.js";
 
 // Each slider: its label, the label's text while dragged, its value and label for a
 // config, and what it sends when let go.
@@ -23,6 +24,8 @@ const SLIDERS = {
     send: (v) => ({ dataset: { classes: v } }) },
   side: { label: "side-value", text: (v) => `${v} × ${v}`, value: (c, meta) => sideOf(meta, c),
     send: (v) => ({ dataset: { side: v } }) },
+  length: { label: "length-value", text: (v) => `${v} steps`, value: (c, meta) => lengthOf(meta, c),
+    send: (v) => ({ dataset: { length: v } }) },
 };
 const OWN = "your own data has no generator: noise and Regenerate apply to built-in sets";
 // Uploads that brought their own test points (a JSON x_test, a CSV's split column, and so
@@ -67,10 +70,51 @@ async function imageBody(files) {
   return form;
 }
 
-/** A data set's spec, a point or an image set (none: the user's own data). */
+/** A data set's spec, a point, image or sequence set (none: the user's own data). */
 function specOf(meta, name) {
   return meta.datasets.find((d) => d.name === name) ||
-    meta.image_datasets.find((d) => d.name === name);
+    meta.image_datasets.find((d) => d.name === name) ||
+    meta.sequence_datasets.find((d) => d.name === name);
+}
+
+/** A built-in sequence set's steps: the config's, or the set's own. */
+function lengthOf(meta, config) {
+  const spec = meta.sequence_datasets.find((d) => d.name === config.dataset.name);
+  return spec ? config.dataset.length ?? spec.length : null;
+}
+
+/** Whether the config's network answers at every step (its last layer returns sequences). */
+function perStep(config) {
+  const last = config.hidden_layers[config.hidden_layers.length - 1];
+  return Boolean(last && last.return_sequences);
+}
+
+/**
+ * The changes that switch to data set `d` (a meta entry with its `kind`): its name, classes
+ * and side within its bounds, and, where the config's network cannot take it (another kind
+ * of data, or a sequence set that wants a target per step where the network gives one per
+ * sequence, or the other way round), a network that fits it.
+ */
+function switchTo(meta, config, d) {
+  const changes = { dataset: { name: d.name, id: null } }; // an upload's id goes with it
+  if (config.dataset.classes > d.max_classes) changes.dataset.classes = d.max_classes;
+  if (config.dataset.classes < d.min_classes) changes.dataset.classes = d.min_classes;
+  // a side is an image set's; the other image set takes it where it can
+  const side = config.dataset.side;
+  if (side != null && (d.kind !== "images" || side < d.sides[0] || side > d.sides[1])) {
+    changes.dataset.side = null;
+  }
+  const kind = dataKind(meta, config);
+  if (d.kind === "images" && kind !== "images") {
+    Object.assign(changes, imageNet(d));
+    if (d.max_classes > d.min_classes) changes.dataset.classes = Math.min(4, d.max_classes);
+  }
+  if (d.kind === "sequences" && (kind !== "sequences" || perStep(config) !== d.per_step)) {
+    Object.assign(changes, sequenceNet(d));
+  }
+  if (d.kind === "points" && kind !== "points") Object.assign(changes, POINT_NET);
+  if (d.problem !== config.problem) changes.problem = d.problem;
+  return changes;
 }
 
 /** A built-in image set's side in pixels: the config's, or the set's own. */
@@ -79,8 +123,35 @@ function sideOf(meta, config) {
   return spec ? config.dataset.side ?? spec.shape[1] : null;
 }
 
-/** An image set's button picture: a few strokes of what it holds, drawn here. */
-function imagePicture(name) {
+/** A sequence set's button picture: a wave or two through time, drawn here. */
+function sequencePicture(ctx, name) {
+  ctx.lineWidth = 2;
+  const trace = (y0, height, wave) => {
+    ctx.beginPath();
+    for (let x = 4; x <= 44; x += 1) {
+      const y = y0 - height * wave((x - 4) / 40);
+      if (x === 4) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    }
+    ctx.stroke();
+  };
+  const turn = (t) => t - Math.floor(t);
+  if (name === "sine") {
+    trace(24, 14, (t) => Math.sin(2 * Math.PI * 1.5 * t));
+  } else if (name === "waves") { // sine, triangle, square
+    trace(11, 6, (t) => Math.sin(2 * Math.PI * 2 * t));
+    trace(24, 6, (t) => 1 - 4 * Math.abs(turn(2 * t + 0.25) - 0.5));
+    trace(37, 6, (t) => (turn(2 * t) < 0.5 ? 1 : -1));
+  } else { // a jagged 1-D digit
+    const points = [0, 0.2, 0.9, 0.4, -0.6, -0.9, 0.1, 0.7, 0.3, -0.2, 0];
+    trace(24, 16, (t) => {
+      const at = t * (points.length - 1), i = Math.min(points.length - 2, Math.floor(at));
+      return points[i] + (points[i + 1] - points[i]) * (at - i);
+    });
+  }
+}
+
+/** An image or sequence set's button picture: a few strokes of what it holds, drawn here. */
+function setPicture(name, kind) {
   const canvas = document.createElement("canvas");
   canvas.width = canvas.height = 48;
   const ctx = canvas.getContext("2d");
@@ -88,7 +159,9 @@ function imagePicture(name) {
   ctx.fillRect(0, 0, 48, 48);
   ctx.fillStyle = ctx.strokeStyle = "#222";
   ctx.lineWidth = 4;
-  if (name === "digits") {
+  if (kind === "sequences") {
+    sequencePicture(ctx, name);
+  } else if (name === "digits") {
     ctx.font = "bold 22px system-ui, sans-serif";
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
@@ -107,30 +180,45 @@ function imagePicture(name) {
   return canvas.toDataURL();
 }
 
+const GROUPS = { images: "Images", sequences: "Sequences through time" };
+const CLASSES = { points: "dataset", images: "dataset image-set", sequences: "dataset sequence-set" };
+
+/** The sets' buttons, points first, then the image and the sequence sets under a heading. */
 function datasetButtons(meta, onPick) {
-  const images = meta.image_datasets.map((d) => ({ ...d, images: true }));
-  return [...meta.datasets, ...images].map((d) => {
-    const item = document.createElement("button");
-    item.className = d.images ? "dataset image-set" : "dataset";
-    item.dataset.name = d.name;
-    item.dataset.problem = d.problem;
-    item.title = `${d.label}: ${d.description}`;
-    item.setAttribute("aria-label", d.label);
-    const picture = document.createElement("img"); // not a canvas: that is a layer per frame
-    picture.alt = "";
-    picture.width = picture.height = 48;
-    const label = document.createElement("span");
-    label.textContent = d.label;
-    if (d.images) picture.src = imagePicture(d.name);
-    item.append(picture, label);
-    item.addEventListener("click", () => onPick(d));
-    return item;
+  const kinds = { points: meta.datasets, images: meta.image_datasets, sequences: meta.sequence_datasets };
+  return Object.entries(kinds).flatMap(([kind, sets]) => {
+    const buttons = sets.map((d) => datasetButton({ ...d, kind }, onPick));
+    if (!GROUPS[kind] || !sets.length) return buttons;
+    const head = document.createElement("p");
+    head.className = "datasets-group";
+    head.dataset.kind = kind;
+    head.textContent = GROUPS[kind];
+    return [head, ...buttons];
   });
+}
+
+function datasetButton(d, onPick) {
+  const item = document.createElement("button");
+  item.className = CLASSES[d.kind];
+  item.dataset.name = d.name;
+  item.dataset.kind = d.kind;
+  item.dataset.problem = d.problem;
+  item.title = `${d.label}: ${d.description}`;
+  item.setAttribute("aria-label", d.label);
+  const picture = document.createElement("img"); // not a canvas: that is a layer per frame
+  picture.alt = "";
+  picture.width = picture.height = 48;
+  const label = document.createElement("span");
+  label.textContent = d.label;
+  if (d.kind !== "points") picture.src = setPicture(d.name, d.kind);
+  item.append(picture, label);
+  item.addEventListener("click", () => onPick(d));
+  return item;
 }
 
 /** Real points from each generator, as the server makes them. */
 async function paintDatasets(meta, flash) {
-  for (const item of document.querySelectorAll(".dataset:not(.image-set)")) {
+  for (const item of document.querySelectorAll(".dataset[data-kind='points']")) {
     const spec = meta.datasets.find((d) => d.name === item.dataset.name);
     try {
       const points = await api.preview(spec.name, spec.max_classes > 2 ? 3 : 2);
@@ -161,22 +249,7 @@ function withPoint(points, [x, y], label) {
 
 export function bindData(store, { change, flash }) {
   const { meta } = store.state;
-  $("datasets").append(...datasetButtons(meta, (d) => {
-    const { config } = store.state;
-    const changes = { dataset: { name: d.name, id: null } }; // an upload's id goes with it
-    if (config.dataset.classes > d.max_classes) changes.dataset.classes = d.max_classes;
-    if (config.dataset.classes < d.min_classes) changes.dataset.classes = d.min_classes;
-    // a side is an image set's; the other image set takes it where it can
-    const side = config.dataset.side;
-    if (side != null && (!d.images || side < d.sides[0] || side > d.sides[1])) changes.dataset.side = null;
-    // Points and images take other inputs and other layers: a default network comes along.
-    if (d.images && !isImages(config)) {
-      Object.assign(changes, imageNet(d));
-      if (d.max_classes > d.min_classes) changes.dataset.classes = Math.min(4, d.max_classes);
-    }
-    if (!d.images && isImages(config)) Object.assign(changes, POINT_NET);
-    change(changes);
-  }));
+  $("datasets").append(...datasetButtons(meta, (d) => change(switchTo(meta, store.state.config, d))));
   [$("classes").min, $("classes").max] = meta.bounds.classes;
   // Sliders say their value while dragged; the change is sent when they are let go, and a
   // render meanwhile (a frame of a change made elsewhere) does not snap them back.
@@ -194,8 +267,10 @@ export function bindData(store, { change, flash }) {
   $("regenerate").addEventListener("click", () =>
     change({ dataset: { seed: (store.state.config.dataset.seed + 1) % 4294967296 } }));
 
-  const useUpload = (upload) =>
-    change({ problem: upload.problem, dataset: { name: "custom", id: upload.id, side: null } });
+  // Points (a CSV, clicked points): from images or sequences, the point net comes along.
+  const useUpload = (upload) => change({
+    ...(dataKind(meta, store.state.config) === "points" ? {} : POINT_NET),
+    problem: upload.problem, dataset: { name: "custom", id: upload.id, side: null } });
   $("upload").addEventListener("change", async (event) => {
     const file = event.target.files[0];
     event.target.value = "";
@@ -222,7 +297,7 @@ export function bindData(store, { change, flash }) {
       return;
     }
     const use = { ...upload.use, dataset: { ...upload.use.dataset, side: null } }; // its own size
-    const changes = isImages(store.state.config) ? use : { ...imageNet(), ...use };
+    const changes = dataKind(meta, store.state.config) === "images" ? use : { ...imageNet(), ...use };
     const reply = await change(changes);
     if (reply && reply.type === "error") uploadError(`The network refused these images: ${reply.message}`);
   });
@@ -250,6 +325,7 @@ export function bindData(store, { change, flash }) {
     [$("classes").min, $("classes").max] = [range.min_classes, range.max_classes];
     const spec = specOf(meta, c.dataset.name);
     if (spec && spec.sides) [$("side").min, $("side").max] = spec.sides;
+    if (spec && spec.lengths) [$("length").min, $("length").max] = spec.lengths;
     for (const [id, { label, text, value, shown }] of Object.entries(SLIDERS)) {
       if (dragging.has(id)) continue;
       $(id).value = value(c, meta);
@@ -257,11 +333,18 @@ export function bindData(store, { change, flash }) {
     }
     $("classes-row").hidden = !spec || spec.max_classes <= 2 || spec.max_classes === spec.min_classes;
     $("side-row").hidden = !(spec && spec.sides);
+    // A sequence set's steps: fixed for MNIST-1D (40), said so rather than hidden.
+    $("length-row").hidden = !(spec && spec.lengths);
+    const steady = Boolean(spec && spec.lengths && spec.lengths[0] === spec.lengths[1]);
+    allow($("length"), !steady, steady ? `${datasetLabel(meta, spec.name)} has ${spec.lengths[0]} ` +
+      "steps, always: the length applies to generated sequences" : "");
+    if (steady && !dragging.has("length")) $("length-value").textContent = `${spec.lengths[0]} steps (fixed)`;
     // Your own data (uploaded or clicked) has no generator: no noise, nothing to regenerate.
-    // A fixed image set (the digits) has no noise either; Regenerate draws a new split.
+    // A fixed set (the digits, MNIST-1D) has no noise either; Regenerate draws a new split.
     const fixed = Boolean(spec && spec.size);
+    const what = dataKind(meta, c) === "sequences" ? "sequences" : "images";
     allow($("noise"), Boolean(spec) && !fixed,
-      fixed ? `${datasetLabel(meta, spec.name)} are fixed images: noise applies to generated ` +
+      fixed ? `${datasetLabel(meta, spec.name)} are fixed ${what}: noise applies to generated ` +
         "sets" : OWN);
     allow($("regenerate"), Boolean(spec), OWN);
     const ownSplit = c.dataset.name === "custom" && Boolean(points && points.own_split);
@@ -271,9 +354,14 @@ export function bindData(store, { change, flash }) {
       $("train-value").textContent = `its own (${train} train, ${test} test)`;
     }
     $("own-data").hidden = Boolean(spec) || !editable;
+    // Point and image sets of the chosen problem (image sets are classification); every
+    // sequence set, since each brings its own problem (sine is regression).
     document.querySelectorAll(".dataset").forEach((d) => {
       d.classList.toggle("selected", d.dataset.name === c.dataset.name);
-      d.hidden = d.dataset.problem !== c.problem; // image sets are classification
+      d.hidden = d.dataset.kind !== "sequences" && d.dataset.problem !== c.problem;
+    });
+    document.querySelectorAll(".datasets-group").forEach((head) => {
+      head.hidden = !document.querySelector(`.dataset[data-kind='${head.dataset.kind}']:not([hidden])`);
     });
   });
   store.watch(["config", "nClasses", "mode"], ({ config, nClasses, editable }) => {

@@ -60,6 +60,7 @@ export function dataKind(meta, config) {
 /** The name people read for a data set (/api/meta's label): "Regression: plane". */
 export function datasetLabel(meta, name) {
   if (name === "custom") return "your own data";
-  const spec = [...meta.datasets, ...meta.image_datasets].find((d) => d.name === name);
+  const sets = [...meta.datasets, ...meta.image_datasets, ...meta.sequence_datasets];
+  const spec = sets.find((d) => d.name === name);
   return spec?.label || name;
 }

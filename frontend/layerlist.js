@@ -8,22 +8,6 @@ import { api } from "./api.js";
 import { $, dataKind } from "./dom.js";
 import { fieldKind, freshLayer, readsVectors, typeOf, typesFor } from "./layertypes.js";
 
-/** The point network the page starts from, and returns to from images. */
-export const POINT_NET = {
-  features: ["x1", "x2"],
-  hidden_layers: [{ units: 4, activation: "tanh" }, { units: 2, activation: "tanh" }],
-};
-
-/** A small conv net for an image set: conv 8@3x3 relu, max pool 2. */
-export function imageNet() {
-  return {
-    problem: "classification", features: [],
-    hidden_layers: [
-      { type: "conv", filters: 8, kernel: 3, stride: 1, padding: "same", activation: "relu" },
-      { type: "pool", kind: "max", size: 2 }],
-  };
-}
-
 const shapeText = (s) => s.slice(1).join(" × ");
 // Summary rows that finish the layer before them rather than start one of their own.
 const FOLLOWERS = ["activation", "dropout", "batch_norm", "output"];

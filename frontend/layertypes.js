@@ -20,6 +20,12 @@ export function hasActivation(types, layer) {
   return Boolean(entry) && "activation" in entry.fields;
 }
 
+/** Whether a config entry is recurrent: its type can return sequences (rnn, lstm, gru). */
+export function isRecurrent(types, layer) {
+  const entry = typeOf(types, layer);
+  return Boolean(entry) && "return_sequences" in entry.fields;
+}
+
 /** The activations of the layers that have one, in order. */
 export function activations(types, layers) {
   return layers.filter((l) => hasActivation(types, l)).map((l) => l.activation);

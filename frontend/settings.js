@@ -3,14 +3,16 @@
 
 import { $, allow, fill, isImages, nearest } from "./dom.js";
 import { addHelp } from "./help.js";
-import { POINT_NET } from "./layerlist.js";
-import { activations, hasActivation } from "./layertypes.js";
+import { activations, hasActivation, isRecurrent } from "./layertypes.js";
+import { POINT_NET } from "./nets.js";
 import { numberInput } from "./numbers.js";
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const REG_RATES = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const DROPOUTS = [0, 0.1, 0.2, 0.3, 0.5];
 const DECAYS = [0, 0.001, 0.01, 0.1, 1];
+const CLIPS = [0.1, 0.5, 1, 2, 5, 10]; // and off (null); another value from the address is added
+const RECURRENT_INITS = { orthogonal: "Orthogonal", init: "As initialization" };
 const OPTIMIZER_PARAMS = { momentum: null, ema: null, beta1: null, beta2: null, epsilon: null, rho: null };
 const capital = (s) => s[0].toUpperCase() + s.slice(1);
 const steps = (values) => () => [values];
@@ -23,6 +25,9 @@ const MENUS = {
   optimizer: { options: (m) => [m.optimizers.map((o) => o.name)],
     show: (c) => c.optimizer.name,
     send: (v) => ({ optimizer: { name: v, ...OPTIMIZER_PARAMS } }) },
+  clip_norm: { options: () => [["", ...CLIPS], ["Off", ...CLIPS.map(String)]],
+    show: (c) => c.optimizer.clip_norm ?? "",
+    send: (v) => ({ optimizer: { clip_norm: v === "" ? null : Number(v) } }) },
   decay: { options: steps(DECAYS),
     show: (c) => nearest(DECAYS, c.optimizer.decay),
     send: (v) => ({ optimizer: { decay: Number(v) } }) },
@@ -43,6 +48,9 @@ const MENUS = {
   init: { options: (m) => [m.initializers.map((i) => i.name)],
     show: (c) => c.init.name,
     send: (v) => ({ init: { name: v, scale: null } }) },
+  init_recurrent: { options: () => [Object.keys(RECURRENT_INITS), Object.values(RECURRENT_INITS)],
+    show: (c) => c.init.recurrent ?? "orthogonal",
+    send: (v) => ({ init: { recurrent: v } }) },
   dropout: { options: steps(DROPOUTS),
     show: (c) => nearest(DROPOUTS, c.dropout),
     send: (v) => ({ dropout: Number(v) }) },
@@ -61,11 +69,22 @@ const MENUS = {
       (hasActivation(meta.layer_types, l) ? { ...l, activation: v } : l)) } : null) },
 };
 
-function showActivation(config) {
+function showActivation(meta, config) {
   const select = $("activation");
-  const layers = config.hidden_layers.length;
-  select.options[0].textContent = layers ? "(per layer)" : "(no hidden layer)";
-  allow(select, layers > 0, "there is no hidden layer: add one with + above the network");
+  const layers = activations(meta.layer_types, config.hidden_layers).length;
+  // an LSTM's or a GRU's activations are its own (tanh, sigmoid gates): built in, not none
+  select.options[0].textContent = layers ? "(per layer)"
+    : config.hidden_layers.length ? "(built in)" : "(no hidden layer)";
+  allow(select, layers > 0, config.hidden_layers.length
+    ? "no hidden layer here has an activation of its own (an LSTM's and a GRU's are fixed)"
+    : "there is no hidden layer: add one with + above the network");
+}
+
+/** Show a menu's value; one not among its options (from an address) is added, not rounded. */
+function showValue(select, value) {
+  const text = String(value);
+  if (![...select.options].some((o) => o.value === text)) select.add(new Option(text, text));
+  select.value = text;
 }
 
 /** The optimizer's own fields (momentum, beta1, ...), typed numbers checked where typed. */
@@ -124,9 +143,10 @@ export function bindSettings(store, change) {
   $("batch_norm").addEventListener("change", (e) => change({ batch_norm: e.target.checked }));
   const fields = new OptimizerFields($("optimizer-params"), change);
   store.watch(["config"], ({ config }) => {
-    for (const [id, menu] of Object.entries(MENUS)) $(id).value = String(menu.show(config, meta));
+    for (const [id, menu] of Object.entries(MENUS)) showValue($(id), menu.show(config, meta));
     $("batch_norm").checked = config.batch_norm;
-    showActivation(config);
+    $("recurrent-field").hidden = !config.hidden_layers.some((l) => isRecurrent(meta.layer_types, l));
+    showActivation(meta, config);
     fields.show(meta, config);
   });
 }

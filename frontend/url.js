@@ -86,6 +86,7 @@ const FIELDS = [
   ["dataSeed", "dataset.seed", num],
   ["classes", "dataset.classes", num],
   ["side", "dataset.side", num],
+  ["length", "dataset.length", num],
   ["features", "features", list],
   ["layers", "hidden_layers", layers], // a codec of the layer types
   ["output", "output_activation", str],
@@ -93,6 +94,7 @@ const FIELDS = [
   ["delta", "loss_params.delta", num],
   ["init", "init.name", str],
   ["initScale", "init.scale", num],
+  ["initRecurrent", "init.recurrent", str],
   ["optimizer", "optimizer.name", str],
   ["lr", "optimizer.learning_rate", num],
   ["decay", "optimizer.decay", num],
@@ -102,6 +104,7 @@ const FIELDS = [
   ["beta2", "optimizer.beta2", num],
   ["epsilon", "optimizer.epsilon", num],
   ["rho", "optimizer.rho", num],
+  ["clipNorm", "optimizer.clip_norm", num],
   ["batch", "batch_size", batch],
   ["reg", "regularization.name", str],
   ["regRate", "regularization.rate", num],
