@@ -366,6 +366,7 @@ def test_lesson_exploding_gradients() -> None:
         assert gradient_ratio(plain) > 1000
         plain.train_epochs(plain_preset.epochs)
         assert plain.status == "diverged" and "NaN or infinite at epoch 1" in plain.message
+        assert "Try gradient clipping (optimizer.clip_norm)" in plain.message
         clipped = train(reseeded(clipped_preset.config, seed), clipped_preset.epochs)
         assert clipped.status == "paused" and clipped.metrics["test_loss"] < 0.03
     # "no step is then longer than the learning rate": one batch from the exploding start

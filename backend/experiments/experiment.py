@@ -263,9 +263,12 @@ class Experiment:
         self.history.trim(self.epoch)
         self.metrics = self.evaluate()
         self.status = "diverged"
+        remedy = ("gradient clipping (optimizer.clip_norm), a smaller learning rate or "
+                  "another initialization" if self.model.recurrent_layers else
+                  "a smaller learning rate, another initialization or batch norm")
         self.message = (f"the loss became NaN or infinite at epoch {self.epoch + 1}; the "
-                        "weights are those of the last good epoch. Try a smaller learning "
-                        "rate, another initialization or batch norm, then reset")
+                        f"weights are those of the last good epoch. Try {remedy}, then "
+                        "reset")
 
     # changes ----------------------------------------------------------------------------
     def _take(self) -> dict[str, Any]:
