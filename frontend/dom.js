@@ -64,3 +64,26 @@ export function datasetLabel(meta, name) {
   const spec = sets.find((d) => d.name === name);
   return spec?.label || name;
 }
+
+/** Bars of class probabilities in `box`, a row per class name (rebuilt when the names
+ * change); `truth` and `predicted` mark the rows (null: unknown). */
+export function probabilityBars(box, names, probs, truth, predicted) {
+  if (box.dataset.classes !== names.join("|")) { // other names, even as many of them
+    box.dataset.classes = names.join("|");
+    box.replaceChildren(...names.map((name) => {
+      const row = document.createElement("div");
+      row.className = "probability";
+      row.innerHTML = "<span class=\"class-name\"></span><span class=\"bar\"><span></span></span>" +
+        "<span class=\"value\"></span>";
+      row.firstChild.textContent = name;
+      row.title = name;
+      return row;
+    }));
+  }
+  [...box.children].forEach((row, c) => {
+    row.querySelector(".bar > span").style.width = `${(100 * probs[c]).toFixed(1)}%`;
+    row.querySelector(".value").textContent = `${Math.round(100 * probs[c])}%`;
+    row.classList.toggle("truth", c === truth);
+    row.classList.toggle("wrong", c === predicted && truth !== null && predicted !== truth);
+  });
+}

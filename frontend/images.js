@@ -9,7 +9,7 @@
 import { api, decodeFrame, gate } from "./api.js";
 import { DIVERGING_TABLE, divergingIndex } from "./colors.js";
 import { paintConfusion } from "./confusion.js";
-import { $, isImages } from "./dom.js";
+import { $, isImages, probabilityBars } from "./dom.js";
 
 const MAPS_EVERY = 250; // ms between two requests for the chosen example's maps
 const MAP_SIZE = 44; // CSS pixels of a feature map's side
@@ -290,26 +290,9 @@ export function bindImages(store) {
     // the probabilities, as bars
     const k = frame.grids.probabilities.shape[1];
     const box = $("probabilities");
-    if (box.dataset.classes !== classes.join("|")) { // other names, even as many of them
-      box.dataset.classes = classes.join("|");
-      box.replaceChildren(...classes.map((name) => {
-        const row = document.createElement("div");
-        row.className = "probability";
-        row.innerHTML = "<span class=\"class-name\"></span><span class=\"bar\"><span></span></span>" +
-          "<span class=\"value\"></span>";
-        row.firstChild.textContent = name;
-        row.title = name;
-        return row;
-      }));
-    }
     const best = argmax(input.probs, input.at, k);
-    [...box.children].forEach((row, c) => {
-      const p = input.probs[input.at + c];
-      row.querySelector(".bar > span").style.width = `${(100 * p).toFixed(1)}%`;
-      row.querySelector(".value").textContent = `${Math.round(100 * p)}%`;
-      row.classList.toggle("truth", c === input.truth);
-      row.classList.toggle("wrong", c === best && input.truth !== null && best !== input.truth);
-    });
+    probabilityBars(box, classes, input.probs.subarray(input.at, input.at + k), input.truth,
+      best);
   }
 
   store.watch(["config"], ({ config }) => {

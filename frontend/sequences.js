@@ -8,7 +8,7 @@
 
 import { api, gate } from "./api.js";
 import { paintConfusion } from "./confusion.js";
-import { $, dataKind } from "./dom.js";
+import { $, dataKind, probabilityBars } from "./dom.js";
 import { addHelp } from "./help.js";
 import { paintGradient, paintHeatmap, paintWave, power, rows } from "./seqcharts.js";
 
@@ -286,24 +286,7 @@ export function bindSequences(store) {
       (truth === null ? "" : predicted === truth ? ", right" : ", wrong");
     verdict.classList.toggle("wrong", truth !== null && predicted !== truth);
     bars.hidden = false;
-    if (bars.dataset.classes !== seq.labels.join("|")) {
-      bars.dataset.classes = seq.labels.join("|");
-      bars.replaceChildren(...seq.labels.map((name) => {
-        const row = document.createElement("div");
-        row.className = "probability";
-        row.innerHTML = "<span class=\"class-name\"></span><span class=\"bar\"><span></span></span>" +
-          "<span class=\"value\"></span>";
-        row.firstChild.textContent = name;
-        row.title = name;
-        return row;
-      }));
-    }
-    [...bars.children].forEach((row, c) => {
-      row.querySelector(".bar > span").style.width = `${(100 * probs[c]).toFixed(1)}%`;
-      row.querySelector(".value").textContent = percent(probs[c]);
-      row.classList.toggle("truth", c === truth);
-      row.classList.toggle("wrong", c === predicted && truth !== null && predicted !== truth);
-    });
+    probabilityBars(bars, seq.labels, probs, truth, predicted);
   }
 
   /** Each recurrent layer: its states, then its gates, each a heatmap under its name. */

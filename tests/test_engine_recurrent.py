@@ -24,46 +24,11 @@ from backend.engine.recurrent import (
 )
 from backend.engine.seqconv import AvgPool1D, Conv1D, MaxPool1D, PerStep
 
+from .test_engine_conv import check_layer, numerical, relative_difference
+
 TOLERANCE = 1e-6
 FIXTURE = Path(__file__).parent / "fixtures" / "torch_recurrent.npz"
 M, T, C, H = 3, 6, 2, 4
-
-
-def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
-    denom = np.linalg.norm(a) + np.linalg.norm(b)
-    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
-
-
-def numerical(f: Any, arr: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of the scalar f() with respect to every entry of arr."""
-    g = np.zeros_like(arr)
-    flat, gflat = arr.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        plus = f()
-        flat[i] = old - eps
-        minus = f()
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * eps)
-    return g
-
-
-def check_layer(layer: Any, x: np.ndarray, rng: np.random.Generator) -> None:
-    """L = sum(forward(x) * R): backward(R) against numerical dL/dx and dL/dparams."""
-    out = layer.forward(x, True)
-    R = rng.normal(size=out.shape)
-    dx = layer.backward(R.copy())
-    grads = {n: g.copy() for n, g in layer.grads.items()}
-
-    def loss() -> float:
-        return float((layer.forward(x, True) * R).sum())
-
-    rel = relative_difference(dx, numerical(loss, x))
-    assert rel < TOLERANCE, ("x", rel)
-    for name in layer.param_names:
-        rel = relative_difference(grads[name], numerical(loss, getattr(layer, name)))
-        assert rel < TOLERANCE, (name, rel)
 
 
 def layer_of(kind: str, rng: np.random.Generator, seq: bool, act: str = "tanh",

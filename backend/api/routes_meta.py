@@ -53,27 +53,15 @@ class DatasetInfo(BaseModel):
     max_classes: int
 
 
-class ImageDatasetInfo(BaseModel):
-    name: str
-    label: str = Field(description="the name people read, as the page shows it")
-    problem: str
-    description: str
+class ImageDatasetInfo(DatasetInfo):
     shape: list[int] = Field(description="one image: (channels, height, width), at the "
                                          "set's own side")
     sides: list[int] = Field(description="[min, max] of dataset.side, in pixels")
-    min_classes: int
-    max_classes: int
     size: int | None = Field(description="a fixed set's images (n_samples is ignored); "
                                          "null: n_samples are generated")
 
 
-class SequenceDatasetInfo(BaseModel):
-    name: str
-    label: str = Field(description="the name people read, as the page shows it")
-    problem: str
-    description: str
-    min_classes: int
-    max_classes: int
+class SequenceDatasetInfo(DatasetInfo):
     lengths: list[int] = Field(description="[min, max] of dataset.length, in steps")
     length: int = Field(description="its own steps (dataset.length null)")
     size: int | None = Field(description="a fixed set's sequences (n_samples is ignored); "
