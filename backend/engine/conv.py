@@ -120,17 +120,14 @@ def col2im(xp: Any, cols: Array, x_shape: tuple[int, ...], k: int, s: int, p: in
     return dx[:, :, p:p + h, p:p + w].transpose(1, 0, 2, 3)
 
 
-class Conv2D(Layer):
-    """z[n, f] = sum_c W[f, c] * x[n, c] + b[f] (cross-correlation, as every library does);
-    W is (filters, channels, k, k), b (filters,). Without bias when batch norm follows.
-
-    `input_grad` False skips dx in backward (the model sets it on its first layer, whose
-    input is the data): backward then returns None."""
-
-    kind = "conv"
+class Convolution(Layer):
+    """What a convolution over images (Conv2D) and one along time (seqconv.Conv1D) share:
+    W (filters, channels, k[, k]), b (filters,) or none (batch norm follows), stride and
+    padding. `input_grad` False skips dx in backward (the model sets it on its first
+    layer, whose input is the data): backward then returns None."""
 
     def __init__(self, xp: Any, W: Array, b: Array | None, stride: int, padding: str,
-                 in_shape: tuple[int, int, int]) -> None:
+                 in_shape: tuple[int, ...]) -> None:
         super().__init__(xp)
         self.W = W
         self.b = b
@@ -139,9 +136,6 @@ class Conv2D(Layer):
         self.padding = padding
         self.pad = padding_amount(int(W.shape[2]), padding)
         self.in_shape = tuple(int(n) for n in in_shape)
-        self._shape = conv_output_shape(self.in_shape, self.filters, self.kernel, self.stride,
-                                        padding)
-        self._wc = cols_width(self.in_shape[2], self.kernel, self.stride, self.pad)
         self.input_grad = True
         self._cols: Array = None
         self._x_shape: tuple[int, ...] = ()
@@ -156,7 +150,21 @@ class Conv2D(Layer):
 
     @property
     def units(self) -> int:
-        return math.prod(self._shape)
+        return math.prod(self._shape)  # type: ignore[arg-type]
+
+
+class Conv2D(Convolution):
+    """z[n, f] = sum_c W[f, c] * x[n, c] + b[f] (cross-correlation, as every library does);
+    W is (filters, channels, k, k)."""
+
+    kind = "conv"
+
+    def __init__(self, xp: Any, W: Array, b: Array | None, stride: int, padding: str,
+                 in_shape: tuple[int, int, int]) -> None:
+        super().__init__(xp, W, b, stride, padding, in_shape)
+        self._shape = conv_output_shape(self.in_shape, self.filters, self.kernel, self.stride,
+                                        padding)
+        self._wc = cols_width(self.in_shape[2], self.kernel, self.stride, self.pad)
 
     @property
     def cols_per_example(self) -> int:

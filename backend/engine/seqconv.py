@@ -13,47 +13,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conv import conv_output_size, padding_amount
+from .conv import Convolution, conv_output_size
 from .layers import Layer
 
 Array = Any
 
 
-class Conv1D(Layer):
+class Conv1D(Convolution):
     """z[n, t, f] = sum_{i, c} x[n, s t + i - p, c] W[f, c, i] + b[f] (cross-correlation);
-    W is (filters, channels, k) as PyTorch's Conv1d and conv.py's Conv2D, b (filters,).
-
-    `input_grad` False skips dx in backward (a first layer): backward returns None."""
+    W is (filters, channels, k) as PyTorch's Conv1d and conv.py's Conv2D, b (filters,)."""
 
     kind = "conv1d"
 
     def __init__(self, xp: Any, W: Array, b: Array | None, stride: int, padding: str,
                  in_shape: tuple[int, int]) -> None:
-        super().__init__(xp)
-        self.W = W
-        self.b = b
-        self.param_names = ("W", "b") if b is not None else ("W",)  # type: ignore[misc]
-        self.stride = int(stride)
-        self.padding = padding
-        self.pad = padding_amount(self.kernel, padding)
-        self.in_shape = (int(in_shape[0]), int(in_shape[1]))
+        super().__init__(xp, W, b, stride, padding, in_shape)
         self._shape = (conv_output_size(self.in_shape[0], self.kernel, self.stride, padding),
                        self.filters)
-        self.input_grad = True
-        self._cols: Array = None
-        self._x_shape: tuple[int, ...] = ()
-
-    @property
-    def filters(self) -> int:
-        return int(self.W.shape[0])
-
-    @property
-    def kernel(self) -> int:
-        return int(self.W.shape[2])
-
-    @property
-    def units(self) -> int:
-        return self._shape[0] * self._shape[1]
 
     def _matrix(self) -> Array:
         """W as (k C, F), rows in cols' (offset, channel) order."""
