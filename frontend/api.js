@@ -120,6 +120,8 @@ export const api = {
   uploadImages: (body) => (body instanceof FormData
     ? call("POST", "/api/datasets", { body })
     : call("POST", "/api/datasets?kind=npz", { body, contentType: "application/octet-stream" })),
+  uploadSequences: (body) => call("POST", "/api/datasets?kind=sequences",
+    { body, contentType: "application/octet-stream" }),
   uploadCsv: (text) => call("POST", "/api/datasets", { body: text, contentType: "text/csv" }),
 };
 

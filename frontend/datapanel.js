@@ -95,7 +95,7 @@ function perStep(config) {
  * of data, or a sequence set that wants a target per step where the network gives one per
  * sequence, or the other way round), a network that fits it.
  */
-function switchTo(meta, config, d) {
+function switchTo(meta, config, d, input) {
   const changes = { dataset: { name: d.name, id: null } }; // an upload's id goes with it
   if (config.dataset.classes > d.max_classes) changes.dataset.classes = d.max_classes;
   if (config.dataset.classes < d.min_classes) changes.dataset.classes = d.min_classes;
@@ -104,7 +104,7 @@ function switchTo(meta, config, d) {
   if (side != null && (d.kind !== "images" || side < d.sides[0] || side > d.sides[1])) {
     changes.dataset.side = null;
   }
-  const kind = dataKind(meta, config);
+  const kind = dataKind(meta, config, input);
   if (d.kind === "images" && kind !== "images") {
     Object.assign(changes, imageNet(d));
     if (d.max_classes > d.min_classes) changes.dataset.classes = Math.min(4, d.max_classes);
@@ -249,7 +249,7 @@ function withPoint(points, [x, y], label) {
 
 export function bindData(store, { change, flash }) {
   const { meta } = store.state;
-  $("datasets").append(...datasetButtons(meta, (d) => change(switchTo(meta, store.state.config, d))));
+  $("datasets").append(...datasetButtons(meta, (d) => change(switchTo(meta, store.state.config, d, store.state.input))));
   [$("classes").min, $("classes").max] = meta.bounds.classes;
   // Sliders say their value while dragged; the change is sent when they are let go, and a
   // render meanwhile (a frame of a change made elsewhere) does not snap them back.
@@ -269,7 +269,7 @@ export function bindData(store, { change, flash }) {
 
   // Points (a CSV, clicked points): from images or sequences, the point net comes along.
   const useUpload = (upload) => change({
-    ...(dataKind(meta, store.state.config) === "points" ? {} : POINT_NET),
+    ...(dataKind(meta, store.state.config, store.state.input) === "points" ? {} : POINT_NET),
     problem: upload.problem, dataset: { name: "custom", id: upload.id, side: null } });
   $("upload").addEventListener("change", async (event) => {
     const file = event.target.files[0];
@@ -297,9 +297,25 @@ export function bindData(store, { change, flash }) {
       return;
     }
     const use = { ...upload.use, dataset: { ...upload.use.dataset, side: null } }; // its own size
-    const changes = dataKind(meta, store.state.config) === "images" ? use : { ...imageNet(), ...use };
+    const changes = dataKind(meta, store.state.config, store.state.input) === "images" ? use : { ...imageNet(), ...use };
     const reply = await change(changes);
     if (reply && reply.type === "error") uploadError(`The network refused these images: ${reply.message}`);
+  });
+  $("upload-sequences").addEventListener("change", async (event) => {
+    const [file] = event.target.files;
+    event.target.value = "";
+    uploadError("");
+    if (!file) return;
+    let upload;
+    try { upload = await api.uploadSequences(await file.arrayBuffer()); }
+    catch (error) {
+      const details = (error.details || []).map((d) => d.message).filter((m) => m && m !== error.message);
+      uploadError(`Sequences refused: ${[error.message, ...details].join("; ")}`);
+      return;
+    }
+    // a recurrent net that answers as the targets come: per sequence, or at every step
+    const reply = await change({ ...sequenceNet(upload), ...upload.use });
+    if (reply && reply.type === "error") uploadError(`The network refused these sequences: ${reply.message}`);
   });
   let data = null; // another data set, chosen since: the refusal is old news
   store.watch(["config"], ({ config }) => {
@@ -342,7 +358,7 @@ export function bindData(store, { change, flash }) {
     // Your own data (uploaded or clicked) has no generator: no noise, nothing to regenerate.
     // A fixed set (the digits, MNIST-1D) has no noise either; Regenerate draws a new split.
     const fixed = Boolean(spec && spec.size);
-    const what = dataKind(meta, c) === "sequences" ? "sequences" : "images";
+    const what = dataKind(meta, c, store.state.input) === "sequences" ? "sequences" : "images";
     allow($("noise"), Boolean(spec) && !fixed,
       fixed ? `${datasetLabel(meta, spec.name)} are fixed ${what}: noise applies to generated ` +
         "sets" : OWN);

@@ -50,9 +50,10 @@ export function isImages(config) {
 /**
  * The kind of data the network takes, as /api/meta's layer_types name them: "sequences"
  * for a set of meta.sequence_datasets, "images" for other data without 2-D features,
- * else "points".
+ * else "points". An upload's is what the frames say (`input`: the store's), when known.
  */
-export function dataKind(meta, config) {
+export function dataKind(meta, config, input = null) {
+  if (config.dataset.name === "custom" && input) return input;
   if ((meta.sequence_datasets || []).some((d) => d.name === config.dataset.name)) return "sequences";
   return isImages(config) ? "images" : "points";
 }

@@ -169,8 +169,8 @@ export function bindLayerList(store, { change }) {
     $("total-params").textContent = summary.total_params.toLocaleString("en-US");
   }
 
-  store.watch(["config", "mode"], ({ config, editable, reads }) => {
-    const kindNow = config && dataKind(meta, config);
+  store.watch(["config", "mode", "input"], ({ config, editable, reads, input }) => {
+    const kindNow = config && dataKind(meta, config, input);
     if (!config || kindNow === "points") { key = null; return; } // diagram.js's +/- then
     if (kindNow !== kind) buttons(kindNow);
     const next = JSON.stringify([config.hidden_layers, editable, kindNow]);

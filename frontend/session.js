@@ -153,8 +153,9 @@ export class Session {
       this.state.revision = header.revision; // set before the refetch, which sets it for good
       this.refresh();
     }
+    const input = header.input || "points";
     this.store.set({ frame, epoch: header.epoch, status: header.status, message: header.message,
-      held: header.held || "" });
+      held: header.held || "", ...(input === this.state.input ? {} : { input }) });
     const { frames, ms } = this.state.render;
     this.state.render = { frames: frames + 1, ms: ms + performance.now() - started };
   }

@@ -12,6 +12,9 @@ export function initialState() {
     revision: -1, status: "paused", message: "", connection: "connecting",
     held: "", // why it may not train now (a teacher locked the class), from the frames
     epoch: 0, frame: null, stopAt: 0, hover: null,
+    // the kind of data the network takes as the frames say it ("images", "sequences";
+    // "points"): what only the server knows of an upload
+    input: null,
     // images: the test example chosen, and its maps when not the frame's; or ("drawing")
     // the user's drawing, read by POST /maps
     example: 0, maps: null, source: "example", drawn: null,

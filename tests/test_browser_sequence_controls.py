@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from .conftest import LiveServer, Page
 
@@ -228,3 +229,30 @@ def test_the_docs_list_every_address_key() -> None:
         assert row is not None, f"docs/config.md's address table lacks {key}="
         last = path.split(".")[-1]
         assert f"`{path}`" in row or f"`.{last}`" in row, (key, path, row)
+
+
+def test_uploaded_sequences_bring_a_recurrent_net_and_its_editor(page: Page,
+                                                                 tmp_path: Path) -> None:
+    """A learner's own NPZ of sequences, one class per sequence: the page sends the upload
+    with a GRU that reads the last step, the editor then offers the recurrent types (the
+    frames say the data are sequences: the config alone cannot), and the views draw."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 15)).astype(np.float32)  # (n, T): one channel
+    y = (x.sum(axis=1) > 0).astype(np.int64)
+    path = tmp_path / "mine.npz"
+    np.savez(path, x=x, y=y)
+    page.page.set_input_files("#upload-sequences", str(path))
+    page.wait("window.playground.config.dataset.name === 'custom'")
+    page.settled()
+    config = page.server_view()["config"]
+    assert config["hidden_layers"] == GRU_NET and config["features"] == []
+    assert config["problem"] == "classification"
+    page.wait("document.getElementById('add-gru') !== null")
+    assert page.page.is_visible("#add-lstm") and page.page.is_visible("#add-rnn")
+    page.wait("document.querySelector('#seq-layers canvas') !== null")
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=x, y=np.arange(59))
+    page.page.set_input_files("#upload-sequences", str(bad))
+    page.wait("!document.getElementById('upload-error').hidden")
+    assert "Sequences refused" in page.page.text_content("#upload-error")
+    assert page.server_view()["config"]["dataset"]["id"] == config["dataset"]["id"]
