@@ -131,6 +131,23 @@ def test_sequence_views_refuse_other_data_and_examples_out_of_range(
     assert r.status_code == 422 and "data are points, not sequences" in r.text
 
 
+@pytest.mark.parametrize(("method", "route", "body", "words"), [
+    ("post", "predict", {"x": [[0.1, 0.2]]}, "data are sequences, which have no plane"),
+    ("post", "predict", {"images": [[[0.1]]]}, "data are sequences, not images"),
+    ("get", "maps", None, "data are sequences, not images"),
+    ("post", "maps", {"image": [[0.1]]}, "data are sequences, not images"),
+    ("get", "mistakes", None, "data are sequences, not images"),
+    ("get", "points", None, "data are sequences, which have no plane"),
+    ("get", "boundary", None, "data are sequences, which have no plane"),
+])
+def test_views_of_points_and_images_refuse_sequences_and_point_to_sequence(
+        client: TestClient, method: str, route: str, body: dict | None, words: str) -> None:
+    exp_id, _ = made(client, WAVES)
+    kwargs = {} if body is None else {"json": body}
+    r = getattr(client, method)(f"/api/experiments/{exp_id}/{route}", **kwargs)
+    assert r.status_code == 422 and words in r.text and "/sequence" in r.text, r.text
+
+
 def test_changes_after_training_keep_or_renew_the_weights_as_they_say(
         client: TestClient) -> None:
     exp_id, auth = made(client, WAVES)

@@ -393,6 +393,10 @@ class Experiment:
             raise ExperimentError(f"{what}: this experiment's data are images, which have no "
                                   "plane; see its frames (docs/protocol.md), and predict "
                                   'with {"images": ...}')
+        if self.data.sequences:
+            raise ExperimentError(f"{what}: this experiment's data are sequences, which have "
+                                  "no plane; see its frames, and GET or POST /sequence for "
+                                  "one sequence through the network")
 
     def require_sequences(self, what: str) -> None:
         if self.data.kind != "sequences":
@@ -400,6 +404,10 @@ class Experiment:
                                   "sequences")
 
     def require_images(self, what: str) -> None:
+        if self.data.sequences:
+            raise ExperimentError(f"{what}: this experiment's data are sequences, not images "
+                                  "(see GET or POST /sequence for one sequence through the "
+                                  "network)")
         if not self.data.images:
             raise ExperimentError(f"{what}: this experiment's data are points; it has no "
                                   "images (see /boundary for its neurons over the plane)")

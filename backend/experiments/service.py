@@ -544,6 +544,8 @@ class Service:
         """(n, H, W) or (n, C, H, W) pixels in [0, 1], the experiment's image shape; `one`:
         a list of the one image that was sent, (H, W) or (C, H, W), said so if wrong."""
         shape = exp.data.input_shape
+        if exp.data.sequences:
+            exp.require_images("images")
         if shape is None:
             raise ExperimentError('images: this experiment\'s data are points; send {"x": '
                                   "[[x1, x2], ...]}")
