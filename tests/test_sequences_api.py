@@ -148,6 +148,19 @@ def test_views_of_points_and_images_refuse_sequences_and_point_to_sequence(
     assert r.status_code == 422 and words in r.text and "/sequence" in r.text, r.text
 
 
+def test_a_change_to_points_that_keeps_no_features_says_which_to_choose_and_changes_nothing(
+        client: TestClient) -> None:
+    exp_id, auth = made(client, WAVES)
+    url = f"/api/experiments/{exp_id}"
+    before = client.get(url).json()["config"]
+    r = client.patch(url, json={"dataset": {"name": "circle"},
+                                "hidden_layers": [{"type": "dense", "units": 4}]}, headers=auth)
+    assert r.status_code == 422, r.text
+    assert "'circle' is 2-D points" in r.text and "such as x1 and x2" in r.text
+    assert "[] is for image and sequence data sets" in r.text
+    assert client.get(url).json()["config"] == before
+
+
 def test_changes_after_training_keep_or_renew_the_weights_as_they_say(
         client: TestClient) -> None:
     exp_id, auth = made(client, WAVES)

@@ -396,8 +396,9 @@ class ExperimentConfig(Strict):
             raise ValueError(f"data set {ds.name!r} is sequences, which have no x1, x2 "
                              "features: send [] (the steps are the input)")
         if ds is not None and ds.name in DATASETS and not v:
-            raise ValueError("choose at least one input feature for points ([] is for image "
-                             "data sets)")
+            raise ValueError(f"data set {ds.name!r} is 2-D points: choose at least one input "
+                             "feature, such as x1 and x2 ([] is for image and sequence data "
+                             "sets)")
         return v
 
     @field_validator("hidden_layers")
