@@ -97,6 +97,7 @@ function perStep(config) {
  */
 function switchTo(meta, config, d, input) {
   const changes = { dataset: { name: d.name, id: null } }; // an upload's id goes with it
+  if (d.train_fraction) changes.dataset.train_fraction = d.train_fraction; // its published split
   if (config.dataset.classes > d.max_classes) changes.dataset.classes = d.max_classes;
   if (config.dataset.classes < d.min_classes) changes.dataset.classes = d.min_classes;
   // a side is an image set's; the other image set takes it where it can

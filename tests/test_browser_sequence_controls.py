@@ -123,6 +123,7 @@ def test_waves_length_and_classes_and_mnist1d_fixed(page: Page) -> None:
     # MNIST-1D is 40 steps, always: said, not offered; its ten classes are not a choice
     config = pick(page, "mnist1d")
     assert config["dataset"]["length"] is None and config["dataset"]["classes"] == 10
+    assert config["dataset"]["train_fraction"] == 0.8  # the paper's 4 000 / 1 000
     assert page.page.is_visible("#length-row") and page.page.is_disabled("#length")
     assert page.page.text_content("#length-value") == "40 steps (fixed)"
     assert not page.page.is_visible("#classes-row")

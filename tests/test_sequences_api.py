@@ -390,3 +390,10 @@ def test_a_big_network_s_views_stay_within_their_budgets() -> None:
     assert [layer["left_out"] for layer in layers] == [True, True]
     assert layers[0]["states"] == [] and layers[0]["gates"] == {}
     assert len(header["sequence"]["gradient"]) == 200  # the bars are always there
+
+
+def test_mnist1d_takes_its_published_split_unless_told_otherwise() -> None:
+    assert parse_config({"dataset": {"name": "mnist1d"}}).dataset.train_fraction == 0.8
+    assert parse_config({"dataset": {"name": "mnist1d", "train_fraction": 0.5}}
+                        ).dataset.train_fraction == 0.5
+    assert parse_config({"dataset": {"name": "waves"}}).dataset.train_fraction == 0.5

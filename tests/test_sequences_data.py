@@ -488,7 +488,7 @@ def test_meta_lists_the_sequence_sets(client: TestClient) -> None:
         "name": "mnist1d", "label": "MNIST-1D", "problem": "classification",
         "description": SEQUENCE_SETS["mnist1d"].description, "min_classes": 10,
         "max_classes": 10, "lengths": [40, 40], "length": 40, "size": 5000,
-        "per_step": False, "channels": 1}
+        "per_step": False, "channels": 1, "train_fraction": 0.8}
     assert sets["sine"]["per_step"] and sets["sine"]["problem"] == "regression"
     assert sets["waves"]["lengths"] == [10, 200] and sets["waves"]["max_classes"] == 4
 

@@ -68,6 +68,9 @@ class SequenceDatasetInfo(DatasetInfo):
                                          "null: n_samples are generated")
     per_step: bool = Field(description="a target at every step (the next value), not one "
                                        "per sequence")
+    train_fraction: float | None = Field(description="the share of its published split that "
+                                         "trains, which a config naming the set without a "
+                                         "train_fraction takes (mnist1d: 0.8, 4 000 / 1 000)")
     channels: int = Field(description="values per step")
 
 
@@ -202,7 +205,8 @@ def build_meta(settings: Settings, service: Service) -> Meta:
         sequence_datasets=[SequenceDatasetInfo(
             name=d.name, label=d.label, problem=d.problem, description=d.description,
             min_classes=d.min_classes, max_classes=d.max_classes, lengths=list(d.lengths),
-            length=d.length, size=d.size, per_step=d.per_step, channels=d.channels)
+            length=d.length, size=d.size, per_step=d.per_step, channels=d.channels,
+            train_fraction=d.train_fraction)
             for d in SEQUENCE_SETS.values()],
         layer_types=layer_types(settings),
         features=[FeatureInfo(name=f.name, label=f.label, description=f.description,

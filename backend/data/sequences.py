@@ -73,6 +73,7 @@ class SequenceSet:
     size: int | None = None  # a fixed set's number of sequences; None: n are generated
     per_step: bool = False  # a target at every step
     channels: int = 1
+    train_fraction: float | None = None  # a published split's share (None: the config's)
 
     @property
     def classes(self) -> int:
@@ -94,7 +95,7 @@ SEQUENCE_SETS: dict[str, SequenceSet] = {
         "mnist1d", "MNIST-1D", "the 1-D digits of Greydanus (2020): ten 12-point outlines "
         "padded, scaled, sheared, shifted and noised into 40 steps; 5 000 made (4 000 / "
         "1 000 at train_fraction 0.8), whatever n_samples and noise", "classification", 10,
-        10, lengths=(40, 40), size=5000),
+        10, lengths=(40, 40), size=5000, train_fraction=0.8),
 }
 
 

@@ -366,7 +366,8 @@ class ExperimentConfig(Strict):
     @classmethod
     def _image_defaults(cls, data: Any) -> Any:
         """A built-in image or sequence set given without features or classes gets [] and
-        its own (an image set's most, a sequence set's default)."""
+        its own (an image set's most, a sequence set's default), and a set with a published
+        split given without train_fraction that split's."""
         if not isinstance(data, dict) or not isinstance(data.get("dataset"), dict):
             return data
         name = data["dataset"].get("name")
@@ -379,6 +380,9 @@ class ExperimentConfig(Strict):
         if "classes" not in data["dataset"]:
             classes = image_set.max_classes if image_set else sequence_set.classes  # type: ignore[union-attr]
             data["dataset"] = {**data["dataset"], "classes": classes}
+        split = sequence_set.train_fraction if sequence_set else None
+        if split is not None and "train_fraction" not in data["dataset"]:
+            data["dataset"] = {**data["dataset"], "train_fraction": split}
         return data
 
     @field_validator("features")
