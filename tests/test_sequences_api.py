@@ -200,6 +200,9 @@ def test_frames_trace_the_example_a_viewer_chooses(live: Any) -> None:
     header, grids = next_frame(ws)
     assert header["input"] == "sequences" and header["sequence"]["example"] == 0
     assert grids["confusion"].shape == (2, 2)
+    for past in (200, 10**9):  # refused as GET /sequence refuses it; the choice stays
+        reply = command(ws, {"type": "view", "example": past})
+        assert reply["type"] == "error" and "example must be 0..199" in reply["message"]
     command(ws, {"type": "view", "example": 5})
     for _ in range(20):
         header, _ = next_frame(ws)

@@ -122,6 +122,8 @@ class Viewer:
                 return {"time": time.time()}
             case ViewCommand(frames=frames, neurons=neurons, example=example):
                 watch = s.watch(exp)
+                if example is not None:
+                    exp.check_example(example)  # refused as GET /sequence refuses it
                 changed = watch.show(id(self), frames, neurons)
                 if example is not None and example != watch.example:
                     watch.example = example

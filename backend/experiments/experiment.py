@@ -534,6 +534,13 @@ class Experiment:
                     "outputs": [o[0] for o in outs[:-1]], "probabilities": probabilities}
 
     # sequences --------------------------------------------------------------------------
+    def check_example(self, example: int | None) -> None:
+        """A test sequence's index, or an ExperimentError that says which there are."""
+        self.require_sequences("example")
+        n = len(self.data.y_test)
+        if example is None or not 0 <= example < n:
+            raise ExperimentError(f"example must be 0..{n - 1}, an index into the test set")
+
     def sequence_view(self, example: int | None = None, drawing: np.ndarray | None = None,
                       budget: int = VIEW_VALUES) -> dict[str, Any]:
         """One sequence through time (docs/api.md, "/sequence"), of the weights as they
@@ -545,10 +552,7 @@ class Experiment:
         with self.lock:
             d, model = self.data, self.model
             if drawing is None:
-                n = len(d.y_test)
-                if example is None or not 0 <= example < n:
-                    raise ExperimentError(f"example must be 0..{n - 1}, an index into the "
-                                          "test set")
+                self.check_example(example)
                 x, y = d.x_test[example], d.y_test[example]
             else:
                 x, y = drawing, None
