@@ -67,6 +67,8 @@ def test_a_sequence_experiment_on_the_page(browser: Any, server: LiveServer,
     page.wait("window.playground.status === 'paused'")
     names = page.js("Array.from(document.querySelectorAll('.seq-map')).map((f) => f.dataset.map)")
     assert names == ["states", "input", "forget", "output", "candidate"]
+    assert page.page.text_content("#input-shape") == "40 steps × 1 channel"
+    assert not page.page.is_visible(".image-only")  # no maps to speak of
     assert all(n > 300 for n in inked(page, ".seq-heatmap")), inked(page, ".seq-heatmap")
     assert inked(page, "#seq-gradient")[0] > 100
     assert page.page.text_content("#seq-gradient-text").startswith("Test sequence 1.")
