@@ -190,8 +190,10 @@ class Page:
             == "ack"
 
     def server_view(self) -> dict[str, Any]:
-        return httpx.get(f"{self.server.http}/api/experiments/{self.js('window.playground.id')}"
-                         ).json()
+        # a busy machine may take seconds to answer after a change of data (MNIST-1D's
+        # 5 000 sequences measured): wait as a person would, not httpx's 5 s
+        return httpx.get(f"{self.server.http}/api/experiments/{self.js('window.playground.id')}",
+                         timeout=60).json()
 
 
 @pytest.fixture
