@@ -121,6 +121,20 @@ def test_a_bad_drawing_is_refused_with_what_to_send(client: TestClient, body: di
     assert r.status_code == status and words in r.text, r.text
 
 
+def test_sequences_sent_as_images_are_told_where_to_go(client: TestClient) -> None:
+    raw = _npz(x=np.zeros((10, 40), np.float32), y=np.zeros(10, np.int64))
+    r = client.post("/api/datasets", params={"kind": "npz"}, content=raw,
+                    headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 422 and "?kind=sequences" in r.text, r.text
+
+
+def test_a_weight_edit_on_a_network_without_dense_layers_says_so(client: TestClient) -> None:
+    exp_id, auth = made(client, SINE)  # an LSTM and its output at every step: no dense
+    r = client.patch(f"/api/experiments/{exp_id}/weights", headers=auth,
+                     json={"layer": 0, "target": 0, "value": 1.0})
+    assert r.status_code == 422 and "this network has no dense layer" in r.text, r.text
+
+
 def test_sequence_views_refuse_other_data_and_examples_out_of_range(
         client: TestClient) -> None:
     exp_id, _ = made(client, WAVES)

@@ -263,7 +263,9 @@ def parse_npz(raw: bytes, max_images: int = MAX_IMAGES, max_values: int | None =
         xh = npz.header(archive, "x", "iuf", max_pixels * WIDEST)
         yh = npz.header(archive, "y", "iuf", max_images * WIDEST)
         if len(xh.shape) not in (3, 4):
-            raise DataError(f"x must be (n, H, W) or (n, H, W, C), not {xh.shape}")
+            hint = " (sequences, (n, T), go to POST /api/datasets?kind=sequences)" \
+                if len(xh.shape) == 2 else ""
+            raise DataError(f"x must be (n, H, W) or (n, H, W, C), not {xh.shape}{hint}")
         if len(yh.shape) != 1:
             raise DataError(f"y must be a list of labels (n,), not {yh.shape}")
         if math.prod(xh.shape) > max_images * MAX_SIDE ** 2 * 3:

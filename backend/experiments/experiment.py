@@ -364,6 +364,9 @@ class Experiment:
         with self.lock:
             model = self.model.copy()
             dense = model.dense_layers
+            if not dense:
+                raise ExperimentError("this network has no dense layer: a weight edit sets a "
+                                      "dense layer's weight or bias")
             if not 0 <= layer < len(dense):
                 raise ExperimentError(f"layer must be 0..{len(dense) - 1}")
             d = dense[layer]

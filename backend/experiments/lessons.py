@@ -249,9 +249,9 @@ LESSONS: dict[str, Lesson] = {lesson.id: lesson for lesson in (
            "toward the first step on a typical test sequence (it explodes: the next lesson), "
            "while the LSTM's stays within a factor 3; each sequence differs, so step through "
            "a few (sequence 1 is one of the mildest). Orthogonal W, the default, leaves the "
-           "RNN's between 1e-4 and 1e-2. Trained 40 epochs on sine against triangle with orthogonal W, the LSTM "
-           "gets about 99 % right and the RNN under 75 %; with large weights the RNN stays "
-           "at chance, about 50 %.",
+           "RNN's between 1e-4 and 1e-2. Trained 40 epochs on sine against triangle with "
+           "orthogonal W, the LSTM gets about 99 % right and the RNN under 75 %; with large "
+           "weights the RNN stays at chance, about 50 %.",
            tuple(_seq("waves", [_recurrent(kind, 16, "tanh" if kind == "rnn" else None)], 40,
                       f"{name}, {label}", init=init, batch_size=20,
                       data={"n_samples": 1000, "classes": 2},
