@@ -73,7 +73,15 @@ export function bindLayerList(store, { change }) {
       const first = now.findIndex((l) => readsVectors(typeOf(types, l)));
       if (first >= 0) at = first;
     }
-    send([...now.slice(0, at), freshLayer(entry), ...now.slice(at)]);
+    const head = now.slice(0, at), fresh = freshLayer(entry);
+    const before = head[at - 1];
+    if (before && typeof before.return_sequences === "boolean" && "return_sequences" in fresh) {
+      // a recurrent layer after one: the one before now gives every step for it to read,
+      // and the new one gives what the one before gave (its last step, or every step)
+      fresh.return_sequences = before.return_sequences;
+      head[at - 1] = { ...before, return_sequences: true };
+    }
+    send([...head, fresh, ...now.slice(at)]);
   }
 
   /** One "+ Type" button per type this kind of data takes, in the order they go in. */

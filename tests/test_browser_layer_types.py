@@ -235,5 +235,10 @@ def test_a_sequence_set_offers_the_recurrent_types(browser: Any, server: LiveSer
     assert "return_sequences" in p.page.text_content("#layers-error")
     p.wait(f"!document.querySelector(\"{box}\").checked")
     assert p.server_view()["config"] == before
+    # a GRU added after the RNN: the RNN now gives every step for it, the GRU its last
+    p.page.click("#add-gru")
+    p.wait("window.playground.config.hidden_layers.length === 3")
+    assert [layer.get("return_sequences") for layer in
+            p.server_view()["config"]["hidden_layers"]] == [True, False, None]
     assert p.errors == []
     p.page.close()
