@@ -177,6 +177,14 @@ export function bindLayerList(store, { change }) {
     $("total-params").textContent = summary.total_params.toLocaleString("en-US");
   }
 
+  // a sequence network's input row: the steps and channels of the sequence shown
+  store.watch(["sequence"], ({ sequence }) => {
+    if (kind !== "sequences" || !sequence) return;
+    const T = sequence.input.length;
+    const C = Array.isArray(sequence.input[0]) ? sequence.input[0].length : 1;
+    $("input-shape").textContent = `${T} steps × ${C} channel${C === 1 ? "" : "s"}`;
+  });
+
   store.watch(["config", "mode", "input"], ({ config, editable, reads, input }) => {
     const kindNow = config && dataKind(meta, config, input);
     if (!config || kindNow === "points") { key = null; return; } // diagram.js's +/- then

@@ -376,8 +376,6 @@ export function bindSequences(store) {
     const seq = shown();
     paintPicker(store.state.sequence);
     if (!seq) return;
-    const [T, C] = [rows(seq.input).length, rows(seq.input)[0].length];
-    $("input-shape").textContent = `${T} steps × ${C} channel${C === 1 ? "" : "s"}`;
     paintWaveAndVerdict(seq);
     paintLayers(seq);
   }
