@@ -261,14 +261,20 @@ def _layer_field(field: LayerField) -> tuple[Any, Any]:
     return Literal[field.choices] | None, Field(None, description=field.description)
 
 
-_FIELDS: dict[str, LayerField] = {}  # each name once: a name means the same in every type
-for _kind in LAYER_TYPES.values():
-    for _f in _kind.fields:
-        _FIELDS.setdefault(_f.name, _f)
+def _each_name() -> dict[str, LayerField]:
+    """Every field of every type once, in the types' order: a name means the same in every
+    type (its bounds may differ: _LayerBase checks those of the entry's own type)."""
+    fields: dict[str, LayerField] = {}
+    for kind in LAYER_TYPES.values():
+        for f in kind.fields:
+            fields.setdefault(f.name, f)
+    return fields
+
+
 LayerConfig = create_model(  # type: ignore[call-overload]
     "LayerConfig", __base__=_LayerBase, __doc__=_LayerBase.__doc__,
     type=(Literal[tuple(LAYER_TYPES)], "dense"),
-    **{name: _layer_field(f) for name, f in _FIELDS.items()})
+    **{name: _layer_field(f) for name, f in _each_name().items()})
 
 
 class InitConfig(Strict):
