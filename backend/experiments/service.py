@@ -511,13 +511,7 @@ class Service:
         steps, channels = exp.data.input_shape  # type: ignore[misc]
         want = (f"{steps} numbers or {steps} rows of 1" if channels == 1 else
                 f"{steps} rows of {channels} numbers")
-        try:
-            raw = np.asarray(drawing)
-            if raw.dtype.kind not in "iuf":
-                raise ValueError
-            x = raw.astype(np.float32)
-        except (TypeError, ValueError):
-            raise ExperimentError(f"input must be {want}, every row as long") from None
+        raw, x = _numbers(drawing, f"input must be {want}, every row as long")
         if x.ndim == 1 and channels == 1:
             x = x[:, None]
         if x.shape != (steps, channels):
@@ -552,14 +546,8 @@ class Service:
         c, h, w = shape
         n, what = ("", "image") if one else ("n, ", "images")
         want = f"({n}{c}, {h}, {w})" + (f" or ({n}{h}, {w})" if c == 1 else "")
-        try:
-            raw = np.asarray(images)
-            if raw.dtype.kind not in "iuf":
-                raise ValueError
-            x = raw.astype(np.float32)
-        except (TypeError, ValueError):
-            raise ExperimentError(f"{what} must be {want} (channels first) of numbers, "
-                                  "every row as long") from None
+        raw, x = _numbers(images, f"{what} must be {want} (channels first) of numbers, "
+                          "every row as long")
         if x.ndim == 3 and c == 1:
             x = x[:, None]
         if x.ndim != 4 or x.shape[1:] != shape:
@@ -731,3 +719,15 @@ class Service:
 
     async def fork(self, share_id: str) -> tuple[Experiment, str]:
         return await self.import_(self.load_share(share_id))
+
+
+def _numbers(value: Any, refusal: str) -> tuple[np.ndarray, np.ndarray]:
+    """A request's nested lists as an array (for the shape it came in) and as float32, or
+    an ExperimentError saying `refusal` (ragged rows, strings, booleans...)."""
+    try:
+        raw = np.asarray(value)
+        if raw.dtype.kind not in "iuf":
+            raise ValueError
+        return raw, raw.astype(np.float32)
+    except (TypeError, ValueError):
+        raise ExperimentError(refusal) from None
