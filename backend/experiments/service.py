@@ -728,6 +728,7 @@ def _numbers(value: Any, refusal: str) -> tuple[np.ndarray, np.ndarray]:
         raw = np.asarray(value)
         if raw.dtype.kind not in "iuf":
             raise ValueError
-        return raw, raw.astype(np.float32)
+        with np.errstate(over="ignore"):  # past float32: inf, which the caller refuses
+            return raw, raw.astype(np.float32)
     except (TypeError, ValueError):
         raise ExperimentError(refusal) from None
