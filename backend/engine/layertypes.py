@@ -20,6 +20,9 @@ import numpy as np
 from .activations import ACTIVATIONS
 from .conv import POOL_LAYERS, Conv2D, Flatten, conv_output_size
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
+from .recurrent import BLOCKS as RECURRENT_BLOCKS  # gate blocks in a layer's weights
+from .recurrent import make_recurrent
+from .seqconv import POOL1D_LAYERS, Conv1D, PerStep
 
 
 class SpecError(ValueError):
@@ -229,7 +232,6 @@ def _dense_counts(h: LayerEntry, flow: Flow, out: Flow) -> tuple[int, int]:
 
 def _dense_build(b: Builder, h: LayerEntry, flow: Flow) -> Flow:
     if flow.steps:
-        from .seqconv import PerStep
         dense = b.dense(flow.shape[1], h.units, bias=not b.batch_norm)
         b.layers.append(PerStep(b.xp, dense.W, dense.b, flow.shape[0]))
     else:
@@ -271,7 +273,6 @@ def _conv_build(b: Builder, h: LayerEntry, flow: Flow) -> Flow:
         layer: Layer = Conv2D(b.xp, b.array(w), bias, h.stride, h.padding,
                               flow.shape)  # type: ignore[arg-type]
     else:
-        from .seqconv import Conv1D
         c, k = flow.shape[1], h.kernel
         w = b.init(b.rng, c * k, h.filters * k, b.scale, shape=(h.filters, c, k))
         layer = Conv1D(b.xp, b.array(w), bias, h.stride, h.padding, flow.shape)
@@ -297,13 +298,11 @@ def _pool_build(b: Builder, h: LayerEntry, flow: Flow) -> Flow:
     if flow.kind == "image":
         b.layers.append(POOL_LAYERS[h.kind](b.xp, h.size, flow.shape))  # type: ignore[arg-type]
     else:
-        from .seqconv import POOL1D_LAYERS
         b.layers.append(POOL1D_LAYERS[h.kind](b.xp, h.size, flow.shape))
     return _pool_output(h, flow, "")
 
 
 # recurrent -----------------------------------------------------------------------------
-RECURRENT_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}  # gate blocks in the weights
 
 
 def _recurrent_output(h: LayerEntry, flow: Flow, where: str) -> Flow:
@@ -317,7 +316,6 @@ def _recurrent_counts(h: LayerEntry, flow: Flow, out: Flow) -> tuple[int, int]:
 
 
 def _recurrent_build(b: Builder, h: LayerEntry, flow: Flow) -> Flow:
-    from .recurrent import make_recurrent
     b.layers.append(make_recurrent(
         b.xp, h.type, b.rng, b.init, b.scale, flow.shape, h.units,  # type: ignore[arg-type]
         b.dtype, getattr(h, "activation", "tanh"), h.return_sequences,

@@ -26,6 +26,7 @@ from .layertypes import LAYER_TYPES, RECURRENT_BLOCKS, Builder, Flow
 from .optimizers import OPTIMIZERS, Optimizer
 from .regularizers import REGULARIZERS
 from .schedules import inverse_time
+from .seqconv import PerStep
 from .serialize import decode_array, encode_array
 from .spec import ModelSpec
 
@@ -69,7 +70,6 @@ class Model:
             self.entry_ends.append(len(build.layers) - 1)
         n_out = self.head.n_outputs
         if spec.per_step:
-            from .seqconv import PerStep
             output = build.dense(flow.shape[1], n_out, bias=True)
             build.layers.append(PerStep(xp, output.W, output.b, flow.shape[0]))
         else:

@@ -633,5 +633,3 @@ def make_recurrent(xp: Any, kind: str, rng: np.random.Generator, init: Initializ
     return GRU(xp, arr(Wx), arr(Wh), b, xp.zeros(3 * units, dtype=dtype), return_sequences,
                in_shape)
 
-
-RECURRENT_LAYERS: dict[str, type[Recurrent]] = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
