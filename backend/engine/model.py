@@ -298,20 +298,23 @@ class Model:
         with np.errstate(all="ignore"):
             h = x
             for layer in self.layers:
-                if layer.kind in RECURRENT_BLOCKS:
-                    trace = layer.trace(h)
-                    layers.append({"states": to_np(trace["states"]),
-                                   "gates": {n: to_np(g) for n, g in trace["gates"].items()}})
-                h = layer.forward(h, False)
+                if layer.kind not in RECURRENT_BLOCKS:
+                    h = layer.forward(h, False)
+                    continue
+                trace = layer.trace(h)  # one pass gives the states and what follows reads
+                states = trace["states"]
+                layers.append({"states": to_np(states),
+                               "gates": {n: to_np(g) for n, g in trace["gates"].items()}})
+                h = states if layer.return_sequences else \
+                    self.xp.ascontiguousarray(states[:, -1])
             out: dict[str, Any] = {"output": to_np(self.output(h)), "layers": layers,
                                    "gradient": None}
             if y is not None and self.recurrent_layers:
-                twin = self._tracer()
+                twin, t = self._tracer(), self.targets(y)
                 first = twin.recurrent_layers[0]
                 norms = []
                 for i in range(x.shape[0]):  # each example's own loss, not the batch mean
-                    twin.backward(twin.forward(x[i:i + 1], training=True),
-                                  twin.targets(self.xp.asarray(y)[i:i + 1]))
+                    twin.backward(twin.forward(x[i:i + 1], training=True), t[i:i + 1])
                     norms.append(to_np(self.xp.sqrt((first.state_grad[0] ** 2).sum(axis=-1))))
                 out["gradient"] = np.stack(norms)
         return out
@@ -325,7 +328,8 @@ class Model:
             for layer in twin.layers:
                 if isinstance(layer, BatchNorm):
                     layer.frozen = True
-        twin.restore(self.snapshot())
+        for current, live in zip(twin.state_arrays(), self.state_arrays(), strict=True):
+            current[...] = live  # its weights and statistics: one copy, no snapshot between
         return twin
 
     def grad_norms(self) -> list[float]:
