@@ -52,7 +52,6 @@ class Flow:
         return math.prod(self.shape)
 
 
-
 HIDDEN_ACTIVATIONS = tuple(n for n, a in ACTIVATIONS.items() if a.hidden)
 
 
@@ -303,8 +302,6 @@ def _pool_build(b: Builder, h: LayerEntry, flow: Flow) -> Flow:
 
 
 # recurrent -----------------------------------------------------------------------------
-
-
 def _recurrent_output(h: LayerEntry, flow: Flow, where: str) -> Flow:
     return Flow((flow.shape[0], h.units), True) if h.return_sequences else Flow((h.units,))
 

@@ -26,7 +26,6 @@ from backend.data import DATASETS, FEATURES, MAX_NOISE, MAX_TRAIN_FRACTION, MIN_
 from backend.data.images import IMAGE_SETS, MAX_SIDE
 from backend.data.sequences import SEQUENCE_SETS
 from backend.engine import (
-    ACTIVATIONS,
     INITIALIZERS,
     LAYER_TYPES,
     MAX_CLASSES,
@@ -201,10 +200,10 @@ class _LayerBase(Strict):
         name = info.field_name or ""
         if v is None or kind is None or name not in kind.token:
             return v  # a field of another type: _its_own_fields says so
-        if name == "activation":
-            return _one_of(v, [n for n, a in ACTIVATIONS.items() if a.hidden], "activation")
         limits = _limits(info)
         field = layer_field(kind.field(name), limits)
+        if name == "activation":  # a plain string in the schema: said here as it always was
+            return _one_of(v, field.choices, "activation")
         if field.choices is not None:
             return v
         if v < field.low:

@@ -581,8 +581,8 @@ class Experiment:
             per_step = bool(model.spec.per_step)
             if classification:
                 target: Any = None if y is None else np.asarray(y).astype(int).tolist()
-                shown = output if output.ndim == 1 else output[-1]
-                predicted: int | None = int(np.argmax(shown)) if np.isfinite(shown).all() \
+                last = output if output.ndim == 1 else output[-1]
+                predicted: int | None = int(np.argmax(last)) if np.isfinite(last).all() \
                     else None
             else:
                 target = None if y is None else _listed(np.asarray(y, dtype=np.float64))
