@@ -13,7 +13,7 @@ import httpx
 
 from .conftest import LiveServer, Page
 from .test_browser import shots
-from .test_browser_sequences_view import INKED
+from .test_browser_sequences_view import INKED, drag
 
 WAVES = {"dataset": {"name": "waves", "n_samples": 200, "noise": 0.02},
          "hidden_layers": [{"type": "lstm", "units": 8}],
@@ -35,16 +35,6 @@ def open_experiment(browser: Any, server: LiveServer, config: dict[str, Any]) ->
 
 def inked(page: Page, selector: str) -> list[int]:
     return page.js(f"({INKED})({selector!r})")
-
-
-def drag(page: Page, points: list[tuple[float, float]]) -> None:
-    box = page.page.locator("#seq-wave").bounding_box()
-    at = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
-    page.page.mouse.move(*at[0])
-    page.page.mouse.down()
-    for x, y in at[1:]:
-        page.page.mouse.move(x, y, steps=4)
-    page.page.mouse.up()
 
 
 def test_a_sequence_experiment_on_the_page(browser: Any, server: LiveServer,
@@ -101,14 +91,14 @@ def test_a_sequence_experiment_on_the_page(browser: Any, server: LiveServer,
     # a drawn wave: POSTed as the data's shape, the network's answer shown, and a different
     # wave answered differently
     page.page.click("#seq-draw")
-    drag(page, [(0.12, 0.15), (0.5, 0.8), (0.98, 0.15)])
+    drag(page.page, [(0.12, 0.15), (0.5, 0.8), (0.98, 0.15)])
     page.wait("window.playground.sequenceDrawn !== null")
     first = page.js("window.playground.sequenceDrawn")
     assert first["example"] is None and len(first["input"]) == len(answer["input"])
     again = httpx.post(url, json={"input": first["input"]}).json()
     assert again["output"] == first["output"]  # the same weights read the same wave alike
     assert page.page.text_content("#seq-verdict").startswith("Your wave: the network says")
-    drag(page, [(0.12, 0.5), (0.3, 0.1), (0.5, 0.9), (0.7, 0.1), (0.98, 0.9)])
+    drag(page.page, [(0.12, 0.5), (0.3, 0.1), (0.5, 0.9), (0.7, 0.1), (0.98, 0.9)])
     shown = json.dumps(first["output"], separators=(",", ":"))
     page.wait(f"JSON.stringify(window.playground.sequenceDrawn.output) !== {shown!r}")
     assert page.js("window.playground.sequenceDrawn.input") != first["input"]
@@ -172,7 +162,7 @@ def test_a_snapshot_shows_and_answers_its_sequences(browser: Any, server: LiveSe
     answer = httpx.get(f"{server.http}/api/shares/{share['share_id']}/sequence?example=1").json()
     assert page.js("window.playground.sequence.output") == answer["output"]
     page.page.click("#seq-draw")
-    drag(page, [(0.12, 0.2), (0.98, 0.7)])
+    drag(page.page, [(0.12, 0.2), (0.98, 0.7)])
     page.wait("window.playground.sequenceDrawn !== null")
     assert page.page.text_content("#seq-verdict").startswith("Your wave: the network says")
     assert page.errors == []

@@ -27,6 +27,18 @@ INKED = """(sel) => Array.from(document.querySelectorAll(sel)).map((c) => {
 })"""
 
 
+def drag(page: Any, points: list[tuple[float, float]]) -> None:
+    """A drag across the wave chart of a Playwright page through points given as shares
+    of its box."""
+    box = page.locator("#seq-wave").bounding_box()
+    at = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*at[0])
+    page.mouse.down()
+    for x, y in at[1:]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+
+
 @pytest.fixture(scope="module")
 def harness() -> Iterator[str]:
     httpd, base = serve()
@@ -53,14 +65,7 @@ class View:
         return self.js(INKED, selector)
 
     def drag(self, points: list[tuple[float, float]]) -> None:
-        """A drag across the wave chart through points given as shares of its box."""
-        box = self.page.locator("#seq-wave").bounding_box()
-        at = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
-        self.page.mouse.move(*at[0])
-        self.page.mouse.down()
-        for x, y in at[1:]:
-            self.page.mouse.move(x, y, steps=3)
-        self.page.mouse.up()
+        drag(self.page, points)
 
 
 def test_lstm_classification_heatmaps_gradient_picker(browser: Any, harness: str) -> None:
