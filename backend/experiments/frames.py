@@ -122,7 +122,7 @@ def build_frame(exp: Experiment, version: int, resolution: int,
 
 
 def build_frames(group: Group, exps: list[Experiment], versions: list[int], resolution: int,
-                 neuron_resolution: int, neurons: bool = True, example: int = 0) -> list[bytes]:
+                 neuron_resolution: int, neurons: bool = True) -> list[bytes]:
     """The frames of members of a group (backend/engine/group.py), each as build_frame
     makes it, with their grids from the group's one batched pass (Group.forward) and
     all their neurons quantized in one pass. Alone, a frame is ~40 array calls: on a

@@ -89,7 +89,7 @@ class Job:
     id: int = 0
     # a slice: train `epochs` more (stopping at `target`) for at most `seconds`, then
     # build a frame when `frame` = (version, output resolution, neuron resolution, with
-    # the neurons' grids or not)
+    # the neurons' grids or not, the test sequence a sequence frame traces)
     epochs: int = 0
     seconds: float = 0.0
     target: int | None = None
@@ -275,7 +275,9 @@ class Worker:
         kinds: dict[tuple[Any, ...], list[tuple[Job, Experiment]]] = {}
         for job, exp in members:
             if job.frame is not None:
-                kinds.setdefault(tuple(job.frame[1:]), []).append((job, exp))
+                # resolutions and neurons; the traced example is a sequence frame's, and
+                # sequence networks never step in a group
+                kinds.setdefault(tuple(job.frame[1:4]), []).append((job, exp))
         out = {}
         for kind, same in kinds.items():
             if len(same) < 2:
