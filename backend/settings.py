@@ -24,6 +24,25 @@ class Settings(BaseSettings):
         "", description="comma-separated addresses of reverse proxies whose X-Forwarded-For "
                         "is believed; empty: the peer's own address, always")
 
+    # Past one machine (docs/cluster.md): replicas share a PostgreSQL database; training
+    # runs on a Ray cluster.
+    database_url: str = Field(
+        "", description="the database: empty for SQLite in the data directory "
+                        "(sqlite:///PATH for another file); postgresql://USER@HOST:PORT/DB "
+                        "for PostgreSQL, which API replicas share")
+    cluster: Literal["local", "ray"] = Field(
+        "local", description="where training runs: processes of this server (workers) or "
+                             "actors of a Ray cluster (ray_address)")
+    ray_address: str = Field(
+        "auto", description="the Ray cluster to join when cluster=ray: its head's HOST:PORT, "
+                            "or auto (RAY_ADDRESS, else the cluster started on this machine)")
+    replica_url: str = Field(
+        "", description="where the other API replicas reach this one (PostgreSQL only); "
+                        "empty: http://HOST:PORT of this server")
+    replica_ttl: float = Field(
+        5.0, gt=0, le=300, description="seconds without a heartbeat after which a replica "
+                                       "counts as gone and the others take over its work")
+
     workers: int = Field(
         default_factory=lambda: available_cpus(), ge=0, le=256,
         description="training processes (default: one per CPU this process may use: its "
@@ -85,6 +104,19 @@ class Settings(BaseSettings):
     max_viewers: int = Field(50, ge=1, description="websocket viewers per experiment")
     max_sockets_per_client: int = Field(100, ge=1, description="websockets per address")
     max_message_bytes: int = Field(65_536, ge=1_024, description="largest websocket message in")
+
+    @model_validator(mode="after")
+    def _database_known(self) -> Settings:
+        if self.database_url and not self.database_url.startswith(
+                ("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("database_url must be empty (SQLite in data_dir), sqlite:///PATH "
+                             "or postgresql://USER@HOST:PORT/DB")
+        return self
+
+    @property
+    def shared(self) -> bool:
+        """Replicas share the database (PostgreSQL) and coordinate through it."""
+        return self.database_url.startswith(("postgresql://", "postgres://"))
 
     @model_validator(mode="after")
     def _waits_fit(self) -> Settings:
