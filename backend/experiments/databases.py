@@ -144,9 +144,11 @@ class _PgTransaction:
 
 class PostgreSQL:
     """A pool of connections (psycopg 3), shared by the threads of one replica; other
-    replicas have theirs. A connection is checked before each use, so that after a
-    restart of the database the first call already gets a fresh one; a call that
-    fails while the database is away raises StoreUnavailable."""
+    replicas have theirs. A connection is checked before each use, so a restart of the
+    database while nobody called goes unnoticed. A call that fails while the database is
+    away raises StoreUnavailable; the next one tries to connect at once (rather than
+    wait for the pool's backoff, which grows to minutes) and, if the database is back,
+    starts from a fresh pool."""
 
     dialect = "postgresql"
     for_update = " FOR UPDATE"
@@ -158,40 +160,64 @@ class PostgreSQL:
         self.where = f"PostgreSQL at {parts.hostname or 'localhost'}:{parts.port or 5432}" \
                      f"{parts.path or '/'}"
         self.max_size = max_size
-        self.timeout = timeout
+        self.timeout = timeout  # longest a call waits for a connection (a restart's time)
         self._pool: Any = None
+        self._broken = False  # the last call lost the database: reconnect before the next
+        self._swap = threading.Lock()
 
     def open(self) -> None:
         import psycopg
-        from psycopg_pool import ConnectionPool
 
         self._psycopg = psycopg
+        self._pool = self._new_pool()
+        self._broken = False
+
+    def _new_pool(self) -> Any:
+        from psycopg_pool import ConnectionPool
+
         pool = ConnectionPool(self.url, min_size=1, max_size=self.max_size, open=False,
                               timeout=self.timeout, kwargs={"autocommit": True},
-                              check=ConnectionPool.check_connection,
-                              name="playground")
+                              check=ConnectionPool.check_connection, name="playground")
         try:
             pool.open(wait=True, timeout=self.timeout)
-        except psycopg.Error as exc:
-            pool.close()
-            raise StoreUnavailable(f"cannot connect to {self.where}: {exc}") from exc
-        self._pool = pool
+        except self._psycopg.Error as exc:
+            pool.close(timeout=0)
+            raise StoreUnavailable(f"cannot connect to {self.where}: {_first_line(exc)}") \
+                from exc
+        return pool
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        with self._swap:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def _live_pool(self) -> Any:
+        if self._broken:
+            with self._swap:
+                if self._broken and self._pool is not None:
+                    try:  # fails at once while the server is down (connection refused)
+                        self._psycopg.connect(self.url, connect_timeout=max(
+                            2, round(self.timeout))).close()
+                    except self._psycopg.Error as exc:
+                        raise StoreUnavailable(f"the database ({self.where}) cannot be "
+                                               f"reached: {_first_line(exc)}; try again in "
+                                               "a moment") from exc
+                    old, self._pool = self._pool, self._new_pool()
+                    self._broken = False
+                    old.close(timeout=0)
+        if self._pool is None:
+            raise StoreError(f"the database at {self.where} is closed (the server is stopping)")
+        return self._pool
 
     @contextlib.contextmanager
     def _connection(self, write: bool) -> Iterator[Any]:
-        pool = self._pool
-        if pool is None:
-            raise StoreError(f"the database at {self.where} is closed (the server is stopping)")
         psycopg = self._psycopg
         try:
-            with pool.connection() as conn:
+            with self._live_pool().connection() as conn:
                 yield conn
         except psycopg.OperationalError as exc:  # the pool's PoolTimeout is one too
+            self._broken = True
             raise StoreUnavailable(f"the database ({self.where}) cannot be reached: "
                                    f"{_first_line(exc)}; try again in a moment") from exc
         except psycopg.Error as exc:
