@@ -15,7 +15,7 @@ from backend import __version__
 from backend.engine import get_backend
 from backend.experiments.classes import Classes, ClassLimits
 from backend.experiments.service import Service
-from backend.experiments.store import Store
+from backend.experiments.store import open_store
 from backend.settings import Settings
 
 from . import (
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     backend = get_backend(settings.device)
     if backend.note:
         log.warning(backend.note)
-    store = Store(settings.data_dir / "playground.sqlite3")
+    store = open_store(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
