@@ -1,8 +1,15 @@
-"""Shared fixtures: an app on a temporary data directory, a client, a created experiment."""
+"""Shared fixtures: an app on a temporary data directory, a client, a created experiment.
+
+With PLAYGROUND_TEST_DATABASE_URL set (postgresql://..., as scripts/test.sh does), the
+modules in BOTH_STORES run each test twice: on SQLite ([sqlite]) and on PostgreSQL
+([postgresql]), each PostgreSQL test in a schema of its own, dropped after it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +32,64 @@ SMALL = {
 }
 
 
+# The store ---------------------------------------------------------------------------------
+TEST_DATABASE_URL = os.environ.get("PLAYGROUND_TEST_DATABASE_URL", "")
+STORES = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
+# The modules whose every test runs on both stores: the REST and websocket contract, and
+# those that drive the store hardest through it (chosen by measuring, see scripts/test.sh).
+BOTH_STORES = {"test_api", "test_websocket", "test_classes", "test_consistency",
+               "test_hardening", "test_concurrency", "test_store"}
+_database_url = ""  # the store of the test running now: "" is SQLite in its data_dir
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rpartition(".")[2]
+    if "database" in metafunc.fixturenames and len(STORES) > 1 and module in BOTH_STORES:
+        metafunc.parametrize("database", STORES, indirect=True)
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str = TEST_DATABASE_URL, prefix: str = "test") -> Iterator[str]:
+    """A schema of its own in the test database, dropped after: answers the URL whose
+    connections see it (and only it) as their search path."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query), ("options", f"-csearch_path={name}")]
+    try:
+        yield urlunsplit(parts._replace(query=urlencode(query)))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SET lock_timeout = '10s'")
+            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.fixture(autouse=True)
+def database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Which store this test's apps use (make_settings reads it): SQLite unless the module
+    runs on both and this is its PostgreSQL half."""
+    global _database_url
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield ""
+        return
+    with postgres_schema() as url:
+        _database_url = url
+        try:
+            yield url
+        finally:
+            _database_url = ""
+
+
 def make_settings(tmp: Path, **over: Any) -> Settings:
     # workers=0: training in a thread (jobs pickled all the same); test_workers.py runs the
     # worker processes themselves.
     base: dict[str, Any] = {"save_interval": 0.5, "grid_resolution": 40, "neuron_resolution": 10,
-                            "workers": 0}
+                            "workers": 0, "database_url": _database_url}
     return Settings(data_dir=tmp, **{**base, **over})
 
 

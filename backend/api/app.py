@@ -17,7 +17,7 @@ from backend.engine import get_backend
 from backend.experiments.classes import Classes, ClassLimits
 from backend.experiments.ownership import Ownership, Solo
 from backend.experiments.service import Service
-from backend.experiments.store import Store
+from backend.experiments.store import open_store
 from backend.settings import Settings
 
 from . import (
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     backend = get_backend(settings.device)
     if backend.note:
         log.warning(backend.note)
-    store = Store(settings.data_dir / "playground.sqlite3")
+    store = open_store(settings)
     # Replicas sharing a database agree on who serves what (ownership.py); alone, a server
     # serves everything and asks nobody.
     ownership = Ownership(replica_url(settings), settings.replica_ttl) if settings.shared \

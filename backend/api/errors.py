@@ -19,7 +19,7 @@ from backend.engine import DeviceError
 from backend.experiments.experiment import Conflict, Deleted, ExperimentError
 from backend.experiments.ownership import Moved
 from backend.experiments.service import Busy, Forbidden, Locked, NotFound
-from backend.experiments.store import StoreError
+from backend.experiments.store import StoreError, StoreUnavailable
 from backend.experiments.workers import WorkerError
 
 
@@ -117,6 +117,7 @@ STATUS: dict[type[Exception], int] = {
     NotFound: 404, Deleted: 404, Forbidden: 403, Conflict: 409, Locked: 423,
     ExperimentError: 422, DataError: 422,
     DeviceError: 503, WorkerError: 503, Moved: 503, Busy: 429, StoreError: 507,
+    StoreUnavailable: 503,  # the database is restarting: the next call reconnects
 }
 
 

@@ -1,152 +1,82 @@
-"""SQLite storage for experiments, uploaded data sets and shares (stdlib sqlite3).
+"""The store of experiments, uploaded data sets, shares and classes, and of what API
+replicas sharing one database tell each other: one interface over SQLite (the default, a
+file in the data directory) and PostgreSQL (replicas share it; see docs/cluster.md).
 
-One connection, used from worker threads under a lock; WAL mode so a kill -9 loses at
-most the last unsaved change, never the file.
+The SQL is written once, here; what differs between the databases lives in databases.py,
+the schema in migrations.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sqlite3
-import threading
+import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS experiments (
-    id TEXT PRIMARY KEY,
-    token_hash TEXT NOT NULL,
-    state TEXT NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS datasets (
-    id TEXT PRIMARY KEY,
-    data TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS shares (
-    id TEXT PRIMARY KEY,
-    experiment_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS classes (
-    id TEXT PRIMARY KEY,
-    token_hash TEXT NOT NULL,
-    name TEXT NOT NULL,
-    start TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    locked INTEGER NOT NULL DEFAULT 0,
-    options TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS class_students (
-    class_id TEXT NOT NULL,
-    name_key TEXT NOT NULL,
-    name TEXT NOT NULL,
-    experiment_id TEXT NOT NULL,
-    joined REAL NOT NULL,
-    number INTEGER,
-    PRIMARY KEY (class_id, name_key)
-);
-"""
-# Columns added since the first release: a database made before gets them, with these
-# defaults (an old class: unlocked, one seed for all; its students numbered by joining).
-ADDED = (("classes", "locked", "INTEGER NOT NULL DEFAULT 0"),
-         ("classes", "options", "TEXT NOT NULL DEFAULT '{}'"),
-         ("class_students", "number", "INTEGER"))
+from .databases import Database, StoreError, StoreUnavailable, database, writable_hint
+from .migrations import NewerSchema, migrate
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
+
+__all__ = ["Store", "StoreError", "StoreUnavailable", "open_store", "writable_hint"]
 
 
-class StoreError(RuntimeError):
-    """The data directory cannot be written; the message says where and why."""
-
-
-def writable_hint(directory: Path) -> str:
-    """What to do when the data directory cannot be written: most often a bind mount owned
-    by another user than the server's (the image runs as uid 10001)."""
-    return (f"The data directory {directory} must be a directory that user {os.getuid()} "
-            f"can write: on a bind mount, run `chown {os.getuid()} DIR` on the host (or "
-            f"podman's `-v DIR:{directory}:U`), or set PLAYGROUND_DATA_DIR / --data-dir")
+def open_store(settings: Settings) -> Store:
+    """The store the settings name: database_url, else playground.sqlite3 in data_dir."""
+    return Store(settings.database_url or settings.data_dir / "playground.sqlite3")
 
 
 class Store:
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
+    def __init__(self, location: Path | str) -> None:
+        """`location`: a SQLite file (a path, or sqlite:///PATH) or postgresql://..."""
+        self.db: Database = database(location)
+        self._open = False
         self.open()
 
     def open(self) -> None:
-        """Connect (again, after close); a directory that cannot be written says so here."""
-        with self._lock:
-            if self._db is not None:
-                return
-            try:
-                if str(self.path) != ":memory:":
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(str(self.path), check_same_thread=False,
-                                     isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(SCHEMA)
-                for table, column, kind in ADDED:
-                    have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
-                    if column not in have:
-                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-            except (OSError, sqlite3.Error) as exc:
-                raise StoreError(f"cannot open the database at {self.path}: {exc}. "
-                                 + writable_hint(self.path.parent)) from exc
-            self._db = db
+        """Connect (again, after close) and bring the schema up to date; a directory that
+        cannot be written, or a server that cannot be reached, says so here."""
+        if self._open:
+            return
+        self.db.open()
+        try:
+            with self.db.transaction() as tx:
+                migrate(tx, self.db.dialect, time.time())
+        except NewerSchema as exc:
+            self.db.close()
+            raise StoreError(f"{self.db.where}: {exc}") from exc
+        except BaseException:
+            self.db.close()
+            raise
+        self._open = True
 
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        self._open = False
+        self.db.close()
 
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise StoreError(f"the database at {self.path} is closed (the server is stopping)")
-        return self._db
-
-    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
-        with self._lock:
-            try:
-                self._conn().execute(sql, args)
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot save to {self.path}: {exc}") from exc
+    def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+        """One statement; answers the rows it changed."""
+        return self.db.run(sql, args, write=True)[1]
 
     def _write_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
         """Several writes in one transaction: all of them land, or none."""
-        with self._lock:
-            db = self._conn()
-            try:
-                db.execute("BEGIN")
-                for sql, args in statements:
-                    db.execute(sql, args)
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-                raise StoreError(f"cannot save to {self.path}: {exc}") from exc
+        with self.db.transaction() as tx:
+            for sql, args in statements:
+                tx.execute(sql, args)
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._conn().execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot read {self.path}: {exc}") from exc
+        return self.db.run(sql, args, write=False)[0]
 
     # experiments --------------------------------------------------------------------------
     def save_experiment(self, id: str, token_hash: str, state: dict[str, Any],
                         dataset: tuple[str, dict[str, Any]] | None = None) -> None:
         """Save an experiment; with `dataset` (id, points), its new data set alongside, in
         the same transaction, so a failed import leaves no orphan data behind."""
-        statements = [("INSERT OR REPLACE INTO experiments VALUES (?, ?, ?, ?)",
+        statements = [("INSERT INTO experiments VALUES (?, ?, ?, ?) ON CONFLICT (id) DO "
+                       "UPDATE SET token_hash = excluded.token_hash, state = excluded.state, "
+                       "updated = excluded.updated",
                        (id, token_hash, json.dumps(state), time.time()))]
         if dataset is not None:
             statements.insert(0, ("INSERT INTO datasets VALUES (?, ?, ?)",
@@ -172,10 +102,9 @@ class Store:
 
     def delete_orphan_datasets(self, cutoff: float) -> int:
         """Uploads older than cutoff that no stored experiment uses any more."""
-        rows = self._read("SELECT id FROM datasets WHERE created < ? AND id NOT IN (SELECT "
-                          "json_extract(state, '$.config.dataset.id') FROM experiments "
-                          "WHERE json_extract(state, '$.config.dataset.id') IS NOT NULL)",
-                          (cutoff,))
+        used = self.db.json_text("state", "config", "dataset", "id")
+        rows = self._read(f"SELECT id FROM datasets WHERE created < ? AND id NOT IN (SELECT "
+                          f"{used} FROM experiments WHERE {used} IS NOT NULL)", (cutoff,))
         for (ds_id,) in rows:
             self._write("DELETE FROM datasets WHERE id = ?", (ds_id,))
         return len(rows)
@@ -224,8 +153,10 @@ class Store:
 
     def locked_classes(self, before: float | None = None) -> list[str]:
         """The locked classes (unchanged since `before`, if given)."""
-        return [r[0] for r in self._read("SELECT id FROM classes WHERE locked AND updated < ?",
-                                         (float("inf") if before is None else before,))]
+        if before is None:
+            return [r[0] for r in self._read("SELECT id FROM classes WHERE locked <> 0", ())]
+        return [r[0] for r in self._read("SELECT id FROM classes WHERE locked <> 0 AND "
+                                         "updated < ?", (before,))]
 
     def load_class_state(self, id: str) -> dict[str, Any] | None:
         rows = self._read("SELECT state FROM classes WHERE id = ?", (id,))
@@ -251,30 +182,23 @@ class Store:
                     limit: int) -> str:
         """One seat, if the name is free and the class not full, checked and taken in one
         transaction: "added", "taken" or "full"."""
-        with self._lock:
-            db = self._conn()
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                taken = db.execute("SELECT 1 FROM class_students WHERE class_id = ? AND "
-                                   "name_key = ?", (class_id, name_key)).fetchone()
-                count = db.execute("SELECT COUNT(*) FROM class_students WHERE class_id = ?",
-                                   (class_id,)).fetchone()[0]
-                outcome = "taken" if taken else "full" if count >= limit else "added"
-                if outcome == "added":
-                    now = time.time()
-                    # the join order, never reused: a student's seed is derived from it
-                    number = db.execute("SELECT MAX(COALESCE(MAX(number), 0), COUNT(*)) + 1 FROM "
+        with self.db.transaction() as tx:
+            # the class's row locked first: two joins of one class wait for each other
+            tx.execute(f"SELECT 1 FROM classes WHERE id = ?{self.db.for_update}", (class_id,))
+            taken = tx.execute("SELECT 1 FROM class_students WHERE class_id = ? AND "
+                               "name_key = ?", (class_id, name_key)).fetchone()
+            highest, count = tx.execute("SELECT COALESCE(MAX(number), 0), COUNT(*) FROM "
                                         "class_students WHERE class_id = ?",
-                                        (class_id,)).fetchone()[0]
-                    db.execute("INSERT INTO class_students VALUES (?, ?, ?, ?, ?, ?)",
-                               (class_id, name_key, name, experiment_id, now, number))
-                    db.execute("UPDATE classes SET updated = ? WHERE id = ?", (now, class_id))
-                db.execute("COMMIT")
-                return outcome
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-                raise StoreError(f"cannot save to {self.path}: {exc}") from exc
+                                        (class_id,)).fetchone()  # type: ignore[misc]
+            outcome = "taken" if taken else "full" if count >= limit else "added"
+            if outcome == "added":
+                now = time.time()
+                # the join order, never reused: a student's seed is derived from it
+                tx.execute("INSERT INTO class_students VALUES (?, ?, ?, ?, ?, ?)",
+                           (class_id, name_key, name, experiment_id, now,
+                            max(highest, count) + 1))
+                tx.execute("UPDATE classes SET updated = ? WHERE id = ?", (now, class_id))
+        return outcome
 
     def class_students(self, class_id: str) -> list[dict[str, Any]]:
         rows = self._read("SELECT name_key, name, experiment_id, joined, number FROM "
@@ -286,11 +210,111 @@ class Store:
                 for i, (k, n, e, j, number) in enumerate(rows)]
 
     def remove_student(self, class_id: str, experiment_id: str) -> bool:
-        with self._lock:
-            try:
-                cursor = self._conn().execute(
-                    "DELETE FROM class_students WHERE class_id = ? AND experiment_id = ?",
-                    (class_id, experiment_id))
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot save to {self.path}: {exc}") from exc
-            return cursor.rowcount > 0
+        return self._write("DELETE FROM class_students WHERE class_id = ? AND "
+                           "experiment_id = ?", (class_id, experiment_id)) > 0
+
+    # replicas sharing the database (ownership.py) ------------------------------------------
+    # Times are the caller's time.time(); a replica is alive while its heartbeat is at or
+    # after the caller's cutoff. Each method is one statement or one transaction.
+    def heartbeat(self, replica: str, url: str) -> None:
+        self._write("INSERT INTO replicas VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "url = excluded.url, seen = excluded.seen", (replica, url, time.time()))
+
+    def forget_replica(self, replica: str) -> None:
+        """A clean shutdown: the replica, its leases, its counts and its runs go at once,
+        rather than after replica_ttl."""
+        self._write_all([(f"DELETE FROM {table} WHERE {column} = ?", (replica,))
+                         for table, column in (("leases", "replica"), ("client_use", "replica"),
+                                               ("running", "replica"), ("replicas", "id"))])
+
+    def live_replicas(self, cutoff: float) -> dict[str, str]:
+        return dict(self._read("SELECT id, url FROM replicas WHERE seen >= ?", (cutoff,)))
+
+    def claim(self, unit: str, replica: str, cutoff: float) -> tuple[str, str]:
+        """Take the unit's lease if nobody holds it or its holder is not alive; answers who
+        holds it after that, and where (url "" if the holder left no heartbeat). The upsert
+        is one statement: of two replicas claiming at once, one wins and both see it."""
+        with self.db.transaction() as tx:
+            tx.execute("INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT (unit) DO UPDATE SET "
+                       "replica = excluded.replica, taken = excluded.taken "
+                       "WHERE leases.replica <> excluded.replica AND NOT EXISTS (SELECT 1 FROM "
+                       "replicas WHERE replicas.id = leases.replica AND replicas.seen >= ?)",
+                       (unit, replica, time.time(), cutoff))
+            row = tx.execute("SELECT leases.replica, COALESCE(replicas.url, '') FROM leases "
+                             "LEFT JOIN replicas ON replicas.id = leases.replica "
+                             "WHERE leases.unit = ?", (unit,)).fetchone()
+        assert row is not None  # inserted or kept just now, in this transaction
+        return str(row[0]), str(row[1])
+
+    def lease_holder(self, unit: str) -> tuple[str, str, float] | None:
+        """(holder, its url, its last heartbeat; "" and 0 if it left none), or None."""
+        rows = self._read("SELECT leases.replica, COALESCE(replicas.url, ''), "
+                          "COALESCE(replicas.seen, 0) FROM leases LEFT JOIN replicas ON "
+                          "replicas.id = leases.replica WHERE leases.unit = ?", (unit,))
+        return (str(rows[0][0]), str(rows[0][1]), float(rows[0][2])) if rows else None
+
+    def release(self, unit: str, replica: str) -> None:
+        self._write("DELETE FROM leases WHERE unit = ? AND replica = ?", (unit, replica))
+
+    def leases_of(self, replica: str) -> list[str]:
+        return [r[0] for r in self._read("SELECT unit FROM leases WHERE replica = ? "
+                                         "ORDER BY unit", (replica,))]
+
+    def unit_of(self, experiment_id: str) -> str:
+        """A student's experiment goes with its class (the teacher's views hold and reset
+        them all in one process); any other is a unit of its own."""
+        rows = self._read("SELECT class_id FROM class_students WHERE experiment_id = ? "
+                          "LIMIT 1", (experiment_id,))
+        return f"class:{rows[0][0]}" if rows else f"experiment:{experiment_id}"
+
+    def set_running(self, experiment_id: str, replica: str, client: str,
+                    target_epoch: int | None) -> None:
+        self._write("INSERT INTO running VALUES (?, ?, ?, ?, ?) ON CONFLICT (experiment_id) "
+                    "DO UPDATE SET replica = excluded.replica, client = excluded.client, "
+                    "target = excluded.target, started = excluded.started",
+                    (experiment_id, replica, client, target_epoch, time.time()))
+
+    def clear_running(self, experiment_id: str, replica: str) -> None:
+        self._write("DELETE FROM running WHERE experiment_id = ? AND replica = ?",
+                    (experiment_id, replica))
+
+    def count_running(self, client: str, cutoff: float) -> int:
+        """The client's runs on all replicas alive (a dead one's runs await the sweeper)."""
+        return int(self._read("SELECT COUNT(*) FROM running JOIN replicas ON replicas.id = "
+                              "running.replica WHERE running.client = ? AND replicas.seen >= ?",
+                              (client, cutoff))[0][0])
+
+    def orphaned_runs(self, cutoff: float) -> list[tuple[str, str, int | None]]:
+        """(experiment id, client, target epoch) of the runs whose replica is not alive."""
+        rows = self._read("SELECT experiment_id, client, target FROM running WHERE NOT EXISTS "
+                          "(SELECT 1 FROM replicas WHERE replicas.id = running.replica AND "
+                          "replicas.seen >= ?) ORDER BY started, experiment_id", (cutoff,))
+        return [(str(e), str(c), None if t is None else int(t)) for e, c, t in rows]
+
+    def set_client_use(self, replica: str, kind: str, client: str, count: int) -> None:
+        """What `client` uses of `kind` (e.g. "running", "sockets") on `replica`; 0 forgets."""
+        if count <= 0:
+            self._write("DELETE FROM client_use WHERE replica = ? AND kind = ? AND client = ?",
+                        (replica, kind, client))
+        else:
+            self._write("INSERT INTO client_use VALUES (?, ?, ?, ?) ON CONFLICT (replica, kind, "
+                        "client) DO UPDATE SET count = excluded.count",
+                        (replica, kind, client, count))
+
+    def client_use(self, kind: str, client: str, cutoff: float, exclude: str) -> int:
+        """What `client` uses of `kind` on the other replicas alive (all but `exclude`)."""
+        return int(self._read("SELECT COALESCE(SUM(client_use.count), 0) FROM client_use JOIN "
+                              "replicas ON replicas.id = client_use.replica WHERE "
+                              "client_use.kind = ? AND client_use.client = ? AND "
+                              "replicas.seen >= ? AND client_use.replica <> ?",
+                              (kind, client, cutoff, exclude))[0][0])
+
+    def secret(self) -> str:
+        """One random secret per database, made by whichever replica asks first: replicas
+        sign what they forward to each other with it."""
+        with self.db.transaction() as tx:
+            tx.execute("INSERT INTO secrets VALUES ('replicas', ?) ON CONFLICT (name) "
+                       "DO NOTHING", (secrets.token_urlsafe(32),))
+            row = tx.execute("SELECT value FROM secrets WHERE name = 'replicas'", ()).fetchone()
+        assert row is not None
+        return str(row[0])
