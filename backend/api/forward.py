@@ -43,11 +43,13 @@ HOP = {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorizatio
        b"trailer", b"transfer-encoding", b"upgrade", SECRET, CLIENT}
 HANDSHAKE = {b"host", b"sec-websocket-key", b"sec-websocket-version",
              b"sec-websocket-extensions", b"sec-websocket-accept", b"content-length"}
-ADDED_HERE = {name for name, _ in HEADERS}  # SecurityHeaders adds them to every answer
+# SecurityHeaders adds these to every answer, and uvicorn its date and name
+ADDED_HERE = {name for name, _ in HEADERS} | {b"date", b"server"}
 EXPERIMENT = re.compile(r"^/(?:api|ws)/experiments/([^/]{1,64})(?:/|$)")
 CLASS = re.compile(r"^/(?:api|ws)/classes/([^/]{1,64})(/.*)?$")
-# Read from the class's row alone, by any replica (the QR code names the asker's host).
-ANY_REPLICA = {"/join", "/qr.svg"}
+# Read from the class's row alone, by any replica (the QR code names the asker's host);
+# a join itself (POST) goes to the class's owner, who seats and holds its students.
+ANY_REPLICA = {("GET", "/join"), ("HEAD", "/join"), ("GET", "/qr.svg"), ("HEAD", "/qr.svg")}
 
 
 class Forwarder:
@@ -130,7 +132,8 @@ class Forwarder:
                 return None
             return self.ownership.unit_of(match.group(1))
         match = CLASS.match(path)
-        if match is not None and (match.group(2) or "") not in ANY_REPLICA:
+        if match is not None and \
+                (scope.get("method"), match.group(2) or "") not in ANY_REPLICA:
             return _ready(class_unit(match.group(1)))
         return None
 
@@ -253,8 +256,9 @@ async def _relay(upstream: ClientConnection, receive: Receive, send: Send) -> No
                     await send({"type": "websocket.send", "bytes": data})
         except ConnectionClosed:
             pass
-        if upstream.close_code is not None and upstream.close_rcvd is not None:
-            code, reason = upstream.close_rcvd.code, upstream.close_rcvd.reason
+        received = upstream.protocol.close_rcvd  # None: the owner's end just vanished
+        if received is not None:
+            code, reason = received.code, received.reason
         await send({"type": "websocket.close", "code": code, "reason": reason})
 
     tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
