@@ -483,8 +483,9 @@ class Service:
         delete or at the deadline (max_wait_seconds)."""
         if self.runner.running(exp.id):
             raise Conflict("the experiment is running; pause it before stepping")
+        until = exp.epoch + epochs  # before play, which may wait (replicas) while it trains
         run = await self.play(exp, epochs, client)
-        if not await self._finish(exp, run, exp.epoch + epochs, epochs):
+        if not await self._finish(exp, run, until, epochs):
             if run.taken_over:  # another request's run now: it goes on
                 return
             await self.runner.stop(run)
