@@ -336,6 +336,26 @@ def test_a_replica_killed_its_experiments_and_runs_go_on_on_the_other(
         a.replica.start()  # the pair again, for any test after this one (a new replica id)
 
 
+def test_a_replica_stopped_cleanly_hands_its_runs_to_the_other(pair: tuple[Api, Api]) -> None:
+    a, b = pair
+    exp_id, auth = b.create()
+    r = b.http.post(f"/api/experiments/{exp_id}/train", json={"epochs": 100_000}, headers=auth)
+    assert r.status_code == 202, r.text
+    until(lambda: a.http.get(f"/api/experiments/{exp_id}").json()["epoch"] > 0, 10)
+    b.replica.stop()  # SIGTERM: its runs pause, are saved, and are handed over
+    stopped = time.monotonic()
+    try:
+        def running_on_a() -> bool:
+            r = a.http.get(f"/api/experiments/{exp_id}")
+            return r.status_code == 200 and r.json()["running"]
+
+        until(running_on_a, 5)  # no ttl to wait for: it said it left
+        assert time.monotonic() - stopped < 5
+    finally:
+        a.http.post(f"/api/experiments/{exp_id}/pause", headers=auth)
+        b.replica.start()
+
+
 @pytest.mark.skipif(not glob.glob("/usr/lib/postgresql/*/bin/initdb"),
                     reason="PostgreSQL's server is not installed here")
 def test_both_replicas_recover_when_the_database_restarts(

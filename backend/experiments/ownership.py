@@ -425,9 +425,13 @@ class Ownership(Solo):
             holder, _ = await asyncio.to_thread(self._claim, unit)
             if holder != self.replica:
                 continue  # its holder resumes it
-            if await self.service.resume(exp_id, client, target):
-                resumed += 1
-                log.info("resumed experiment %s of a replica that stopped", exp_id)
+            try:
+                if await self.service.resume(exp_id, client, target):
+                    resumed += 1
+                    log.info("resumed experiment %s of a replica that stopped", exp_id)
+            except RuntimeError as exc:  # at max_running: the next sweep tries again
+                log.warning("cannot resume experiment %s yet: %s", exp_id, exc)
+                continue
             # Resumed: its row is this replica's now; not resumable: the row goes.
             self.written.pop(exp_id, None)
             self._dirty.set()
