@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -52,8 +53,6 @@ class Database(Protocol):
 def writable_hint(directory: Path) -> str:
     """What to do when the data directory cannot be written: most often a bind mount owned
     by another user than the server's (the image runs as uid 10001)."""
-    import os
-
     return (f"The data directory {directory} must be a directory that user {os.getuid()} "
             f"can write: on a bind mount, run `chown {os.getuid()} DIR` on the host (or "
             f"podman's `-v DIR:{directory}:U`), or set PLAYGROUND_DATA_DIR / --data-dir")
@@ -154,6 +153,13 @@ class PostgreSQL:
     for_update = " FOR UPDATE"
 
     def __init__(self, url: str, max_size: int = 16, timeout: float = 5.0) -> None:
+        try:  # the cluster extra: imported only for PostgreSQL
+            import psycopg
+            import psycopg_pool  # noqa: F401
+        except ImportError as exc:
+            raise StoreError(f"a PostgreSQL database_url needs the driver: pip install -e "
+                             f"\".[cluster]\" ({exc})") from exc
+        self._psycopg = psycopg
         self.url = url
         parts = urlsplit(url)
         # no password in messages
@@ -166,9 +172,6 @@ class PostgreSQL:
         self._swap = threading.Lock()
 
     def open(self) -> None:
-        import psycopg
-
-        self._psycopg = psycopg
         self._pool = self._new_pool()
         self._broken = False
 
