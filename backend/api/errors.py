@@ -17,6 +17,7 @@ from backend import jsonsafe
 from backend.data import DataError
 from backend.engine import DeviceError
 from backend.experiments.experiment import Conflict, Deleted, ExperimentError
+from backend.experiments.ownership import Moved
 from backend.experiments.service import Busy, Forbidden, Locked, NotFound
 from backend.experiments.store import StoreError, StoreUnavailable
 from backend.experiments.workers import WorkerError
@@ -47,7 +48,8 @@ MEANING: dict[int, str] = {
     422: "a value that is not allowed; the message and details name the field",
     423: "the experiment's class is locked by its teacher: no training until unlocked",
     429: "the server, or this address, runs as many trainings and gradient checks as it may",
-    503: "the request took over request_timeout, or the training engine failed",
+    503: "the request took over request_timeout, or the training engine failed, or (API "
+         "replicas) the server that holds the experiment does not answer yet: ask again",
     507: "the data directory cannot be written, or holds its limit; nothing was changed",
 }
 # The statuses that parts of a route bring; a route's list is the sum of its parts.
@@ -114,7 +116,7 @@ UNREADABLE = ("the body is not JSON that can be read: check its syntax and that 
 STATUS: dict[type[Exception], int] = {
     NotFound: 404, Deleted: 404, Forbidden: 403, Conflict: 409, Locked: 423,
     ExperimentError: 422, DataError: 422,
-    DeviceError: 503, WorkerError: 503, Busy: 429, StoreError: 507,
+    DeviceError: 503, WorkerError: 503, Moved: 503, Busy: 429, StoreError: 507,
     StoreUnavailable: 503,  # the database is restarting: the next call reconnects
 }
 

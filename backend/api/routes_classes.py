@@ -17,6 +17,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
 from backend import jsonsafe
 from backend.experiments.classes import Class, Classes, Source, results_csv
 from backend.experiments.classfeed import RATE, ClassFeed
+from backend.experiments.ownership import Moved, Solo, class_unit
 from backend.experiments.service import NotFound
 
 from .deps import bearer
@@ -50,6 +51,7 @@ ClassesDep = Annotated[Classes, Depends(get_classes)]
 def teacher(class_id: ClassId, classes: ClassesDep,
             authorization: Annotated[str | None, Header()] = None) -> Class:
     cls = classes.get(class_id)  # an unknown class is a 404 with or without a token
+    classes.service.ownership.acquire_unit(class_unit(cls.id))  # replicas: Moved, or ours
     token = bearer(authorization)
     if not token:
         raise HTTPException(401, "this needs the class's teacher token (Authorization: "
@@ -222,6 +224,7 @@ async def watch_class(ws: WebSocket, class_id: str) -> None:
     message of the whole class at most RATE times a second (backend/experiments/classfeed)."""
     classes: Classes = ws.app.state.classes
     settings = ws.app.state.settings
+    ownership: Solo = ws.app.state.ownership
     await ws.accept()
 
     async def refuse(message: str, code: int) -> None:
@@ -230,16 +233,24 @@ async def watch_class(ws: WebSocket, class_id: str) -> None:
 
     try:
         cls = await asyncio.to_thread(classes.get, class_id[:65])
+        if ownership.shared:  # the class's owner serves its feed (the page reconnects)
+            await asyncio.to_thread(ownership.acquire_unit, class_unit(cls.id))
     except NotFound as exc:
         await refuse(str(exc), 4404)
         return
+    except Moved as exc:
+        await refuse(str(exc), 1012)
+        return
     address = ws.client.host if ws.client else ""
     sockets: dict[str, int] = ws.app.state.sockets  # shared with the experiments' sockets
-    if sockets.get(address, 0) >= settings.max_sockets_per_client:
+    elsewhere = await ownership.used_elsewhere("sockets", address) if ownership.shared else 0
+    if sockets.get(address, 0) + elsewhere >= settings.max_sockets_per_client:
         await refuse(f"{settings.max_sockets_per_client} connections from your address are "
                      "open, the limit; close some", 4429)
         return
     sockets[address] = sockets.get(address, 0) + 1
+    ownership.use("sockets", address, sockets[address])
+    classes.watching[cls.id] = classes.watching.get(cls.id, 0) + 1
     teaching = asyncio.Event()
     if classes.can_teach(cls, bearer(ws.headers.get("authorization"))):
         teaching.set()
@@ -257,6 +268,8 @@ async def watch_class(ws: WebSocket, class_id: str) -> None:
                     await ws.send_bytes(message)
         except NotFound:  # the class expired meanwhile
             await refuse(f"no class {cls.id!r} any more", 4404)
+        except Moved as exc:  # another replica took the class over: reconnect to it
+            await refuse(str(exc), 1012)
 
     sender = asyncio.create_task(feed())
     try:
@@ -288,5 +301,9 @@ async def watch_class(ws: WebSocket, class_id: str) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
         sockets[address] -= 1
+        ownership.use("sockets", address, sockets[address])
         if not sockets[address]:
             del sockets[address]
+        classes.watching[cls.id] -= 1
+        if not classes.watching[cls.id]:
+            del classes.watching[cls.id]

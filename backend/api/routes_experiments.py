@@ -87,7 +87,7 @@ async def train(body: TrainRequest, exp: Editable, service: ServiceDep,
         if not await service.train_and_wait(exp, body.epochs, client, body.speed):
             response.status_code = 202  # the deadline came first: it goes on training
     else:
-        service.play(exp, body.epochs, client, body.speed)
+        await service.play(exp, body.epochs, client, body.speed)
         response.status_code = 202
     return service.view(exp)
 

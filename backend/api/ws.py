@@ -18,6 +18,7 @@ from starlette.websockets import WebSocketDisconnected
 
 from backend import jsonsafe
 from backend.experiments.experiment import Experiment, ExperimentError
+from backend.experiments.ownership import Moved, Solo
 from backend.experiments.service import NotFound, Service
 from backend.settings import Settings
 
@@ -72,6 +73,9 @@ class Viewer:
         while True:
             version = await watch.wait(sent, timeout=10.0)
             if self.exp.closed.is_set():
+                if self.service.moved(self.exp):  # to another replica: the page reconnects
+                    await self.ws.close(code=1012)
+                    return
                 await self.send_json({"type": "error", "message": "the experiment was deleted"})
                 await self.ws.close(code=4404)
                 return
@@ -106,7 +110,7 @@ class Viewer:
             case PlayCommand(epochs=epochs, speed=speed):
                 if epochs is not None and epochs > self.settings.max_epochs_per_call:
                     raise ExperimentError(f"epochs: at most {self.settings.max_epochs_per_call}")
-                s.play(self.editable(), epochs, self.client, speed)
+                await s.play(self.editable(), epochs, self.client, speed)
             case PauseCommand():
                 await s.pause(self.editable())
             case StepCommand(epochs=epochs):
@@ -138,16 +142,19 @@ class Viewer:
 async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
     service: Service = ws.app.state.service
     settings: Settings = ws.app.state.settings
+    ownership: Solo = ws.app.state.ownership
     await ws.accept()
     try:
         exp = service.get(exp_id[:65])
-    except (NotFound, ExperimentError) as exc:
+    except (NotFound, ExperimentError, Moved) as exc:
         await ws.send_text(jsonsafe.dumps({"type": "error", "message": str(exc)}))
-        await ws.close(code=4404)
+        # moved to another replica: 1012, and the page connects again (to the other)
+        await ws.close(code=1012 if isinstance(exc, Moved) else 4404)
         return
     address = ws.client.host if ws.client else ""
     sockets: dict[str, int] = ws.app.state.sockets  # open websockets per client address
-    if sockets.get(address, 0) >= settings.max_sockets_per_client:
+    elsewhere = await ownership.used_elsewhere("sockets", address) if ownership.shared else 0
+    if sockets.get(address, 0) + elsewhere >= settings.max_sockets_per_client:
         await ws.send_text(jsonsafe.dumps({"type": "error", "message":
                                        f"{settings.max_sockets_per_client} connections from "
                                        "your address are open, the limit; close some"}))
@@ -164,6 +171,7 @@ async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
     viewer.token = bearer(ws.headers.get("authorization"))  # scripts may send a header
     watch.show(id(viewer))  # a viewer from now, showing everything
     sockets[address] = sockets.get(address, 0) + 1
+    ownership.use("sockets", address, sockets[address])
     sender = asyncio.create_task(viewer.frames())
     try:
         await viewer.send_json({"type": "hello", "id": exp.id, "protocol": 1,
@@ -179,6 +187,7 @@ async def watch_experiment(ws: WebSocket, exp_id: str) -> None:
             await sender
         watch.leave(id(viewer))
         sockets[address] -= 1
+        ownership.use("sockets", address, sockets[address])
         if not sockets[address]:
             del sockets[address]
 

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from .experiment import Conflict, Experiment, ExperimentError
 from .lessons import LESSONS
+from .ownership import Moved, class_unit
 from .service import Forbidden, NotFound, Service
 from .store import StoreError
 from .tokens import hash_token, new_id, new_token, token_matches
@@ -154,9 +155,25 @@ class Classes:
         self._expired_at = 0.0
         self._kinds: dict[str, tuple[int, str]] = {}  # experiment -> (revision, output kind)
         self._gates: dict[str, asyncio.Lock] = {}  # one lock, unlock or held join at a time
+        self.watching: dict[str, int] = {}  # class -> teacher feeds open here
         # A lock outlives the server: its students may not train after a restart either.
         for class_id in self.store.locked_classes():
             service.hold((s["experiment_id"] for s in self.students(class_id)), LOCKED)
+
+    def adopt(self, class_id: str) -> None:
+        """Replicas: this one now serves the class; its lock as stored now (another replica
+        may have locked or unlocked it since this one started) holds its students here."""
+        row = self.store.load_class(class_id)
+        if row is None:
+            return
+        students = [s["experiment_id"] for s in self.students(class_id)]
+        if row["locked"]:
+            self.service.hold(students, LOCKED)
+        else:
+            self.service.release(students)
+
+    def watched(self, class_id: str) -> bool:
+        return bool(self.watching.get(class_id))
 
     def changed(self, class_id: str) -> None:
         self.versions[class_id] = self.versions.get(class_id, 0) + 1
@@ -210,7 +227,10 @@ class Classes:
             await s.delete(exp)
         else:
             try:
-                exp = await asyncio.to_thread(s.get, source.ref)
+                try:
+                    exp = await asyncio.to_thread(s.get, source.ref)
+                except Moved:  # another replica holds it: as it was last saved
+                    exp = await asyncio.to_thread(s.peek, source.ref)
             except NotFound:
                 raise ExperimentError(f"experiment_id: no experiment {source.ref!r}") from None
             state = await s.export(exp)
@@ -288,6 +308,9 @@ class Classes:
         """A seat and an experiment of one's own, from the class's starting point:
         (the student, their experiment, its edit token, the class's starting point)."""
         cls = await asyncio.to_thread(self.get, class_id)
+        ownership = self.service.ownership
+        if ownership.shared:  # the class's owner seats its students (and holds them)
+            await asyncio.to_thread(ownership.acquire_unit, class_unit(class_id))
         shown, key = check_name(name)
         seated = await self._free_seat_of_gone(class_id, key)
         self._check_seat(key, shown, seated)  # before building anything
@@ -301,6 +324,8 @@ class Classes:
             await self.service.delete(exp)
             self._check_seat(key, shown, await asyncio.to_thread(self.students, class_id))
             raise Conflict(f"the name {shown!r} was taken a moment ago; choose another")
+        if ownership.shared:
+            await asyncio.to_thread(ownership.joined, exp.id, class_id)
         self.changed(class_id)
         student = next(s for s in await asyncio.to_thread(self.students, class_id)
                        if s["key"] == key)

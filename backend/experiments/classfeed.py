@@ -29,6 +29,7 @@ import numpy as np
 from .classes import Class, Classes
 from .experiment import Experiment
 from .frames import FrameWriter, decode_frame
+from .ownership import Moved
 from .service import NotFound
 
 log = logging.getLogger("playground.classes")
@@ -72,7 +73,7 @@ class ClassFeed:
             started = loop.time()
             try:
                 message = await self.next()
-            except NotFound:
+            except (NotFound, Moved):  # gone, or taken over by another replica
                 raise
             except Exception:
                 log.exception("the feed of class %s failed", self.class_id)

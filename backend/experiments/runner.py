@@ -20,6 +20,7 @@ from typing import Any
 
 from .experiment import Conflict, Deleted, Experiment
 from .frames import FrameCache
+from .ownership import Solo
 from .store import StoreError
 from .workers import Engine, Job, WorkerError
 
@@ -145,8 +146,11 @@ class Runner:
     def __init__(self, engine: Engine, save: Callable[[Experiment], Awaitable[None]],
                  save_interval: float, save_rate: float, idle_stop: float, max_running: int,
                  max_running_per_client: int, frame_rate: float, min_frame_rate: float,
-                 resolution: int, neuron_resolution: int) -> None:
+                 resolution: int, neuron_resolution: int,
+                 ownership: Solo | None = None) -> None:
         self.engine = engine
+        # told of each run's start and end: replicas resume the runs of one that died
+        self.ownership = ownership or Solo()
         self.max_running_per_client = max_running_per_client
         # frames of experiments that do not train (they change only when a person acts)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="frames")
@@ -189,9 +193,10 @@ class Runner:
             any(c.exp_id == exp_id for c in self.checks.values())
 
     def start(self, exp: Experiment, epochs: int | None = None, client: str = "",
-              speed: float | None = None) -> Run:
+              speed: float | None = None, elsewhere: int = 0) -> Run:
         """Train in the background (until paused, or for `epochs`, at most `speed` epochs
-        a second); a running experiment takes the new count and pace."""
+        a second); a running experiment takes the new count and pace. `elsewhere`: the
+        client's runs on other replicas, counted toward its limit."""
         if exp.id in self.runs:
             run = self.runs[exp.id]
             # counted from the epoch the slice in flight stops at, now: cancel it
@@ -200,9 +205,12 @@ class Runner:
             run.pace(speed)
             if run.job is not None:
                 self.engine.cancel(run.job)
+            self.ownership.run_started(exp.id, run.client,
+                                       None if epochs is None else exp.epoch + epochs)
             return run
-        self._admit(client)
+        self._admit(client, elsewhere)
         run = Run(exp, epochs, client, speed)
+        self.ownership.run_started(exp.id, client, run.target)
         exp.status, exp.message = "running", ""
         self.runs[exp.id] = run
         self.watch(exp.id).last_viewed = time.monotonic()
@@ -210,13 +218,14 @@ class Runner:
         self.changed(exp)
         return run
 
-    def _admit(self, client: str) -> None:
-        """Runs and gradient checks count alike toward the server's and each address's limit."""
+    def _admit(self, client: str, elsewhere: int = 0) -> None:
+        """Runs and gradient checks count alike toward the server's and each address's limit
+        (with its runs on other replicas: `elsewhere`)."""
         if len(self.runs) + len(self.checks) >= self.max_running:
             raise RuntimeError(f"the server is training {self.max_running} experiments, its "
                                "limit; pause one or try again later")
         mine = sum(1 for r in self.runs.values() if r.client == client) + \
-            sum(1 for c in self.checks.values() if c.client == client)
+            sum(1 for c in self.checks.values() if c.client == client) + elsewhere
         if client and mine >= self.max_running_per_client:
             raise RuntimeError(f"you are training {mine} experiments at once, the limit per "
                                "address; pause one first")
@@ -240,10 +249,10 @@ class Runner:
         await run.done.wait()
 
     async def gradient_check(self, exp: Experiment, points: int, seconds: float,
-                             client: str = "") -> dict[str, Any]:
+                             client: str = "", elsewhere: int = 0) -> dict[str, Any]:
         """A gradient check on the engine, counted as a run, in turns beside the training
         of others; a pause, reset or delete stops it, and so does `seconds`."""
-        self._admit(client)
+        self._admit(client, elsewhere)
         check = Check(client, exp.id)
         self.checks[id(check)] = check
         deadline = time.monotonic() + seconds
@@ -351,6 +360,7 @@ class Runner:
             if exp.status == "running":
                 exp.status = "paused"
             del self.runs[exp.id]
+            self.ownership.run_ended(exp.id)
             # before done: what a train with wait answers is saved, or says it is not
             run.save_error = await self._save(exp)
             run.done.set()

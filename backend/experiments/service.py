@@ -30,6 +30,7 @@ from .config import ExperimentConfig, parse_config
 from .dataset import ImageUpload, SequenceUpload, Upload, read_upload
 from .experiment import Conflict, Deleted, Experiment, ExperimentError
 from .frames import build_maps
+from .ownership import Solo
 from .runner import Run, Runner, Watch
 from .state import check_state, from_state, to_state
 from .store import Store, StoreError
@@ -105,10 +106,15 @@ def merge_config(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 
 
 class Service:
-    def __init__(self, settings: Settings, store: Store, backend: Backend) -> None:
+    def __init__(self, settings: Settings, store: Store, backend: Backend,
+                 ownership: Solo | None = None) -> None:
         self.settings = settings
         self.store = store
         self.backend = backend
+        # Which experiments this server may hold (all of them, but for replicas sharing a
+        # database: backend/experiments/ownership.py).
+        self.ownership = ownership or Solo()
+        self.handed_over: weakref.WeakSet[Experiment] = weakref.WeakSet()
         self.limits = settings.limits
         self.experiments: dict[str, Experiment] = {}
         self._loading = threading.Lock()  # one load (or delete) at a time: one object per id
@@ -122,11 +128,13 @@ class Service:
                              settings.save_interval, settings.save_rate, settings.idle_stop,
                              settings.max_running, settings.max_running_per_client,
                              settings.frame_rate, settings.min_frame_rate,
-                             settings.grid_resolution, settings.neuron_resolution)
+                             settings.grid_resolution, settings.neuron_resolution,
+                             self.ownership)
 
     async def shutdown(self) -> None:
         """Stop every run (each saves as it ends) and save what changed since its last
         save: a server with hundreds of experiments loaded stops within seconds."""
+        self.ownership.prepare_stop()  # replicas: the others resume these runs
         await self.runner.pause_all()
         changed = [e for e in list(self.experiments.values()) if e.dirty]
         await asyncio.gather(*(self.save(e) for e in changed), return_exceptions=True)
@@ -176,7 +184,51 @@ class Service:
         gone = [e for e in idle if await asyncio.to_thread(drop, e)]
         for exp in gone:
             self.runner.forget(exp.id)
+        if self.ownership.shared and gone:
+            await asyncio.to_thread(self._let_go, [e.id for e in gone])
         return len(gone)
+
+    def _let_go(self, exp_ids: list[str]) -> None:
+        """Replicas: the leases of what left memory go (under the loading lock, so that no
+        load of the same unit slips between)."""
+        with self._loading:
+            for exp_id in exp_ids:
+                self.ownership.released(exp_id)
+
+    async def lose(self, exp_ids: list[str]) -> None:
+        """Replicas: another replica took these over (this one was silent too long). They
+        leave memory unsaved (the other is their writer now); their pages reconnect."""
+        for exp_id in exp_ids:
+            exp = self.experiments.get(exp_id)
+            if exp is None:
+                continue
+            self.handed_over.add(exp)
+            exp.closed.set()  # its run ends, and saves nothing
+            await self.runner.pause(exp)
+            with self._loading:
+                if self.experiments.get(exp_id) is exp:
+                    del self.experiments[exp_id]
+            self.runner.forget(exp_id)
+
+    def moved(self, exp: Experiment) -> bool:
+        """Whether a closed experiment went to another replica (not deleted)."""
+        return exp in self.handed_over
+
+    async def resume(self, exp_id: str, client: str, target: int | None) -> bool:
+        """Replicas: go on with a run that a replica which died had, from the last save,
+        up to its target epoch; False when there is nothing to go on with."""
+        try:
+            exp = await asyncio.to_thread(self.get, exp_id)
+        except (NotFound, ExperimentError):
+            return False
+        if self.runner.running(exp_id):
+            return True
+        left = None if target is None else target - exp.epoch
+        if exp.closed.is_set() or exp_id in self.holds or exp.status == "diverged" or \
+                (left is not None and left <= 0):
+            return False
+        self.runner.start(exp, left, client)
+        return True
 
     def counts(self) -> dict[str, Any]:
         frames = self.runner.frames
@@ -197,8 +249,12 @@ class Service:
             exp = self.experiments.get(exp_id)
             if exp is not None:  # another request loaded it meanwhile
                 return exp
-            loaded = self.store.load_experiment(exp_id) if len(exp_id) <= 64 else None
+            if len(exp_id) > 64:
+                raise NotFound(f"no experiment {exp_id!r}")
+            self.ownership.acquire(exp_id)  # replicas: another may hold it (Moved)
+            loaded = self.store.load_experiment(exp_id)
             if loaded is None:
+                self.ownership.released(exp_id)
                 raise NotFound(f"no experiment {exp_id!r}")
             token_hash, state = loaded
             exp = from_state(exp_id, state, self._upload_of(state["config"]), self.backend,
@@ -207,6 +263,16 @@ class Service:
             exp.held = self.holds.get(exp_id, "")
             self.experiments[exp_id] = exp
             return exp
+
+    def peek(self, exp_id: str) -> Experiment:
+        """An experiment as last saved, read-only and held nowhere: for reading one that
+        another replica holds (a class's starting point)."""
+        loaded = self.store.load_experiment(exp_id) if len(exp_id) <= 64 else None
+        if loaded is None:
+            raise NotFound(f"no experiment {exp_id!r}")
+        state = loaded[1]
+        return from_state(exp_id, state, self._upload_of(state["config"]), self.backend,
+                          self.limits)
 
     def can_edit(self, exp: Experiment, token: str | None) -> bool:
         return token_matches(token, exp.token_hash)
@@ -277,6 +343,10 @@ class Service:
         with exp.lock:
             if exp.closed.is_set():
                 raise Deleted(f"experiment {exp.id!r} was deleted")
+            if not self.ownership.may_write():
+                raise StoreError("this server lost the database for longer than "
+                                 "replica_ttl: another may have taken the experiment over; "
+                                 "ask again")
             self.store.save_experiment(exp.id, exp.token_hash, to_state(exp), dataset)
             exp.dirty = False
 
@@ -302,6 +372,8 @@ class Service:
         token = new_token()
         exp.token_hash = hash_token(token)
         await asyncio.to_thread(self._persist, exp, dataset)
+        if self.ownership.shared:  # what a replica creates, it owns
+            await asyncio.to_thread(self.ownership.created, exp.id)
         self.experiments[exp.id] = exp
         return exp, token
 
@@ -332,19 +404,28 @@ class Service:
             exp.closed.clear()
             raise
         self.runner.forget(exp.id)
+        if self.ownership.shared:
+            await asyncio.to_thread(self._let_go, [exp.id])
 
     # training -----------------------------------------------------------------------------
-    def play(self, exp: Experiment, epochs: int | None = None, client: str = "",
-             speed: float | None = None) -> Run:
+    async def play(self, exp: Experiment, epochs: int | None = None, client: str = "",
+                   speed: float | None = None) -> Run:
         self._check_open(exp)
         if exp.id in self.holds:
             raise Locked(self.holds[exp.id])
         if exp.status == "diverged":
             raise ExperimentError("the run diverged: change the config or reset first")
+        elsewhere = 0
+        if self.ownership.shared and not self.runner.running(exp.id):
+            elsewhere = await self.ownership.running_elsewhere(client)
+            self._check_open(exp)
         try:
-            return self.runner.start(exp, epochs, client, speed)
+            run = self.runner.start(exp, epochs, client, speed, elsewhere)
         except RuntimeError as exc:
             raise Busy(str(exc)) from None
+        if self.ownership.shared:  # acknowledged once another replica would resume it
+            await self.ownership.flush()
+        return run
 
     async def train_and_wait(self, exp: Experiment, epochs: int, client: str = "",
                              speed: float | None = None) -> bool:
@@ -357,7 +438,7 @@ class Service:
         if speed is not None and epochs / speed > limit:
             raise ExperimentError(f"wait: {epochs} epochs at {speed:g} a second take over "
                                   f"{limit:g} s; use wait: false and watch")
-        run = self.play(exp, epochs, client, speed)
+        run = await self.play(exp, epochs, client, speed)
         return await self._finish(exp, run, None, epochs)
 
     async def _finish(self, exp: Experiment, run: Run, epoch: int | None, asked: int) -> bool:
@@ -402,8 +483,9 @@ class Service:
         delete or at the deadline (max_wait_seconds)."""
         if self.runner.running(exp.id):
             raise Conflict("the experiment is running; pause it before stepping")
-        run = self.play(exp, epochs, client)
-        if not await self._finish(exp, run, exp.epoch + epochs, epochs):
+        until = exp.epoch + epochs  # before play, which may wait (replicas) while it trains
+        run = await self.play(exp, epochs, client)
+        if not await self._finish(exp, run, until, epochs):
             if run.taken_over:  # another request's run now: it goes on
                 return
             await self.runner.stop(run)
@@ -567,9 +649,12 @@ class Service:
         """On the engine, counted as a run; a pause, reset or delete stops it, and so does
         max_wait_seconds."""
         self._check_open(exp)
+        elsewhere = await self.ownership.running_elsewhere(client) \
+            if self.ownership.shared else 0
         try:
             return await self.runner.gradient_check(exp, n_points,
-                                                    self.settings.max_wait_seconds, client)
+                                                    self.settings.max_wait_seconds, client,
+                                                    elsewhere)
         except WorkerError:
             raise
         except RuntimeError as exc:  # the limits
