@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -38,18 +39,25 @@ class RayCluster:
         return self.cluster.add_node(num_cpus=cpus, node_ip_address="127.0.0.1")
 
     def remove(self, node: Any, graceful: bool = False) -> None:
-        """Kill a worker node's processes (its raylet, its actors), as a machine dies."""
+        """Kill a worker node's processes (its raylet, its actors), as a machine dies: all
+        at once (Ray's own removal leaves the workers to notice their raylet is gone)."""
+        doomed = self.pids([node])
+        if not graceful:
+            for pid in doomed:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
         self.cluster.remove_node(node, allow_graceful=graceful)
         self.nodes.remove(node)
 
-    def pids(self) -> list[int]:
-        """The processes of the cluster: the nodes' own and all below them (actors)."""
+    def pids(self, nodes: list[Any] | None = None) -> list[int]:
+        """The processes of the nodes (default: all): their own and all below them."""
         parents: dict[int, int] = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             with contextlib.suppress(OSError, ValueError, IndexError):
                 fields = stat.read_text().rsplit(")", 1)[1].split()
                 parents[int(stat.parent.name)] = int(fields[1])
-        found = {p.process.pid for node in self.cluster.list_all_nodes()
+        nodes = self.cluster.list_all_nodes() if nodes is None else nodes
+        found = {p.process.pid for node in nodes
                  for infos in node.all_processes.values() for p in infos}
         while True:
             more = {pid for pid, parent in parents.items() if parent in found} - found

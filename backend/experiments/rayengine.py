@@ -169,7 +169,8 @@ class RayEngine(_Base):
         self.connected = connect(address)
         self.actors: list[_Actor] = []
         self.shunned: dict[str, float] = {}  # actors that did not answer: not before then
-        self.pending: dict[str, tuple[str, Any]] = {}  # name -> (node, handle): not ready yet
+        # name -> (node, handle, its ping): actors not ready yet, until the ping answers
+        self.pending: dict[str, tuple[str, Any, Any]] = {}
         self.cancelled: set[int] = set()  # ids of jobs in flight a runner cancelled
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="ray-send")
         self.closing = threading.Event()
@@ -191,7 +192,7 @@ class RayEngine(_Base):
             gone = {i for i, a in enumerate(self.actors) if a.node not in nodes}
             if gone:
                 self._remove(gone)
-        for name, (node, _) in list(self.pending.items()):
+        for name, (node, _, _) in list(self.pending.items()):
             if node not in nodes:
                 del self.pending[name]
         for node, cpus in nodes.items():
@@ -200,21 +201,22 @@ class RayEngine(_Base):
                 if name in known or name in self.pending or self.shunned.get(name, 0) > now:
                     continue
                 try:
-                    self.pending[name] = node, _TRAINER.options(
+                    handle = _TRAINER.options(
                         name=name, namespace=NAMESPACE, lifetime="detached",
                         get_if_exists=True, num_cpus=1, max_concurrency=CONCURRENCY,
                         max_restarts=0,
                         scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
                     ).remote(self.device)
+                    self.pending[name] = node, handle, handle.ping.remote()
                 except Exception as exc:  # a node going away meanwhile: the next look
                     log.warning("could not get trainer %s: %s", name, exc)
         if not self.pending:
             return
-        pings = {handle.ping.remote(): name for name, (_, handle) in self.pending.items()}
+        pings = {ping: name for name, (_, _, ping) in self.pending.items()}
         ready, _ = ray.wait(list(pings), num_returns=len(pings), timeout=wait)
         for ref in ready:
             name = pings[ref]
-            _, handle = self.pending.pop(name)
+            _, handle, _ = self.pending.pop(name)
             try:
                 node, _ = ray.get(ref)
             except Exception as exc:
