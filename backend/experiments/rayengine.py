@@ -227,7 +227,7 @@ class RayEngine(_Base):
                 self.workers = len(self.actors)
 
     def _refreshing(self) -> None:
-        while not self.closing.wait(REFRESH):
+        while not self.closing.wait(REFRESH) and ray.is_initialized():
             try:
                 self.refresh()
             except Exception:  # the cluster unreachable for a while: the next look
