@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -79,6 +81,9 @@ def test_trains_on_the_actors_and_learns(live: LiveServer, cluster: RayCluster) 
     assert body["metrics"]["test_loss"] < before and body["metrics"]["test_accuracy"] >= 0.9
     placed = e.placed[exp_id]
     assert e.actors[placed.slot].node in nodes and placed.revision is not None
+    report = httpx.get(f"{live.http}/api/experiments/{exp_id}/gradient-check?points=16",
+                       timeout=60).json()  # in turns on the actor, as a slice
+    assert report["relative_difference"] < 1e-6 and report["verdict"] == "right", report
 
 
 def test_a_viewer_gets_frames_and_pause_stops_the_run(live: LiveServer) -> None:
@@ -154,6 +159,38 @@ def test_a_killed_node_costs_the_run_seconds_not_edits(live: LiveServer,
         assert time.monotonic() < deadline, "the new node got no trainer"
         time.sleep(0.2)
     assert {a.node for a in e.actors} == {n.node_id for n in cluster.nodes}
+
+
+def test_a_trainer_that_hangs_is_left_for_another(live: LiveServer, cluster: RayCluster,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trainer alive to Ray but silent (a stopped process, a partitioned machine): once a
+    slice is MARGIN late the run moves to the other trainer; the silent one is not used
+    again for a while."""
+    from backend.experiments import rayengine
+
+    monkeypatch.setattr(rayengine, "MARGIN", 1.5)
+    e = engine(live)
+    exp_id, token = create(live)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(f"{live.http}/api/experiments/{exp_id}/train", json={},
+                      headers=auth).status_code == 202
+    while get(live, exp_id)["epoch"] < 5:
+        time.sleep(0.05)
+    actor = e.actors[e.placed[exp_id].slot]
+    _, pid = ray.get(actor.handle.ping.remote(), timeout=10)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        stopped_at = get(live, exp_id)["epoch"]
+        stopped = time.monotonic()
+        while get(live, exp_id)["epoch"] < stopped_at + 5:
+            assert time.monotonic() - stopped < 15, "the run waits on the silent trainer"
+            time.sleep(0.1)
+        assert actor not in e.actors and actor.name in e.shunned
+        assert e.actors[e.placed[exp_id].slot].name != actor.name
+        assert get(live, exp_id)["running"]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        httpx.post(f"{live.http}/api/experiments/{exp_id}/pause", headers=auth, timeout=30)
 
 
 def test_with_no_node_left_the_run_stops_and_says_why(live: LiveServer,

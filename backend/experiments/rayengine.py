@@ -26,6 +26,7 @@ import contextlib
 import logging
 import os
 import queue
+import secrets
 import threading
 import time
 import traceback
@@ -173,6 +174,10 @@ class RayEngine(_Base):
         self.pending: dict[str, tuple[str, Any, Any]] = {}
         self.cancelled: set[int] = set()  # ids of jobs in flight a runner cancelled
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="ray-send")
+        # A gradient check's steps wait on the actor under the check's number, which the
+        # runner takes from id(): unique in this process only. Salted, one replica's
+        # check never continues another's on a shared actor.
+        self.salt = secrets.randbits(62)
         self.closing = threading.Event()
         self.refresh(READY)
         self.refresher = threading.Thread(target=self._refreshing, name="ray-refresh",
@@ -277,6 +282,8 @@ class RayEngine(_Base):
         loop = asyncio.get_running_loop()
         until = time.monotonic() + RETRY
         failures = 0
+        if job.check_points:
+            job.check ^= self.salt
         while True:
             cancelled = job.id in self.cancelled
             self.cancelled.discard(job.id)
