@@ -284,44 +284,39 @@ class RayEngine(_Base):
         failures = 0
         if job.check_points:
             job.check ^= self.salt
+        cancelled = False  # the runner cancelled the job (carried to its retries)
         while True:
-            cancelled = job.id in self.cancelled
-            self.cancelled.discard(job.id)
             job.id = next(_ids)  # a retry is a new job: the dead actor's may still be queued
             if cancelled:
                 self.cancelled.add(job.id)
             place, actor = self._slot(exp)
+
+            def send(place: _Placed = place, actor: _Actor = actor) -> Any:
+                self._prepare(exp, job, place)  # the state whole if the copy is not there
+                if job.id in self.cancelled:
+                    actor.handle.cancel.remote(job.id)  # before the job: in order
+                return actor.handle.run.remote(job)
+
             try:
-                if failures:
-                    job.sync = None  # _prepare sends the state whole: revision is None
-
-                def send(place: _Placed = place, actor: _Actor = actor) -> Any:
-                    self._prepare(exp, job, place)
-                    if job.id in self.cancelled:
-                        actor.handle.cancel.remote(job.id)  # before the job: in order
-                    return actor.handle.run.remote(job)
-
-                ref = await loop.run_in_executor(self.executor, send)
-                result: Result = await asyncio.wait_for(asyncio.wrap_future(ref.future()),
-                                                        job.seconds + MARGIN)
-            except DEAD as exc:
-                place.revision = None
-                self._drop(actor, exc)
-                failures += 1
-                if time.monotonic() > until:
-                    self.cancelled.discard(job.id)
-                    raise WorkerError(f"the Ray trainers failed for {RETRY:g} s ({exc}); "
-                                      "press play to try again") from exc
-                await asyncio.sleep(min(1.0, 0.1 * failures))
-                continue
-            except BaseException:
-                self.cancelled.discard(job.id)
-                raise
+                try:
+                    ref = await loop.run_in_executor(self.executor, send)
+                    result: Result = await asyncio.wait_for(
+                        asyncio.wrap_future(ref.future()), job.seconds + MARGIN)
+                except DEAD as exc:
+                    place.revision = None
+                    self._drop(actor, exc)
+                    failures += 1
+                    if time.monotonic() > until:
+                        raise WorkerError(f"the Ray trainers failed for {RETRY:g} s ({exc}); "
+                                          "press play to try again") from exc
+                    await asyncio.sleep(min(1.0, 0.1 * failures))
+                    continue
+                taken = await loop.run_in_executor(self.executor, self._absorb, exp, job,
+                                                   result, place)
             finally:
                 self._done(place)
-            self.cancelled.discard(job.id)
-            taken = await loop.run_in_executor(self.executor, self._absorb, exp, job,
-                                               result, place)
+                cancelled = job.id in self.cancelled
+                self.cancelled.discard(job.id)
             if result.error:
                 raise WorkerError(result.error)
             return result if taken else None
