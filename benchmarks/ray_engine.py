@@ -8,7 +8,8 @@
 - a worker node killed (SIGKILL of its processes) during a run: seconds until the run's
   next epoch on the other node.
 
-Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/ray_engine.py
+Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/ray_engine.py [--ray-health]
+(--ray-health: Ray's own checks of the nodes' health, not the tests' quicker ones)
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ async def main() -> None:
     print(f"8 runs on ProcessEngine(2): {local:.0f} epochs/s")
 
     before = rss_self()
-    cluster = RayCluster(workers=2)
+    cluster = RayCluster(workers=2, health={} if "--ray-health" in sys.argv else None)
     try:
         print(f"cluster start (head + 2 nodes): {cluster.start_seconds:.1f} s")
         print(f"cluster memory, no actors: {cluster.rss() / 2**20:.0f} MiB in "

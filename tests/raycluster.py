@@ -19,14 +19,16 @@ HEALTH = {"health_check_initial_delay_ms": 1000, "health_check_period_ms": 1000,
 
 
 class RayCluster:
-    def __init__(self, workers: int = 2, cpus: int = 1) -> None:
+    def __init__(self, workers: int = 2, cpus: int = 1,
+                 health: dict[str, int] | None = None) -> None:
+        """`health`: the GCS's checks of the nodes (default HEALTH; {}: Ray's own)."""
         os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
         from ray.cluster_utils import Cluster
 
         began = time.monotonic()
         self.cluster = Cluster(initialize_head=True, head_node_args={
             "num_cpus": 0, "include_dashboard": False, "node_ip_address": "127.0.0.1",
-            "_system_config": HEALTH})
+            "_system_config": HEALTH if health is None else health})
         self.nodes = [self.add(cpus) for _ in range(workers)]
         self.cluster.wait_for_nodes()
         self.start_seconds = time.monotonic() - began

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -223,3 +224,16 @@ def test_the_default_mode_imports_no_cluster_module(tmp_path: Path) -> None:
                          timeout=60, cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_no_cluster_at_the_address_says_so_at_once(tmp_path: Path) -> None:
+    from backend.api.app import create_app
+    from backend.experiments.workers import WorkerError
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    began = time.monotonic()
+    with pytest.raises(WorkerError, match="no Ray cluster answers at"):
+        create_app(make_settings(tmp_path, cluster="ray", ray_address=address))
+    assert time.monotonic() - began < 10 and not ray.is_initialized()

@@ -27,6 +27,7 @@ import logging
 import os
 import queue
 import secrets
+import socket
 import threading
 import time
 import traceback
@@ -145,7 +146,14 @@ def connect(address: str) -> bool:
     returns whether this call connected (and close should disconnect)."""
     if ray.is_initialized():
         return False
-    host = (address or "").rsplit(":", 1)[0]
+    host, _, port = (address or "").rpartition(":")
+    if port.isdigit():
+        # ray.init retries an address where nothing answers for minutes: ask once first
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+        except OSError as exc:
+            raise WorkerError(f"no Ray cluster answers at {address} (ray_address): {exc}") \
+                from exc
     if host in ("127.0.0.1", "localhost", "[::1]", "::1"):
         # A cluster on this machine's loopback (tests; one machine): Ray would turn the
         # address into the machine's outward IP, where nothing of it listens. Its own

@@ -13,8 +13,8 @@ group: one program steps them all, and each job is answered with what it would h
 alone. Networks of one shape are placed on one worker, where balance allows.
 
 `Engine` is what the runner needs: `ProcessEngine` (the default: one process per core) and
-`InlineEngine` (a thread of the server process: one core, and tests) implement it; a
-cluster engine can too, with the same jobs as messages to the workers as actors.
+`InlineEngine` (a thread of the server process: one core, and tests) implement it, and so
+does `RayEngine` (rayengine.py, cluster=ray): the same jobs to workers that are Ray actors.
 """
 
 from __future__ import annotations
