@@ -124,7 +124,7 @@ class Service:
         self._edits: weakref.WeakKeyDictionary[Experiment, asyncio.Lock] = \
             weakref.WeakKeyDictionary()
         self.holds: dict[str, str] = {}  # experiment id -> why it may not train (see hold)
-        self.runner = Runner(make_engine(settings.workers, settings.device), self.save,
+        self.runner = Runner(make_engine(settings), self.save,
                              settings.save_interval, settings.save_rate, settings.idle_stop,
                              settings.max_running, settings.max_running_per_client,
                              settings.frame_rate, settings.min_frame_rate,

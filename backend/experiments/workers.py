@@ -13,8 +13,8 @@ group: one program steps them all, and each job is answered with what it would h
 alone. Networks of one shape are placed on one worker, where balance allows.
 
 `Engine` is what the runner needs: `ProcessEngine` (the default: one process per core) and
-`InlineEngine` (a thread of the server process: one core, and tests) implement it; a
-cluster engine can too, with the same jobs as messages to the workers as actors.
+`InlineEngine` (a thread of the server process: one core, and tests) implement it, and so
+does `RayEngine` (rayengine.py, cluster=ray): the same jobs to workers that are Ray actors.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import logging
 import multiprocessing as mp
 import pickle
 import queue
+import secrets
 import threading
 import time
 import traceback
@@ -35,7 +36,7 @@ from collections.abc import Callable, Generator, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -49,6 +50,9 @@ from .config import ExperimentConfig
 from .experiment import Experiment, Scores
 from .frames import build_frame, build_frames
 from .history import History
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
 
 log = logging.getLogger("playground.workers")
 CACHED = 512  # experiments a worker keeps (least recently used go first)
@@ -498,7 +502,9 @@ class Engine(Protocol):
     async def close(self) -> None: ...
 
 
-_ids = itertools.count(1)
+# Job ids from a random start: the replicas of a cluster share its trainer actors, which
+# tell jobs apart (and cancel them) by id. Below 2**62, so ids fit a worker's int64.
+_ids = itertools.count(1 + secrets.randbelow(1 << 61))
 
 
 class _Placed:
@@ -895,6 +901,13 @@ def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
         future.set_result(outcome)
 
 
-def make_engine(workers: int, device: str) -> Engine:
-    """`workers` processes, or 0: train in a thread of this process."""
-    return ProcessEngine(workers, device) if workers > 0 else InlineEngine(device)
+def make_engine(settings: Settings) -> Engine:
+    """Trainer actors of a Ray cluster (cluster=ray: ray is imported only then), else
+    `workers` processes, or 0: train in a thread of this process."""
+    if settings.cluster == "ray":
+        from .rayengine import RayEngine
+
+        return RayEngine(settings.ray_address, settings.device)
+    if settings.workers > 0:
+        return ProcessEngine(settings.workers, settings.device)
+    return InlineEngine(settings.device)
