@@ -1,0 +1,290 @@
+"""Cluster benchmark: the class benchmark in local mode and on Ray with 2 replicas, one run.
+
+Local: one `playground serve` (SQLite, one training process per CPU: 2 here).
+Ray: a Ray cluster on this machine (`ray.cluster_utils.Cluster`: a head with no CPU for
+training and 2 worker nodes of 1 CPU each, so 2 trainer actors, as local mode's 2
+processes), a fresh database in the private PostgreSQL (scripts/postgres.sh) and 2 replicas
+(`playground serve`, cluster=ray). Students are created on the replicas in turn and each
+one's viewer connects to the other replica: every frame crosses from its owner to another.
+
+Measured, for each mode: epochs a second per student (min / median) and in all, frames a
+second per student, the latency of a frame from its trainer to its viewer (the build time
+in the frame's header to the moment the viewer has it: p50 and p99; one machine, one
+clock), /api/meta's p50 and p99 meanwhile, and the memory (RSS) of each piece. R, the bare
+NumPy loop of benchmarks/classroom.py, is measured in the same run.
+
+Targets (issue 20): Ray mode's epochs a second in all >= 0.7 x local mode's, frame latency
+p99 <= 100 ms.
+
+    python benchmarks/cluster.py [--students 30] [--seconds 10] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.classroom import SPIRAL, pct, reference, student
+from benchmarks.server import ROOT, free_port, messages, start_server
+
+THROUGHPUT = 0.7  # Ray's epochs a second in all, as a share of local mode's, at least
+LATENCY_P99_MS = 100.0
+
+
+@dataclass
+class Seen:
+    frames: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, epoch)
+    latency: list[float] = field(default_factory=list)  # seconds, build to receipt
+
+
+async def view(url: str, token: str, stop: asyncio.Event, seen: Seen) -> None:
+    async with websockets.connect(url, max_size=1 << 24) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": token}))
+        await ws.send(json.dumps({"type": "play"}))
+        async for is_frame, message in messages(ws, stop):
+            if is_frame:
+                now = time.time()
+                seen.frames.append((time.monotonic(), message["epoch"]))
+                seen.latency.append(now - message["time"])
+        await ws.send(json.dumps({"type": "pause"}))
+
+
+async def meta_latency(base: str, stop: asyncio.Event, out: list[float]) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        while not stop.is_set():
+            began = time.monotonic()
+            (await http.get("/api/meta")).raise_for_status()
+            out.append(time.monotonic() - began)
+            await asyncio.sleep(0.05)
+
+
+async def run_class(bases: list[str], k: int, seconds: float) -> dict[str, Any]:
+    """K students made on the replicas in turn, each watched through the next replica."""
+    clients = [httpx.AsyncClient(base_url=b, timeout=60) for b in bases]
+    try:
+        made = []
+        for i in range(k):
+            r = await clients[i % len(bases)].post("/api/experiments", json=student(i, SPIRAL))
+            r.raise_for_status()
+            made.append(r.json())
+        stop, done = asyncio.Event(), asyncio.Event()
+        seen = [Seen() for _ in made]
+        tasks = [asyncio.create_task(view(
+            bases[(i + 1) % len(bases)].replace("http", "ws", 1) + f"/ws/experiments/{m['id']}",
+            m["edit_token"], stop, s)) for i, (m, s) in enumerate(zip(made, seen, strict=True))]
+        await asyncio.sleep(3.0 + k / 50)  # warm-up: sockets open, every run under way
+        meta: list[float] = []
+        poller = asyncio.create_task(meta_latency(bases[-1], done, meta))
+        t0 = time.monotonic()
+        await asyncio.sleep(seconds)
+        t1 = time.monotonic()
+        done.set()
+        stop.set()
+        await asyncio.gather(*tasks, poller)
+        for i, m in enumerate(made):
+            await clients[i % len(bases)].delete(
+                f"/api/experiments/{m['id']}",
+                headers={"Authorization": f"Bearer {m['edit_token']}"})
+    finally:
+        for c in clients:
+            await c.aclose()
+    fps, eps, latency = [], [], []
+    for s in seen:
+        inside = [(t, e) for t, e in s.frames if t0 <= t <= t1]
+        fps.append(len(inside) / (t1 - t0))
+        eps.append((inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+                   if len(inside) > 1 else 0.0)
+        latency += [lat for (t, _), lat in zip(s.frames, s.latency, strict=True)
+                    if t0 <= t <= t1]
+    return {"fps_min": min(fps), "fps_median": statistics.median(fps),
+            "eps_min": min(eps), "eps_median": statistics.median(eps), "eps_total": sum(eps),
+            "latency_p50_ms": 1000 * pct(latency, 0.5),
+            "latency_p99_ms": 1000 * pct(latency, 0.99), "frames": len(latency),
+            "meta_p50_ms": 1000 * pct(meta, 0.5), "meta_p99_ms": 1000 * pct(meta, 0.99)}
+
+
+# memory --------------------------------------------------------------------------------
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return pids
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def memory(pieces: dict[str, list[int]]) -> dict[str, float]:
+    """MB of RSS of each named group of process trees."""
+    return {name: sum(_rss_kb(p) for root in roots for p in _tree(root)) / 1024
+            for name, roots in pieces.items()}
+
+
+def ray_memory() -> dict[str, float]:
+    """The Ray processes of this machine by kind (their command lines name them)."""
+    kinds = {"Ray: trainer actors": ("ray::Trainer",), "Ray: GCS": ("gcs_server",),
+             "Ray: raylets": ("raylet",)}
+    out = {name: 0.0 for name in [*kinds, "Ray: other (idle workers, monitors)"]}
+    for proc in Path("/proc").glob("[0-9]*"):
+        line = _cmdline(int(proc.name))
+        if "ray" not in line:
+            continue
+        name = next((n for n, keys in kinds.items() if any(k in line for k in keys)),
+                    "Ray: other (idle workers, monitors)" if "/ray/" in line or
+                    line.startswith("ray::") else None)
+        if name is not None:
+            out[name] += _rss_kb(int(proc.name)) / 1024
+    return out
+
+
+# the two modes -------------------------------------------------------------------------
+def local_mode(k: int, seconds: float) -> tuple[dict[str, Any], dict[str, float]]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as data_dir:
+        proc = start_server(port, data_dir)
+        try:
+            row = asyncio.run(run_class([f"http://127.0.0.1:{port}"], k, seconds))
+            mem = memory({"server (with its training processes)": [proc.pid]})
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return row, mem
+
+
+def postgres_database(name: str) -> str:
+    """A fresh database in the private PostgreSQL (started if need be); its URL."""
+    import psycopg
+
+    url = subprocess.run([str(ROOT / "scripts" / "postgres.sh")], check=True,
+                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {name}")
+        db.execute(f"CREATE DATABASE {name}")
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(base + "/playground", autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def postgres_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").glob("[0-9]*")
+            if _cmdline(int(p.name)).startswith("postgres")]
+
+
+def ray_mode(k: int, seconds: float) -> tuple[dict[str, Any], dict[str, float]]:
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "include_dashboard": False, "node_ip_address": "127.0.0.1"})
+    replicas: list[subprocess.Popen[bytes]] = []
+    url = postgres_database(f"bench_cluster_{os.getpid()}")
+    try:
+        for _ in range(2):
+            cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+        cluster.wait_for_nodes()
+        env = {"PLAYGROUND_CLUSTER": "ray", "PLAYGROUND_RAY_ADDRESS": cluster.address,
+               "PLAYGROUND_DATABASE_URL": url}
+        ports = [free_port(), free_port()]
+        with tempfile.TemporaryDirectory() as data_dir:
+            replicas = [start_server(port, data_dir, **env) for port in ports]
+            row = asyncio.run(run_class([f"http://127.0.0.1:{p}" for p in ports], k, seconds))
+            mem = {**memory({"replicas (each)": [replicas[0].pid]}), **ray_memory(),
+                   "PostgreSQL (every process)": sum(_rss_kb(p) for p in postgres_pids())
+                   / 1024}
+    finally:
+        for proc in replicas:
+            proc.terminate()
+        for proc in replicas:
+            proc.wait(timeout=30)
+        cluster.shutdown()
+        drop_database(url)
+    return row, mem
+
+
+def table(rows: list[dict[str, Any]], r: float) -> str:
+    lines = ["| mode | frames/s per student (min / median) | epochs/s per student (min / "
+             "median) | epochs/s in all | frame latency p50 / p99 (ms) | /api/meta p50 / p99 "
+             "(ms) |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(
+            f"| {row['mode']} | {row['fps_min']:.1f} / {row['fps_median']:.1f} | "
+            f"{row['eps_min']:.1f} / {row['eps_median']:.1f} | {row['eps_total']:.0f} "
+            f"({row['eps_total'] / r:.2f} R) | {row['latency_p50_ms']:.1f} / "
+            f"{row['latency_p99_ms']:.1f} | {row['meta_p50_ms']:.1f} / "
+            f"{row['meta_p99_ms']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--students", type=int, default=30)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    r = reference()
+    local, local_mem = local_mode(args.students, args.seconds)
+    ray, ray_mem = ray_mode(args.students, args.seconds)
+    rows = [{"mode": "local: 1 server, 2 training processes, SQLite", **local},
+            {"mode": "Ray: 2 worker nodes x 1 CPU, 2 replicas, PostgreSQL", **ray}]
+    share = ray["eps_total"] / local["eps_total"] if local["eps_total"] else float("nan")
+    print(f"cluster benchmark: {os.cpu_count()} CPUs, {args.students} students, "
+          f"{args.seconds:g} s each mode, spiral with 7 features, 6x8 tanh, batch 10, one "
+          "websocket viewer per student (in Ray mode on the replica that does not own it)")
+    print(f"R = {r:.0f} epochs/s (bare NumPy loop, benchmarks/classroom.py)")
+    print(table(rows, r))
+    print(f"\nRay / local, epochs/s in all: {share:.2f} (target >= {THROUGHPUT:g}: "
+          f"{'met' if share >= THROUGHPUT else 'not met'}); frame latency p99 on Ray "
+          f"{ray['latency_p99_ms']:.1f} ms (target <= {LATENCY_P99_MS:g} ms: "
+          f"{'met' if ray['latency_p99_ms'] <= LATENCY_P99_MS else 'not met'})")
+    print("\n| piece | memory (RSS, MB) |\n|---|---|")
+    for name, mb in {**local_mem, **ray_mem}.items():
+        print(f"| {name} | {mb:.0f} |")
+    if args.json:
+        print(json.dumps({"r": r, "rows": rows, "memory": {**local_mem, **ray_mem}}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
