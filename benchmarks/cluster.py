@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.classroom import SPIRAL, pct, reference, student
 from benchmarks.server import ROOT, free_port, messages, start_server
+from tests.raycluster import RayCluster
 
 THROUGHPUT = 0.7  # Ray's epochs a second in all, as a share of local mode's, at least
 LATENCY_P99_MS = 100.0
@@ -156,20 +157,16 @@ def memory(pieces: dict[str, list[int]]) -> dict[str, float]:
             for name, roots in pieces.items()}
 
 
-def ray_memory() -> dict[str, float]:
-    """The Ray processes of this machine by kind (their command lines name them)."""
-    kinds = {"Ray: trainer actors": ("ray::Trainer",), "Ray: GCS": ("gcs_server",),
-             "Ray: raylets": ("raylet",)}
-    out = {name: 0.0 for name in [*kinds, "Ray: other (idle workers, monitors)"]}
-    for proc in Path("/proc").glob("[0-9]*"):
-        line = _cmdline(int(proc.name))
-        if "ray" not in line:
-            continue
-        name = next((n for n, keys in kinds.items() if any(k in line for k in keys)),
-                    "Ray: other (idle workers, monitors)" if "/ray/" in line or
-                    line.startswith("ray::") else None)
-        if name is not None:
-            out[name] += _rss_kb(int(proc.name)) / 1024
+def ray_memory(cluster: RayCluster) -> dict[str, float]:
+    """The Ray cluster's processes by kind (their command lines name them)."""
+    kinds = {"Ray: trainer actors (2)": "ray::Trainer", "Ray: GCS (head)": "gcs_server",
+             "Ray: raylets (3 nodes)": "raylet"}
+    out = {name: 0.0 for name in [*kinds, "Ray: the rest (agents, monitors, idle workers)"]}
+    for pid in cluster.pids():
+        line = _cmdline(pid)
+        name = next((n for n, key in kinds.items() if key in line),
+                    "Ray: the rest (agents, monitors, idle workers)")
+        out[name] += _rss_kb(pid) / 1024
     return out
 
 
@@ -180,7 +177,7 @@ def local_mode(k: int, seconds: float) -> tuple[dict[str, Any], dict[str, float]
         proc = start_server(port, data_dir)
         try:
             row = asyncio.run(run_class([f"http://127.0.0.1:{port}"], k, seconds))
-            mem = memory({"server (with its training processes)": [proc.pid]})
+            mem = memory({"local: the server with its 2 training processes": [proc.pid]})
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -213,24 +210,18 @@ def postgres_pids() -> list[int]:
 
 
 def ray_mode(k: int, seconds: float) -> tuple[dict[str, Any], dict[str, float]]:
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "include_dashboard": False, "node_ip_address": "127.0.0.1"})
+    cluster = RayCluster(workers=2, cpus=1)
     replicas: list[subprocess.Popen[bytes]] = []
     url = postgres_database(f"bench_cluster_{os.getpid()}")
     try:
-        for _ in range(2):
-            cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
-        cluster.wait_for_nodes()
         env = {"PLAYGROUND_CLUSTER": "ray", "PLAYGROUND_RAY_ADDRESS": cluster.address,
                "PLAYGROUND_DATABASE_URL": url}
         ports = [free_port(), free_port()]
         with tempfile.TemporaryDirectory() as data_dir:
             replicas = [start_server(port, data_dir, **env) for port in ports]
             row = asyncio.run(run_class([f"http://127.0.0.1:{p}" for p in ports], k, seconds))
-            mem = {**memory({"replicas (each)": [replicas[0].pid]}), **ray_memory(),
+            mem = {**memory({"a replica (each; joined to Ray)": [replicas[0].pid]}),
+                   **ray_memory(cluster),
                    "PostgreSQL (every process)": sum(_rss_kb(p) for p in postgres_pids())
                    / 1024}
     finally:

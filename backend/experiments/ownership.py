@@ -81,7 +81,7 @@ class Solo:
     def released(self, exp_id: str) -> None:
         """The experiment left memory here (evicted or deleted)."""
 
-    def may_write(self) -> bool:
+    def may_write(self, exp_id: str) -> bool:
         return True
 
     async def owner(self, unit: str) -> Owner | None:
@@ -187,10 +187,17 @@ class Ownership(Solo):
         return self.fresh_since is not None and now - self.fresh_since >= self.ttl and \
             now - self.beat_at < self.ttl
 
-    def may_write(self) -> bool:
+    def may_write(self, exp_id: str) -> bool:
         """A replica whose heartbeat has not landed for replica_ttl may have lost its units
-        to another: it saves nothing until its heartbeat lands and it knows."""
-        return time.time() - self.beat_at < self.ttl
+        to another: before it saves, its heartbeat must land (StoreError while the database
+        is away) and the unit be its own still, or nobody's (a new experiment's)."""
+        if time.time() - self.beat_at < self.ttl:
+            return True
+        self.store.heartbeat(self.replica, self.url)
+        now = time.time()
+        self.fresh_since = self.beat_at = now
+        holder = self.store.lease_holder(self._unit_of(exp_id))
+        return holder is None or holder[0] == self.replica
 
     async def _beat(self) -> None:
         await asyncio.to_thread(self.store.heartbeat, self.replica, self.url)

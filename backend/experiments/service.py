@@ -343,7 +343,7 @@ class Service:
         with exp.lock:
             if exp.closed.is_set():
                 raise Deleted(f"experiment {exp.id!r} was deleted")
-            if not self.ownership.may_write():
+            if not self.ownership.may_write(exp.id):
                 raise StoreError("this server lost the database for longer than "
                                  "replica_ttl: another may have taken the experiment over; "
                                  "ask again")
