@@ -21,4 +21,7 @@ export PLAYGROUND_TEST_DATABASE_URL
 # One BLAS thread, as `playground serve` has: small networks gain nothing from more, and
 # on a busy machine their spinning slowed the conv tests tenfold.
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-exec .venv/bin/python -m pytest "$@"
+# Two test processes (pytest-xdist), one per core of the 2-core machine CI runs on: the
+# suite waits on browsers, sockets and subprocesses as much as it computes. The Ray tests
+# share one process (their xdist_group): two clusters at once would fight over ports.
+exec .venv/bin/python -m pytest -n "${PLAYGROUND_TEST_PROCESSES:-2}" --dist loadgroup "$@"

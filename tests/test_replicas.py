@@ -21,11 +21,11 @@ from websockets.exceptions import ConnectionClosed
 from backend.experiments.frames import decode_frame
 from backend.experiments.store import Store
 
-from .conftest import SMALL, postgres_schema
+from .conftest import SMALL, TEST_DATABASE_URL, postgres_schema
 from .replicas import BASE_URL, TTL, Api, Replica, hello_and_frames, reachable, until
 from .test_database_restart import Postgres
 
-pytestmark = pytest.mark.skipif(not reachable(BASE_URL),
+pytestmark = pytest.mark.skipif(not TEST_DATABASE_URL and not reachable(BASE_URL),
                                 reason=f"no PostgreSQL at {BASE_URL} (scripts/postgres.sh)")
 
 
