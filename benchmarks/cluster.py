@@ -74,8 +74,10 @@ async def meta_latency(base: str, stop: asyncio.Event, out: list[float]) -> None
             await asyncio.sleep(0.05)
 
 
-async def run_class(bases: list[str], k: int, seconds: float) -> dict[str, Any]:
-    """K students made on the replicas in turn, each watched through the next replica."""
+async def run_class(bases: list[str], k: int, seconds: float,
+                    across: bool = False) -> dict[str, Any]:
+    """K students made on the replicas in turn, each watched through the replica it was
+    made on (its owner), or `across`: through the next one, which relays every frame."""
     clients = [httpx.AsyncClient(base_url=b, timeout=60) for b in bases]
     try:
         made = []
@@ -85,9 +87,10 @@ async def run_class(bases: list[str], k: int, seconds: float) -> dict[str, Any]:
             made.append(r.json())
         stop, done = asyncio.Event(), asyncio.Event()
         seen = [Seen() for _ in made]
-        tasks = [asyncio.create_task(view(
-            bases[(i + 1) % len(bases)].replace("http", "ws", 1) + f"/ws/experiments/{m['id']}",
-            m["edit_token"], stop, s)) for i, (m, s) in enumerate(zip(made, seen, strict=True))]
+        sockets = [bases[(i + across) % len(bases)].replace("http", "ws", 1) +
+                   f"/ws/experiments/{m['id']}" for i, m in enumerate(made)]
+        tasks = [asyncio.create_task(view(url, m["edit_token"], stop, s))
+                 for url, m, s in zip(sockets, made, seen, strict=True)]
         await asyncio.sleep(3.0 + k / 50)  # warm-up: sockets open, every run under way
         meta: list[float] = []
         poller = asyncio.create_task(meta_latency(bases[-1], done, meta))
@@ -209,7 +212,7 @@ def postgres_pids() -> list[int]:
             if _cmdline(int(p.name)).startswith("postgres")]
 
 
-def ray_mode(k: int, seconds: float) -> tuple[dict[str, Any], dict[str, float]]:
+def ray_mode(k: int, seconds: float) -> tuple[list[dict[str, Any]], dict[str, float]]:
     cluster = RayCluster(workers=2, cpus=1)
     replicas: list[subprocess.Popen[bytes]] = []
     url = postgres_database(f"bench_cluster_{os.getpid()}")
@@ -219,7 +222,8 @@ def ray_mode(k: int, seconds: float) -> tuple[dict[str, Any], dict[str, float]]:
         ports = [free_port(), free_port()]
         with tempfile.TemporaryDirectory() as data_dir:
             replicas = [start_server(port, data_dir, **env) for port in ports]
-            row = asyncio.run(run_class([f"http://127.0.0.1:{p}" for p in ports], k, seconds))
+            bases = [f"http://127.0.0.1:{p}" for p in ports]
+            rows = [asyncio.run(run_class(bases, k, seconds, across)) for across in (False, True)]
             mem = {**memory({"a replica (each; joined to Ray)": [replicas[0].pid]}),
                    **ray_memory(cluster),
                    "PostgreSQL (every process)": sum(_rss_kb(p) for p in postgres_pids())
@@ -231,7 +235,7 @@ def ray_mode(k: int, seconds: float) -> tuple[dict[str, Any], dict[str, float]]:
             proc.wait(timeout=30)
         cluster.shutdown()
         drop_database(url)
-    return row, mem
+    return rows, mem
 
 
 def table(rows: list[dict[str, Any]], r: float) -> str:
@@ -256,19 +260,23 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     r = reference()
     local, local_mem = local_mode(args.students, args.seconds)
-    ray, ray_mem = ray_mode(args.students, args.seconds)
+    (ray_owner, ray_across), ray_mem = ray_mode(args.students, args.seconds)
     rows = [{"mode": "local: 1 server, 2 training processes, SQLite", **local},
-            {"mode": "Ray: 2 worker nodes x 1 CPU, 2 replicas, PostgreSQL", **ray}]
-    share = ray["eps_total"] / local["eps_total"] if local["eps_total"] else float("nan")
+            {"mode": "Ray: 2 worker nodes x 1 CPU, 2 replicas, PostgreSQL; each viewer on "
+                     "the replica that owns its student", **ray_owner},
+            {"mode": "the same, each viewer on the other replica (every frame relayed)",
+             **ray_across}]
     print(f"cluster benchmark: {os.cpu_count()} CPUs, {args.students} students, "
           f"{args.seconds:g} s each mode, spiral with 7 features, 6x8 tanh, batch 10, one "
-          "websocket viewer per student (in Ray mode on the replica that does not own it)")
+          "websocket viewer per student")
     print(f"R = {r:.0f} epochs/s (bare NumPy loop, benchmarks/classroom.py)")
     print(table(rows, r))
-    print(f"\nRay / local, epochs/s in all: {share:.2f} (target >= {THROUGHPUT:g}: "
-          f"{'met' if share >= THROUGHPUT else 'not met'}); frame latency p99 on Ray "
-          f"{ray['latency_p99_ms']:.1f} ms (target <= {LATENCY_P99_MS:g} ms: "
-          f"{'met' if ray['latency_p99_ms'] <= LATENCY_P99_MS else 'not met'})")
+    for row in rows[1:]:
+        share = row["eps_total"] / local["eps_total"] if local["eps_total"] else float("nan")
+        print(f"\n{row['mode']}: Ray / local, epochs/s in all: {share:.2f} (target >= "
+              f"{THROUGHPUT:g}: {'met' if share >= THROUGHPUT else 'not met'}); frame latency "
+              f"p99 {row['latency_p99_ms']:.1f} ms (target <= {LATENCY_P99_MS:g} ms: "
+              f"{'met' if row['latency_p99_ms'] <= LATENCY_P99_MS else 'not met'})")
     print("\n| piece | memory (RSS, MB) |\n|---|---|")
     for name, mb in {**local_mem, **ray_mem}.items():
         print(f"| {name} | {mb:.0f} |")
