@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from .conftest import SMALL, TEST_DATABASE_URL, LiveServer, make_settings
-from .test_websocket import command, next_frame, open_ws
+from .test_websocket import command, next_frame, open_ws, play_then_pause
 
 if TEST_DATABASE_URL:  # CI: the cluster extra is there, and a missing Ray fails, not skips
     import ray
@@ -92,19 +92,7 @@ def test_trains_on_the_actors_and_learns(live: LiveServer, cluster: RayCluster) 
 
 
 def test_a_viewer_gets_frames_and_pause_stops_the_run(live: LiveServer) -> None:
-    exp_id, token = create(live)
-    with open_ws(live, exp_id, token) as ws:
-        next_frame(ws)
-        assert command(ws, {"type": "play"}) == {"type": "ack", "command": "play"}
-        epochs = [next_frame(ws)[0]["epoch"] for _ in range(10)]
-        assert epochs == sorted(epochs) and epochs[-1] > epochs[0]
-        header, _ = next_frame(ws)
-        assert header["status"] == "running" and header["grad_norms"][0] > 0
-        assert command(ws, {"type": "pause"})["type"] == "ack"
-        stopped = get(live, exp_id)
-        assert stopped["status"] == "paused"
-        time.sleep(0.3)
-        assert get(live, exp_id)["epoch"] == stopped["epoch"]
+    play_then_pause(live)
 
 
 def test_replicas_find_the_same_actors_by_name(live: LiveServer, cluster: RayCluster) -> None:

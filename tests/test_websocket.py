@@ -86,7 +86,9 @@ def test_first_frame_decodes_and_agrees_with_boundary(live: LiveServer) -> None:
     assert header["metrics"]["test_loss"] > 0
 
 
-def test_play_streams_rising_epochs_and_pause_stops_them(live: LiveServer) -> None:
+def play_then_pause(live: LiveServer) -> None:
+    """Play over the websocket: running frames of rising epochs; pause: the run stops (the
+    Ray engine's tests run it too)."""
     exp_id, token = create(live)
     with open_ws(live, exp_id, token) as ws:
         next_frame(ws)
@@ -98,9 +100,13 @@ def test_play_streams_rising_epochs_and_pause_stops_them(live: LiveServer) -> No
         assert command(ws, {"type": "pause"})["type"] == "ack"
         stopped = httpx.get(f"{live.http}/api/experiments/{exp_id}").json()
         assert stopped["status"] == "paused"
-        time.sleep(0.2)
+        time.sleep(0.3)
         assert httpx.get(f"{live.http}/api/experiments/{exp_id}").json()["epoch"] == \
             stopped["epoch"]
+
+
+def test_play_streams_rising_epochs_and_pause_stops_them(live: LiveServer) -> None:
+    play_then_pause(live)
 
 
 def test_frame_rate_is_bounded(live: LiveServer) -> None:
