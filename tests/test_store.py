@@ -242,6 +242,8 @@ def test_runs_count_while_their_replica_lives_and_are_orphaned_after(store: Stor
     assert sorted(store.orphaned_runs(later)) == [("e1", "10.0.0.1", 500),
                                                   ("e2", "10.0.0.1", None),
                                                   ("e3", "10.0.0.1", 7)]
+    # a's own heartbeat may lag behind its runs: a never takes its own rows for orphans
+    assert store.orphaned_runs(later, "a") == [("e3", "10.0.0.1", 7)]
     store.heartbeat("b", "http://b")
     store.set_running("e3", "b", "10.0.0.1", 7)  # b resumed it: the row is b's now
     assert store.orphaned_runs(alive) == []

@@ -426,8 +426,8 @@ class Ownership(Solo):
         now holds their unit; returns how many it resumed."""
         assert self.service is not None
         resumed = 0
-        for exp_id, client, target in await asyncio.to_thread(self.store.orphaned_runs,
-                                                              self.alive_cutoff()):
+        for exp_id, client, target in await asyncio.to_thread(
+                self.store.orphaned_runs, self.alive_cutoff(), self.replica):
             unit = await self.unit_of(exp_id)
             holder, _ = await asyncio.to_thread(self._claim, unit)
             if holder != self.replica:

@@ -284,11 +284,14 @@ class Store:
                               "running.replica WHERE running.client = ? AND replicas.seen >= ?",
                               (client, cutoff))[0][0])
 
-    def orphaned_runs(self, cutoff: float) -> list[tuple[str, str, int | None]]:
-        """(experiment id, client, target epoch) of the runs whose replica is not alive."""
-        rows = self._read("SELECT experiment_id, client, target FROM running WHERE NOT EXISTS "
-                          "(SELECT 1 FROM replicas WHERE replicas.id = running.replica AND "
-                          "replicas.seen >= ?) ORDER BY started, experiment_id", (cutoff,))
+    def orphaned_runs(self, cutoff: float,
+                      asker: str = "") -> list[tuple[str, str, int | None]]:
+        """(experiment id, client, target epoch) of the runs whose replica is not alive,
+        other than `asker`'s own (whose heartbeat row may lag behind its runs' end)."""
+        rows = self._read("SELECT experiment_id, client, target FROM running WHERE "
+                          "running.replica != ? AND NOT EXISTS (SELECT 1 FROM replicas WHERE "
+                          "replicas.id = running.replica AND replicas.seen >= ?) ORDER BY "
+                          "started, experiment_id", (asker, cutoff))
         return [(str(e), str(c), None if t is None else int(t)) for e, c, t in rows]
 
     def set_client_use(self, replica: str, kind: str, client: str, count: int) -> None:
