@@ -170,8 +170,8 @@ def test_frames_through_b_in_time_and_a_killed_node_costs_seconds_not_edits(
         assert took < MOVED and header["status"] == "running"
         view = s.b.http.get(f"/api/experiments/{s.exp_id}").json()
         assert view["config"]["optimizer"]["learning_rate"] == 0.07 and view["running"]
-    shares = busy(s.cluster)
-    assert next(iter(shares.values())) > 0.3, shares  # the node left trains it
+    # the node left trains it (a loaded machine may pause it a moment: a few looks)
+    assert until(lambda: next(iter(busy(s.cluster).values())) > 0.3, 10)
 
 
 def test_a_killed_owner_replica_b_resumes_its_run_on_the_node_left_and_serves_its_class(
@@ -220,8 +220,8 @@ def test_a_killed_owner_replica_b_resumes_its_run_on_the_node_left_and_serves_it
     assert took < TTL + MOVED
     view = b.http.get(f"/api/experiments/{s.exp_id}").json()
     assert view["config"]["optimizer"]["learning_rate"] == lr == 0.07 and view["running"]
-    shares = busy(s.cluster)
-    assert len(shares) == 1 and next(iter(shares.values())) > 0.3, shares  # on the node left
+    assert len(s.cluster.nodes) == 1  # on the node left, within a few looks
+    assert until(lambda: next(iter(busy(s.cluster).values())) > 0.3, 10)
 
     # 4. the class A owned: B takes it over, every student there for the teacher
     assert until(lambda: roster(b, s) == ["Ada", "Bo", "Cy"], TTL + MOVED)

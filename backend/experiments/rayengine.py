@@ -141,6 +141,35 @@ class _Actor:
         self.name, self.node, self.handle = name, node, handle
 
 
+class _Attempt:
+    """One try of a job on an actor. Its answer is taken into the experiment in the thread
+    Ray settles it in; once the try is given up (no answer in time), a late answer is not
+    taken in (its retry's is)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[tuple[Result, bool]] = loop.create_future()
+        self.take: Any = None  # Result -> whether it was taken in
+        self.guard = threading.Lock()
+        self.late = False
+
+    def answered(self, done: Any) -> None:
+        try:
+            result: Result = done.result()
+            with self.guard:
+                if self.late:
+                    return
+                outcome: Any = (result, self.take(result))
+        except BaseException as exc:  # an actor that died, or taking it in failed
+            outcome = exc
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+            self.loop.call_soon_threadsafe(_settle, self.future, outcome)
+
+    def give_up(self) -> None:
+        with self.guard:
+            self.late = True
+
+
 def connect(address: str) -> bool:
     """Join the cluster (quietly: no dashboard, no usage stats, no actor logs here);
     returns whether this call connected (and close should disconnect)."""
@@ -299,18 +328,26 @@ class RayEngine(_Base):
                 self.cancelled.add(job.id)
             place, actor = self._slot(exp)
 
-            def send(place: _Placed = place, actor: _Actor = actor) -> Any:
+            attempt = _Attempt(loop)
+
+            def send(place: _Placed = place, actor: _Actor = actor,
+                     attempt: _Attempt = attempt) -> None:
                 self._prepare(exp, job, place)  # the state whole if the copy is not there
                 if job.id in self.cancelled:
                     actor.handle.cancel.remote(job.id)  # before the job: in order
-                return actor.handle.run.remote(job)
+                # The answer is taken in where Ray hands it over, as the local engines
+                # take theirs in their receiving threads: one hop fewer between a slice's
+                # end and the next slice's start, for which the trainer waits.
+                attempt.take = lambda answer: self._absorb(exp, job, answer, place)
+                actor.handle.run.remote(job).future().add_done_callback(attempt.answered)
 
             try:
                 try:
-                    ref = await loop.run_in_executor(self.executor, send)
-                    result: Result = await asyncio.wait_for(
-                        asyncio.wrap_future(ref.future()), job.seconds + MARGIN)
+                    await loop.run_in_executor(self.executor, send)
+                    result, taken = await asyncio.wait_for(attempt.future,
+                                                           job.seconds + MARGIN)
                 except DEAD as exc:
+                    attempt.give_up()
                     place.revision = None
                     self._drop(actor, exc)
                     failures += 1
@@ -319,8 +356,6 @@ class RayEngine(_Base):
                                           "press play to try again") from exc
                     await asyncio.sleep(min(1.0, 0.1 * failures))
                     continue
-                taken = await loop.run_in_executor(self.executor, self._absorb, exp, job,
-                                                   result, place)
             finally:
                 self._done(place)
                 cancelled = job.id in self.cancelled
