@@ -4,25 +4,29 @@ Local: one `playground serve` (SQLite, one training process per CPU: 2 here).
 Ray: a Ray cluster on this machine (`ray.cluster_utils.Cluster`: a head with no CPU for
 training and 2 worker nodes of 1 CPU each, so 2 trainer actors, as local mode's 2
 processes), a fresh database in the private PostgreSQL (scripts/postgres.sh) and 2 replicas
-(`playground serve`, cluster=ray). Students are created on the replicas in turn and each
-one's viewer connects to the other replica: every frame crosses from its owner to another.
+(`playground serve`, cluster=ray). Students are created on the replicas in turn; each
+one's viewer connects to the replica that owns it, or, in a second run, to the other one,
+which relays every frame. Both setups stay up throughout, and the three runs take turns,
+round after round: one machine's figures drift from minute to minute.
 
-Measured, for each mode: epochs a second per student (min / median) and in all, frames a
-second per student, the latency of a frame from its trainer to its viewer (the build time
-in the frame's header to the moment the viewer has it: p50 and p99; one machine, one
-clock), /api/meta's p50 and p99 meanwhile, and the memory (RSS) of each piece. R, the bare
-NumPy loop of benchmarks/classroom.py, is measured in the same run.
+Measured, for each run (medians over the rounds): epochs a second per student (min /
+median) and in all, frames a second per student, the latency of a frame from its trainer
+to its viewer (the build time in the frame's header to the moment the viewer has it: p50
+and p99; one machine, one clock), /api/meta's p50 and p99 meanwhile, and the memory (RSS)
+of each piece. R, the bare NumPy loop of benchmarks/classroom.py, is measured in the same
+run.
 
 Targets (issue 20): Ray mode's epochs a second in all >= 0.7 x local mode's, frame latency
 p99 <= 100 ms.
 
-    python benchmarks/cluster.py [--students 30] [--seconds 10] [--json]
+    python benchmarks/cluster.py [--students 30] [--seconds 10] [--rounds 3] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -30,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,17 +179,18 @@ def ray_memory(cluster: RayCluster) -> dict[str, float]:
 
 
 # the two modes -------------------------------------------------------------------------
-def local_mode(k: int, seconds: float) -> tuple[dict[str, Any], dict[str, float]]:
+@contextlib.contextmanager
+def local_mode() -> Iterator[tuple[list[str], Callable[[], dict[str, float]]]]:
+    """One server (one training process per CPU, SQLite): its address, and its memory."""
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
         proc = start_server(port, data_dir)
         try:
-            row = asyncio.run(run_class([f"http://127.0.0.1:{port}"], k, seconds))
-            mem = memory({"local: the server with its 2 training processes": [proc.pid]})
+            yield [f"http://127.0.0.1:{port}"], lambda: memory(
+                {"local: the server with its 2 training processes": [proc.pid]})
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    return row, mem
 
 
 def postgres_database(name: str) -> str:
@@ -212,7 +218,10 @@ def postgres_pids() -> list[int]:
             if _cmdline(int(p.name)).startswith("postgres")]
 
 
-def ray_mode(k: int, seconds: float) -> tuple[list[dict[str, Any]], dict[str, float]]:
+@contextlib.contextmanager
+def ray_mode() -> Iterator[tuple[list[str], Callable[[], dict[str, float]]]]:
+    """A Ray cluster (head + 2 one-CPU nodes), PostgreSQL and 2 replicas: their addresses,
+    and the memory of each piece."""
     cluster = RayCluster(workers=2, cpus=1)
     replicas: list[subprocess.Popen[bytes]] = []
     url = postgres_database(f"bench_cluster_{os.getpid()}")
@@ -222,12 +231,10 @@ def ray_mode(k: int, seconds: float) -> tuple[list[dict[str, Any]], dict[str, fl
         ports = [free_port(), free_port()]
         with tempfile.TemporaryDirectory() as data_dir:
             replicas = [start_server(port, data_dir, **env) for port in ports]
-            bases = [f"http://127.0.0.1:{p}" for p in ports]
-            rows = [asyncio.run(run_class(bases, k, seconds, across)) for across in (False, True)]
-            mem = {**memory({"a replica (each; joined to Ray)": [replicas[0].pid]}),
-                   **ray_memory(cluster),
-                   "PostgreSQL (every process)": sum(_rss_kb(p) for p in postgres_pids())
-                   / 1024}
+            yield [f"http://127.0.0.1:{p}" for p in ports], lambda: {
+                **memory({"a replica (each; joined to Ray)": [replicas[0].pid]}),
+                **ray_memory(cluster),
+                "PostgreSQL (every process)": sum(_rss_kb(p) for p in postgres_pids()) / 1024}
     finally:
         for proc in replicas:
             proc.terminate()
@@ -235,7 +242,6 @@ def ray_mode(k: int, seconds: float) -> tuple[list[dict[str, Any]], dict[str, fl
             proc.wait(timeout=30)
         cluster.shutdown()
         drop_database(url)
-    return rows, mem
 
 
 def table(rows: list[dict[str, Any]], r: float) -> str:
@@ -252,36 +258,55 @@ def table(rows: list[dict[str, Any]], r: float) -> str:
     return "\n".join(lines)
 
 
+def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {key: statistics.median(row[key] for row in rows) for key in rows[0]}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--students", type=int, default=30)
     p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--rounds", type=int, default=3,
+                   help="local, Ray (viewers on the owner), Ray (viewers across), in turn, "
+                        "this many times: one machine's figures drift from minute to minute")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     r = reference()
-    local, local_mem = local_mode(args.students, args.seconds)
-    (ray_owner, ray_across), ray_mem = ray_mode(args.students, args.seconds)
-    rows = [{"mode": "local: 1 server, 2 training processes, SQLite", **local},
-            {"mode": "Ray: 2 worker nodes x 1 CPU, 2 replicas, PostgreSQL; each viewer on "
-                     "the replica that owns its student", **ray_owner},
-            {"mode": "the same, each viewer on the other replica (every frame relayed)",
-             **ray_across}]
+    modes: dict[str, list[dict[str, Any]]] = {"local": [], "owner": [], "across": []}
+    with local_mode() as (local, local_memory), ray_mode() as (replicas, ray_memory_now):
+        for _ in range(args.rounds):
+            k, seconds = args.students, args.seconds
+            modes["local"].append(asyncio.run(run_class(local, k, seconds)))
+            modes["owner"].append(asyncio.run(run_class(replicas, k, seconds)))
+            modes["across"].append(asyncio.run(run_class(replicas, k, seconds, True)))
+        mem = {**local_memory(), **ray_memory_now()}
+    names = {"local": "local: 1 server, 2 training processes, SQLite",
+             "owner": "Ray: 2 worker nodes x 1 CPU, 2 replicas, PostgreSQL; each viewer on "
+                      "the replica that owns its student",
+             "across": "the same, each viewer on the other replica (every frame relayed)"}
+    rows = [{"mode": names[m], **median_row(runs)} for m, runs in modes.items()]
     print(f"cluster benchmark: {os.cpu_count()} CPUs, {args.students} students, "
-          f"{args.seconds:g} s each mode, spiral with 7 features, 6x8 tanh, batch 10, one "
-          "websocket viewer per student")
+          f"{args.seconds:g} s a run, {args.rounds} rounds of the three runs in turn (medians "
+          "below), spiral with 7 features, 6x8 tanh, batch 10, one websocket viewer per "
+          "student; both setups up throughout")
     print(f"R = {r:.0f} epochs/s (bare NumPy loop, benchmarks/classroom.py)")
     print(table(rows, r))
-    for row in rows[1:]:
-        share = row["eps_total"] / local["eps_total"] if local["eps_total"] else float("nan")
-        print(f"\n{row['mode']}: Ray / local, epochs/s in all: {share:.2f} (target >= "
-              f"{THROUGHPUT:g}: {'met' if share >= THROUGHPUT else 'not met'}); frame latency "
-              f"p99 {row['latency_p99_ms']:.1f} ms (target <= {LATENCY_P99_MS:g} ms: "
-              f"{'met' if row['latency_p99_ms'] <= LATENCY_P99_MS else 'not met'})")
+    for m in ("owner", "across"):
+        shares = [ray["eps_total"] / local["eps_total"]
+                  for ray, local in zip(modes[m], modes["local"], strict=True)]
+        p99 = [ray["latency_p99_ms"] for ray in modes[m]]
+        share, late = statistics.median(shares), sum(x > LATENCY_P99_MS for x in p99)
+        print(f"\n{names[m]}:\n- Ray / local, epochs/s in all, round by round: "
+              f"{', '.join(f'{x:.2f}' for x in shares)}; median {share:.2f} (target >= "
+              f"{THROUGHPUT:g}: {'met' if share >= THROUGHPUT else 'not met'})\n- frame "
+              f"latency p99, round by round: {', '.join(f'{x:.0f}' for x in p99)} ms (target "
+              f"<= {LATENCY_P99_MS:g} ms: " + ("met in every round)" if not late else
+                                             f"not met in {late} of {len(p99)} rounds)"))
     print("\n| piece | memory (RSS, MB) |\n|---|---|")
-    for name, mb in {**local_mem, **ray_mem}.items():
+    for name, mb in mem.items():
         print(f"| {name} | {mb:.0f} |")
     if args.json:
-        print(json.dumps({"r": r, "rows": rows, "memory": {**local_mem, **ray_mem}}))
+        print(json.dumps({"r": r, "runs": modes, "memory": mem}))
     return 0
 
 
