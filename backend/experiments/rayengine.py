@@ -43,7 +43,6 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from .experiment import Experiment
 from .workers import (
-    _NOTHING,
     Job,
     Result,
     Worker,
@@ -53,6 +52,7 @@ from .workers import (
     _Placed,
     _settle,
     gather,
+    queue_get,
 )
 
 log = logging.getLogger("playground.rayengine")
@@ -96,12 +96,7 @@ class Trainer:
         return ray.get_runtime_context().get_node_id(), os.getpid()
 
     def _serve(self) -> None:
-        def get(timeout: float | None) -> Any:
-            try:
-                return self.queue.get(timeout=timeout)
-            except queue.Empty:
-                return _NOTHING
-
+        get = queue_get(self.queue)
         while True:
             items = gather(get, self.worker.expected, self.worker.wait,
                            lambda item: item[0] if isinstance(item, tuple) else None)

@@ -476,6 +476,17 @@ def gather(get: Callable[[float | None], Any], expected: set[str], wait: float,
         messages.append(message)
 
 
+def queue_get(source: queue.SimpleQueue[Any]) -> Callable[[float | None], Any]:
+    """`gather`'s `get` over a queue of a training thread (here and on a Ray actor)."""
+    def get(timeout: float | None) -> Any:
+        try:
+            return source.get(timeout=timeout)
+        except queue.Empty:
+            return _NOTHING
+
+    return get
+
+
 def _worker_main(jobs: Connection, results: Connection, cancelled: Any, device: str) -> None:
     """A worker process: jobs in, results out as each is done, until the pipe closes."""
     worker = Worker(device)
@@ -693,12 +704,7 @@ class InlineEngine(_Base):
             self._done(place)
 
     def _serve(self) -> None:
-        def get(timeout: float | None) -> Any:
-            try:
-                return self.queue.get(timeout=timeout)
-            except queue.Empty:
-                return _NOTHING
-
+        get = queue_get(self.queue)
         closed = False
         while True:
             if closed:
