@@ -230,7 +230,9 @@ def test_a_sequence_set_offers_the_recurrent_types(browser: Any, server: LiveSer
     # the box shows what holds again
     before = p.server_view()["config"]
     box = "[aria-label='return_sequences of layer 1']"
-    p.page.check(box)
+    # a click, not Playwright's check(): the refusal may untick the box before check()
+    # looks at it, which check() takes for a click that did nothing
+    p.page.click(box)
     p.wait("!document.getElementById('layers-error').hidden")
     assert "return_sequences" in p.page.text_content("#layers-error")
     p.wait(f"!document.querySelector(\"{box}\").checked")
