@@ -58,6 +58,15 @@ export function dataKind(meta, config, input = null) {
   return isImages(config) ? "images" : "points";
 }
 
+/**
+ * Whether the experiment takes images now, by the config (isImages is true of sequences
+ * too): what a question about images (maps, mistakes, a drawing) must ask after a change,
+ * before the new data's first frame has come.
+ */
+export function takesImages({ meta, config, input }) {
+  return Boolean(meta && config) && dataKind(meta, config, input) === "images";
+}
+
 /** The name people read for a data set (/api/meta's label): "Regression: plane". */
 export function datasetLabel(meta, name) {
   if (name === "custom") return "your own data";

@@ -4,7 +4,7 @@
 // the network's reading of it and its feature maps follow the pen.
 
 import { api, decodeFrame, gate } from "./api.js";
-import { $, isImages } from "./dom.js";
+import { $, takesImages } from "./dom.js";
 
 const SIDE = 128; // about this many canvas pixels a side, a whole number per data pixel
 const READ_EVERY = 300; // ms between two readings of the drawing while frames come
@@ -46,7 +46,7 @@ export function bindDraw(store) {
       const [h, w, k] = size;
       try {
         const image = downscale(ctx, h, w, k);
-        const answer = await gate.read(() => (isImages(store.state.config)
+        const answer = await gate.read(() => (takesImages(store.state)
           ? api.mapsOfDrawing(store.state.reads, image) : null));
         if (answer) store.set({ drawn: decodeFrame(answer), source: "drawing" });
       } catch (error) {

@@ -9,7 +9,7 @@
 import { api, decodeFrame, gate } from "./api.js";
 import { DIVERGING_TABLE, divergingIndex } from "./colors.js";
 import { paintConfusion } from "./confusion.js";
-import { $, isImages, probabilityBars } from "./dom.js";
+import { $, isImages, takesImages, probabilityBars } from "./dom.js";
 
 const MAPS_EVERY = 250; // ms between two requests for the chosen example's maps
 const MAP_SIZE = 44; // CSS pixels of a feature map's side
@@ -185,7 +185,7 @@ export function bindImages(store) {
     asking = true;
     askedAt = performance.now();
     try {
-      const answer = await gate.read(() => (isImages(store.state.config)
+      const answer = await gate.read(() => (takesImages(store.state)
         ? api.maps(reads, example) : null));
       const maps = answer && decodeFrame(answer);
       if (maps && maps.header.example === store.state.example) store.set({ maps });

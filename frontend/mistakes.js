@@ -5,7 +5,7 @@
 // A snapshot's are asked of its own routes, as an experiment's.
 
 import { api, gate } from "./api.js";
-import { $, isImages } from "./dom.js";
+import { $, isImages, takesImages } from "./dom.js";
 import { caption, paintInk, pixels } from "./images.js";
 
 const EVERY = 1500; // ms between two requests while frames come
@@ -85,7 +85,7 @@ export function bindMistakes(store, { choose }) {
     last = performance.now();
     const open = cell;
     try {
-      const [answer, ofCell] = await gate.read(() => (isImages(store.state.config)
+      const [answer, ofCell] = await gate.read(() => (takesImages(store.state)
         ? Promise.all([
           api.mistakes(reads, { limit: WORST }),
           open ? api.mistakes(reads, { true: open.t, predicted: open.p, limit: CELL }) : null])
