@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from backend.experiments.migrations import LATEST
-from backend.experiments.store import Store, StoreError, open_store
+from backend.experiments.store import Fenced, Store, StoreError, open_store
 
 from .conftest import make_settings
 
@@ -293,3 +293,22 @@ def test_one_secret_per_database(location: str, store: Store) -> None:
             s.close()
     assert len(set(secrets)) == 1 and len(secrets[0]) >= 32
     assert store.secret() == secrets[0]
+
+
+def test_a_save_lands_only_while_no_other_replica_holds_the_unit(store: Store) -> None:
+    """One writer: a replica that lost an experiment (silent too long) writes nothing over
+    the state its new holder saves, and a refused save changes nothing."""
+    store.heartbeat("a", "http://a")
+    store.save_experiment("e1", "h", {"epoch": 1}, holder=("experiment:e1", "a"))  # new
+    assert store.claim("experiment:e1", "a", 0.0)[0] == "a"
+    store.save_experiment("e1", "h", {"epoch": 2}, holder=("experiment:e1", "a"))
+    store.heartbeat("b", "http://b")
+    assert store.claim("experiment:e1", "b", time.time() + 1)[0] == "b"  # a counted gone
+    store.save_experiment("e1", "h", {"epoch": 3}, holder=("experiment:e1", "b"))
+    with pytest.raises(Fenced):
+        store.save_experiment("e1", "h", {"epoch": 99}, holder=("experiment:e1", "a"),
+                              dataset=("d1", {"x": [1]}))
+    assert store.load_experiment("e1") == ("h", {"epoch": 3})
+    assert store.load_dataset("d1") is None  # the whole transaction went back
+    store.save_experiment("e1", "h", {"epoch": 4}, holder=("experiment:e1", "b"))
+    assert store.load_experiment("e1") == ("h", {"epoch": 4})

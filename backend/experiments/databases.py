@@ -27,6 +27,11 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached (restarting, or the network): try again shortly."""
 
 
+class Fenced(StoreUnavailable):
+    """A replica's save refused: another replica holds the experiment now (this one was
+    silent too long), and only the holder writes it."""
+
+
 class Cursor(Protocol):
     rowcount: int
 

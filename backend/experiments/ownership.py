@@ -84,6 +84,10 @@ class Solo:
     def may_write(self, exp_id: str) -> bool:
         return True
 
+    def fence(self, exp_id: str) -> tuple[str, str] | None:
+        """What a save must hold to land: nothing, alone."""
+        return None
+
     async def owner(self, unit: str) -> Owner | None:
         """Who serves the unit: None for this replica."""
         return None
@@ -198,6 +202,10 @@ class Ownership(Solo):
         self.fresh_since = self.beat_at = now
         holder = self.store.lease_holder(self._unit_of(exp_id))
         return holder is None or holder[0] == self.replica
+
+    def fence(self, exp_id: str) -> tuple[str, str] | None:
+        """(unit, this replica): a save lands only while no other replica holds the unit."""
+        return self._unit_of(exp_id), self.replica
 
     async def _beat(self) -> None:
         await asyncio.to_thread(self.store.heartbeat, self.replica, self.url)

@@ -217,12 +217,14 @@ class Service:
     async def resume(self, exp_id: str, client: str, target: int | None) -> bool:
         """Replicas: go on with a run that a replica which died had, from the last save,
         up to its target epoch; False when there is nothing to go on with."""
+        if self.runner.running(exp_id):
+            return True
+        if exp_id in self.experiments:  # a copy from before the other had it: the save is newer
+            await self.lose([exp_id])
         try:
             exp = await asyncio.to_thread(self.get, exp_id)
         except (NotFound, ExperimentError):
             return False
-        if self.runner.running(exp_id):
-            return True
         left = None if target is None else target - exp.epoch
         if exp.closed.is_set() or exp_id in self.holds or exp.status == "diverged" or \
                 (left is not None and left <= 0):
@@ -347,7 +349,8 @@ class Service:
                 raise StoreError("this server lost the database for longer than "
                                  "replica_ttl: another may have taken the experiment over; "
                                  "ask again")
-            self.store.save_experiment(exp.id, exp.token_hash, to_state(exp), dataset)
+            self.store.save_experiment(exp.id, exp.token_hash, to_state(exp), dataset,
+                                       self.ownership.fence(exp.id))
             exp.dirty = False
 
     async def save(self, exp: Experiment) -> None:

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .databases import Database, StoreError, StoreUnavailable, database, writable_hint
+from .databases import Database, Fenced, StoreError, StoreUnavailable, database, writable_hint
 from .migrations import NewerSchema, migrate
 
 if TYPE_CHECKING:
     from backend.settings import Settings
 
-__all__ = ["Store", "StoreError", "StoreUnavailable", "open_store", "writable_hint"]
+__all__ = ["Fenced", "Store", "StoreError", "StoreUnavailable", "open_store", "writable_hint"]
 
 
 def open_store(settings: Settings) -> Store:
@@ -71,17 +71,27 @@ class Store:
 
     # experiments --------------------------------------------------------------------------
     def save_experiment(self, id: str, token_hash: str, state: dict[str, Any],
-                        dataset: tuple[str, dict[str, Any]] | None = None) -> None:
+                        dataset: tuple[str, dict[str, Any]] | None = None,
+                        holder: tuple[str, str] | None = None) -> None:
         """Save an experiment; with `dataset` (id, points), its new data set alongside, in
-        the same transaction, so a failed import leaves no orphan data behind."""
-        statements = [("INSERT INTO experiments VALUES (?, ?, ?, ?) ON CONFLICT (id) DO "
-                       "UPDATE SET token_hash = excluded.token_hash, state = excluded.state, "
-                       "updated = excluded.updated",
-                       (id, token_hash, json.dumps(state), time.time()))]
-        if dataset is not None:
-            statements.insert(0, ("INSERT INTO datasets VALUES (?, ?, ?)",
-                                  (dataset[0], json.dumps(dataset[1]), time.time())))
-        self._write_all(statements)
+        the same transaction, so a failed import leaves no orphan data behind. With
+        `holder` (unit, replica): only while no other replica holds the unit (one writer:
+        a replica that lost it by falling silent writes nothing over its new holder's);
+        else Fenced, and nothing lands."""
+        upsert = ("INSERT INTO experiments VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                  "token_hash = excluded.token_hash, state = excluded.state, "
+                  "updated = excluded.updated")
+        args: tuple[Any, ...] = (id, token_hash, json.dumps(state), time.time())
+        if holder is not None:
+            upsert += " WHERE NOT EXISTS (SELECT 1 FROM leases WHERE unit = ? AND replica <> ?)"
+            args += holder
+        with self.db.transaction() as tx:
+            if dataset is not None:
+                tx.execute("INSERT INTO datasets VALUES (?, ?, ?)",
+                           (dataset[0], json.dumps(dataset[1]), time.time()))
+            if tx.execute(upsert, args).rowcount == 0:
+                raise Fenced(f"another server of this site took experiment {id!r} over; "
+                             "it is saved there: ask again")
 
     def load_experiment(self, id: str) -> tuple[str, dict[str, Any]] | None:
         rows = self._read("SELECT token_hash, state FROM experiments WHERE id = ?", (id,))
