@@ -22,6 +22,6 @@ export PLAYGROUND_TEST_DATABASE_URL
 # on a busy machine their spinning slowed the conv tests tenfold.
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 # Two test processes (pytest-xdist), one per core of the 2-core machine CI runs on: the
-# suite waits on browsers, sockets and subprocesses as much as it computes. The Ray tests
-# share one process (their xdist_group): two clusters at once would fight over ports.
-exec .venv/bin/python -m pytest -n "${PLAYGROUND_TEST_PROCESSES:-2}" --dist loadgroup "$@"
+# suite waits on browsers, sockets and subprocesses as much as it computes. A test that
+# needs a sequence of steps is one test: the processes share out tests, not files.
+exec .venv/bin/python -m pytest -n "${PLAYGROUND_TEST_PROCESSES:-2}" "$@"

@@ -31,8 +31,9 @@ else:
 
 from .raycluster import RayCluster
 
-# one xdist process runs every Ray test: two clusters at once would fight over ports
-pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("ray")]
+# Each test process that runs some of these tests makes its own cluster (free ports, its
+# own session); within a process the tests keep this file's order.
+pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
