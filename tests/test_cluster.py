@@ -153,7 +153,9 @@ def frames_in_time_then_a_node_killed(
         assert r.status_code == 200 and r.json()["weights_kept"], r.text
         shares = busy(s.cluster)
         node = max(shares, key=lambda n: shares[n])
-        assert shares[node] > 0.3, shares  # the one run trains there, nothing elsewhere
+        # the one run trains there, nothing elsewhere (a loaded machine gives it less)
+        assert shares[node] > 0.15 and all(shares[node] > 3 * share for other, share in
+                                           shares.items() if other is not node), shares
         killed_at = s.b.http.get(f"/api/experiments/{s.exp_id}").json()["epoch"]
         killed, wall = time.monotonic(), time.time()
         s.cluster.remove(node)
@@ -170,7 +172,7 @@ def frames_in_time_then_a_node_killed(
         view = s.b.http.get(f"/api/experiments/{s.exp_id}").json()
         assert view["config"]["optimizer"]["learning_rate"] == 0.07 and view["running"]
     # the node left trains it (a loaded machine may pause it a moment: a few looks)
-    assert until(lambda: next(iter(busy(s.cluster).values())) > 0.3, 10)
+    assert until(lambda: next(iter(busy(s.cluster).values())) > 0.15, 10)
 
 
 def the_owner_replica_killed(
@@ -223,7 +225,7 @@ def the_owner_replica_killed(
     view = b.http.get(f"/api/experiments/{s.exp_id}").json()
     assert view["config"]["optimizer"]["learning_rate"] == 0.05 and view["running"]
     assert len(s.cluster.nodes) == 1  # on the node left, within a few looks
-    assert until(lambda: next(iter(busy(s.cluster).values())) > 0.3, 10)
+    assert until(lambda: next(iter(busy(s.cluster).values())) > 0.15, 10)
 
     # 4. the class A owned: B takes it over, every student there for the teacher
     assert until(lambda: roster(b, s) == ["Ada", "Bo", "Cy"], TTL + MOVED)
