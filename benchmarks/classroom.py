@@ -125,6 +125,8 @@ def student(i: int, config: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class Viewer:
     frames: list[tuple[float, int]] = field(default_factory=list)  # (time, epoch)
+    # seconds from each frame's build (its header's wall-clock time) to its receipt here
+    latency: list[float] = field(default_factory=list)
 
 
 def auth(token: str) -> dict[str, str]:
@@ -137,6 +139,7 @@ async def view(url: str, token: str, stop: asyncio.Event, v: Viewer) -> None:
         await ws.send(json.dumps({"type": "play"}))
         async for is_frame, message in messages(ws, stop):
             if is_frame:
+                v.latency.append(time.time() - message["time"])
                 v.frames.append((time.monotonic(), message["epoch"]))
         await ws.send(json.dumps({"type": "pause"}))
 

@@ -35,39 +35,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.classroom import SPIRAL, pct, reference, student
-from benchmarks.server import ROOT, free_port, messages, start_server
+from benchmarks.classroom import SPIRAL, Viewer, pct, reference, student, view
+from benchmarks.server import ROOT, free_port, start_server
 from tests.raycluster import RayCluster
 
 THROUGHPUT = 0.7  # Ray's epochs a second in all, as a share of local mode's, at least
 LATENCY_P99_MS = 100.0
-
-
-@dataclass
-class Seen:
-    frames: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, epoch)
-    latency: list[float] = field(default_factory=list)  # seconds, build to receipt
-
-
-async def view(url: str, token: str, stop: asyncio.Event, seen: Seen) -> None:
-    async with websockets.connect(url, max_size=1 << 24) as ws:
-        await ws.send(json.dumps({"type": "auth", "token": token}))
-        await ws.send(json.dumps({"type": "play"}))
-        async for is_frame, message in messages(ws, stop):
-            if is_frame:
-                now = time.time()
-                seen.frames.append((time.monotonic(), message["epoch"]))
-                seen.latency.append(now - message["time"])
-        await ws.send(json.dumps({"type": "pause"}))
 
 
 async def meta_latency(base: str, stop: asyncio.Event, out: list[float]) -> None:
@@ -91,7 +71,7 @@ async def run_class(bases: list[str], k: int, seconds: float,
             r.raise_for_status()
             made.append(r.json())
         stop, done = asyncio.Event(), asyncio.Event()
-        seen = [Seen() for _ in made]
+        seen = [Viewer() for _ in made]
         sockets = [bases[(i + across) % len(bases)].replace("http", "ws", 1) +
                    f"/ws/experiments/{m['id']}" for i, m in enumerate(made)]
         tasks = [asyncio.create_task(view(url, m["edit_token"], stop, s))
