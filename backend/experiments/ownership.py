@@ -81,9 +81,6 @@ class Solo:
     def released(self, exp_id: str) -> None:
         """The experiment left memory here (evicted or deleted)."""
 
-    def may_write(self, exp_id: str) -> bool:
-        return True
-
     def fence(self, exp_id: str) -> tuple[str, str] | None:
         """What a save must hold to land: nothing, alone."""
         return None
@@ -190,18 +187,6 @@ class Ownership(Solo):
         now = time.time()
         return self.fresh_since is not None and now - self.fresh_since >= self.ttl and \
             now - self.beat_at < self.ttl
-
-    def may_write(self, exp_id: str) -> bool:
-        """A replica whose heartbeat has not landed for replica_ttl may have lost its units
-        to another: before it saves, its heartbeat must land (StoreError while the database
-        is away) and the unit be its own still, or nobody's (a new experiment's)."""
-        if time.time() - self.beat_at < self.ttl:
-            return True
-        self.store.heartbeat(self.replica, self.url)
-        now = time.time()
-        self.fresh_since = self.beat_at = now
-        holder = self.store.lease_holder(self._unit_of(exp_id))
-        return holder is None or holder[0] == self.replica
 
     def fence(self, exp_id: str) -> tuple[str, str] | None:
         """(unit, this replica): a save lands only while no other replica holds the unit."""
